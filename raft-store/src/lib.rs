@@ -1,0 +1,62 @@
+//! Kumo's replicated object store: the openraft type config, the durable checksummed Raft
+//! log, and the state machine — a versioned key/value store with watch, compaction and
+//! snapshots, whose revision is every object's `resourceVersion`.
+//!
+//! Owns: consensus, durability, revisions, conditional writes, watch history.
+//! Must not: know about HTTP, Kubernetes object shapes or actors. Values are opaque bytes;
+//! peers are reached only through openraft's network traits ([`network`]).
+
+pub mod log;
+pub mod mvcc;
+pub mod network;
+pub mod node;
+pub mod state_machine;
+
+use std::io::Cursor;
+
+pub use log::{LogStore, RecoveryReport};
+pub use mvcc::{
+    Command, Compacted, Event, EventKind, KeyValue, Mvcc, Outcome, Page, Precondition, Revision,
+};
+pub use node::{StoreConfig, StoreNode};
+pub use state_machine::{Shared, StateMachine};
+
+/// Node ids are plain integers, unique in a cluster.
+pub type NodeId = u64;
+/// A node as Raft membership records it: its peer address.
+pub type Node = openraft::BasicNode;
+
+openraft::declare_raft_types!(
+    /// The Raft type configuration of the object store.
+    pub TypeConfig:
+        D = Command,
+        R = Outcome,
+        NodeId = NodeId,
+        Node = Node,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+/// The store's errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("i/o")]
+    Io(#[from] std::io::Error),
+    /// Durable data failed its checksum or could not be decoded.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// This node is not the leader; writes go to `leader` (if known).
+    #[error("not the leader (leader: {leader:?})")]
+    NotLeader { leader: Option<NodeId> },
+    /// Raft refused or failed the operation; retryable unless fatal.
+    #[error("raft: {0}")]
+    Raft(String),
+    /// The data directory is used by another process.
+    #[error("data directory {0} is in use by another process")]
+    Locked(String),
+    #[error("the store is shutting down")]
+    Shutdown,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,190 @@
+//! One store node: the log, the state machine and the openraft instance, opened from a data
+//! directory, with the write (propose) and read paths the API server uses.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{Config, Raft, ServerState, SnapshotPolicy};
+
+use crate::mvcc::{Command, Outcome};
+use crate::network::NoPeers;
+use crate::state_machine::{Shared, StateMachine};
+use crate::{Error, LogStore, Node, NodeId, RecoveryReport, Result, TypeConfig};
+
+/// Settings of a store node.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub node_id: NodeId,
+    /// Address peers reach this node at (recorded in the membership).
+    pub peer_addr: String,
+    /// A snapshot is built after this many applied entries; the log is purged behind it.
+    pub snapshot_every: u64,
+    /// Entries kept in the log behind a snapshot, for followers slightly behind.
+    pub keep_behind_snapshot: u64,
+    /// Bound of the retained event window (see [`crate::mvcc::DEFAULT_MAX_EVENTS`]).
+    pub max_events: usize,
+}
+
+impl StoreConfig {
+    pub fn single(peer_addr: impl Into<String>) -> Self {
+        Self {
+            node_id: 1,
+            peer_addr: peer_addr.into(),
+            snapshot_every: 50_000,
+            keep_behind_snapshot: 5_000,
+            max_events: crate::mvcc::DEFAULT_MAX_EVENTS,
+        }
+    }
+}
+
+/// A running store node.
+#[derive(Clone)]
+pub struct StoreNode {
+    pub raft: Raft<TypeConfig>,
+    shared: Arc<Shared>,
+    node_id: NodeId,
+    _lock: Arc<File>,
+}
+
+/// Takes an exclusive lock on `dir/LOCK`, so two processes never share a data directory.
+fn lock_dir(dir: &Path) -> Result<File> {
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("LOCK"))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(dir.display().to_string())),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
+}
+
+impl StoreNode {
+    /// Opens the node's data in `dir` (creating it), replays the log, restores the last
+    /// snapshot, starts Raft and — on a fresh directory — initialises a one-voter cluster.
+    pub async fn open(dir: &Path, cfg: StoreConfig) -> Result<(Self, RecoveryReport)> {
+        std::fs::create_dir_all(dir)?;
+        let lock = lock_dir(dir)?;
+        let (log, report) = LogStore::open(&dir.join("raft-log"))?;
+        let sm = StateMachine::open(&dir.join("state"), cfg.max_events)?;
+        let shared = sm.shared();
+        let config = Config {
+            cluster_name: "kumo".into(),
+            heartbeat_interval: 100,
+            election_timeout_min: 300,
+            election_timeout_max: 600,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_every),
+            max_in_snapshot_log_to_keep: cfg.keep_behind_snapshot,
+            max_payload_entries: 1024,
+            ..Default::default()
+        };
+        let config = Arc::new(config.validate().map_err(|e| Error::Raft(e.to_string()))?);
+        let raft = Raft::new(cfg.node_id, config, NoPeers, log, sm)
+            .await
+            .map_err(|e| Error::Raft(e.to_string()))?;
+        if !raft
+            .is_initialized()
+            .await
+            .map_err(|e| Error::Raft(e.to_string()))?
+        {
+            let members = BTreeMap::from([(
+                cfg.node_id,
+                Node {
+                    addr: cfg.peer_addr.clone(),
+                },
+            )]);
+            raft.initialize(members)
+                .await
+                .map_err(|e| Error::Raft(e.to_string()))?;
+        }
+        let node = Self {
+            raft,
+            shared,
+            node_id: cfg.node_id,
+            _lock: Arc::new(lock),
+        };
+        Ok((node, report))
+    }
+
+    /// Waits until this node leads (a one-voter cluster elects itself).
+    pub async fn wait_leader(&self, timeout: Duration) -> Result<()> {
+        self.raft
+            .wait(Some(timeout))
+            .state(ServerState::Leader, "wait for leadership")
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::Raft(e.to_string()))
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    /// Read access to the applied state.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Proposes a command and waits until it is committed and applied; the outcome is the
+    /// state machine's answer. Concurrent proposals are batched by openraft into one log
+    /// append and one fsync.
+    #[tracing::instrument(level = "debug", skip_all, name = "raft.propose")]
+    pub async fn propose(&self, cmd: Command) -> Result<Outcome> {
+        match self.raft.client_write(cmd).await {
+            Ok(resp) => Ok(resp.data),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(Error::NotLeader {
+                    leader: f.leader_id,
+                })
+            }
+            Err(RaftError::APIError(e)) => Err(Error::Raft(e.to_string())),
+            Err(RaftError::Fatal(e)) => Err(Error::Raft(format!("fatal: {e}"))),
+        }
+    }
+
+    /// Waits until this node has applied everything committed before the call (read index):
+    /// a read after it is linearizable.
+    pub async fn read_barrier(&self) -> Result<()> {
+        self.raft
+            .ensure_linearizable()
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f)) => {
+                    Error::NotLeader {
+                        leader: f.leader_id,
+                    }
+                }
+                other => Error::Raft(other.to_string()),
+            })
+    }
+
+    /// Stops Raft; the log writer flushes what it has.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.raft
+            .shutdown()
+            .await
+            .map_err(|e| Error::Raft(e.to_string()))
+    }
+
+    /// Metrics snapshot: (term, last log index, commit index, applied index).
+    pub fn raft_metrics(&self) -> (u64, u64, u64, u64) {
+        let m = self.raft.metrics().borrow().clone();
+        (
+            m.current_term,
+            m.last_log_index.unwrap_or(0),
+            m.last_applied.map_or(0, |l| l.index),
+            self.shared.last_applied_index().unwrap_or(0),
+        )
+    }
+}
+
+/// Path helper used by tools: where a node keeps its Raft log.
+pub fn log_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("raft-log")
+}

@@ -1,0 +1,300 @@
+//! The Raft state machine: applies committed commands to the [`Mvcc`] store, builds,
+//! installs and persists snapshots, and wakes watchers after every applied batch.
+
+use std::fs::{self, File};
+use std::io::{Cursor, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{
+    EntryPayload, ErrorSubject, ErrorVerb, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta,
+    StorageError, StorageIOError, StoredMembership,
+};
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+use crate::mvcc::{Mvcc, MvccSnapshot, Outcome};
+use crate::{Error, Node, NodeId, TypeConfig};
+
+/// State shared between the state machine (writer) and readers (the API server).
+pub struct Shared {
+    inner: RwLock<SmState>,
+    applied: tokio::sync::watch::Sender<u64>,
+}
+
+pub(crate) struct SmState {
+    pub mvcc: Mvcc,
+    pub last_applied: Option<LogId<NodeId>>,
+    pub membership: StoredMembership<NodeId, Node>,
+}
+
+impl Shared {
+    /// Runs `f` with read access to the store.
+    pub fn read<T>(&self, f: impl FnOnce(&Mvcc) -> T) -> T {
+        f(&self.inner.read().mvcc)
+    }
+
+    /// A receiver that changes whenever a batch has been applied; its value is the revision.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// Index of the last applied log entry.
+    pub fn last_applied_index(&self) -> Option<u64> {
+        self.inner.read().last_applied.map(|l| l.index)
+    }
+
+    /// Number of watch streams currently subscribed.
+    pub fn watcher_count(&self) -> usize {
+        self.applied.receiver_count()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotFile {
+    meta: SnapshotMeta<NodeId, Node>,
+    data: Vec<u8>,
+}
+
+/// The state machine handed to openraft.
+pub struct StateMachine {
+    shared: Arc<Shared>,
+    dir: PathBuf,
+    snapshot_seq: u64,
+}
+
+fn sm_err(verb: ErrorVerb, e: impl std::error::Error + 'static) -> StorageError<NodeId> {
+    StorageError::IO {
+        source: StorageIOError::new(
+            ErrorSubject::StateMachine,
+            verb,
+            openraft::AnyError::new(&e),
+        ),
+    }
+}
+
+fn snap_err(verb: ErrorVerb, e: impl std::error::Error + 'static) -> StorageError<NodeId> {
+    StorageError::IO {
+        source: StorageIOError::new(
+            ErrorSubject::Snapshot(None),
+            verb,
+            openraft::AnyError::new(&e),
+        ),
+    }
+}
+
+const SNAPSHOT_FILE: &str = "snapshot.bin";
+
+impl StateMachine {
+    /// Opens the state machine in `dir`, restoring the last snapshot if there is one.
+    pub fn open(dir: &Path, max_events: usize) -> Result<Self, Error> {
+        fs::create_dir_all(dir)?;
+        let mut mvcc = Mvcc::new(max_events);
+        let mut last_applied = None;
+        let mut membership = StoredMembership::default();
+        if let Some(file) = read_snapshot_file(dir)? {
+            let snap: MvccSnapshot = postcard::from_bytes(&file.data)
+                .map_err(|e| Error::Corrupt(format!("snapshot body: {e}")))?;
+            mvcc.restore(snap);
+            last_applied = file.meta.last_log_id;
+            membership = file.meta.last_membership.clone();
+            tracing::info!(
+                revision = mvcc.revision(),
+                keys = mvcc.len(),
+                "restored snapshot"
+            );
+        }
+        let (applied, _) = tokio::sync::watch::channel(mvcc.revision());
+        Ok(Self {
+            shared: Arc::new(Shared {
+                inner: RwLock::new(SmState {
+                    mvcc,
+                    last_applied,
+                    membership,
+                }),
+                applied,
+            }),
+            dir: dir.to_path_buf(),
+            snapshot_seq: 0,
+        })
+    }
+
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+}
+
+/// Reads and verifies the snapshot file: `[crc32c u32 LE][postcard(SnapshotFile)]`.
+fn read_snapshot_file(dir: &Path) -> Result<Option<SnapshotFile>, Error> {
+    let path = dir.join(SNAPSHOT_FILE);
+    let mut buf = Vec::new();
+    match File::open(&path) {
+        Ok(mut f) => f.read_to_end(&mut buf)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if buf.len() < 4 {
+        return Err(Error::Corrupt(format!("{}: too short", path.display())));
+    }
+    let crc = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    if crc32c::crc32c(&buf[4..]) != crc {
+        return Err(Error::Corrupt(format!(
+            "{}: checksum mismatch",
+            path.display()
+        )));
+    }
+    postcard::from_bytes(&buf[4..])
+        .map(Some)
+        .map_err(|e| Error::Corrupt(format!("{}: {e}", path.display())))
+}
+
+/// Writes the snapshot file atomically: temp file, fsync, rename, fsync the directory.
+fn write_snapshot_file(dir: &Path, file: &SnapshotFile) -> std::io::Result<()> {
+    let body = postcard::to_allocvec(file).map_err(std::io::Error::other)?;
+    let tmp = dir.join("snapshot.tmp");
+    let mut f = File::create(&tmp)?;
+    f.write_all(&crc32c::crc32c(&body).to_le_bytes())?;
+    f.write_all(&body)?;
+    f.sync_all()?;
+    fs::rename(&tmp, dir.join(SNAPSHOT_FILE))?;
+    File::open(dir)?.sync_all()
+}
+
+/// Builds snapshots from a consistent copy of the state.
+pub struct SnapshotBuilder {
+    shared: Arc<Shared>,
+    dir: PathBuf,
+    seq: u64,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+        let (snap, last_applied, membership) = {
+            let st = self.shared.inner.read();
+            (
+                st.mvcc.to_snapshot(),
+                st.last_applied,
+                st.membership.clone(),
+            )
+        };
+        let data = postcard::to_allocvec(&snap).map_err(|e| snap_err(ErrorVerb::Write, e))?;
+        let snapshot_id = match last_applied {
+            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, self.seq),
+            None => format!("0-0-{}", self.seq),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: last_applied,
+            last_membership: membership,
+            snapshot_id,
+        };
+        let file = SnapshotFile {
+            meta: meta.clone(),
+            data,
+        };
+        let dir = self.dir.clone();
+        let file =
+            tokio::task::spawn_blocking(move || write_snapshot_file(&dir, &file).map(|_| file))
+                .await
+                .map_err(|e| snap_err(ErrorVerb::Write, e))?
+                .map_err(|e| snap_err(ErrorVerb::Write, e))?;
+        tracing::info!(snapshot = %meta.snapshot_id, revision = snap.revision, "built snapshot");
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(file.data)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, Node>), StorageError<NodeId>> {
+        let st = self.shared.inner.read();
+        Ok((st.last_applied, st.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Outcome>, StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = openraft::Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut out = Vec::new();
+        let revision = {
+            let mut st = self.shared.inner.write();
+            for entry in entries {
+                st.last_applied = Some(entry.log_id);
+                match entry.payload {
+                    EntryPayload::Blank => out.push(Outcome::Empty),
+                    EntryPayload::Normal(cmd) => out.push(st.mvcc.apply(cmd)),
+                    EntryPayload::Membership(m) => {
+                        st.membership = StoredMembership::new(Some(entry.log_id), m);
+                        out.push(Outcome::Empty);
+                    }
+                }
+            }
+            st.mvcc.revision()
+        };
+        self.shared.applied.send_replace(revision);
+        Ok(out)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.snapshot_seq += 1;
+        SnapshotBuilder {
+            shared: self.shared.clone(),
+            dir: self.dir.clone(),
+            seq: self.snapshot_seq,
+        }
+    }
+
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, Node>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError<NodeId>> {
+        let data = snapshot.into_inner();
+        let snap: MvccSnapshot =
+            postcard::from_bytes(&data).map_err(|e| snap_err(ErrorVerb::Read, e))?;
+        let file = SnapshotFile {
+            meta: meta.clone(),
+            data,
+        };
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || write_snapshot_file(&dir, &file))
+            .await
+            .map_err(|e| snap_err(ErrorVerb::Write, e))?
+            .map_err(|e| snap_err(ErrorVerb::Write, e))?;
+        let revision = {
+            let mut st = self.shared.inner.write();
+            st.mvcc.restore(snap);
+            st.last_applied = meta.last_log_id;
+            st.membership = meta.last_membership.clone();
+            st.mvcc.revision()
+        };
+        self.shared.applied.send_replace(revision);
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+        let dir = self.dir.clone();
+        let file = tokio::task::spawn_blocking(move || read_snapshot_file(&dir))
+            .await
+            .map_err(|e| sm_err(ErrorVerb::Read, e))?
+            .map_err(|e| sm_err(ErrorVerb::Read, e))?;
+        Ok(file.map(|f| Snapshot {
+            meta: f.meta,
+            snapshot: Box::new(Cursor::new(f.data)),
+        }))
+    }
+}
