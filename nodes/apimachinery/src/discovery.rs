@@ -217,7 +217,12 @@ fn resource_discovery(r: &ResourceInfo) -> Value {
     out.insert("responseKind".into(), gvk(r.group, r.version, r.kind));
     out.insert(
         "scope".into(),
-        if r.namespaced { "Namespaced" } else { "Cluster" }.into(),
+        if r.namespaced {
+            "Namespaced"
+        } else {
+            "Cluster"
+        }
+        .into(),
     );
     out.insert("singularResource".into(), r.singular.into());
     out.insert("verbs".into(), strings(r.verbs()));
@@ -402,10 +407,18 @@ mod tests {
         ] {
             assert!(names.contains(&n), "{n}");
         }
-        let exec = list.resources.iter().find(|r| r.name == "pods/exec").unwrap();
+        let exec = list
+            .resources
+            .iter()
+            .find(|r| r.name == "pods/exec")
+            .unwrap();
         assert_eq!(exec.kind, "PodExecOptions");
         assert!(exec.namespaced);
-        let ns = list.resources.iter().find(|r| r.name == "namespaces").unwrap();
+        let ns = list
+            .resources
+            .iter()
+            .find(|r| r.name == "namespaces")
+            .unwrap();
         assert!(!ns.namespaced);
     }
 
@@ -446,11 +459,9 @@ mod tests {
             json!({"group": "", "version": "v1", "kind": "Pod"})
         );
         assert!(
-            pods["subresources"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|s| s["subresource"] == "exec" && s["responseKind"]["kind"] == "PodExecOptions")
+            pods["subresources"].as_array().unwrap().iter().any(
+                |s| s["subresource"] == "exec" && s["responseKind"]["kind"] == "PodExecOptions"
+            )
         );
     }
 

@@ -17,3 +17,4 @@ pub mod selectors;
 pub mod strategic;
 pub mod table;
 pub mod validation;
+pub mod typed;

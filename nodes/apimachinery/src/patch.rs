@@ -79,7 +79,12 @@ impl PatchType {
     /// The patch type for a Content-Type header value; parameters (`; charset=utf-8`) and
     /// case are ignored. `None` means the server answers 415 Unsupported Media Type.
     pub fn from_content_type(ct: &str) -> Option<PatchType> {
-        let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match media.as_str() {
             "application/json-patch+json" => Some(PatchType::Json),
             "application/merge-patch+json" => Some(PatchType::Merge),
@@ -230,7 +235,10 @@ mod tests {
             out["metadata"]["labels"],
             json!({"app": "web", "env": "prod", "moved": "web"})
         );
-        assert_eq!(out["spec"]["template"]["spec"]["containers"][2]["name"], "x");
+        assert_eq!(
+            out["spec"]["template"]["spec"]["containers"][2]["name"],
+            "x"
+        );
     }
 
     #[test]
@@ -245,8 +253,8 @@ mod tests {
         assert_eq!(err.status_code(), 422);
 
         // Removing a path that does not exist is 422.
-        let err = apply_json_patch(&deploy(), br#"[{"op":"remove","path":"/spec/nope"}]"#)
-            .unwrap_err();
+        let err =
+            apply_json_patch(&deploy(), br#"[{"op":"remove","path":"/spec/nope"}]"#).unwrap_err();
         assert!(matches!(err, PatchError::Invalid(_)), "{err:?}");
 
         // Malformed bodies are 400.
@@ -271,7 +279,10 @@ mod tests {
             br#"{"metadata":{"labels":{"tier":null,"env":"prod"}},"spec":{"replicas":2,"template":{"spec":{"containers":[{"name":"only"}]}}}}"#,
         )
         .unwrap();
-        assert_eq!(out["metadata"]["labels"], json!({"app": "web", "env": "prod"}));
+        assert_eq!(
+            out["metadata"]["labels"],
+            json!({"app": "web", "env": "prod"})
+        );
         assert_eq!(out["spec"]["replicas"], 2);
         // Lists replace as a whole.
         assert_eq!(

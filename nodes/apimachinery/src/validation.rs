@@ -1,1 +1,4171 @@
-//! (being written)
+//! Validation of objects on create and update, with Kubernetes' own error shapes: each
+//! problem is a [`FieldError`] (a `StatusCause` of a 422 `Invalid` Status) whose field path
+//! and message text are those the Kubernetes API server produces
+//! (`k8s.io/kubernetes/pkg/apis/*/validation`, `k8s.io/apimachinery/pkg/util/validation`).
+//!
+//! Validation runs on the already-defaulted object (see [`crate::defaults`]).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::selectors::{LabelSelector, from_label_selector_object};
+
+// =============================================================================================
+// FieldError
+// =============================================================================================
+
+/// One validation failure: a `StatusCause` of a 422 Status
+/// (`{"reason": "FieldValueRequired", "message": "Required value", "field": "spec.selector"}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// Field path as Kubernetes names it (`spec.template.spec.containers[0].image`).
+    pub field: String,
+    /// `FieldValueRequired`, `FieldValueInvalid`, `FieldValueDuplicate`,
+    /// `FieldValueNotSupported`, `FieldValueTooLong`, `FieldValueForbidden`,
+    /// `FieldValueTooMany` or `FieldValueNotFound`.
+    pub reason: &'static str,
+    /// The error body (`Invalid value: "X": detail`), without the field path.
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: impl Into<String>, reason: &'static str, message: String) -> Self {
+        FieldError {
+            field: field.into(),
+            reason,
+            message,
+        }
+    }
+
+    /// `Required value` or `Required value: <detail>`.
+    pub fn required(field: impl Into<String>, detail: &str) -> Self {
+        Self::new(
+            field,
+            "FieldValueRequired",
+            with_detail("Required value", detail),
+        )
+    }
+
+    /// `Invalid value: <value>: <detail>`; `value` is already formatted the way Go prints it
+    /// (use [`go_quote`] for strings).
+    pub fn invalid(field: impl Into<String>, value: &str, detail: &str) -> Self {
+        Self::new(
+            field,
+            "FieldValueInvalid",
+            with_detail(&format!("Invalid value: {value}"), detail),
+        )
+    }
+
+    /// `Unsupported value: <value>: supported values: "a", "b"`.
+    pub fn not_supported(field: impl Into<String>, value: &str, valid: &[&str]) -> Self {
+        let detail = if valid.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "supported values: {}",
+                valid
+                    .iter()
+                    .map(|v| go_quote(v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        Self::new(
+            field,
+            "FieldValueNotSupported",
+            with_detail(&format!("Unsupported value: {value}"), &detail),
+        )
+    }
+
+    /// `Duplicate value: <value>`.
+    pub fn duplicate(field: impl Into<String>, value: &str) -> Self {
+        Self::new(
+            field,
+            "FieldValueDuplicate",
+            format!("Duplicate value: {value}"),
+        )
+    }
+
+    /// `Not found: <value>`.
+    pub fn not_found(field: impl Into<String>, value: &str) -> Self {
+        Self::new(field, "FieldValueNotFound", format!("Not found: {value}"))
+    }
+
+    /// `Forbidden: <detail>`.
+    pub fn forbidden(field: impl Into<String>, detail: &str) -> Self {
+        Self::new(
+            field,
+            "FieldValueForbidden",
+            with_detail("Forbidden", detail),
+        )
+    }
+
+    /// `Too long: may not be more than <max> bytes`.
+    pub fn too_long(field: impl Into<String>, max: usize) -> Self {
+        let unit = if max == 1 { "byte" } else { "bytes" };
+        Self::new(
+            field,
+            "FieldValueTooLong",
+            format!("Too long: may not be more than {max} {unit}"),
+        )
+    }
+
+    /// `Too many: <actual>: must have at most <max> items`.
+    pub fn too_many(field: impl Into<String>, actual: usize, max: usize) -> Self {
+        let unit = if max == 1 { "item" } else { "items" };
+        Self::new(
+            field,
+            "FieldValueTooMany",
+            format!("Too many: {actual}: must have at most {max} {unit}"),
+        )
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+fn with_detail(head: &str, detail: &str) -> String {
+    if detail.is_empty() {
+        head.to_string()
+    } else {
+        format!("{head}: {detail}")
+    }
+}
+
+/// The `Kind.group` Kubernetes prints in messages (`Deployment.apps`, `Pod`): a kind that
+/// already contains a `.` is used as is, otherwise its group is looked up in the registry.
+pub fn qualified_kind(kind: &str) -> String {
+    if kind.contains('.') {
+        return kind.to_string();
+    }
+    match crate::resources::RESOURCES.iter().find(|r| r.kind == kind) {
+        Some(r) if !r.group.is_empty() => format!("{kind}.{}", r.group),
+        _ => kind.to_string(),
+    }
+}
+
+/// The message of a 422 Invalid Status, exactly as Kubernetes builds it:
+/// `Deployment.apps "web" is invalid: spec.selector: Required value`, or with several
+/// (de-duplicated) errors `... is invalid: [a: ..., b: ...]`.
+pub fn format_invalid_message(kind: &str, name: &str, errs: &[FieldError]) -> String {
+    let head = format!("{} {} is invalid", qualified_kind(kind), go_quote(name));
+    let mut seen: Vec<String> = Vec::new();
+    for e in errs {
+        let s = e.to_string();
+        if !seen.contains(&s) {
+            seen.push(s);
+        }
+    }
+    match seen.len() {
+        0 => head,
+        1 => format!("{head}: {}", seen[0]),
+        _ => format!("{head}: [{}]", seen.join(", ")),
+    }
+}
+
+// =============================================================================================
+// Go value formatting (what `field.Invalid` prints for a bad value)
+// =============================================================================================
+
+/// Quotes a string the way Go's `%q` / `strconv.Quote` does.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{07}' => out.push_str("\\a"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            '\u{0b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() => {
+                let n = c as u32;
+                if n <= 0xffff {
+                    out.push_str(&format!("\\u{n:04x}"));
+                } else {
+                    out.push_str(&format!("\\U{n:08x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go `%#v` of a `[]string` (`[]string{"a", "b"}`; empty prints as `[]string(nil)`).
+pub fn go_string_slice(v: &[String]) -> String {
+    if v.is_empty() {
+        return "[]string(nil)".to_string();
+    }
+    format!(
+        "[]string{{{}}}",
+        v.iter().map(|s| go_quote(s)).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// Go `%#v` of a `map[string]string` (keys sorted; missing prints as
+/// `map[string]string(nil)`).
+pub fn go_string_map(m: Option<&Map<String, Value>>) -> String {
+    let Some(m) = m else {
+        return "map[string]string(nil)".to_string();
+    };
+    let sorted: BTreeMap<&String, String> = m.iter().map(|(k, v)| (k, value_str(v))).collect();
+    format!(
+        "map[string]string{{{}}}",
+        sorted
+            .iter()
+            .map(|(k, v)| format!("{}:{}", go_quote(k), go_quote(v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Go `%#v` of a `metav1.LabelSelector` given as JSON (`null` prints as `null`).
+pub fn go_label_selector(v: &Value) -> String {
+    if v.is_null() {
+        return "null".to_string();
+    }
+    let ml = go_string_map(v.get("matchLabels").and_then(Value::as_object));
+    let exprs = v
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty());
+    let me = match exprs {
+        None => "[]v1.LabelSelectorRequirement(nil)".to_string(),
+        Some(a) => format!(
+            "[]v1.LabelSelectorRequirement{{{}}}",
+            a.iter()
+                .map(|e| {
+                    let vals: Vec<String> = e
+                        .get("values")
+                        .and_then(Value::as_array)
+                        .map(|x| x.iter().map(value_str).collect())
+                        .unwrap_or_default();
+                    format!(
+                        "v1.LabelSelectorRequirement{{Key:{}, Operator:{}, Values:{}}}",
+                        go_quote(gs(e, "key")),
+                        go_quote(gs(e, "operator")),
+                        go_string_slice(&vals)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!("v1.LabelSelector{{MatchLabels:{ml}, MatchExpressions:{me}}}")
+}
+
+/// A JSON value formatted the way Go prints the equivalent Go value in an error
+/// (strings quoted, numbers and booleans bare, missing as `null`; other shapes as JSON).
+pub fn go_value(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "null".to_string(),
+        Some(Value::String(s)) => go_quote(s),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn value_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+// =============================================================================================
+// JSON access helpers
+// =============================================================================================
+
+fn get<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
+    v.get(k).filter(|x| !x.is_null())
+}
+
+fn gs<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+fn gi(v: &Value, k: &str) -> Option<i64> {
+    let x = v.get(k)?;
+    x.as_i64()
+        .or_else(|| x.as_f64().map(|f| f as i64))
+        .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+}
+
+fn garr<'a>(v: &'a Value, k: &str) -> &'a [Value] {
+    v.get(k)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+fn gobj<'a>(v: &'a Value, k: &str) -> Option<&'a Map<String, Value>> {
+    v.get(k).and_then(Value::as_object)
+}
+
+fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    let mut cur = v;
+    for p in path {
+        cur = get(cur, p)?;
+    }
+    Some(cur)
+}
+
+static NULL: Value = Value::Null;
+
+fn or_null(v: Option<&Value>) -> &Value {
+    v.unwrap_or(&NULL)
+}
+
+/// Kubernetes treats nil and empty maps/slices alike (`apiequality.Semantic.DeepEqual`):
+/// strips nulls, empty objects and empty arrays before comparing.
+fn normalize(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, x) in m {
+                let n = normalize(x);
+                let empty = match &n {
+                    Value::Null => true,
+                    Value::Object(o) => o.is_empty(),
+                    Value::Array(a) => a.is_empty(),
+                    _ => false,
+                };
+                if !empty {
+                    out.insert(k.clone(), n);
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
+        other => other.clone(),
+    }
+}
+
+fn semantic_eq(a: Option<&Value>, b: Option<&Value>) -> bool {
+    let na = normalize(&serde_json::json!({ "v": or_null(a) }));
+    let nb = normalize(&serde_json::json!({ "v": or_null(b) }));
+    na == nb
+}
+
+// =============================================================================================
+// Name and string-format validators (k8s.io/apimachinery/pkg/util/validation)
+// =============================================================================================
+
+const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const DNS1123_SUBDOMAIN_FMT: &str =
+    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
+const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
+const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
+const CONFIG_MAP_KEY_FMT: &str = "[-._a-zA-Z0-9]+";
+
+fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
+    if examples.is_empty() {
+        return format!("{msg} (regex used for validation is '{fmt}')");
+    }
+    let mut s = format!("{msg} (e.g. ");
+    for (i, e) in examples.iter().enumerate() {
+        if i > 0 {
+            s.push_str(" or ");
+        }
+        s.push_str(&format!("'{e}', "));
+    }
+    s.push_str(&format!("regex used for validation is '{fmt}')"));
+    s
+}
+
+fn max_len_error(n: usize) -> String {
+    format!("must be no more than {n} characters")
+}
+
+/// `must be between <lo> and <hi>, inclusive`.
+pub fn inclusive_range_error(lo: i64, hi: i64) -> String {
+    format!("must be between {lo} and {hi}, inclusive")
+}
+
+fn is_alnum_lower(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit()
+}
+
+fn matches_dns1123_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && is_alnum_lower(b[0])
+        && is_alnum_lower(b[b.len() - 1])
+        && b.iter().all(|&c| is_alnum_lower(c) || c == b'-')
+}
+
+fn matches_dns1123_subdomain(s: &str) -> bool {
+    s.split('.').all(matches_dns1123_label)
+}
+
+fn matches_qualified_name_part(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.')
+}
+
+/// `IsDNS1123Label`.
+pub fn is_dns1123_label(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.len() > 63 {
+        errs.push(max_len_error(63));
+    }
+    if !matches_dns1123_label(v) {
+        if matches_dns1123_subdomain(v) {
+            errs.push("must not contain dots".to_string());
+        } else {
+            errs.push(regex_error(
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+                DNS1123_LABEL_FMT,
+                &["my-name", "123-abc"],
+            ));
+        }
+    }
+    errs
+}
+
+/// `IsDNS1123Subdomain`.
+pub fn is_dns1123_subdomain(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.len() > 253 {
+        errs.push(max_len_error(253));
+    }
+    if !matches_dns1123_subdomain(v) {
+        errs.push(regex_error(
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+            DNS1123_SUBDOMAIN_FMT,
+            &["example.com"],
+        ));
+    }
+    errs
+}
+
+/// `IsDNS1035Label`.
+pub fn is_dns1035_label(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.len() > 63 {
+        errs.push(max_len_error(63));
+    }
+    let b = v.as_bytes();
+    let ok = !b.is_empty()
+        && b[0].is_ascii_lowercase()
+        && is_alnum_lower(b[b.len() - 1])
+        && b.iter().all(|&c| is_alnum_lower(c) || c == b'-');
+    if !ok {
+        errs.push(regex_error(
+            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+            DNS1035_LABEL_FMT,
+            &["my-name", "abc-123"],
+        ));
+    }
+    errs
+}
+
+const QUALIFIED_NAME_ERR: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+
+/// `IsQualifiedName`: an optional DNS subdomain prefix and `/`, then a name of at most 63
+/// characters.
+pub fn is_qualified_name(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    let parts: Vec<&str> = v.split('/').collect();
+    let name = match parts.len() {
+        1 => parts[0],
+        2 => {
+            let prefix = parts[0];
+            if prefix.is_empty() {
+                errs.push("prefix part must be non-empty".to_string());
+            } else {
+                for m in is_dns1123_subdomain(prefix) {
+                    errs.push(format!("prefix part {m}"));
+                }
+            }
+            parts[1]
+        }
+        _ => {
+            errs.push(format!(
+                "a qualified name {} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+                regex_error(QUALIFIED_NAME_ERR, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
+            ));
+            return errs;
+        }
+    };
+    if name.is_empty() {
+        errs.push("name part must be non-empty".to_string());
+    } else if name.len() > 63 {
+        errs.push(format!("name part {}", max_len_error(63)));
+    }
+    if !matches_qualified_name_part(name) {
+        errs.push(format!(
+            "name part {}",
+            regex_error(
+                QUALIFIED_NAME_ERR,
+                QUALIFIED_NAME_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
+        ));
+    }
+    errs
+}
+
+/// `IsValidLabelValue`: empty, or at most 63 characters matching
+/// `(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?`.
+pub fn is_valid_label_value(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.len() > 63 {
+        errs.push(max_len_error(63));
+    }
+    if !v.is_empty() && !matches_qualified_name_part(v) {
+        errs.push(regex_error(
+            "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+            LABEL_VALUE_FMT,
+            &["MyValue", "my_value", "12345"],
+        ));
+    }
+    errs
+}
+
+/// `IsConfigMapKey`: `[-._a-zA-Z0-9]+`, at most 253 characters, not `.`/`..`/`..*`.
+pub fn is_config_map_key(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.len() > 253 {
+        errs.push(max_len_error(253));
+    }
+    let ok = !v.is_empty()
+        && v.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_');
+    if !ok {
+        errs.push(regex_error(
+            "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+            CONFIG_MAP_KEY_FMT,
+            &["key.name", "KEY_NAME", "key-name"],
+        ));
+    }
+    if v == "." {
+        errs.push("must not be '.'".to_string());
+    } else if v == ".." {
+        errs.push("must not be '..'".to_string());
+    } else if v.starts_with("..") {
+        errs.push("must not start with '..'".to_string());
+    }
+    errs
+}
+
+/// `IsValidPortName` (IANA_SVC_NAME).
+pub fn is_valid_port_name(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.len() > 15 {
+        errs.push(max_len_error(15));
+    }
+    if v.is_empty() || !v.bytes().all(|c| is_alnum_lower(c) || c == b'-') {
+        errs.push(
+            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_string(),
+        );
+    }
+    if !v.bytes().any(|c| c.is_ascii_lowercase()) {
+        errs.push("must contain at least one letter (a-z)".to_string());
+    }
+    if v.contains("--") {
+        errs.push("must not contain consecutive hyphens".to_string());
+    }
+    if v.starts_with('-') || v.ends_with('-') {
+        errs.push("must not begin or end with a hyphen".to_string());
+    }
+    errs
+}
+
+/// `IsValidPortNum`: 1..65535.
+pub fn is_valid_port_num(n: i64) -> Vec<String> {
+    if (1..=65535).contains(&n) {
+        Vec::new()
+    } else {
+        vec![inclusive_range_error(1, 65535)]
+    }
+}
+
+/// `IsValidPathSegmentName`: not `.`/`..`, no `/` or `%`.
+pub fn is_valid_path_segment_name(v: &str) -> Vec<String> {
+    for bad in [".", ".."] {
+        if v == bad {
+            return vec![format!("may not be '{bad}'")];
+        }
+    }
+    let mut errs = Vec::new();
+    for bad in ["/", "%"] {
+        if v.contains(bad) {
+            errs.push(format!("may not contain '{bad}'"));
+        }
+    }
+    errs
+}
+
+fn is_relaxed_env_var_name(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.is_empty() {
+        errs.push("environment variable name must be non-empty".to_string());
+    }
+    if v.chars().any(|c| !(' '..='~').contains(&c) || c == '=') {
+        errs.push(
+            "a valid environment variable name must consist only of printable ASCII characters other than '='"
+                .to_string(),
+        );
+    }
+    errs
+}
+
+fn mask_trailing_dash(name: &str) -> String {
+    if name.len() > 1 && name.ends_with('-') {
+        format!("{}a", &name[..name.len() - 2])
+    } else {
+        name.to_string()
+    }
+}
+
+type NameFn = fn(&str, bool) -> Vec<String>;
+
+fn name_is_dns_subdomain(name: &str, prefix: bool) -> Vec<String> {
+    if prefix {
+        is_dns1123_subdomain(&mask_trailing_dash(name))
+    } else {
+        is_dns1123_subdomain(name)
+    }
+}
+
+fn name_is_dns_label(name: &str, prefix: bool) -> Vec<String> {
+    if prefix {
+        is_dns1123_label(&mask_trailing_dash(name))
+    } else {
+        is_dns1123_label(name)
+    }
+}
+
+fn name_is_dns1035_label(name: &str, prefix: bool) -> Vec<String> {
+    if prefix {
+        is_dns1035_label(&mask_trailing_dash(name))
+    } else {
+        is_dns1035_label(name)
+    }
+}
+
+fn name_is_path_segment(name: &str, prefix: bool) -> Vec<String> {
+    if prefix {
+        ["/", "%"]
+            .iter()
+            .filter(|b| name.contains(*b))
+            .map(|b| format!("may not contain '{b}'"))
+            .collect()
+    } else {
+        is_valid_path_segment_name(name)
+    }
+}
+
+fn name_fn(kind: &str) -> NameFn {
+    match kind {
+        "Namespace" => name_is_dns_label,
+        "Service" => name_is_dns1035_label,
+        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => name_is_path_segment,
+        _ => name_is_dns_subdomain,
+    }
+}
+
+/// Validates `metadata.name` for a kind: DNS-1123 subdomain for most kinds, DNS-1123 label
+/// for Namespace, DNS-1035 label for Service, a path segment for RBAC kinds.
+pub fn validate_name(kind: &str, name: &str) -> Vec<FieldError> {
+    name_fn(kind)(name, false)
+        .into_iter()
+        .map(|m| FieldError::invalid("metadata.name", &go_quote(name), &m))
+        .collect()
+}
+
+// =============================================================================================
+// ObjectMeta
+// =============================================================================================
+
+/// Total size limit of `metadata.annotations` (keys plus values).
+pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
+
+fn validate_labels(labels: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
+    let Some(m) = labels.and_then(Value::as_object) else {
+        return;
+    };
+    for (k, v) in m {
+        for msg in is_qualified_name(k) {
+            errs.push(FieldError::invalid(path, &go_quote(k), &msg));
+        }
+        let v = value_str(v);
+        for msg in is_valid_label_value(&v) {
+            errs.push(FieldError::invalid(path, &go_quote(&v), &msg));
+        }
+    }
+}
+
+fn validate_annotations(ann: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
+    let Some(m) = ann.and_then(Value::as_object) else {
+        return;
+    };
+    let mut total = 0usize;
+    for (k, v) in m {
+        for msg in is_qualified_name(&k.to_lowercase()) {
+            errs.push(FieldError::invalid(path, &go_quote(k), &msg));
+        }
+        total += k.len() + value_str(v).len();
+    }
+    if total > TOTAL_ANNOTATION_SIZE_LIMIT {
+        errs.push(FieldError::too_long(path, TOTAL_ANNOTATION_SIZE_LIMIT));
+    }
+}
+
+fn validate_finalizers(fin: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
+    let list: Vec<String> = fin
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(value_str).collect())
+        .unwrap_or_default();
+    for f in &list {
+        for msg in is_qualified_name(f) {
+            errs.push(FieldError::invalid(path, &go_quote(f), &msg));
+        }
+    }
+    if list.iter().any(|f| f == "orphan") && list.iter().any(|f| f == "foregroundDeletion") {
+        errs.push(FieldError::invalid(
+            path,
+            &go_string_slice(&list),
+            "finalizer orphan and foregroundDeletion cannot be both set",
+        ));
+    }
+}
+
+fn validate_owner_references(refs: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
+    let Some(a) = refs.and_then(Value::as_array) else {
+        return;
+    };
+    let mut controller: Option<String> = None;
+    for r in a {
+        let api_version = gs(r, "apiVersion");
+        let version = api_version.rsplit('/').next().unwrap_or("");
+        if version.is_empty() {
+            errs.push(FieldError::invalid(
+                format!("{path}.apiVersion"),
+                &go_quote(api_version),
+                "version must not be empty",
+            ));
+        }
+        if gs(r, "kind").is_empty() {
+            errs.push(FieldError::invalid(
+                format!("{path}.kind"),
+                "\"\"",
+                "must not be empty",
+            ));
+        }
+        if gs(r, "name").is_empty() {
+            errs.push(FieldError::invalid(
+                format!("{path}.name"),
+                "\"\"",
+                "must not be empty",
+            ));
+        }
+        if gs(r, "uid").is_empty() {
+            errs.push(FieldError::invalid(
+                format!("{path}.uid"),
+                "\"\"",
+                "must not be empty",
+            ));
+        }
+        if r.get("controller").and_then(Value::as_bool) == Some(true) {
+            let name = gs(r, "name").to_string();
+            if let Some(prev) = &controller {
+                errs.push(FieldError::invalid(
+                    path,
+                    &r.to_string(),
+                    &format!(
+                        "Only one reference can have Controller set to true. Found \"true\" in references for {prev} and {name}"
+                    ),
+                ));
+            } else {
+                controller = Some(name);
+            }
+        }
+    }
+}
+
+/// Validates `metadata` on create (`ValidateObjectMeta`): name (or generateName) required
+/// and well-formed for the kind, namespace required for namespaced kinds and forbidden
+/// otherwise, labels, annotations (keys and a 256 KiB total), finalizers, ownerReferences.
+pub fn validate_object_meta(kind: &str, namespaced: bool, meta: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let nf = name_fn(kind);
+    let generate_name = gs(meta, "generateName");
+    if !generate_name.is_empty() {
+        for msg in nf(generate_name, true) {
+            errs.push(FieldError::invalid(
+                "metadata.generateName",
+                &go_quote(generate_name),
+                &msg,
+            ));
+        }
+    }
+    let name = gs(meta, "name");
+    if name.is_empty() {
+        if generate_name.is_empty() {
+            errs.push(FieldError::required(
+                "metadata.name",
+                "name or generateName is required",
+            ));
+        }
+    } else {
+        for msg in nf(name, false) {
+            errs.push(FieldError::invalid("metadata.name", &go_quote(name), &msg));
+        }
+    }
+    let ns = gs(meta, "namespace");
+    if namespaced {
+        if ns.is_empty() {
+            errs.push(FieldError::required("metadata.namespace", ""));
+        } else {
+            for msg in is_dns1123_label(ns) {
+                errs.push(FieldError::invalid(
+                    "metadata.namespace",
+                    &go_quote(ns),
+                    &msg,
+                ));
+            }
+        }
+    } else if !ns.is_empty() {
+        errs.push(FieldError::forbidden(
+            "metadata.namespace",
+            "not allowed on this type",
+        ));
+    }
+    if let Some(g) = gi(meta, "generation")
+        && g < 0
+    {
+        errs.push(FieldError::invalid(
+            "metadata.generation",
+            &g.to_string(),
+            IS_NEGATIVE,
+        ));
+    }
+    validate_labels(meta.get("labels"), "metadata.labels", &mut errs);
+    validate_annotations(meta.get("annotations"), "metadata.annotations", &mut errs);
+    validate_owner_references(
+        meta.get("ownerReferences"),
+        "metadata.ownerReferences",
+        &mut errs,
+    );
+    validate_finalizers(meta.get("finalizers"), "metadata.finalizers", &mut errs);
+    errs
+}
+
+const FIELD_IMMUTABLE: &str = "field is immutable";
+const IS_NEGATIVE: &str = "must be greater than or equal to 0";
+
+fn go_time(v: Option<&Value>) -> String {
+    match v.and_then(Value::as_str) {
+        Some(s) => match chrono::DateTime::parse_from_rfc3339(s) {
+            Ok(t) => t
+                .with_timezone(&chrono::Utc)
+                .format("%Y-%m-%d %H:%M:%S +0000 UTC")
+                .to_string(),
+            Err(_) => go_quote(s),
+        },
+        None => "0001-01-01 00:00:00 +0000 UTC".to_string(),
+    }
+}
+
+fn validate_object_meta_update(old: &Value, new: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    for (key, path) in [
+        ("name", "metadata.name"),
+        ("namespace", "metadata.namespace"),
+    ] {
+        if gs(old, key) != gs(new, key) {
+            errs.push(FieldError::invalid(
+                path,
+                &go_quote(gs(new, key)),
+                FIELD_IMMUTABLE,
+            ));
+        }
+    }
+    // An update without a uid keeps the stored one (rest.BeforeUpdate).
+    let new_uid = gs(new, "uid");
+    if !new_uid.is_empty() && new_uid != gs(old, "uid") {
+        errs.push(FieldError::invalid(
+            "metadata.uid",
+            &go_quote(new_uid),
+            FIELD_IMMUTABLE,
+        ));
+    }
+    let new_ct = get(new, "creationTimestamp");
+    if let (Some(n), Some(o)) = (new_ct, get(old, "creationTimestamp"))
+        && !same_time(n, o)
+    {
+        errs.push(FieldError::invalid(
+            "metadata.creationTimestamp",
+            &go_time(Some(n)),
+            FIELD_IMMUTABLE,
+        ));
+    }
+    if get(old, "deletionTimestamp").is_some() {
+        let old_f: Vec<String> = garr(old, "finalizers").iter().map(value_str).collect();
+        for f in garr(new, "finalizers").iter().map(value_str) {
+            if !old_f.contains(&f) {
+                errs.push(FieldError::forbidden(
+                    "metadata.finalizers",
+                    &format!("no new finalizers can be added if the object is being deleted, found new finalizers {}", go_string_slice(&[f])),
+                ));
+            }
+        }
+    }
+    validate_labels(new.get("labels"), "metadata.labels", &mut errs);
+    validate_annotations(new.get("annotations"), "metadata.annotations", &mut errs);
+    validate_owner_references(
+        new.get("ownerReferences"),
+        "metadata.ownerReferences",
+        &mut errs,
+    );
+    validate_finalizers(new.get("finalizers"), "metadata.finalizers", &mut errs);
+    errs
+}
+
+fn same_time(a: &Value, b: &Value) -> bool {
+    match (a.as_str(), b.as_str()) {
+        (Some(x), Some(y)) => match (
+            chrono::DateTime::parse_from_rfc3339(x),
+            chrono::DateTime::parse_from_rfc3339(y),
+        ) {
+            (Ok(p), Ok(q)) => p == q,
+            _ => x == y,
+        },
+        _ => a == b,
+    }
+}
+
+// =============================================================================================
+// Quantities
+// =============================================================================================
+
+/// Parses a Kubernetes resource quantity (`100m`, `1.5Gi`, `2e3`) into nano-units
+/// (value × 10⁹, rounded up). `None` when the string is not a valid quantity or overflows.
+pub fn parse_quantity(s: &str) -> Option<i128> {
+    let s = s.trim();
+    let (neg, rest) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let num_end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    let (num, suffix) = rest.split_at(num_end);
+    if num.is_empty() || num == "." || num.matches('.').count() > 1 {
+        return None;
+    }
+    let (int_part, frac_part) = num.split_once('.').unwrap_or((num, ""));
+    let digits = format!("{int_part}{frac_part}");
+    let mut mantissa: i128 = 0;
+    for c in digits.bytes() {
+        mantissa = mantissa
+            .checked_mul(10)?
+            .checked_add(i128::from(c - b'0'))?;
+    }
+    let frac_digits = i32::try_from(frac_part.len()).ok()?;
+    // value = mantissa * mult * 10^(exp10 - frac_digits)
+    let (mult, exp10): (i128, i32) = match suffix {
+        "" => (1, 0),
+        "n" => (1, -9),
+        "u" => (1, -6),
+        "m" => (1, -3),
+        "k" => (1, 3),
+        "M" => (1, 6),
+        "G" => (1, 9),
+        "T" => (1, 12),
+        "P" => (1, 15),
+        "E" => (1, 18),
+        "Ki" => (1 << 10, 0),
+        "Mi" => (1 << 20, 0),
+        "Gi" => (1 << 30, 0),
+        "Ti" => (1 << 40, 0),
+        "Pi" => (1 << 50, 0),
+        "Ei" => (1 << 60, 0),
+        s if s.starts_with(['e', 'E']) => {
+            let e: i32 = s[1..].parse().ok()?;
+            if !(-40..=40).contains(&e) {
+                return None;
+            }
+            (1, e)
+        }
+        _ => return None,
+    };
+    let scale = 9 + exp10 - frac_digits;
+    let base = mantissa.checked_mul(mult)?;
+    let nanos = if scale >= 0 {
+        base.checked_mul(10i128.checked_pow(u32::try_from(scale).ok()?)?)?
+    } else {
+        let d = 10i128.checked_pow(u32::try_from(-scale).ok()?)?;
+        (base + d - 1) / d
+    };
+    Some(if neg { -nanos } else { nanos })
+}
+
+const QUANTITY_REGEX_MSG: &str =
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+
+fn validate_resources(res: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
+    let Some(res) = res else { return };
+    let limits = gobj(res, "limits");
+    let requests = gobj(res, "requests");
+    if let Some(l) = limits {
+        for (name, q) in l {
+            let qs = value_str(q);
+            let p = format!("{path}.limits[{name}]");
+            match parse_quantity(&qs) {
+                None => errs.push(FieldError::invalid(p, &go_quote(&qs), QUANTITY_REGEX_MSG)),
+                Some(n) if n < 0 => errs.push(FieldError::invalid(p, &go_quote(&qs), IS_NEGATIVE)),
+                _ => {}
+            }
+        }
+    }
+    if let Some(r) = requests {
+        for (name, q) in r {
+            let qs = value_str(q);
+            let p = format!("{path}.requests[{name}]");
+            let parsed = parse_quantity(&qs);
+            match parsed {
+                None => errs.push(FieldError::invalid(&p, &go_quote(&qs), QUANTITY_REGEX_MSG)),
+                Some(n) if n < 0 => errs.push(FieldError::invalid(&p, &go_quote(&qs), IS_NEGATIVE)),
+                _ => {}
+            }
+            let lim = limits.and_then(|l| l.get(name));
+            if let (Some(req), Some(lim)) = (parsed, lim) {
+                let ls = value_str(lim);
+                if let Some(limn) = parse_quantity(&ls) {
+                    let overcommit_ok = !name.starts_with("hugepages-")
+                        && (name == "cpu"
+                            || name == "memory"
+                            || name == "ephemeral-storage"
+                            || !name.contains('/'));
+                    if !overcommit_ok && req != limn {
+                        errs.push(FieldError::invalid(
+                            format!("{path}.requests"),
+                            &go_quote(&qs),
+                            &format!("must be equal to {name} limit of {ls}"),
+                        ));
+                    } else if req > limn {
+                        errs.push(FieldError::invalid(
+                            format!("{path}.requests"),
+                            &go_quote(&qs),
+                            &format!("must be less than or equal to {name} limit of {ls}"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+// =============================================================================================
+// Pod spec
+// =============================================================================================
+
+const SUPPORTED_PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
+
+#[derive(Default, Clone, Copy)]
+struct PodCtx<'a> {
+    /// Volume names usable in mounts besides `spec.volumes` (StatefulSet claim templates).
+    extra_volumes: &'a [String],
+    /// A Job's pod template: restartPolicy is checked by the Job validation instead.
+    job_template: bool,
+}
+
+fn validate_port_num_or_name(v: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
+    match v {
+        Some(Value::String(s)) => {
+            for m in is_valid_port_name(s) {
+                errs.push(FieldError::invalid(path, &go_quote(s), &m));
+            }
+        }
+        Some(x) => {
+            let n = x.as_i64().unwrap_or(0);
+            for m in is_valid_port_num(n) {
+                errs.push(FieldError::invalid(path, &n.to_string(), &m));
+            }
+        }
+        None => {
+            for m in is_valid_port_num(0) {
+                errs.push(FieldError::invalid(path, "0", &m));
+            }
+        }
+    }
+}
+
+fn validate_handler(h: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    let kinds = ["exec", "httpGet", "tcpSocket", "grpc", "sleep"];
+    let mut n = 0;
+    for k in kinds {
+        let Some(x) = get(h, k) else { continue };
+        let p = format!("{path}.{k}");
+        if n > 0 {
+            errs.push(FieldError::forbidden(
+                p,
+                "may not specify more than 1 handler type",
+            ));
+            continue;
+        }
+        n += 1;
+        match k {
+            "exec" if garr(x, "command").is_empty() => {
+                errs.push(FieldError::required(format!("{p}.command"), ""));
+            }
+            "httpGet" => {
+                if gs(x, "path").is_empty() {
+                    errs.push(FieldError::required(format!("{p}.path"), ""));
+                }
+                validate_port_num_or_name(get(x, "port"), &format!("{p}.port"), errs);
+                let scheme = gs(x, "scheme");
+                if !scheme.is_empty() && scheme != "HTTP" && scheme != "HTTPS" {
+                    errs.push(FieldError::not_supported(
+                        format!("{p}.scheme"),
+                        &go_quote(scheme),
+                        &["HTTP", "HTTPS"],
+                    ));
+                }
+            }
+            "tcpSocket" => {
+                validate_port_num_or_name(get(x, "port"), &format!("{p}.port"), errs);
+            }
+            "grpc" => {
+                let port = gi(x, "port").unwrap_or(0);
+                for m in is_valid_port_num(port) {
+                    errs.push(FieldError::invalid(
+                        format!("{p}.port"),
+                        &port.to_string(),
+                        &m,
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    if n == 0 {
+        errs.push(FieldError::required(path, "must specify a handler type"));
+    }
+}
+
+fn validate_probe(probe: Option<&Value>, path: &str, kind: &str, errs: &mut Vec<FieldError>) {
+    let Some(p) = probe else { return };
+    validate_handler(p, path, errs);
+    for f in [
+        "initialDelaySeconds",
+        "timeoutSeconds",
+        "periodSeconds",
+        "successThreshold",
+        "failureThreshold",
+    ] {
+        if let Some(v) = gi(p, f)
+            && v < 0
+        {
+            errs.push(FieldError::invalid(
+                format!("{path}.{f}"),
+                &v.to_string(),
+                IS_NEGATIVE,
+            ));
+        }
+    }
+    if kind != "readiness"
+        && let Some(s) = gi(p, "successThreshold")
+        && s != 1
+    {
+        errs.push(FieldError::invalid(
+            format!("{path}.successThreshold"),
+            &s.to_string(),
+            "must be 1",
+        ));
+    }
+    if let Some(t) = gi(p, "terminationGracePeriodSeconds") {
+        if kind == "readiness" {
+            errs.push(FieldError::invalid(
+                format!("{path}.terminationGracePeriodSeconds"),
+                &t.to_string(),
+                "must not be set for readinessProbes",
+            ));
+        } else if t <= 0 {
+            errs.push(FieldError::invalid(
+                format!("{path}.terminationGracePeriodSeconds"),
+                &t.to_string(),
+                "must be greater than 0",
+            ));
+        }
+    }
+}
+
+fn validate_container_common(
+    c: &Value,
+    path: &str,
+    volumes: &HashSet<String>,
+    errs: &mut Vec<FieldError>,
+) {
+    let name = gs(c, "name");
+    if name.is_empty() {
+        errs.push(FieldError::required(format!("{path}.name"), ""));
+    } else {
+        for m in is_dns1123_label(name) {
+            errs.push(FieldError::invalid(
+                format!("{path}.name"),
+                &go_quote(name),
+                &m,
+            ));
+        }
+    }
+    if gs(c, "image").is_empty() {
+        errs.push(FieldError::required(format!("{path}.image"), ""));
+    }
+    if let Some(tmp) = c.get("terminationMessagePolicy").and_then(Value::as_str) {
+        match tmp {
+            "File" | "FallbackToLogsOnError" => {}
+            "" => errs.push(FieldError::required(
+                format!("{path}.terminationMessagePolicy"),
+                "must be 'File' or 'FallbackToLogsOnError'",
+            )),
+            other => errs.push(FieldError::not_supported(
+                format!("{path}.terminationMessagePolicy"),
+                &go_quote(other),
+                &["File", "FallbackToLogsOnError"],
+            )),
+        }
+    }
+    // ports
+    let mut port_names: HashSet<&str> = HashSet::new();
+    for (i, p) in garr(c, "ports").iter().enumerate() {
+        let pp = format!("{path}.ports[{i}]");
+        let pname = gs(p, "name");
+        if !pname.is_empty() {
+            let msgs = is_valid_port_name(pname);
+            if !msgs.is_empty() {
+                for m in msgs {
+                    errs.push(FieldError::invalid(
+                        format!("{pp}.name"),
+                        &go_quote(pname),
+                        &m,
+                    ));
+                }
+            } else if !port_names.insert(pname) {
+                errs.push(FieldError::duplicate(
+                    format!("{pp}.name"),
+                    &go_quote(pname),
+                ));
+            }
+        }
+        let cp = gi(p, "containerPort").unwrap_or(0);
+        if cp == 0 {
+            errs.push(FieldError::required(format!("{pp}.containerPort"), ""));
+        } else {
+            for m in is_valid_port_num(cp) {
+                errs.push(FieldError::invalid(
+                    format!("{pp}.containerPort"),
+                    &cp.to_string(),
+                    &m,
+                ));
+            }
+        }
+        let hp = gi(p, "hostPort").unwrap_or(0);
+        if hp != 0 {
+            for m in is_valid_port_num(hp) {
+                errs.push(FieldError::invalid(
+                    format!("{pp}.hostPort"),
+                    &hp.to_string(),
+                    &m,
+                ));
+            }
+        }
+        match p.get("protocol").and_then(Value::as_str) {
+            None | Some("") => errs.push(FieldError::required(format!("{pp}.protocol"), "")),
+            Some(proto) if !SUPPORTED_PROTOCOLS.contains(&proto) => {
+                errs.push(FieldError::not_supported(
+                    format!("{pp}.protocol"),
+                    &go_quote(proto),
+                    SUPPORTED_PROTOCOLS,
+                ));
+            }
+            _ => {}
+        }
+    }
+    // env
+    for (i, e) in garr(c, "env").iter().enumerate() {
+        let ep = format!("{path}.env[{i}].name");
+        let n = gs(e, "name");
+        if n.is_empty() {
+            errs.push(FieldError::required(&ep, ""));
+        }
+        for m in is_relaxed_env_var_name(n) {
+            errs.push(FieldError::invalid(&ep, &go_quote(n), &m));
+        }
+    }
+    // volume mounts
+    let mut mount_points: HashSet<&str> = HashSet::new();
+    for (i, m) in garr(c, "volumeMounts").iter().enumerate() {
+        let mp = format!("{path}.volumeMounts[{i}]");
+        let n = gs(m, "name");
+        if n.is_empty() {
+            errs.push(FieldError::required(format!("{mp}.name"), ""));
+        }
+        if !volumes.contains(n) {
+            errs.push(FieldError::not_found(format!("{mp}.name"), &go_quote(n)));
+        }
+        let mount_path = gs(m, "mountPath");
+        if mount_path.is_empty() {
+            errs.push(FieldError::required(format!("{mp}.mountPath"), ""));
+        }
+        if !mount_points.insert(mount_path) {
+            errs.push(FieldError::invalid(
+                format!("{mp}.mountPath"),
+                &go_quote(mount_path),
+                "must be unique",
+            ));
+        }
+        let sub = gs(m, "subPath");
+        if !sub.is_empty() && (sub.starts_with('/') || sub.split('/').any(|s| s == "..")) {
+            let msg = if sub.starts_with('/') {
+                "must be a relative path"
+            } else {
+                "must not contain '..'"
+            };
+            errs.push(FieldError::invalid(
+                format!("{mp}.subPath"),
+                &go_quote(sub),
+                msg,
+            ));
+        }
+    }
+    if let Some(pp) = c.get("imagePullPolicy").and_then(Value::as_str) {
+        match pp {
+            "Always" | "IfNotPresent" | "Never" => {}
+            "" => errs.push(FieldError::required(format!("{path}.imagePullPolicy"), "")),
+            other => errs.push(FieldError::not_supported(
+                format!("{path}.imagePullPolicy"),
+                &go_quote(other),
+                &["Always", "IfNotPresent", "Never"],
+            )),
+        }
+    }
+    validate_resources(get(c, "resources"), &format!("{path}.resources"), errs);
+}
+
+fn validate_volumes(spec: &Value, path: &str, errs: &mut Vec<FieldError>) -> HashSet<String> {
+    let mut names: HashSet<String> = HashSet::new();
+    for (i, v) in garr(spec, "volumes").iter().enumerate() {
+        let vp = format!("{path}.volumes[{i}]");
+        let mut el = Vec::new();
+        let mut n_sources = 0;
+        if let Some(m) = v.as_object() {
+            for (k, src) in m {
+                if k == "name" || src.is_null() {
+                    continue;
+                }
+                if n_sources > 0 {
+                    el.push(FieldError::forbidden(
+                        format!("{vp}.{k}"),
+                        "may not specify more than 1 volume type",
+                    ));
+                    continue;
+                }
+                n_sources += 1;
+                let sp = format!("{vp}.{k}");
+                let required_key = match k.as_str() {
+                    "secret" => Some("secretName"),
+                    "configMap" => Some("name"),
+                    "persistentVolumeClaim" => Some("claimName"),
+                    "hostPath" => Some("path"),
+                    "nfs" => None,
+                    _ => None,
+                };
+                if let Some(rk) = required_key
+                    && gs(src, rk).is_empty()
+                {
+                    el.push(FieldError::required(format!("{sp}.{rk}"), ""));
+                }
+                if k == "nfs" {
+                    if gs(src, "server").is_empty() {
+                        el.push(FieldError::required(format!("{sp}.server"), ""));
+                    }
+                    let p = gs(src, "path");
+                    if p.is_empty() {
+                        el.push(FieldError::required(format!("{sp}.path"), ""));
+                    } else if !p.starts_with('/') {
+                        el.push(FieldError::invalid(
+                            format!("{sp}.path"),
+                            &go_quote(p),
+                            "must be an absolute path",
+                        ));
+                    }
+                }
+                if let Some(mode) = gi(src, "defaultMode")
+                    && !(0..=0o777).contains(&mode)
+                {
+                    el.push(FieldError::invalid(
+                        format!("{sp}.defaultMode"),
+                        &mode.to_string(),
+                        "must be a number between 0 and 0777 (octal), both inclusive",
+                    ));
+                }
+            }
+        }
+        if n_sources == 0 {
+            el.push(FieldError::required(&vp, "must specify a volume type"));
+        }
+        let name = gs(v, "name");
+        if name.is_empty() {
+            el.push(FieldError::required(format!("{vp}.name"), ""));
+        } else {
+            for m in is_dns1123_label(name) {
+                el.push(FieldError::invalid(
+                    format!("{vp}.name"),
+                    &go_quote(name),
+                    &m,
+                ));
+            }
+        }
+        if names.contains(name) {
+            el.push(FieldError::duplicate(format!("{vp}.name"), &go_quote(name)));
+        }
+        if el.is_empty() {
+            names.insert(name.to_string());
+        } else {
+            errs.extend(el);
+        }
+    }
+    names
+}
+
+fn validate_pod_spec(spec: &Value, path: &str, ctx: PodCtx<'_>, errs: &mut Vec<FieldError>) {
+    let mut volumes = validate_volumes(spec, path, errs);
+    volumes.extend(ctx.extra_volumes.iter().cloned());
+
+    // containers
+    let containers = garr(spec, "containers");
+    let cpath = format!("{path}.containers");
+    let mut all_names: HashSet<String> = HashSet::new();
+    if containers.is_empty() {
+        errs.push(FieldError::required(&cpath, ""));
+    } else {
+        for (i, c) in containers.iter().enumerate() {
+            let p = format!("{cpath}[{i}]");
+            validate_container_common(c, &p, &volumes, errs);
+            let name = gs(c, "name");
+            if !all_names.insert(name.to_string()) {
+                errs.push(FieldError::duplicate(format!("{p}.name"), &go_quote(name)));
+            }
+            validate_probe(
+                get(c, "livenessProbe"),
+                &format!("{p}.livenessProbe"),
+                "liveness",
+                errs,
+            );
+            validate_probe(
+                get(c, "readinessProbe"),
+                &format!("{p}.readinessProbe"),
+                "readiness",
+                errs,
+            );
+            validate_probe(
+                get(c, "startupProbe"),
+                &format!("{p}.startupProbe"),
+                "startup",
+                errs,
+            );
+        }
+    }
+    // init containers
+    for (i, c) in garr(spec, "initContainers").iter().enumerate() {
+        let p = format!("{path}.initContainers[{i}]");
+        validate_container_common(c, &p, &volumes, errs);
+        let name = gs(c, "name");
+        if !all_names.insert(name.to_string()) {
+            errs.push(FieldError::duplicate(format!("{p}.name"), &go_quote(name)));
+        }
+        let sidecar = gs(c, "restartPolicy") == "Always";
+        match c.get("restartPolicy").and_then(Value::as_str) {
+            None | Some("Always") => {}
+            Some(other) => errs.push(FieldError::not_supported(
+                format!("{p}.restartPolicy"),
+                &go_quote(other),
+                &["Always"],
+            )),
+        }
+        if sidecar {
+            validate_probe(
+                get(c, "livenessProbe"),
+                &format!("{p}.livenessProbe"),
+                "liveness",
+                errs,
+            );
+            validate_probe(
+                get(c, "readinessProbe"),
+                &format!("{p}.readinessProbe"),
+                "readiness",
+                errs,
+            );
+            validate_probe(
+                get(c, "startupProbe"),
+                &format!("{p}.startupProbe"),
+                "startup",
+                errs,
+            );
+        } else {
+            for f in [
+                "lifecycle",
+                "livenessProbe",
+                "readinessProbe",
+                "startupProbe",
+            ] {
+                if get(c, f).is_some() {
+                    errs.push(FieldError::forbidden(
+                        format!("{p}.{f}"),
+                        "may not be set for init containers without restartPolicy=Always",
+                    ));
+                }
+            }
+        }
+    }
+    // restartPolicy
+    let rp = gs(spec, "restartPolicy");
+    match rp {
+        "Always" | "OnFailure" | "Never" => {}
+        "" => {
+            if !ctx.job_template {
+                errs.push(FieldError::required(format!("{path}.restartPolicy"), ""));
+            }
+        }
+        other => errs.push(FieldError::not_supported(
+            format!("{path}.restartPolicy"),
+            &go_quote(other),
+            &["Always", "OnFailure", "Never"],
+        )),
+    }
+    // dnsPolicy
+    match gs(spec, "dnsPolicy") {
+        "ClusterFirstWithHostNet" | "ClusterFirst" | "Default" | "None" => {}
+        "" => errs.push(FieldError::required(format!("{path}.dnsPolicy"), "")),
+        other => errs.push(FieldError::not_supported(
+            format!("{path}.dnsPolicy"),
+            &go_quote(other),
+            &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"],
+        )),
+    }
+    validate_labels(
+        spec.get("nodeSelector"),
+        &format!("{path}.nodeSelector"),
+        errs,
+    );
+    let sa = gs(spec, "serviceAccountName");
+    if !sa.is_empty() {
+        for m in is_dns1123_subdomain(sa) {
+            errs.push(FieldError::invalid(
+                format!("{path}.serviceAccountName"),
+                &go_quote(sa),
+                &m,
+            ));
+        }
+    }
+    let node = gs(spec, "nodeName");
+    if !node.is_empty() {
+        for m in is_dns1123_subdomain(node) {
+            errs.push(FieldError::invalid(
+                format!("{path}.nodeName"),
+                &go_quote(node),
+                &m,
+            ));
+        }
+    }
+    if let Some(ads) = gi(spec, "activeDeadlineSeconds")
+        && !(1..=i64::from(i32::MAX)).contains(&ads)
+    {
+        errs.push(FieldError::invalid(
+            format!("{path}.activeDeadlineSeconds"),
+            &ads.to_string(),
+            &inclusive_range_error(1, i64::from(i32::MAX)),
+        ));
+    }
+    for f in ["hostname", "subdomain"] {
+        let v = gs(spec, f);
+        if !v.is_empty() {
+            for m in is_dns1123_label(v) {
+                errs.push(FieldError::invalid(format!("{path}.{f}"), &go_quote(v), &m));
+            }
+        }
+    }
+    for (i, t) in garr(spec, "tolerations").iter().enumerate() {
+        let tp = format!("{path}.tolerations[{i}]");
+        let key = gs(t, "key");
+        let op = gs(t, "operator");
+        let effect = gs(t, "effect");
+        if !key.is_empty() {
+            for m in is_qualified_name(key) {
+                errs.push(FieldError::invalid(format!("{tp}.key"), &go_quote(key), &m));
+            }
+        }
+        if key.is_empty() && op != "Exists" {
+            errs.push(FieldError::invalid(
+                format!("{tp}.operator"),
+                &go_quote(op),
+                "operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
+            ));
+        }
+        if get(t, "tolerationSeconds").is_some() && effect != "NoExecute" {
+            errs.push(FieldError::invalid(
+                format!("{tp}.effect"),
+                &go_quote(effect),
+                "effect must be 'NoExecute' when `tolerationSeconds` is set",
+            ));
+        }
+        match op {
+            "Equal" | "" => {
+                let v = gs(t, "value");
+                for m in is_valid_label_value(v) {
+                    errs.push(FieldError::invalid(
+                        format!("{tp}.operator"),
+                        &go_quote(v),
+                        &m,
+                    ));
+                }
+            }
+            "Exists" => {
+                if !gs(t, "value").is_empty() {
+                    errs.push(FieldError::invalid(
+                        format!("{tp}.operator"),
+                        &t.to_string(),
+                        "value must be empty when `operator` is 'Exists'",
+                    ));
+                }
+            }
+            other => errs.push(FieldError::not_supported(
+                format!("{tp}.operator"),
+                &go_quote(other),
+                &["Equal", "Exists"],
+            )),
+        }
+        if !effect.is_empty() && !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect)
+        {
+            errs.push(FieldError::not_supported(
+                format!("{tp}.effect"),
+                &go_quote(effect),
+                &["NoSchedule", "PreferNoSchedule", "NoExecute"],
+            ));
+        }
+    }
+    let pcn = gs(spec, "priorityClassName");
+    if !pcn.is_empty() {
+        for m in is_dns1123_subdomain(pcn) {
+            errs.push(FieldError::invalid(
+                format!("{path}.priorityClassName"),
+                &go_quote(pcn),
+                &m,
+            ));
+        }
+    }
+    let sched = gs(spec, "schedulerName");
+    if !sched.is_empty() {
+        for m in is_dns1123_subdomain(sched) {
+            errs.push(FieldError::invalid(
+                format!("{path}.schedulerName"),
+                &go_quote(sched),
+                &m,
+            ));
+        }
+    }
+}
+
+fn validate_pod_template(
+    tmpl: Option<&Value>,
+    path: &str,
+    ctx: PodCtx<'_>,
+    errs: &mut Vec<FieldError>,
+) {
+    let t = or_null(tmpl);
+    let meta = or_null(get(t, "metadata"));
+    validate_labels(meta.get("labels"), &format!("{path}.labels"), errs);
+    validate_annotations(
+        meta.get("annotations"),
+        &format!("{path}.annotations"),
+        errs,
+    );
+    validate_pod_spec(or_null(get(t, "spec")), &format!("{path}.spec"), ctx, errs);
+    if !garr(or_null(get(t, "spec")), "ephemeralContainers").is_empty() {
+        errs.push(FieldError::forbidden(
+            format!("{path}.spec.ephemeralContainers"),
+            "ephemeral containers not allowed in pod template",
+        ));
+    }
+}
+
+// =============================================================================================
+// Workloads
+// =============================================================================================
+
+fn validate_label_selector_object(sel: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    validate_labels(sel.get("matchLabels"), &format!("{path}.matchLabels"), errs);
+    for (i, e) in garr(sel, "matchExpressions").iter().enumerate() {
+        let ep = format!("{path}.matchExpressions[{i}]");
+        let values = garr(e, "values");
+        match gs(e, "operator") {
+            "In" | "NotIn" => {
+                if values.is_empty() {
+                    errs.push(FieldError::required(
+                        format!("{ep}.values"),
+                        "must be specified when `operator` is 'In' or 'NotIn'",
+                    ));
+                }
+            }
+            "Exists" | "DoesNotExist" => {
+                if !values.is_empty() {
+                    errs.push(FieldError::forbidden(
+                        format!("{ep}.values"),
+                        "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                    ));
+                }
+            }
+            other => errs.push(FieldError::invalid(
+                format!("{ep}.operator"),
+                &go_quote(other),
+                "not a valid selector operator",
+            )),
+        }
+        let key = gs(e, "key");
+        for m in is_qualified_name(key) {
+            errs.push(FieldError::invalid(format!("{ep}.key"), &go_quote(key), &m));
+        }
+        for (j, v) in values.iter().enumerate() {
+            let v = value_str(v);
+            for m in is_valid_label_value(&v) {
+                errs.push(FieldError::invalid(
+                    format!("{ep}.values[{j}]"),
+                    &go_quote(&v),
+                    &m,
+                ));
+            }
+        }
+    }
+}
+
+fn selector_is_empty(sel: &Value) -> bool {
+    gobj(sel, "matchLabels").is_none_or(Map::is_empty) && garr(sel, "matchExpressions").is_empty()
+}
+
+fn template_labels(spec: &Value) -> Option<&Map<String, Value>> {
+    at(spec, &["template", "metadata", "labels"]).and_then(Value::as_object)
+}
+
+/// Checks the template labels against the selector (`nothing` when the selector is absent).
+fn check_template_matches(
+    sel: Result<LabelSelector, crate::selectors::SelectorError>,
+    spec: &Value,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) -> bool {
+    let Ok(sel) = sel else { return false };
+    if sel.is_empty() {
+        return true;
+    }
+    let empty = Map::new();
+    let labels = template_labels(spec);
+    if !sel.matches(labels.unwrap_or(&empty)) {
+        errs.push(FieldError::invalid(
+            format!("{path}.template.metadata.labels"),
+            &go_string_map(labels),
+            "`selector` does not match template `labels`",
+        ));
+    }
+    true
+}
+
+fn nonneg(v: &Value, key: &str, path: &str, errs: &mut Vec<FieldError>) {
+    if let Some(n) = gi(v, key)
+        && n < 0
+    {
+        errs.push(FieldError::invalid(
+            format!("{path}.{key}"),
+            &n.to_string(),
+            IS_NEGATIVE,
+        ));
+    }
+}
+
+fn validate_replicated_spec(kind: &str, spec: &Value, errs: &mut Vec<FieldError>) {
+    let what = match kind {
+        "StatefulSet" => "statefulset",
+        "DaemonSet" => "daemonset",
+        _ => "deployment",
+    };
+    if kind != "DaemonSet" {
+        nonneg(spec, "replicas", "spec", errs);
+    }
+    if kind == "StatefulSet" {
+        match gs(spec, "podManagementPolicy") {
+            "" => errs.push(FieldError::required("spec.podManagementPolicy", "")),
+            "OrderedReady" | "Parallel" => {}
+            other => errs.push(FieldError::invalid(
+                "spec.podManagementPolicy",
+                &go_quote(other),
+                "must be 'OrderedReady' or 'Parallel'",
+            )),
+        }
+        let us = or_null(get(spec, "updateStrategy"));
+        match gs(us, "type") {
+            "" => errs.push(FieldError::required("spec.updateStrategy", "")),
+            "OnDelete" => {
+                if get(us, "rollingUpdate").is_some() {
+                    errs.push(FieldError::invalid(
+                        "spec.updateStrategy.rollingUpdate",
+                        &or_null(get(us, "rollingUpdate")).to_string(),
+                        "only allowed for updateStrategy 'RollingUpdate'",
+                    ));
+                }
+            }
+            "RollingUpdate" => {
+                if let Some(ru) = get(us, "rollingUpdate") {
+                    nonneg(ru, "partition", "spec.updateStrategy.rollingUpdate", errs);
+                }
+            }
+            _ => errs.push(FieldError::invalid(
+                "spec.updateStrategy",
+                &us.to_string(),
+                "must be 'RollingUpdate' or 'OnDelete'",
+            )),
+        }
+        if let Some(p) = get(spec, "persistentVolumeClaimRetentionPolicy") {
+            for f in ["whenDeleted", "whenScaled"] {
+                let v = gs(p, f);
+                if !["Retain", "Delete"].contains(&v) {
+                    errs.push(FieldError::not_supported(
+                        format!("spec.persistentVolumeClaimRetentionPolicy.{f}"),
+                        &go_quote(v),
+                        &["Retain", "Delete"],
+                    ));
+                }
+            }
+        }
+    }
+    nonneg(spec, "minReadySeconds", "spec", errs);
+    nonneg(spec, "revisionHistoryLimit", "spec", errs);
+
+    let sel_v = or_null(get(spec, "selector"));
+    if kind == "DaemonSet" {
+        if !sel_v.is_null() {
+            validate_label_selector_object(sel_v, "spec.selector", errs);
+        }
+        let parsed = from_label_selector_object(sel_v);
+        if let Ok(sel) = &parsed
+            && !sel.matches(template_labels(spec).unwrap_or(&Map::new()))
+        {
+            errs.push(FieldError::invalid(
+                "spec.template.metadata.labels",
+                &go_string_map(template_labels(spec)),
+                "`selector` does not match template `labels`",
+            ));
+        }
+        if !sel_v.is_null() && selector_is_empty(sel_v) {
+            errs.push(FieldError::invalid(
+                "spec.selector",
+                &go_label_selector(sel_v),
+                "empty selector is invalid for daemonset",
+            ));
+        }
+    } else {
+        if sel_v.is_null() {
+            errs.push(FieldError::required("spec.selector", ""));
+        } else {
+            validate_label_selector_object(sel_v, "spec.selector", errs);
+            if selector_is_empty(sel_v) {
+                errs.push(FieldError::invalid(
+                    "spec.selector",
+                    &go_label_selector(sel_v),
+                    &format!("empty selector is invalid for {what}"),
+                ));
+            }
+        }
+        let parsed = from_label_selector_object(sel_v);
+        if parsed.is_err() {
+            let detail = if kind == "StatefulSet" {
+                ""
+            } else {
+                "invalid label selector"
+            };
+            errs.push(FieldError::invalid(
+                "spec.selector",
+                &go_label_selector(sel_v),
+                detail,
+            ));
+        } else {
+            check_template_matches(parsed, spec, "spec", errs);
+        }
+    }
+
+    let claim_names: Vec<String> = garr(spec, "volumeClaimTemplates")
+        .iter()
+        .map(|c| gs(or_null(get(c, "metadata")), "name").to_string())
+        .collect();
+    let ctx = PodCtx {
+        extra_volumes: if kind == "StatefulSet" {
+            &claim_names
+        } else {
+            &[]
+        },
+        job_template: false,
+    };
+    validate_pod_template(get(spec, "template"), "spec.template", ctx, errs);
+    let tspec = or_null(at(spec, &["template", "spec"]));
+    let rp = gs(tspec, "restartPolicy");
+    if rp != "Always" {
+        errs.push(FieldError::not_supported(
+            "spec.template.spec.restartPolicy",
+            &go_quote(rp),
+            &["Always"],
+        ));
+    }
+    if let Some(ads) = get(tspec, "activeDeadlineSeconds") {
+        let name = match kind {
+            "StatefulSet" => "StatefulSet",
+            "DaemonSet" => "DaemonSet",
+            _ => "ReplicaSet",
+        };
+        let detail = format!("activeDeadlineSeconds in {name} is not Supported");
+        if kind == "StatefulSet" {
+            errs.push(FieldError::forbidden(
+                "spec.template.spec.activeDeadlineSeconds",
+                &detail,
+            ));
+        } else {
+            errs.push(FieldError::invalid(
+                "spec.template.spec.activeDeadlineSeconds",
+                &go_value(Some(ads)),
+                &detail,
+            ));
+        }
+    }
+    if kind == "Deployment" {
+        validate_deployment_strategy(or_null(get(spec, "strategy")), errs);
+        if let (Some(pds), Some(mrs)) = (
+            gi(spec, "progressDeadlineSeconds"),
+            gi(spec, "minReadySeconds"),
+        ) && pds <= mrs
+        {
+            errs.push(FieldError::invalid(
+                "spec.progressDeadlineSeconds",
+                &pds.to_string(),
+                "must be greater than minReadySeconds",
+            ));
+        }
+    }
+    if kind == "DaemonSet" {
+        let us = or_null(get(spec, "updateStrategy"));
+        match gs(us, "type") {
+            "OnDelete" | "RollingUpdate" => {}
+            other => errs.push(FieldError::not_supported(
+                "spec.updateStrategy",
+                &go_quote(other),
+                &["OnDelete", "RollingUpdate"],
+            )),
+        }
+    }
+}
+
+fn int_or_percent(v: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) -> Option<i64> {
+    match v {
+        Some(Value::String(s)) => {
+            let ok = s.len() > 1
+                && s.ends_with('%')
+                && s[..s.len() - 1].bytes().all(|c| c.is_ascii_digit());
+            if !ok {
+                errs.push(FieldError::invalid(
+                    path,
+                    &go_int_or_string(v),
+                    &regex_error(
+                        "a valid percent string must be a numeric string followed by an ending '%'",
+                        "[0-9]+%",
+                        &["1%", "93%"],
+                    ),
+                ));
+                return None;
+            }
+            let n: i64 = s[..s.len() - 1].parse().ok()?;
+            if n > 100 {
+                errs.push(FieldError::invalid(
+                    path,
+                    &go_int_or_string(v),
+                    "must not be greater than 100%",
+                ));
+            }
+            Some(n)
+        }
+        Some(x) => {
+            let n = x.as_i64().unwrap_or(0);
+            if n < 0 {
+                errs.push(FieldError::invalid(path, &n.to_string(), IS_NEGATIVE));
+            }
+            Some(n)
+        }
+        None => Some(0),
+    }
+}
+
+fn go_int_or_string(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => {
+            format!(
+                "intstr.IntOrString{{Type:1, IntVal:0, StrVal:{}}}",
+                go_quote(s)
+            )
+        }
+        Some(x) => format!(
+            "intstr.IntOrString{{Type:0, IntVal:{}, StrVal:\"\"}}",
+            x.as_i64().unwrap_or(0)
+        ),
+        None => "null".to_string(),
+    }
+}
+
+fn validate_deployment_strategy(strategy: &Value, errs: &mut Vec<FieldError>) {
+    match gs(strategy, "type") {
+        "Recreate" => {
+            if get(strategy, "rollingUpdate").is_some() {
+                errs.push(FieldError::forbidden(
+                    "spec.strategy.rollingUpdate",
+                    "may not be specified when strategy `type` is 'Recreate'",
+                ));
+            }
+        }
+        "RollingUpdate" => match get(strategy, "rollingUpdate") {
+            None => errs.push(FieldError::required(
+                "spec.strategy.rollingUpdate",
+                "this should be defaulted and never be nil",
+            )),
+            Some(ru) => {
+                let p = "spec.strategy.rollingUpdate";
+                let mu = int_or_percent(
+                    get(ru, "maxUnavailable"),
+                    &format!("{p}.maxUnavailable"),
+                    errs,
+                );
+                let ms = int_or_percent(get(ru, "maxSurge"), &format!("{p}.maxSurge"), errs);
+                if mu == Some(0) && ms == Some(0) {
+                    errs.push(FieldError::invalid(
+                        format!("{p}.maxUnavailable"),
+                        &go_int_or_string(get(ru, "maxUnavailable")),
+                        "may not be 0 when `maxSurge` is 0",
+                    ));
+                }
+            }
+        },
+        other => {
+            let ru = if get(strategy, "rollingUpdate").is_some() {
+                "(*apps.RollingUpdateDeployment)(0xc000000000)"
+            } else {
+                "(*apps.RollingUpdateDeployment)(nil)"
+            };
+            errs.push(FieldError::not_supported(
+                "spec.strategy",
+                &format!(
+                    "apps.DeploymentStrategy{{Type:{}, RollingUpdate:{ru}}}",
+                    go_quote(other)
+                ),
+                &["Recreate", "RollingUpdate"],
+            ));
+        }
+    }
+}
+
+fn validate_job_spec_common(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    for f in [
+        "parallelism",
+        "completions",
+        "activeDeadlineSeconds",
+        "backoffLimit",
+        "ttlSecondsAfterFinished",
+        "backoffLimitPerIndex",
+        "maxFailedIndexes",
+    ] {
+        nonneg(spec, f, path, errs);
+    }
+    if let Some(mode) = spec.get("completionMode").and_then(Value::as_str) {
+        if mode != "NonIndexed" && mode != "Indexed" {
+            errs.push(FieldError::not_supported(
+                format!("{path}.completionMode"),
+                &go_quote(mode),
+                &["NonIndexed", "Indexed"],
+            ));
+        }
+        if mode == "Indexed" {
+            if get(spec, "completions").is_none() {
+                errs.push(FieldError::required(
+                    format!("{path}.completions"),
+                    "when completion mode is Indexed",
+                ));
+            }
+            if let Some(p) = gi(spec, "parallelism")
+                && p > 100_000
+            {
+                errs.push(FieldError::invalid(
+                    format!("{path}.parallelism"),
+                    &p.to_string(),
+                    "must be less than or equal to 100000 when completion mode is Indexed",
+                ));
+            }
+        }
+    }
+    if let Some(prp) = spec.get("podReplacementPolicy").and_then(Value::as_str) {
+        let valid: &[&str] = if get(spec, "podFailurePolicy").is_some() {
+            &["Failed"]
+        } else {
+            &["TerminatingOrFailed", "Failed"]
+        };
+        if !valid.contains(&prp) {
+            errs.push(FieldError::not_supported(
+                format!("{path}.podReplacementPolicy"),
+                &go_quote(prp),
+                valid,
+            ));
+        }
+    }
+    validate_pod_template(
+        get(spec, "template"),
+        &format!("{path}.template"),
+        PodCtx {
+            extra_volumes: &[],
+            job_template: true,
+        },
+        errs,
+    );
+    let rp = gs(or_null(at(spec, &["template", "spec"])), "restartPolicy");
+    let rpp = format!("{path}.template.spec.restartPolicy");
+    match rp {
+        "Always" | "" => errs.push(FieldError::required(
+            rpp,
+            "valid values: \"OnFailure\", \"Never\"",
+        )),
+        "OnFailure" | "Never" => {}
+        other => errs.push(FieldError::not_supported(
+            rpp,
+            &go_quote(other),
+            &["OnFailure", "Never"],
+        )),
+    }
+}
+
+fn validate_job_spec(spec: &Value, errs: &mut Vec<FieldError>) {
+    validate_job_spec_common(spec, "spec", errs);
+    let sel_v = or_null(get(spec, "selector"));
+    if sel_v.is_null() {
+        errs.push(FieldError::required("spec.selector", ""));
+    } else {
+        validate_label_selector_object(sel_v, "spec.selector", errs);
+    }
+    let parsed = from_label_selector_object(sel_v);
+    if let Ok(sel) = parsed
+        && !sel.matches(template_labels(spec).unwrap_or(&Map::new()))
+    {
+        errs.push(FieldError::invalid(
+            "spec.template.metadata.labels",
+            &go_string_map(template_labels(spec)),
+            "`selector` does not match template `labels`",
+        ));
+    }
+}
+
+/// Validates a cron schedule like `robfig/cron` `ParseStandard` (5 fields or a `@`
+/// descriptor); the error text is the library's.
+pub fn validate_cron_schedule(schedule: &str) -> Result<(), String> {
+    if schedule.is_empty() {
+        return Err("empty spec string".to_string());
+    }
+    let mut spec = schedule;
+    if spec.starts_with("TZ=") || spec.starts_with("CRON_TZ=") {
+        let Some(i) = spec.find(' ') else {
+            return Err(format!("provided bad location {spec}: unknown time zone"));
+        };
+        spec = spec[i..].trim();
+    }
+    if let Some(d) = spec.strip_prefix('@') {
+        return match d {
+            "yearly" | "annually" | "monthly" | "weekly" | "daily" | "midnight" | "hourly" => {
+                Ok(())
+            }
+            _ if d.starts_with("every ") => {
+                let dur = &d["every ".len()..];
+                if is_go_duration(dur) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "failed to parse duration {spec}: time: invalid duration {}",
+                        go_quote(dur)
+                    ))
+                }
+            }
+            _ => Err(format!("unrecognized descriptor: {spec}")),
+        };
+    }
+    let fields: Vec<&str> = spec.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!(
+            "expected exactly 5 fields, found {}: [{}]",
+            fields.len(),
+            fields.join(" ")
+        ));
+    }
+    const MONTHS: &[&str] = &[
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    const DAYS: &[&str] = &["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+    let bounds: [(u64, u64, &[&str], u64); 5] = [
+        (0, 59, &[], 0),
+        (0, 23, &[], 0),
+        (1, 31, &[], 0),
+        (1, 12, MONTHS, 1),
+        (0, 6, DAYS, 0),
+    ];
+    for (f, (min, max, names, name_base)) in fields.iter().zip(bounds) {
+        for expr in f.split(',') {
+            cron_range(expr, min, max, names, name_base)?;
+        }
+    }
+    Ok(())
+}
+
+fn cron_int(expr: &str) -> Result<u64, String> {
+    match expr.parse::<i64>() {
+        Ok(n) if n < 0 => Err(format!("negative number ({n}) not allowed: {expr}")),
+        Ok(n) => Ok(n.unsigned_abs()),
+        Err(_) => Err(format!(
+            "failed to parse int from {expr}: strconv.Atoi: parsing {}: invalid syntax",
+            go_quote(expr)
+        )),
+    }
+}
+
+fn cron_int_or_name(expr: &str, names: &[&str], base: u64) -> Result<u64, String> {
+    let lower = expr.to_lowercase();
+    if let Some(i) = names.iter().position(|n| *n == lower) {
+        return Ok(i as u64 + base);
+    }
+    cron_int(expr)
+}
+
+fn cron_range(expr: &str, min: u64, max: u64, names: &[&str], base: u64) -> Result<(), String> {
+    let range_and_step: Vec<&str> = expr.split('/').collect();
+    let low_high: Vec<&str> = range_and_step[0].split('-').collect();
+    let single = low_high.len() == 1;
+    let (start, mut end);
+    if low_high[0] == "*" || low_high[0] == "?" {
+        start = min;
+        end = max;
+    } else {
+        start = cron_int_or_name(low_high[0], names, base)?;
+        end = match low_high.len() {
+            1 => start,
+            2 => cron_int_or_name(low_high[1], names, base)?,
+            _ => return Err(format!("too many hyphens: {expr}")),
+        };
+    }
+    let step = match range_and_step.len() {
+        1 => 1,
+        2 => {
+            let s = cron_int(range_and_step[1])?;
+            if single {
+                end = max;
+            }
+            s
+        }
+        _ => return Err(format!("too many slashes: {expr}")),
+    };
+    if start < min {
+        return Err(format!(
+            "beginning of range ({start}) below minimum ({min}): {expr}"
+        ));
+    }
+    if end > max {
+        return Err(format!(
+            "end of range ({end}) above maximum ({max}): {expr}"
+        ));
+    }
+    if start > end {
+        return Err(format!(
+            "beginning of range ({start}) beyond end of range ({end}): {expr}"
+        ));
+    }
+    if step == 0 {
+        return Err(format!("step of range should be a positive number: {expr}"));
+    }
+    Ok(())
+}
+
+fn is_go_duration(s: &str) -> bool {
+    let mut rest = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if rest == "0" {
+        return true;
+    }
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if n == 0 || rest[..n] == *"." {
+            return false;
+        }
+        rest = &rest[n..];
+        let unit = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"]
+            .iter()
+            .find(|u| rest.starts_with(*u));
+        match unit {
+            Some(u) => rest = &rest[u.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+fn validate_cronjob_spec(spec: &Value, old_schedule: Option<&str>, errs: &mut Vec<FieldError>) {
+    let schedule = gs(spec, "schedule");
+    if schedule.is_empty() {
+        errs.push(FieldError::required("spec.schedule", ""));
+    } else {
+        if let Err(e) = validate_cron_schedule(schedule) {
+            errs.push(FieldError::invalid(
+                "spec.schedule",
+                &go_quote(schedule),
+                &e,
+            ));
+        }
+        let allow_tz = old_schedule.is_some_and(|s| s.contains("TZ"));
+        if allow_tz && schedule.contains("TZ") && get(spec, "timeZone").is_some() {
+            errs.push(FieldError::invalid(
+                "spec.schedule",
+                &go_quote(schedule),
+                "cannot use both timeZone field and TZ or CRON_TZ in schedule",
+            ));
+        } else if !allow_tz && schedule.contains("TZ") {
+            errs.push(FieldError::invalid(
+                "spec.schedule",
+                &go_quote(schedule),
+                "cannot use TZ or CRON_TZ in schedule, use timeZone field instead",
+            ));
+        }
+    }
+    nonneg(spec, "startingDeadlineSeconds", "spec", errs);
+    if let Some(tz) = spec.get("timeZone").and_then(Value::as_str) {
+        if tz.is_empty() {
+            errs.push(FieldError::invalid(
+                "spec.timeZone",
+                "\"\"",
+                "timeZone must be nil or non-empty string",
+            ));
+        } else if tz.eq_ignore_ascii_case("local") {
+            errs.push(FieldError::invalid(
+                "spec.timeZone",
+                &go_quote(tz),
+                "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones",
+            ));
+        }
+    }
+    match gs(spec, "concurrencyPolicy") {
+        "Allow" | "Forbid" | "Replace" => {}
+        "" => errs.push(FieldError::required("spec.concurrencyPolicy", "")),
+        other => errs.push(FieldError::not_supported(
+            "spec.concurrencyPolicy",
+            &go_quote(other),
+            &["Allow", "Forbid", "Replace"],
+        )),
+    }
+    let jt = or_null(get(spec, "jobTemplate"));
+    let jspec = or_null(get(jt, "spec"));
+    validate_job_spec_common(jspec, "spec.jobTemplate.spec", errs);
+    if let Some(sel) = get(jspec, "selector") {
+        errs.push(FieldError::invalid(
+            "spec.jobTemplate.spec.selector",
+            &go_label_selector(sel),
+            "`selector` will be auto-generated",
+        ));
+    }
+    if jspec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
+        errs.push(FieldError::not_supported(
+            "spec.jobTemplate.spec.manualSelector",
+            "true",
+            &["nil", "false"],
+        ));
+    }
+    nonneg(spec, "successfulJobsHistoryLimit", "spec", errs);
+    nonneg(spec, "failedJobsHistoryLimit", "spec", errs);
+}
+
+// =============================================================================================
+// Services, config, networking, autoscaling
+// =============================================================================================
+
+fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
+    let spec = or_null(get(obj, "spec"));
+    let ty = gs(spec, "type");
+    let headless = gs(spec, "clusterIP") == "None";
+    let ports = garr(spec, "ports");
+    if ports.is_empty() && !headless && ty != "ExternalName" {
+        errs.push(FieldError::required("spec.ports", ""));
+    }
+    if ty == "ExternalName" {
+        if !garr(spec, "clusterIPs").is_empty() {
+            errs.push(FieldError::forbidden(
+                "spec.clusterIPs",
+                "may not be set for ExternalName services",
+            ));
+        } else if !gs(spec, "clusterIP").is_empty() {
+            errs.push(FieldError::forbidden(
+                "spec.clusterIP",
+                "may not be set for ExternalName services",
+            ));
+        }
+        if !garr(spec, "ipFamilies").is_empty() {
+            errs.push(FieldError::forbidden(
+                "spec.ipFamilies",
+                "may not be set for ExternalName services",
+            ));
+        }
+        if get(spec, "ipFamilyPolicy").is_some() {
+            errs.push(FieldError::forbidden(
+                "spec.ipFamilyPolicy",
+                "may not be set for ExternalName services",
+            ));
+        }
+        let cname = gs(spec, "externalName");
+        let cname = cname.strip_suffix('.').unwrap_or(cname);
+        if cname.is_empty() {
+            errs.push(FieldError::required("spec.externalName", ""));
+        } else {
+            for m in is_dns1123_subdomain(cname) {
+                errs.push(FieldError::invalid(
+                    "spec.externalName",
+                    &go_quote(cname),
+                    &m,
+                ));
+            }
+        }
+    }
+    let mut names: HashSet<&str> = HashSet::new();
+    let require_name = ports.len() > 1;
+    for (i, p) in ports.iter().enumerate() {
+        let pp = format!("spec.ports[{i}]");
+        let name = gs(p, "name");
+        if require_name && name.is_empty() {
+            errs.push(FieldError::required(format!("{pp}.name"), ""));
+        } else if !name.is_empty() {
+            for m in is_dns1123_label(name) {
+                errs.push(FieldError::invalid(
+                    format!("{pp}.name"),
+                    &go_quote(name),
+                    &m,
+                ));
+            }
+            if !names.insert(name) {
+                errs.push(FieldError::duplicate(format!("{pp}.name"), &go_quote(name)));
+            }
+        }
+        let port = gi(p, "port").unwrap_or(0);
+        for m in is_valid_port_num(port) {
+            errs.push(FieldError::invalid(
+                format!("{pp}.port"),
+                &port.to_string(),
+                &m,
+            ));
+        }
+        match p.get("protocol").and_then(Value::as_str) {
+            None | Some("") => errs.push(FieldError::required(format!("{pp}.protocol"), "")),
+            Some(proto) if !SUPPORTED_PROTOCOLS.contains(&proto) => {
+                errs.push(FieldError::not_supported(
+                    format!("{pp}.protocol"),
+                    &go_quote(proto),
+                    SUPPORTED_PROTOCOLS,
+                ));
+            }
+            _ => {}
+        }
+        if ty != "ExternalName" || get(p, "targetPort").is_some() {
+            validate_port_num_or_name(get(p, "targetPort"), &format!("{pp}.targetPort"), errs);
+        }
+        if let Some(np) = gi(p, "nodePort")
+            && np != 0
+        {
+            if ty == "ClusterIP" {
+                errs.push(FieldError::forbidden(
+                    format!("{pp}.nodePort"),
+                    "may not be used when `type` is 'ClusterIP'",
+                ));
+            } else {
+                for m in is_valid_port_num(np) {
+                    errs.push(FieldError::invalid(
+                        format!("{pp}.nodePort"),
+                        &np.to_string(),
+                        &m,
+                    ));
+                }
+            }
+        }
+    }
+    validate_labels(spec.get("selector"), "spec.selector", errs);
+    match gs(spec, "sessionAffinity") {
+        "None" | "ClientIP" => {}
+        "" => errs.push(FieldError::required("spec.sessionAffinity", "")),
+        other => errs.push(FieldError::not_supported(
+            "spec.sessionAffinity",
+            &go_quote(other),
+            &["ClientIP", "None"],
+        )),
+    }
+    match ty {
+        "ClusterIP" | "ExternalName" | "LoadBalancer" | "NodePort" => {}
+        "" => errs.push(FieldError::required("spec.type", "")),
+        other => errs.push(FieldError::not_supported(
+            "spec.type",
+            &go_quote(other),
+            &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
+        )),
+    }
+    for f in ["externalTrafficPolicy", "internalTrafficPolicy"] {
+        if let Some(v) = spec.get(f).and_then(Value::as_str)
+            && !v.is_empty()
+            && v != "Cluster"
+            && v != "Local"
+        {
+            errs.push(FieldError::not_supported(
+                format!("spec.{f}"),
+                &go_quote(v),
+                &["Cluster", "Local"],
+            ));
+        }
+    }
+    let cip = gs(spec, "clusterIP");
+    if !cip.is_empty() && cip != "None" && cip.parse::<std::net::IpAddr>().is_err() {
+        errs.push(FieldError::invalid(
+            "spec.clusterIPs[0]",
+            &go_quote(cip),
+            "must be empty, 'None', or a valid IP address",
+        ));
+    }
+    if let Some(first) = garr(spec, "clusterIPs").first().and_then(Value::as_str)
+        && !cip.is_empty()
+        && first != cip
+    {
+        errs.push(FieldError::invalid(
+            "spec.clusterIPs",
+            &go_string_slice(
+                &garr(spec, "clusterIPs")
+                    .iter()
+                    .map(value_str)
+                    .collect::<Vec<_>>(),
+            ),
+            "first value must match `clusterIP`",
+        ));
+    }
+}
+
+fn validate_config_map(obj: &Value, errs: &mut Vec<FieldError>) {
+    let mut total = 0usize;
+    let binary = gobj(obj, "binaryData");
+    if let Some(d) = gobj(obj, "data") {
+        for (k, v) in d {
+            for m in is_config_map_key(k) {
+                errs.push(FieldError::invalid(format!("data[{k}]"), &go_quote(k), &m));
+            }
+            if binary.is_some_and(|b| b.contains_key(k)) {
+                errs.push(FieldError::invalid(
+                    format!("data[{k}]"),
+                    &go_quote(k),
+                    "duplicate of key present in binaryData",
+                ));
+            }
+            total += value_str(v).len();
+        }
+    }
+    if let Some(b) = binary {
+        for (k, v) in b {
+            for m in is_config_map_key(k) {
+                errs.push(FieldError::invalid(
+                    format!("binaryData[{k}]"),
+                    &go_quote(k),
+                    &m,
+                ));
+            }
+            total += base64_decode(&value_str(v)).map_or(0, |x| x.len());
+        }
+    }
+    if total > MAX_SECRET_SIZE {
+        errs.push(FieldError::too_long("", MAX_SECRET_SIZE));
+    }
+}
+
+const MAX_SECRET_SIZE: usize = 1024 * 1024;
+
+/// Decodes standard base64 the way Go's `encoding/json` decodes a `[]byte`
+/// (`base64.StdEncoding`, newlines ignored); the error is Go's
+/// `illegal base64 data at input byte N`.
+pub fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
+    fn val(c: u8) -> Option<u8> {
+        match c {
+            b'A'..=b'Z' => Some(c - b'A'),
+            b'a'..=b'z' => Some(c - b'a' + 26),
+            b'0'..=b'9' => Some(c - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    let src = s.as_bytes();
+    let corrupt = |n: usize| format!("illegal base64 data at input byte {n}");
+    let mut out = Vec::with_capacity(src.len() / 4 * 3);
+    let mut si = 0usize;
+    while si < src.len() {
+        let mut dbuf = [0u8; 4];
+        let mut dlen = 4;
+        let mut j = 0usize;
+        let mut trailing_err = None;
+        while j < 4 {
+            if si == src.len() {
+                if j == 0 {
+                    return Ok(out);
+                }
+                return Err(corrupt(si - j));
+            }
+            let c = src[si];
+            si += 1;
+            if let Some(v) = val(c) {
+                dbuf[j] = v;
+                j += 1;
+                continue;
+            }
+            if c == b'\n' || c == b'\r' {
+                continue;
+            }
+            if c != b'=' {
+                return Err(corrupt(si - 1));
+            }
+            match j {
+                0 | 1 => return Err(corrupt(si - 1)),
+                2 => {
+                    while si < src.len() && (src[si] == b'\n' || src[si] == b'\r') {
+                        si += 1;
+                    }
+                    if si == src.len() {
+                        return Err(corrupt(src.len()));
+                    }
+                    if src[si] != b'=' {
+                        return Err(corrupt(si - 1));
+                    }
+                    si += 1;
+                }
+                _ => {}
+            }
+            while si < src.len() && (src[si] == b'\n' || src[si] == b'\r') {
+                si += 1;
+            }
+            if si < src.len() {
+                trailing_err = Some(corrupt(si));
+            }
+            dlen = j;
+            break;
+        }
+        let v = (u32::from(dbuf[0]) << 18)
+            | (u32::from(dbuf[1]) << 12)
+            | (u32::from(dbuf[2]) << 6)
+            | u32::from(dbuf[3]);
+        let bytes = [(v >> 16) as u8, (v >> 8) as u8, v as u8];
+        out.extend_from_slice(&bytes[..dlen - 1]);
+        if let Some(e) = trailing_err {
+            return Err(e);
+        }
+    }
+    Ok(out)
+}
+
+/// For a Secret whose `data` holds a value that is not valid base64, the 400 BadRequest
+/// message Kubernetes answers with while decoding the request body
+/// (`Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input
+/// byte 4`). `None` when every value decodes.
+pub fn secret_decode_error(obj: &Value) -> Option<String> {
+    let data = gobj(obj, "data")?;
+    for v in data.values() {
+        if let Err(e) = base64_decode(&value_str(v)) {
+            return Some(format!(
+                "Secret in version \"v1\" cannot be handled as a Secret: {e}"
+            ));
+        }
+    }
+    None
+}
+
+fn validate_secret(obj: &Value, errs: &mut Vec<FieldError>) {
+    let data = gobj(obj, "data");
+    let mut total = 0usize;
+    if let Some(d) = data {
+        for (k, v) in d {
+            for m in is_config_map_key(k) {
+                errs.push(FieldError::invalid(format!("data[{k}]"), &go_quote(k), &m));
+            }
+            match base64_decode(&value_str(v)) {
+                Ok(b) => total += b.len(),
+                Err(e) => errs.push(FieldError::invalid(
+                    format!("data[{k}]"),
+                    "\"<secret contents redacted>\"",
+                    &e,
+                )),
+            }
+        }
+    }
+    if total > MAX_SECRET_SIZE {
+        errs.push(FieldError::too_long("data", MAX_SECRET_SIZE));
+    }
+    let has = |k: &str| data.is_some_and(|d| d.contains_key(k));
+    let decoded = |k: &str| {
+        data.and_then(|d| d.get(k))
+            .and_then(|v| base64_decode(&value_str(v)).ok())
+            .unwrap_or_default()
+    };
+    match gs(obj, "type") {
+        "kubernetes.io/service-account-token" => {
+            let sa = at(
+                obj,
+                &[
+                    "metadata",
+                    "annotations",
+                    "kubernetes.io/service-account.name",
+                ],
+            )
+            .map(value_str)
+            .unwrap_or_default();
+            if sa.is_empty() {
+                errs.push(FieldError::required(
+                    "metadata.annotations[kubernetes.io/service-account.name]",
+                    "",
+                ));
+            }
+        }
+        "kubernetes.io/dockercfg" | "kubernetes.io/dockerconfigjson" => {
+            let key = if gs(obj, "type") == "kubernetes.io/dockercfg" {
+                ".dockercfg"
+            } else {
+                ".dockerconfigjson"
+            };
+            if !has(key) {
+                errs.push(FieldError::required(format!("data[{key}]"), ""));
+            } else if serde_json::from_slice::<Map<String, Value>>(&decoded(key)).is_err() {
+                errs.push(FieldError::invalid(
+                    format!("data[{key}]"),
+                    "\"<secret contents redacted>\"",
+                    "unexpected end of JSON input",
+                ));
+            }
+        }
+        "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
+            errs.push(FieldError::required("data[username]", ""));
+            errs.push(FieldError::required("data[password]", ""));
+        }
+        "kubernetes.io/ssh-auth" if decoded("ssh-privatekey").is_empty() => {
+            errs.push(FieldError::required("data[ssh-privatekey]", ""));
+        }
+        "kubernetes.io/tls" => {
+            if !has("tls.crt") {
+                errs.push(FieldError::required("data[tls.crt]", ""));
+            }
+            if !has("tls.key") {
+                errs.push(FieldError::required("data[tls.key]", ""));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn validate_hpa(obj: &Value, errs: &mut Vec<FieldError>) {
+    let spec = or_null(get(obj, "spec"));
+    let max = gi(spec, "maxReplicas").unwrap_or(0);
+    let min = gi(spec, "minReplicas");
+    if let Some(m) = min
+        && m < 1
+    {
+        errs.push(FieldError::invalid(
+            "spec.minReplicas",
+            &m.to_string(),
+            "must be greater than or equal to 1",
+        ));
+    }
+    if max < 1 {
+        errs.push(FieldError::invalid(
+            "spec.maxReplicas",
+            &max.to_string(),
+            "must be greater than 0",
+        ));
+    }
+    if let Some(m) = min
+        && max < m
+    {
+        errs.push(FieldError::invalid(
+            "spec.maxReplicas",
+            &max.to_string(),
+            "must be greater than or equal to `minReplicas`",
+        ));
+    }
+    let r = or_null(get(spec, "scaleTargetRef"));
+    for f in ["kind", "name"] {
+        let v = gs(r, f);
+        let p = format!("spec.scaleTargetRef.{f}");
+        if v.is_empty() {
+            errs.push(FieldError::required(p, ""));
+        } else {
+            for m in is_valid_path_segment_name(v) {
+                errs.push(FieldError::invalid(&p, &go_quote(v), &m));
+            }
+        }
+    }
+    if let Some(t) = gi(spec, "targetCPUUtilizationPercentage")
+        && t < 1
+    {
+        errs.push(FieldError::invalid(
+            "spec.targetCPUUtilizationPercentage",
+            &t.to_string(),
+            "must be greater than 0",
+        ));
+    }
+    for (i, m) in garr(spec, "metrics").iter().enumerate() {
+        let mp = format!("spec.metrics[{i}]");
+        let ty = gs(m, "type");
+        let valid = [
+            "ContainerResource",
+            "External",
+            "Object",
+            "Pods",
+            "Resource",
+        ];
+        if ty.is_empty() {
+            errs.push(FieldError::required(
+                format!("{mp}.type"),
+                "must specify a metric source type",
+            ));
+        } else if !valid.contains(&ty) {
+            errs.push(FieldError::not_supported(
+                format!("{mp}.type"),
+                &go_quote(ty),
+                &valid,
+            ));
+        }
+    }
+}
+
+fn validate_ingress(obj: &Value, errs: &mut Vec<FieldError>) {
+    let spec = or_null(get(obj, "spec"));
+    let rules = garr(spec, "rules");
+    let default_backend = get(spec, "defaultBackend");
+    if rules.is_empty() && default_backend.is_none() {
+        errs.push(FieldError::invalid(
+            "spec",
+            "[]networking.IngressRule(nil)",
+            "either `defaultBackend` or `rules` must be specified",
+        ));
+    }
+    if let Some(b) = default_backend {
+        validate_ingress_backend(b, "spec.defaultBackend", errs);
+    }
+    for (i, r) in rules.iter().enumerate() {
+        let rp = format!("spec.rules[{i}]");
+        let host = gs(r, "host");
+        if !host.is_empty() {
+            if host.parse::<std::net::IpAddr>().is_ok() {
+                errs.push(FieldError::invalid(
+                    format!("{rp}.host"),
+                    &go_quote(host),
+                    "must be a DNS name, not an IP address",
+                ));
+            }
+            if host.contains('*') {
+                let rest = host.strip_prefix("*.");
+                let ok = rest.is_some_and(matches_dns1123_subdomain) && host.len() <= 253;
+                if !ok {
+                    errs.push(FieldError::invalid(
+                        format!("{rp}.host"),
+                        &go_quote(host),
+                        &regex_error(
+                            "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character",
+                            "\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*",
+                            &["*.example.com"],
+                        ),
+                    ));
+                }
+            } else {
+                for m in is_dns1123_subdomain(host) {
+                    errs.push(FieldError::invalid(
+                        format!("{rp}.host"),
+                        &go_quote(host),
+                        &m,
+                    ));
+                }
+            }
+        }
+        let Some(http) = get(r, "http") else { continue };
+        let paths = garr(http, "paths");
+        if paths.is_empty() {
+            errs.push(FieldError::required(format!("{rp}.http.paths"), ""));
+        }
+        for (j, p) in paths.iter().enumerate() {
+            let pp = format!("{rp}.http.paths[{j}]");
+            let path = gs(p, "path");
+            match p.get("pathType").and_then(Value::as_str) {
+                None => {
+                    errs.push(FieldError::required(
+                        format!("{pp}.pathType"),
+                        "pathType must be specified",
+                    ));
+                    continue;
+                }
+                Some("Exact" | "Prefix") => {
+                    if !path.starts_with('/') {
+                        errs.push(FieldError::invalid(
+                            format!("{pp}.path"),
+                            &go_quote(path),
+                            "must be an absolute path",
+                        ));
+                    }
+                    if !path.is_empty() {
+                        for seq in ["//", "/./", "/../", "%2f", "%2F"] {
+                            if path.contains(seq) {
+                                errs.push(FieldError::invalid(
+                                    format!("{pp}.path"),
+                                    &go_quote(path),
+                                    &format!("must not contain '{seq}'"),
+                                ));
+                            }
+                        }
+                        for suf in ["/..", "/."] {
+                            if path.ends_with(suf) {
+                                errs.push(FieldError::invalid(
+                                    format!("{pp}.path"),
+                                    &go_quote(path),
+                                    &format!("cannot end with '{suf}'"),
+                                ));
+                            }
+                        }
+                    }
+                }
+                Some("ImplementationSpecific") => {
+                    if !path.is_empty() && !path.starts_with('/') {
+                        errs.push(FieldError::invalid(
+                            format!("{pp}.path"),
+                            &go_quote(path),
+                            "must be an absolute path",
+                        ));
+                    }
+                }
+                Some(other) => errs.push(FieldError::not_supported(
+                    format!("{pp}.pathType"),
+                    &go_quote(other),
+                    &["Exact", "ImplementationSpecific", "Prefix"],
+                )),
+            }
+            validate_ingress_backend(or_null(get(p, "backend")), &format!("{pp}.backend"), errs);
+        }
+    }
+    for (i, t) in garr(spec, "tls").iter().enumerate() {
+        for (j, h) in garr(t, "hosts").iter().enumerate() {
+            let h = value_str(h);
+            let hp = format!("spec.tls[{i}].hosts[{j}]");
+            let check = h.strip_prefix("*.").unwrap_or(&h);
+            for m in is_dns1123_subdomain(check) {
+                errs.push(FieldError::invalid(&hp, &go_quote(&h), &m));
+            }
+        }
+    }
+    if let Some(c) = spec.get("ingressClassName").and_then(Value::as_str) {
+        for m in is_dns1123_subdomain(c) {
+            errs.push(FieldError::invalid(
+                "spec.ingressClassName",
+                &go_quote(c),
+                &m,
+            ));
+        }
+    }
+}
+
+fn validate_ingress_backend(b: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    let resource = get(b, "resource");
+    let service = get(b, "service");
+    match (resource, service) {
+        (Some(_), Some(_)) => errs.push(FieldError::invalid(
+            path,
+            "\"\"",
+            "cannot set both resource and service backends",
+        )),
+        (Some(r), None) => {
+            let kind = gs(r, "kind");
+            let name = gs(r, "name");
+            if kind.is_empty() {
+                errs.push(FieldError::required(format!("{path}.resource.kind"), ""));
+            }
+            if name.is_empty() {
+                errs.push(FieldError::required(format!("{path}.resource.name"), ""));
+            }
+        }
+        (None, Some(s)) => {
+            let name = gs(s, "name");
+            if name.is_empty() {
+                errs.push(FieldError::required(format!("{path}.service.name"), ""));
+            } else {
+                for m in is_dns1035_label(name) {
+                    errs.push(FieldError::invalid(
+                        format!("{path}.service.name"),
+                        &go_quote(name),
+                        &m,
+                    ));
+                }
+            }
+            let port = or_null(get(s, "port"));
+            let pname = gs(port, "name");
+            let pnum = gi(port, "number").unwrap_or(0);
+            if !pname.is_empty() && pnum != 0 {
+                errs.push(FieldError::invalid(
+                    path,
+                    "\"\"",
+                    "cannot set both port name & port number",
+                ));
+            } else if !pname.is_empty() {
+                for m in is_valid_port_name(pname) {
+                    errs.push(FieldError::invalid(
+                        format!("{path}.service.port.name"),
+                        &go_quote(pname),
+                        &m,
+                    ));
+                }
+            } else if pnum != 0 {
+                for m in is_valid_port_num(pnum) {
+                    errs.push(FieldError::invalid(
+                        format!("{path}.service.port.number"),
+                        &pnum.to_string(),
+                        &m,
+                    ));
+                }
+            } else {
+                errs.push(FieldError::required(
+                    path,
+                    "port name or number is required",
+                ));
+            }
+        }
+        (None, None) => errs.push(FieldError::invalid(
+            path,
+            "\"\"",
+            "resource or service backend is required",
+        )),
+    }
+}
+
+fn validate_namespace(obj: &Value, errs: &mut Vec<FieldError>) {
+    for f in garr(or_null(get(obj, "spec")), "finalizers")
+        .iter()
+        .map(value_str)
+    {
+        for m in is_qualified_name(&f) {
+            errs.push(FieldError::invalid("spec.finalizers", &go_quote(&f), &m));
+        }
+        if !f.contains('/') && f != "kubernetes" {
+            errs.push(FieldError::invalid(
+                "spec.finalizers",
+                &go_quote(&f),
+                "name is neither a standard finalizer name nor is it fully qualified",
+            ));
+        }
+    }
+}
+
+fn validate_pvc(obj: &Value, errs: &mut Vec<FieldError>) {
+    let spec = or_null(get(obj, "spec"));
+    let modes = garr(spec, "accessModes");
+    if modes.is_empty() {
+        errs.push(FieldError::required(
+            "spec.accessModes",
+            "at least 1 access mode is required",
+        ));
+    }
+    let valid = [
+        "ReadOnlyMany",
+        "ReadWriteMany",
+        "ReadWriteOnce",
+        "ReadWriteOncePod",
+    ];
+    for m in modes.iter().map(value_str) {
+        if !valid.contains(&m.as_str()) {
+            errs.push(FieldError::not_supported(
+                "spec.accessModes",
+                &go_quote(&m),
+                &valid,
+            ));
+        }
+    }
+    let has_source = get(spec, "dataSource").is_some() || get(spec, "dataSourceRef").is_some();
+    let storage = at(spec, &["resources", "requests", "storage"]);
+    match storage {
+        None if !has_source => errs.push(FieldError::required("spec.resources[storage]", "")),
+        Some(q) => {
+            let qs = value_str(q);
+            match parse_quantity(&qs) {
+                Some(n) if n <= 0 => errs.push(FieldError::invalid(
+                    "spec.resources[storage]",
+                    &go_quote(&qs),
+                    "must be greater than zero",
+                )),
+                None => errs.push(FieldError::invalid(
+                    "spec.resources[storage]",
+                    &go_quote(&qs),
+                    QUANTITY_REGEX_MSG,
+                )),
+                _ => {}
+            }
+        }
+        None => {}
+    }
+    if let Some(vm) = spec.get("volumeMode").and_then(Value::as_str)
+        && vm != "Block"
+        && vm != "Filesystem"
+    {
+        errs.push(FieldError::not_supported(
+            "spec.volumeMode",
+            &go_quote(vm),
+            &["Block", "Filesystem"],
+        ));
+    }
+}
+
+fn validate_rbac_binding(obj: &Value, errs: &mut Vec<FieldError>) {
+    let rr = or_null(get(obj, "roleRef"));
+    if gs(rr, "apiGroup") != "rbac.authorization.k8s.io" {
+        errs.push(FieldError::not_supported(
+            "roleRef.apiGroup",
+            &go_quote(gs(rr, "apiGroup")),
+            &["rbac.authorization.k8s.io"],
+        ));
+    }
+    let valid: &[&str] = if gs(obj, "kind") == "ClusterRoleBinding" {
+        &["ClusterRole"]
+    } else {
+        &["ClusterRole", "Role"]
+    };
+    let kind = gs(rr, "kind");
+    if !valid.contains(&kind) {
+        errs.push(FieldError::not_supported(
+            "roleRef.kind",
+            &go_quote(kind),
+            valid,
+        ));
+    }
+    let name = gs(rr, "name");
+    if name.is_empty() {
+        errs.push(FieldError::required("roleRef.name", ""));
+    } else {
+        for m in is_valid_path_segment_name(name) {
+            errs.push(FieldError::invalid("roleRef.name", &go_quote(name), &m));
+        }
+    }
+    for (i, s) in garr(obj, "subjects").iter().enumerate() {
+        let sp = format!("subjects[{i}]");
+        let name = gs(s, "name");
+        if name.is_empty() {
+            errs.push(FieldError::required(format!("{sp}.name"), ""));
+        }
+        match gs(s, "kind") {
+            "ServiceAccount" => {
+                if !name.is_empty() {
+                    for m in is_dns1123_subdomain(name) {
+                        errs.push(FieldError::invalid(
+                            format!("{sp}.name"),
+                            &go_quote(name),
+                            &m,
+                        ));
+                    }
+                }
+                let g = gs(s, "apiGroup");
+                if !g.is_empty() {
+                    errs.push(FieldError::not_supported(
+                        format!("{sp}.apiGroup"),
+                        &go_quote(g),
+                        &[""],
+                    ));
+                }
+            }
+            "User" | "Group" => {
+                let g = gs(s, "apiGroup");
+                if g != "rbac.authorization.k8s.io" {
+                    errs.push(FieldError::not_supported(
+                        format!("{sp}.apiGroup"),
+                        &go_quote(g),
+                        &["rbac.authorization.k8s.io"],
+                    ));
+                }
+            }
+            other => errs.push(FieldError::not_supported(
+                format!("{sp}.kind"),
+                &go_quote(other),
+                &["ServiceAccount", "User", "Group"],
+            )),
+        }
+    }
+}
+
+// =============================================================================================
+// Entry points
+// =============================================================================================
+
+fn is_namespaced(kind: &str) -> bool {
+    crate::resources::RESOURCES
+        .iter()
+        .find(|r| r.kind == kind)
+        .is_none_or(|r| r.namespaced)
+}
+
+/// Type-specific checks (everything but `metadata`).
+fn validate_spec(kind: &str, obj: &Value, errs: &mut Vec<FieldError>) {
+    let spec = or_null(get(obj, "spec"));
+    match kind {
+        "Pod" => {
+            validate_pod_spec(spec, "spec", PodCtx::default(), errs);
+            if !garr(spec, "ephemeralContainers").is_empty() {
+                errs.push(FieldError::forbidden(
+                    "spec.ephemeralContainers",
+                    "cannot be set on create",
+                ));
+            }
+        }
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => {
+            validate_replicated_spec(kind, spec, errs);
+        }
+        "Job" => validate_job_spec(spec, errs),
+        "CronJob" => {
+            let name = gs(or_null(get(obj, "metadata")), "name");
+            if name.len() > 52 {
+                errs.push(FieldError::invalid(
+                    "metadata.name",
+                    &go_quote(name),
+                    "must be no more than 52 characters",
+                ));
+            }
+            validate_cronjob_spec(spec, None, errs);
+        }
+        "Service" => validate_service(obj, errs),
+        "ConfigMap" => validate_config_map(obj, errs),
+        "Secret" => validate_secret(obj, errs),
+        "HorizontalPodAutoscaler" => validate_hpa(obj, errs),
+        "Ingress" => validate_ingress(obj, errs),
+        "Namespace" => validate_namespace(obj, errs),
+        "PersistentVolumeClaim" => validate_pvc(obj, errs),
+        "RoleBinding" | "ClusterRoleBinding" => validate_rbac_binding(obj, errs),
+        _ => {}
+    }
+}
+
+/// Validates an object of `kind` for create (metadata plus type-specific checks), on the
+/// already-defaulted object. Empty when valid.
+pub fn validate(kind: &str, obj: &Value) -> Vec<FieldError> {
+    let meta = or_null(get(obj, "metadata"));
+    let mut errs = validate_object_meta(kind, is_namespaced(kind), meta);
+    validate_spec(kind, obj, &mut errs);
+    errs
+}
+
+const POD_UPDATE_FORBIDDEN: &str = "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
+
+const STS_UPDATE_FORBIDDEN: &str = "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
+
+fn immutable(
+    old: Option<&Value>,
+    new: Option<&Value>,
+    path: &str,
+    fmt_value: String,
+) -> Option<FieldError> {
+    if semantic_eq(old, new) {
+        None
+    } else {
+        Some(FieldError::invalid(path, &fmt_value, FIELD_IMMUTABLE))
+    }
+}
+
+fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+    let os = or_null(get(old, "spec"));
+    let ns = or_null(get(new, "spec"));
+    let mut munged = ns.clone();
+    if let Some(m) = munged.as_object_mut() {
+        for list in ["containers", "initContainers"] {
+            let old_list = garr(os, list);
+            if let Some(Value::Array(cs)) = m.get_mut(list)
+                && cs.len() == old_list.len()
+            {
+                for (c, oc) in cs.iter_mut().zip(old_list) {
+                    if let (Some(cm), Some(img)) = (c.as_object_mut(), oc.get("image")) {
+                        cm.insert("image".into(), img.clone());
+                    }
+                }
+            }
+        }
+        // activeDeadlineSeconds may be set or lowered, not unset or raised.
+        let old_ads = gi(os, "activeDeadlineSeconds");
+        let new_ads = gi(ns, "activeDeadlineSeconds");
+        let ads_ok = match (old_ads, new_ads) {
+            (_, None) => old_ads.is_none(),
+            (None, Some(_)) => true,
+            (Some(o), Some(n)) => n <= o,
+        };
+        if ads_ok {
+            match os.get("activeDeadlineSeconds") {
+                Some(v) => m.insert("activeDeadlineSeconds".into(), v.clone()),
+                None => m.remove("activeDeadlineSeconds"),
+            };
+        }
+        // tolerations: only additions.
+        let old_t = garr(os, "tolerations");
+        let new_t = garr(ns, "tolerations");
+        if old_t.iter().all(|t| new_t.contains(t)) {
+            match os.get("tolerations") {
+                Some(v) => m.insert("tolerations".into(), v.clone()),
+                None => m.remove("tolerations"),
+            };
+        }
+        // terminationGracePeriodSeconds may go from negative to 1.
+        if gi(os, "terminationGracePeriodSeconds").is_some_and(|v| v < 0)
+            && gi(ns, "terminationGracePeriodSeconds") == Some(1)
+            && let Some(v) = os.get("terminationGracePeriodSeconds")
+        {
+            m.insert("terminationGracePeriodSeconds".into(), v.clone());
+        }
+        // schedulingGates may only be removed.
+        let old_g = garr(os, "schedulingGates");
+        if garr(ns, "schedulingGates")
+            .iter()
+            .all(|g| old_g.contains(g))
+        {
+            match os.get("schedulingGates") {
+                Some(v) => m.insert("schedulingGates".into(), v.clone()),
+                None => m.remove("schedulingGates"),
+            };
+        }
+        // nodeName may be set once (binding), never changed.
+        if gs(os, "nodeName").is_empty() {
+            match os.get("nodeName") {
+                Some(v) => m.insert("nodeName".into(), v.clone()),
+                None => m.remove("nodeName"),
+            };
+        }
+    }
+    if !semantic_eq(Some(&munged), Some(os)) {
+        errs.push(FieldError::forbidden("spec", POD_UPDATE_FORBIDDEN));
+    }
+}
+
+fn validate_service_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+    let os = or_null(get(old, "spec"));
+    let ns = or_null(get(new, "spec"));
+    if gs(os, "type") == "ExternalName" || gs(ns, "type") == "ExternalName" {
+        return;
+    }
+    if gs(os, "clusterIP") == "None" && gs(ns, "clusterIP") == "None" {
+        return;
+    }
+    let ips = |s: &Value| -> Vec<String> {
+        let v: Vec<String> = garr(s, "clusterIPs").iter().map(value_str).collect();
+        if v.is_empty() && !gs(s, "clusterIP").is_empty() {
+            vec![gs(s, "clusterIP").to_string()]
+        } else {
+            v
+        }
+    };
+    let (o, n) = (ips(os), ips(ns));
+    let changed = if o.len() == n.len() {
+        o != n
+    } else if o.len() > n.len() {
+        !n.is_empty() && n[0] != o[0]
+    } else {
+        !o.is_empty() && n[0] != o[0]
+    };
+    if changed {
+        errs.push(FieldError::invalid(
+            "spec.clusterIPs[0]",
+            &go_string_slice(&n),
+            "may not change once set",
+        ));
+    }
+}
+
+fn immutable_data(kind: &str, old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+    if old.get("immutable").and_then(Value::as_bool) != Some(true) {
+        return;
+    }
+    const MSG: &str = "field is immutable when `immutable` is set";
+    if new.get("immutable").and_then(Value::as_bool) != Some(true) {
+        errs.push(FieldError::forbidden("immutable", MSG));
+    }
+    let fields: &[&str] = if kind == "ConfigMap" {
+        &["data", "binaryData"]
+    } else {
+        &["data"]
+    };
+    for f in fields {
+        if get(old, f) != get(new, f) {
+            errs.push(FieldError::forbidden(*f, MSG));
+        }
+    }
+}
+
+fn validate_job_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+    let os = or_null(get(old, "spec"));
+    let ns = or_null(get(new, "spec"));
+    let indexed = gs(ns, "completionMode") == "Indexed";
+    if !indexed {
+        errs.extend(immutable(
+            get(os, "completions"),
+            get(ns, "completions"),
+            "spec.completions",
+            go_value(get(ns, "completions")),
+        ));
+    } else if !semantic_eq(get(os, "completions"), get(ns, "completions"))
+        && let Some(c) = gi(ns, "completions")
+        && Some(c) != gi(ns, "parallelism")
+    {
+        errs.push(FieldError::invalid(
+            "spec.completions",
+            &c.to_string(),
+            "can only be modified in tandem with spec.parallelism",
+        ));
+    }
+    errs.extend(immutable(
+        get(os, "selector"),
+        get(ns, "selector"),
+        "spec.selector",
+        go_label_selector(or_null(get(ns, "selector"))),
+    ));
+    // The template is immutable, except scheduling directives of a suspended job that
+    // never started.
+    let mut old_t = or_null(get(os, "template")).clone();
+    let new_t = or_null(get(ns, "template"));
+    let suspended_never_started = os.get("suspend").and_then(Value::as_bool) == Some(true)
+        && at(old, &["status", "startTime"]).is_none();
+    if suspended_never_started && let Some(m) = old_t.as_object_mut() {
+        let meta = m
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(mm) = meta.as_object_mut() {
+            for f in ["labels", "annotations"] {
+                match at(new_t, &["metadata", f]) {
+                    Some(v) => mm.insert(f.into(), v.clone()),
+                    None => mm.remove(f),
+                };
+            }
+        }
+        let spec = m.entry("spec").or_insert_with(|| Value::Object(Map::new()));
+        if let Some(sm) = spec.as_object_mut() {
+            for f in ["nodeSelector", "tolerations", "schedulingGates", "affinity"] {
+                match at(new_t, &["spec", f]) {
+                    Some(v) => sm.insert(f.into(), v.clone()),
+                    None => sm.remove(f),
+                };
+            }
+        }
+    }
+    if !semantic_eq(Some(&old_t), Some(new_t)) {
+        errs.push(FieldError::invalid(
+            "spec.template",
+            &format!("core.PodTemplateSpec{}", new_t),
+            FIELD_IMMUTABLE,
+        ));
+    }
+    for f in [
+        "completionMode",
+        "podFailurePolicy",
+        "backoffLimitPerIndex",
+        "managedBy",
+        "successPolicy",
+        "podReplacementPolicy",
+    ] {
+        errs.extend(immutable(
+            get(os, f),
+            get(ns, f),
+            &format!("spec.{f}"),
+            go_value(get(ns, f)),
+        ));
+    }
+}
+
+fn validate_statefulset_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+    let strip = |s: &Value| -> Value {
+        let mut s = s.clone();
+        if let Some(m) = s.as_object_mut() {
+            for f in [
+                "replicas",
+                "template",
+                "updateStrategy",
+                "minReadySeconds",
+                "ordinals",
+                "revisionHistoryLimit",
+                "persistentVolumeClaimRetentionPolicy",
+            ] {
+                m.remove(f);
+            }
+        }
+        s
+    };
+    let o = strip(or_null(get(old, "spec")));
+    let n = strip(or_null(get(new, "spec")));
+    if !semantic_eq(Some(&o), Some(&n)) {
+        errs.push(FieldError::forbidden("spec", STS_UPDATE_FORBIDDEN));
+    }
+}
+
+/// Validates an update of an object of `kind` from `old` to `new`: immutable metadata
+/// (name, namespace, uid, creationTimestamp), kind-specific immutable fields (Service
+/// cluster IPs, workload selectors, Job template, StatefulSet spec, immutable
+/// ConfigMap/Secret data, Pod spec), plus the checks [`validate`] runs on `new`.
+pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> {
+    let om = or_null(get(old, "metadata"));
+    let nm = or_null(get(new, "metadata"));
+    let mut errs = Vec::new();
+    match kind {
+        "StatefulSet" => {
+            errs = validate(kind, new);
+            errs.extend(validate_object_meta_update(om, nm));
+            validate_statefulset_update(old, new, &mut errs);
+        }
+        "Job" => {
+            errs = validate(kind, new);
+            errs.extend(validate_object_meta_update(om, nm));
+            validate_job_update(old, new, &mut errs);
+        }
+        "Deployment" | "ReplicaSet" | "DaemonSet" => {
+            errs.extend(validate_object_meta_update(om, nm));
+            validate_spec(kind, new, &mut errs);
+            let os = or_null(get(old, "spec"));
+            let ns = or_null(get(new, "spec"));
+            errs.extend(immutable(
+                get(os, "selector"),
+                get(ns, "selector"),
+                "spec.selector",
+                go_label_selector(or_null(get(ns, "selector"))),
+            ));
+        }
+        "Service" => {
+            errs.extend(validate_object_meta_update(om, nm));
+            validate_service_update(old, new, &mut errs);
+            validate_spec(kind, new, &mut errs);
+        }
+        "ConfigMap" | "Secret" => {
+            errs.extend(validate_object_meta_update(om, nm));
+            if kind == "Secret" {
+                errs.extend(immutable(
+                    get(old, "type"),
+                    get(new, "type"),
+                    "type",
+                    go_quote(gs(new, "type")),
+                ));
+            }
+            immutable_data(kind, old, new, &mut errs);
+            validate_spec(kind, new, &mut errs);
+        }
+        "Pod" => {
+            errs.extend(validate_object_meta_update(om, nm));
+            let spec = or_null(get(new, "spec"));
+            validate_pod_spec(spec, "spec", PodCtx::default(), &mut errs);
+            validate_pod_update(old, new, &mut errs);
+        }
+        "CronJob" => {
+            errs.extend(validate_object_meta_update(om, nm));
+            let old_schedule = at(old, &["spec", "schedule"]).and_then(Value::as_str);
+            validate_cronjob_spec(or_null(get(new, "spec")), old_schedule, &mut errs);
+        }
+        "PersistentVolumeClaim" => {
+            errs.extend(validate_object_meta_update(om, nm));
+            validate_spec(kind, new, &mut errs);
+            let os = or_null(get(old, "spec"));
+            let ns = or_null(get(new, "spec"));
+            for f in [
+                "accessModes",
+                "volumeMode",
+                "storageClassName",
+                "selector",
+                "volumeName",
+                "dataSource",
+            ] {
+                let settable = (f == "volumeName" && gs(os, f).is_empty())
+                    || (f == "storageClassName" && get(os, f).is_none());
+                if !settable && !semantic_eq(get(os, f), get(ns, f)) {
+                    errs.push(FieldError::forbidden(
+                        "spec",
+                        "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
+                    ));
+                    break;
+                }
+            }
+        }
+        "RoleBinding" | "ClusterRoleBinding" => {
+            errs.extend(validate_object_meta_update(om, nm));
+            validate_spec(kind, new, &mut errs);
+            if get(old, "roleRef") != get(new, "roleRef") {
+                let rr = or_null(get(new, "roleRef"));
+                errs.push(FieldError::invalid(
+                    "roleRef",
+                    &format!(
+                        "rbac.RoleRef{{APIGroup:{}, Kind:{}, Name:{}}}",
+                        go_quote(gs(rr, "apiGroup")),
+                        go_quote(gs(rr, "kind")),
+                        go_quote(gs(rr, "name"))
+                    ),
+                    "cannot change roleRef",
+                ));
+            }
+        }
+        _ => {
+            errs.extend(validate_object_meta_update(om, nm));
+            validate_spec(kind, new, &mut errs);
+        }
+    }
+    errs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(errs: &[FieldError]) -> Vec<String> {
+        errs.iter().map(ToString::to_string).collect()
+    }
+
+    fn deployment(spec: Value) -> Value {
+        let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "default"}, "spec": spec});
+        crate::defaults::apply_defaults("Deployment", &mut d);
+        d
+    }
+
+    fn pod(spec: Value) -> Value {
+        let mut p = json!({"metadata": {"name": "p", "namespace": "default"}, "spec": spec});
+        crate::defaults::apply_defaults("Pod", &mut p);
+        p
+    }
+
+    #[test]
+    fn invalid_message_format() {
+        let e = vec![FieldError::required("spec.selector", "")];
+        assert_eq!(
+            format_invalid_message("Deployment", "web", &e),
+            "Deployment.apps \"web\" is invalid: spec.selector: Required value"
+        );
+        let e2 = vec![
+            FieldError::required("spec.a", ""),
+            FieldError::invalid("metadata.name", "\"X\"", "bad"),
+            FieldError::required("spec.a", ""),
+        ];
+        assert_eq!(
+            format_invalid_message("Pod", "X", &e2),
+            "Pod \"X\" is invalid: [spec.a: Required value, metadata.name: Invalid value: \"X\": bad]"
+        );
+        assert_eq!(
+            format_invalid_message("Ingress", "i", &[]),
+            "Ingress.networking.k8s.io \"i\" is invalid"
+        );
+        assert_eq!(
+            FieldError::not_supported("spec.type", "\"x\"", &["a", "b"]).to_string(),
+            "spec.type: Unsupported value: \"x\": supported values: \"a\", \"b\""
+        );
+        assert_eq!(
+            FieldError::duplicate("f", "\"x\"").message,
+            "Duplicate value: \"x\""
+        );
+        assert_eq!(FieldError::forbidden("f", "no").message, "Forbidden: no");
+        assert_eq!(
+            FieldError::too_long("f", 5).message,
+            "Too long: may not be more than 5 bytes"
+        );
+        let j = serde_json::to_value(FieldError::required("spec.x", "")).unwrap();
+        assert_eq!(
+            j,
+            json!({"field": "spec.x", "reason": "FieldValueRequired", "message": "Required value"})
+        );
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(
+            fields(&validate_name("ConfigMap", "X")),
+            vec![
+                "metadata.name: Invalid value: \"X\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+            ]
+        );
+        assert!(validate_name("ConfigMap", "a.b-c").is_empty());
+        assert_eq!(
+            fields(&validate_name("Namespace", "a.b")),
+            vec!["metadata.name: Invalid value: \"a.b\": must not contain dots"]
+        );
+        assert_eq!(
+            fields(&validate_name("Service", "1abc")),
+            vec![
+                "metadata.name: Invalid value: \"1abc\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+            ]
+        );
+        assert!(validate_name("ClusterRole", "system:controller:foo").is_empty());
+        assert_eq!(
+            fields(&validate_name("Role", "a/b")),
+            vec!["metadata.name: Invalid value: \"a/b\": may not contain '/'"]
+        );
+        assert_eq!(
+            validate_name("Role", "..")[0].message,
+            "Invalid value: \"..\": may not be '..'"
+        );
+        let long = "a".repeat(254);
+        assert_eq!(
+            validate_name("Secret", &long)[0].message,
+            format!("Invalid value: \"{long}\": must be no more than 253 characters")
+        );
+    }
+
+    #[test]
+    fn object_meta() {
+        let errs = validate_object_meta("ConfigMap", true, &json!({"namespace": "default"}));
+        assert_eq!(
+            fields(&errs),
+            vec!["metadata.name: Required value: name or generateName is required"]
+        );
+        assert!(
+            validate_object_meta(
+                "ConfigMap",
+                true,
+                &json!({"generateName": "web-", "namespace": "d"})
+            )
+            .is_empty()
+        );
+        let errs = validate_object_meta("ConfigMap", true, &json!({"name": "a"}));
+        assert_eq!(fields(&errs), vec!["metadata.namespace: Required value"]);
+        let errs =
+            validate_object_meta("Namespace", false, &json!({"name": "a", "namespace": "b"}));
+        assert_eq!(
+            fields(&errs),
+            vec!["metadata.namespace: Forbidden: not allowed on this type"]
+        );
+        let errs = validate_object_meta(
+            "ConfigMap",
+            true,
+            &json!({"name": "a", "namespace": "d", "labels": {"a/b/c": "x", "ok": "bad value"}}),
+        );
+        assert_eq!(errs.len(), 2);
+        assert_eq!(errs[0].field, "metadata.labels");
+        assert!(
+            errs[0]
+                .message
+                .starts_with("Invalid value: \"a/b/c\": a qualified name must consist of")
+        );
+        assert!(
+            errs[1]
+                .message
+                .starts_with("Invalid value: \"bad value\": a valid label must be an empty string")
+        );
+        let big = "x".repeat(TOTAL_ANNOTATION_SIZE_LIMIT);
+        let errs = validate_object_meta(
+            "ConfigMap",
+            true,
+            &json!({"name": "a", "namespace": "d", "annotations": {"k": big}}),
+        );
+        assert_eq!(
+            fields(&errs),
+            vec!["metadata.annotations: Too long: may not be more than 262144 bytes"]
+        );
+        let errs = validate_object_meta(
+            "ConfigMap",
+            true,
+            &json!({"name": "a", "namespace": "d", "annotations": {"Example.com/Key": "v"}, "finalizers": ["example.com/ok", "bad finalizer"]}),
+        );
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].field, "metadata.finalizers");
+        let errs = validate_object_meta(
+            "ConfigMap",
+            true,
+            &json!({"name": "a", "namespace": "d", "labels": {"k": "a".repeat(64)}}),
+        );
+        assert_eq!(
+            errs[0].message,
+            format!(
+                "Invalid value: \"{}\": must be no more than 63 characters",
+                "a".repeat(64)
+            )
+        );
+        let errs = validate_object_meta(
+            "ConfigMap",
+            true,
+            &json!({"name": "a", "namespace": "d", "labels": {"example.com/": "v"}}),
+        );
+        assert_eq!(
+            errs[0].message,
+            "Invalid value: \"example.com/\": name part must be non-empty"
+        );
+    }
+
+    #[test]
+    fn deployment_selector_required() {
+        let d = deployment(json!({"template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}));
+        let errs = validate("Deployment", &d);
+        assert_eq!(
+            format_invalid_message("Deployment", "web", &errs),
+            "Deployment.apps \"web\" is invalid: [spec.selector: Required value, spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`]"
+        );
+    }
+
+    #[test]
+    fn deployment_valid_and_mismatch() {
+        let ok = deployment(json!({"selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web", "tier": "fe"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}]}}}));
+        assert_eq!(validate("Deployment", &ok), vec![]);
+        let bad = deployment(
+            json!({"replicas": -1, "selector": {"matchLabels": {"app": "api"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "web", "image": "nginx"}]}}}),
+        );
+        assert_eq!(
+            fields(&validate("Deployment", &bad)),
+            vec![
+                "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
+                "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`",
+                "spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\"",
+            ]
+        );
+        let empty = deployment(json!({"selector": {},
+            "template": {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}}));
+        assert_eq!(
+            fields(&validate("Deployment", &empty)),
+            vec![
+                "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment"
+            ]
+        );
+    }
+
+    #[test]
+    fn pod_checks() {
+        let p = pod(json!({"containers": [
+            {"name": "a", "ports": [{"containerPort": 70000}, {"containerPort": 80, "protocol": "HTTP"}]},
+            {"name": "a", "image": "x", "env": [{"name": "A=B"}]},
+            {"name": "Bad_Name", "image": "x"}
+        ], "restartPolicy": "Sometimes"}));
+        assert_eq!(
+            fields(&validate("Pod", &p)),
+            vec![
+                "spec.containers[0].image: Required value",
+                "spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive",
+                "spec.containers[0].ports[1].protocol: Unsupported value: \"HTTP\": supported values: \"SCTP\", \"TCP\", \"UDP\"",
+                "spec.containers[1].env[0].name: Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='",
+                "spec.containers[1].name: Duplicate value: \"a\"",
+                "spec.containers[2].name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+                "spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\"",
+            ]
+        );
+        let p = pod(json!({}));
+        assert_eq!(
+            fields(&validate("Pod", &p)),
+            vec!["spec.containers: Required value"]
+        );
+        let p = pod(
+            json!({"initContainers": [{"name": "c", "image": "x"}], "containers": [{"name": "c", "image": "x",
+            "volumeMounts": [{"name": "missing", "mountPath": "/x"}]}]}),
+        );
+        assert_eq!(
+            fields(&validate("Pod", &p)),
+            vec![
+                "spec.containers[0].volumeMounts[0].name: Not found: \"missing\"",
+                "spec.initContainers[0].name: Duplicate value: \"c\"",
+            ]
+        );
+        let p = pod(json!({"containers": [{"name": "c", "image": "x",
+            "resources": {"limits": {"cpu": "500m"}, "requests": {"cpu": "1"}}}]}));
+        assert_eq!(
+            fields(&validate("Pod", &p)),
+            vec![
+                "spec.containers[0].resources.requests: Invalid value: \"1\": must be less than or equal to cpu limit of 500m"
+            ]
+        );
+    }
+
+    #[test]
+    fn job_and_cronjob() {
+        let mut job = json!({"metadata": {"name": "pi", "namespace": "d"}, "spec": {"template": {"spec": {
+            "containers": [{"name": "pi", "image": "perl"}]}}}});
+        crate::defaults::apply_defaults("Job", &mut job);
+        crate::defaults::default_job_selector(&mut job, "1234");
+        assert_eq!(
+            fields(&validate("Job", &job)),
+            vec![
+                "spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""
+            ]
+        );
+        job["spec"]["template"]["spec"]["restartPolicy"] = json!("Never");
+        assert_eq!(validate("Job", &job), vec![]);
+        job["spec"]["template"]["spec"]["restartPolicy"] = json!("Always");
+        assert_eq!(validate("Job", &job).len(), 1);
+
+        let mut cj = json!({"metadata": {"name": "c", "namespace": "d"}, "spec": {"schedule": "*/5 * * * *",
+            "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "OnFailure",
+                "containers": [{"name": "c", "image": "busybox"}]}}}}}});
+        crate::defaults::apply_defaults("CronJob", &mut cj);
+        assert_eq!(validate("CronJob", &cj), vec![]);
+        cj["spec"]["schedule"] = json!("* * *");
+        assert_eq!(
+            fields(&validate("CronJob", &cj)),
+            vec![
+                "spec.schedule: Invalid value: \"* * *\": expected exactly 5 fields, found 3: [* * *]"
+            ]
+        );
+        cj["spec"]["schedule"] = json!("@hourly");
+        assert_eq!(validate("CronJob", &cj), vec![]);
+        cj["spec"]["schedule"] = json!("61 * * * *");
+        assert_eq!(
+            validate("CronJob", &cj)[0].message,
+            "Invalid value: \"61 * * * *\": end of range (61) above maximum (59): 61"
+        );
+        cj["spec"]["schedule"] = json!("");
+        assert_eq!(
+            fields(&validate("CronJob", &cj)),
+            vec!["spec.schedule: Required value"]
+        );
+        assert!(validate_cron_schedule("0 0 * JAN-mar sun,sat").is_ok());
+        assert!(validate_cron_schedule("@every 1h30m").is_ok());
+        assert_eq!(
+            validate_cron_schedule("@often").unwrap_err(),
+            "unrecognized descriptor: @often"
+        );
+        assert_eq!(
+            validate_cron_schedule("x * * * *").unwrap_err(),
+            "failed to parse int from x: strconv.Atoi: parsing \"x\": invalid syntax"
+        );
+    }
+
+    #[test]
+    fn services() {
+        let mk = |spec: Value| {
+            let mut s = json!({"metadata": {"name": "svc", "namespace": "d"}, "spec": spec});
+            crate::defaults::apply_defaults("Service", &mut s);
+            s
+        };
+        assert_eq!(
+            validate(
+                "Service",
+                &mk(json!({"selector": {"app": "x"}, "ports": [{"port": 80}]}))
+            ),
+            vec![]
+        );
+        assert_eq!(
+            fields(&validate(
+                "Service",
+                &mk(
+                    json!({"ports": [{"port": 80}, {"port": 0, "name": "b", "protocol": "ICMP"}], "type": "Magic"})
+                )
+            )),
+            vec![
+                "spec.ports[0].name: Required value",
+                "spec.ports[1].port: Invalid value: 0: must be between 1 and 65535, inclusive",
+                "spec.ports[1].protocol: Unsupported value: \"ICMP\": supported values: \"SCTP\", \"TCP\", \"UDP\"",
+                "spec.ports[1].targetPort: Invalid value: 0: must be between 1 and 65535, inclusive",
+                "spec.type: Unsupported value: \"Magic\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"",
+            ]
+        );
+        assert_eq!(
+            fields(&validate("Service", &mk(json!({})))),
+            vec!["spec.ports: Required value"]
+        );
+        assert_eq!(
+            fields(&validate("Service", &mk(json!({"type": "ExternalName"})))),
+            vec!["spec.externalName: Required value"]
+        );
+        assert_eq!(
+            validate(
+                "Service",
+                &mk(json!({"type": "ExternalName", "externalName": "db.example.com."}))
+            ),
+            vec![]
+        );
+        assert_eq!(
+            fields(&validate(
+                "Service",
+                &mk(json!({"ports": [{"port": 80, "name": "a"}, {"port": 81, "name": "a"}]}))
+            )),
+            vec!["spec.ports[1].name: Duplicate value: \"a\""]
+        );
+    }
+
+    #[test]
+    fn configmaps_and_secrets() {
+        let cm = json!({"metadata": {"name": "c", "namespace": "d"}, "data": {"good.key": "v", "bad key": "v"}});
+        assert_eq!(
+            fields(&validate("ConfigMap", &cm)),
+            vec![
+                "data[bad key]: Invalid value: \"bad key\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
+            ]
+        );
+        let s = json!({"metadata": {"name": "s", "namespace": "d"}, "type": "Opaque", "data": {"a": "aGVsbG8=", "b": "!!!"}});
+        assert_eq!(
+            fields(&validate("Secret", &s)),
+            vec![
+                "data[b]: Invalid value: \"<secret contents redacted>\": illegal base64 data at input byte 0"
+            ]
+        );
+        assert_eq!(
+            secret_decode_error(&s).unwrap(),
+            "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte 0"
+        );
+        assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(
+            base64_decode("aGVsbG8").unwrap_err(),
+            "illegal base64 data at input byte 4"
+        );
+        assert_eq!(base64_decode("aGVs\nbG8=").unwrap(), b"hello");
+        let tls = json!({"metadata": {"name": "s", "namespace": "d"}, "type": "kubernetes.io/tls", "data": {}});
+        assert_eq!(
+            fields(&validate("Secret", &tls)),
+            vec![
+                "data[tls.crt]: Required value",
+                "data[tls.key]: Required value"
+            ]
+        );
+    }
+
+    #[test]
+    fn hpa_ingress_namespace() {
+        let hpa = json!({"metadata": {"name": "h", "namespace": "d"}, "spec": {"minReplicas": 5, "maxReplicas": 2, "scaleTargetRef": {"kind": "Deployment"}}});
+        assert_eq!(
+            fields(&validate("HorizontalPodAutoscaler", &hpa)),
+            vec![
+                "spec.maxReplicas: Invalid value: 2: must be greater than or equal to `minReplicas`",
+                "spec.scaleTargetRef.name: Required value",
+            ]
+        );
+        let ing = json!({"metadata": {"name": "i", "namespace": "d"}, "spec": {"rules": [{"host": "example.com", "http": {"paths": [
+            {"path": "/", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+            {"path": "/a", "pathType": "Regex", "backend": {"service": {"name": "web"}}},
+            {"path": "/b", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"name": "http"}}}}
+        ]}}]}});
+        assert_eq!(
+            fields(&validate("Ingress", &ing)),
+            vec![
+                "spec.rules[0].http.paths[0].pathType: Required value: pathType must be specified",
+                "spec.rules[0].http.paths[1].pathType: Unsupported value: \"Regex\": supported values: \"Exact\", \"ImplementationSpecific\", \"Prefix\"",
+                "spec.rules[0].http.paths[1].backend: Required value: port name or number is required",
+            ]
+        );
+        let ing = json!({"metadata": {"name": "i", "namespace": "d"}, "spec": {}});
+        assert_eq!(
+            fields(&validate("Ingress", &ing)),
+            vec![
+                "spec: Invalid value: []networking.IngressRule(nil): either `defaultBackend` or `rules` must be specified"
+            ]
+        );
+        let ns = json!({"metadata": {"name": "Team"}});
+        assert_eq!(validate("Namespace", &ns).len(), 1);
+        assert_eq!(
+            validate("Namespace", &json!({"metadata": {"name": "team"}})),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn updates() {
+        let old = deployment(json!({"selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web", "v": "2"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}));
+        let mut new = old.clone();
+        assert_eq!(validate_update("Deployment", &old, &new), vec![]);
+        new["spec"]["selector"] = json!({"matchLabels": {"app": "web", "v": "2"}});
+        assert_eq!(
+            fields(&validate_update("Deployment", &old, &new)),
+            vec![
+                "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"web\", \"v\":\"2\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"
+            ]
+        );
+        let mut renamed = old.clone();
+        renamed["metadata"]["name"] = json!("other");
+        assert_eq!(
+            fields(&validate_update("Deployment", &old, &renamed)),
+            vec!["metadata.name: Invalid value: \"other\": field is immutable"]
+        );
+
+        let svc_old = json!({"metadata": {"name": "s", "namespace": "d"}, "spec": {"type": "ClusterIP", "sessionAffinity": "None",
+            "clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"], "ports": [{"port": 80, "protocol": "TCP", "targetPort": 80}]}});
+        let mut svc_new = svc_old.clone();
+        svc_new["spec"]["clusterIP"] = json!("10.0.0.5");
+        svc_new["spec"]["clusterIPs"] = json!(["10.0.0.5"]);
+        assert_eq!(
+            fields(&validate_update("Service", &svc_old, &svc_new)),
+            vec![
+                "spec.clusterIPs[0]: Invalid value: []string{\"10.0.0.5\"}: may not change once set"
+            ]
+        );
+
+        let cm_old = json!({"metadata": {"name": "c", "namespace": "d"}, "immutable": true, "data": {"a": "1"}});
+        let mut cm_new = cm_old.clone();
+        cm_new["data"]["a"] = json!("2");
+        assert_eq!(
+            fields(&validate_update("ConfigMap", &cm_old, &cm_new)),
+            vec!["data: Forbidden: field is immutable when `immutable` is set"]
+        );
+
+        let sts_old = json!({"metadata": {"name": "s", "namespace": "d"}, "spec": {"serviceName": "a", "replicas": 1}});
+        let mut sts_new = sts_old.clone();
+        sts_new["spec"]["serviceName"] = json!("b");
+        sts_new["spec"]["replicas"] = json!(3);
+        let errs = validate_update("StatefulSet", &sts_old, &sts_new);
+        assert!(
+            errs.iter()
+                .any(|e| e.to_string() == format!("spec: Forbidden: {STS_UPDATE_FORBIDDEN}"))
+        );
+
+        let p_old = pod(json!({"containers": [{"name": "c", "image": "nginx:1"}]}));
+        let mut p_new = p_old.clone();
+        p_new["spec"]["containers"][0]["image"] = json!("nginx:2");
+        assert_eq!(validate_update("Pod", &p_old, &p_new), vec![]);
+        p_new["spec"]["containers"][0]["ports"] = json!([{"containerPort": 80, "protocol": "TCP"}]);
+        assert_eq!(
+            fields(&validate_update("Pod", &p_old, &p_new)),
+            vec![format!("spec: Forbidden: {POD_UPDATE_FORBIDDEN}")]
+        );
+
+        let mut j_old = json!({"metadata": {"name": "j", "namespace": "d"}, "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x"}]}}}});
+        crate::defaults::apply_defaults("Job", &mut j_old);
+        crate::defaults::default_job_selector(&mut j_old, "u1");
+        let mut j_new = j_old.clone();
+        j_new["spec"]["template"]["spec"]["containers"][0]["image"] = json!("y");
+        assert_eq!(validate_update("Job", &j_old, &j_new).len(), 1);
+        assert_eq!(
+            validate_update("Job", &j_old, &j_new)[0].field,
+            "spec.template"
+        );
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(parse_quantity("1"), Some(1_000_000_000));
+        assert_eq!(parse_quantity("100m"), Some(100_000_000));
+        assert_eq!(parse_quantity("1Ki"), Some(1024 * 1_000_000_000));
+        assert_eq!(parse_quantity("1.5G"), Some(1_500_000_000 * 1_000_000_000));
+        assert_eq!(parse_quantity("2e3"), Some(2000 * 1_000_000_000));
+        assert_eq!(parse_quantity("1Gi"), parse_quantity("1024Mi"));
+        assert_eq!(parse_quantity("abc"), None);
+        assert_eq!(parse_quantity("1X"), None);
+    }
+}

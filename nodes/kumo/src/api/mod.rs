@@ -1,0 +1,702 @@
+//! The Kubernetes API server: HTTPS, bearer-token authentication, discovery, OpenAPI, and
+//! the REST verbs over every registered resource. Handlers parse HTTP and render responses;
+//! `registry` holds the storage semantics and `kumo_apimachinery` every shape decision.
+
+pub mod error;
+pub mod registry;
+pub mod watch;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use kumo_apimachinery::resources::{self, ResourceInfo};
+use kumo_apimachinery::{discovery, openapi, patch, table};
+use serde_json::{Value, json};
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::metrics::Metrics;
+use error::{ApiError, ApiResult};
+use registry::{Api, DeleteOpts, FieldValidation, ListQuery, SharedApi, WriteOpts};
+
+/// Version reported at `/version`: kubectl picks its own minor version from it.
+pub const KUBE_VERSION: &str = "v1.33.0";
+
+/// Everything a request handler needs.
+pub struct Server {
+    pub api: SharedApi,
+    pub token: String,
+    pub metrics: Arc<Metrics>,
+    pub external_address: String,
+}
+
+type Shared = Arc<Server>;
+
+/// Builds the router.
+pub fn router(server: Shared) -> axum::Router {
+    axum::Router::new().fallback(dispatch).with_state(server)
+}
+
+fn query_map(q: Option<&str>) -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    if let Some(q) = q {
+        for pair in q.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let dec = |s: &str| percent_decode(&s.replace('+', " "));
+            m.insert(dec(k), dec(v));
+        }
+    }
+    m
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn json_response(code: StatusCode, v: &Value) -> Response {
+    let body = serde_json::to_vec(v).unwrap_or_default();
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = code;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn bytes_response(content_type: &str, body: &'static [u8]) -> Response {
+    let mut r = Response::new(Body::from(Bytes::from_static(body)));
+    if let Ok(ct) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    r
+}
+
+fn authorized(server: &Server, headers: &HeaderMap) -> bool {
+    let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some(token) = v.strip_prefix("Bearer ").map(str::trim) else { return false };
+    // Constant-time comparison: the token is a secret.
+    let a = token.as_bytes();
+    let b = server.token.as_bytes();
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// What the request addresses.
+#[derive(Debug, Clone)]
+struct Target {
+    res: &'static ResourceInfo,
+    namespace: Option<String>,
+    name: Option<String>,
+    sub: Option<String>,
+}
+
+enum Route {
+    Discovery(Response),
+    Resource(Target, bool),
+}
+
+fn parse_path(path: &str, accept: &str, server: &Server) -> ApiResult<Route> {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let (group, version, rest): (&str, &str, &[&str]) = match segs.as_slice() {
+        ["api"] => {
+            if let Some(v) = discovery::negotiate_aggregated(accept) {
+                return Ok(Route::Discovery(aggregated(true, v)));
+            }
+            return Ok(Route::Discovery(json_response(StatusCode::OK, &discovery::core_versions(&server.external_address))));
+        }
+        ["apis"] => {
+            if let Some(v) = discovery::negotiate_aggregated(accept) {
+                return Ok(Route::Discovery(aggregated(false, v)));
+            }
+            return Ok(Route::Discovery(json_response(StatusCode::OK, &discovery::api_group_list())));
+        }
+        ["apis", g] => {
+            let v = discovery::api_group(g).ok_or_else(ApiError::path_not_found)?;
+            return Ok(Route::Discovery(json_response(StatusCode::OK, &v)));
+        }
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return Err(ApiError::path_not_found()),
+    };
+    if rest.is_empty() {
+        let v = discovery::api_resource_list(group, version).ok_or_else(ApiError::path_not_found)?;
+        return Ok(Route::Discovery(json_response(StatusCode::OK, &v)));
+    }
+    let (legacy_watch, rest) = match rest {
+        ["watch", r @ ..] => (true, r),
+        r => (false, r),
+    };
+    let lookup = |plural: &str| resources::lookup(group, version, plural).ok_or_else(ApiError::path_not_found);
+    let t = match rest {
+        ["namespaces", ns, plural, more @ ..] if resources::lookup(group, version, plural).is_some_and(|r| r.namespaced) => {
+            let res = lookup(plural)?;
+            match more {
+                [] => Target { res, namespace: Some(ns.to_string()), name: None, sub: None },
+                [name] => Target { res, namespace: Some(ns.to_string()), name: Some(name.to_string()), sub: None },
+                [name, sub] => Target { res, namespace: Some(ns.to_string()), name: Some(name.to_string()), sub: Some(sub.to_string()) },
+                _ => return Err(ApiError::path_not_found()),
+            }
+        }
+        [plural] => Target { res: lookup(plural)?, namespace: None, name: None, sub: None },
+        [plural, name] => {
+            let res = lookup(plural)?;
+            if res.namespaced {
+                return Err(ApiError::path_not_found());
+            }
+            Target { res, namespace: None, name: Some(name.to_string()), sub: None }
+        }
+        [plural, name, sub] => {
+            let res = lookup(plural)?;
+            if res.namespaced {
+                return Err(ApiError::path_not_found());
+            }
+            Target { res, namespace: None, name: Some(name.to_string()), sub: Some(sub.to_string()) }
+        }
+        _ => return Err(ApiError::path_not_found()),
+    };
+    if let Some(sub) = &t.sub {
+        let ok = match sub.as_str() {
+            "status" => t.res.status,
+            "scale" => t.res.scale,
+            "finalize" => t.res.kind == "Namespace",
+            _ => false,
+        };
+        if !ok {
+            return Err(ApiError::path_not_found());
+        }
+    }
+    Ok(Route::Resource(t, legacy_watch))
+}
+
+fn aggregated(core: bool, api_version: &str) -> Response {
+    let v = discovery::aggregated_discovery(core, api_version);
+    let mut r = json_response(StatusCode::OK, &v);
+    if let Ok(ct) = HeaderValue::from_str(&discovery::aggregated_content_type(api_version)) {
+        r.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    r
+}
+
+/// How the client wants objects rendered.
+#[derive(Clone)]
+enum Rendering {
+    Json,
+    Table { version: &'static str, include: table::IncludeObject },
+}
+
+fn rendering(accept: &str, q: &HashMap<String, String>) -> ApiResult<Rendering> {
+    for range in accept.split(',') {
+        let r = range.replace(' ', "");
+        if r.contains("as=Table") && r.contains("g=meta.k8s.io") {
+            let version = if r.contains("v=v1beta1") { table::TABLE_API_VERSION_V1BETA1 } else { table::TABLE_API_VERSION };
+            let include = table::IncludeObject::parse(q.get("includeObject").map_or("", String::as_str))
+                .ok_or_else(|| ApiError::bad_request("includeObject: unsupported value"))?;
+            return Ok(Rendering::Table { version, include });
+        }
+        if r.starts_with("application/json") || r.starts_with("*/*") || r.starts_with("application/*") {
+            return Ok(Rendering::Json);
+        }
+    }
+    Ok(Rendering::Json)
+}
+
+fn render_table(kind: &str, objs: &[Value], r: &Rendering, list_meta: Value) -> Value {
+    match r {
+        Rendering::Json => Value::Null,
+        Rendering::Table { version, include } => {
+            let mut t = table::table(kind, objs, *include, chrono::Utc::now(), list_meta);
+            if *version != table::TABLE_API_VERSION {
+                table::set_table_version(&mut t, version);
+            }
+            t
+        }
+    }
+}
+
+fn write_opts(q: &HashMap<String, String>, headers: &HeaderMap) -> ApiResult<WriteOpts> {
+    let field_validation = match q.get("fieldValidation").map(String::as_str) {
+        None | Some("") | Some("Warn") => FieldValidation::Warn,
+        Some("Strict") => FieldValidation::Strict,
+        Some("Ignore") => FieldValidation::Ignore,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+            )));
+        }
+    };
+    let dry_run = match q.get("dryRun").map(String::as_str) {
+        None | Some("") => false,
+        Some("All") => true,
+        Some(other) => return Err(ApiError::bad_request(format!("dryRun: Unsupported value: \"{other}\": supported values: \"All\""))),
+    };
+    let force = match q.get("force").map(String::as_str) {
+        None | Some("") | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return Err(ApiError::bad_request(format!("force: invalid value {other:?}"))),
+    };
+    Ok(WriteOpts {
+        dry_run,
+        field_manager: q.get("fieldManager").cloned(),
+        field_validation,
+        force,
+        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown").to_string(),
+    })
+}
+
+fn list_query(q: &HashMap<String, String>) -> ApiResult<ListQuery> {
+    let limit = match q.get("limit").filter(|s| !s.is_empty()) {
+        Some(l) => Some(l.parse::<i64>().map_err(|_| ApiError::bad_request(format!("limit: invalid value {l:?}")))?),
+        None => None,
+    };
+    Ok(ListQuery {
+        label_selector: q.get("labelSelector").cloned(),
+        field_selector: q.get("fieldSelector").cloned(),
+        limit,
+        continue_token: q.get("continue").cloned().filter(|s| !s.is_empty()),
+        resource_version: q.get("resourceVersion").cloned(),
+        resource_version_match: q.get("resourceVersionMatch").cloned(),
+    })
+}
+
+fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
+    for w in warnings.iter().take(16) {
+        let v = format!("299 - \"{}\"", w.replace('"', "\\\""));
+        if let Ok(h) = HeaderValue::from_str(&v) {
+            r.headers_mut().append("warning", h);
+        }
+    }
+    r
+}
+
+async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::too_large(format!("Request entity too large: limit is {limit}"))
+    })
+}
+
+/// Entry point of every request.
+async fn dispatch(State(server): State<Shared>, req: Request) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let span = tracing::info_span!("api.request", method = %method, path = %path, status = tracing::field::Empty);
+    let _enter = span.enter();
+    drop(_enter);
+    let (resp, verb, resource) = handle(server.clone(), req).await;
+    let code = resp.status().as_u16();
+    span.record("status", code);
+    server.metrics.observe_request(verb, &resource, code, started.elapsed());
+    tracing::debug!(parent: &span, method = %method, path = %path, code, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "request");
+    resp
+}
+
+async fn handle(server: Shared, req: Request) -> (Response, &'static str, String) {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let q = query_map(parts.uri.query());
+    let headers = parts.headers;
+    let method = parts.method;
+    // Health and version are public, as in Kubernetes (system:public-info-viewer).
+    match path.as_str() {
+        "/healthz" | "/livez" | "/readyz" | "/healthz/ping" | "/livez/ping" | "/readyz/ping" => {
+            let ready = server.api.store.raft.current_leader().await.is_some();
+            let (code, body) = if ready || path.starts_with("/livez") { (StatusCode::OK, "ok") } else { (StatusCode::SERVICE_UNAVAILABLE, "raft has no leader") };
+            let mut r = (code, body).into_response();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            return (r, "health", String::new());
+        }
+        "/version" => {
+            let v = json!({
+                "major": "1", "minor": "33", "gitVersion": KUBE_VERSION, "gitCommit": "kumo", "gitTreeState": "clean",
+                "buildDate": "2026-01-01T00:00:00Z", "goVersion": "rust", "compiler": "rustc", "platform": "linux/amd64",
+                "emulationMajor": "1", "emulationMinor": "33", "minCompatibilityMajor": "1", "minCompatibilityMinor": "32",
+            });
+            return (json_response(StatusCode::OK, &v), "version", String::new());
+        }
+        _ => {}
+    }
+    if !authorized(&server, &headers) {
+        return (ApiError::unauthorized().into_response(), "unauthorized", String::new());
+    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
+    match path.as_str() {
+        "/metrics" => {
+            let text = server.metrics.render(&server.api);
+            let mut r = Response::new(Body::from(text));
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+            return (r, "metrics", String::new());
+        }
+        "/openapi/v3" => return (bytes_response("application/json", openapi::v3_index_bytes()), "openapi", String::new()),
+        "/openapi/v2" => {
+            if accept.contains("protobuf") && !accept.contains("json") {
+                return (ApiError::new(406, "NotAcceptable", "only application/json is served for /openapi/v2").into_response(), "openapi", String::new());
+            }
+            return (bytes_response("application/json", openapi::v2_document_bytes()), "openapi", String::new());
+        }
+        p if p.starts_with("/openapi/v3/") => {
+            let doc = p.trim_start_matches("/openapi/v3/");
+            return match openapi::v3_document_bytes(doc) {
+                Some(b) => {
+                    let mut r = bytes_response("application/json", b);
+                    if q.contains_key("hash") {
+                        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, immutable"));
+                    }
+                    (r, "openapi", String::new())
+                }
+                None => (ApiError::path_not_found().into_response(), "openapi", String::new()),
+            };
+        }
+        _ => {}
+    }
+    let route = match parse_path(&path, &accept, &server) {
+        Ok(r) => r,
+        Err(e) => return (e.into_response(), "notfound", String::new()),
+    };
+    let (target, legacy_watch) = match route {
+        Route::Discovery(r) => return (r, "discovery", String::new()),
+        Route::Resource(t, w) => (t, w),
+    };
+    let resource = match &target.sub {
+        Some(s) => format!("{}/{s}", target.res.plural),
+        None => target.res.plural.to_string(),
+    };
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
+    let is_watch = legacy_watch || q.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let verb: &'static str = match (&method, target.name.is_some(), is_watch) {
+        (&Method::GET, _, true) => "watch",
+        (&Method::GET, true, _) => "get",
+        (&Method::GET, false, _) => "list",
+        (&Method::POST, _, _) => "create",
+        (&Method::PUT, _, _) => "update",
+        (&Method::PATCH, _, _) => "patch",
+        (&Method::DELETE, true, _) => "delete",
+        (&Method::DELETE, false, _) => "deletecollection",
+        _ => "other",
+    };
+    let result = serve_resource(&server, &target, verb, &q, &headers, &accept, &ct, body).await;
+    let resp = match result {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    (resp, verb, resource)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_resource(
+    server: &Shared,
+    t: &Target,
+    verb: &'static str,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+    accept: &str,
+    ct: &str,
+    body: Body,
+) -> ApiResult<Response> {
+    let api = &server.api;
+    let res = t.res;
+    let ns = t.namespace.as_deref();
+    let rendering = rendering(accept, q)?;
+    let respond = |code: StatusCode, obj: &Value, warnings: &[String]| -> Response {
+        let out = match &rendering {
+            Rendering::Json => obj.clone(),
+            r => render_table(res.kind, std::slice::from_ref(obj), r, json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)})),
+        };
+        with_warnings(json_response(code, &out), warnings)
+    };
+    let sub = t.sub.as_deref();
+    match verb {
+        "get" => {
+            let name = t.name.as_deref().unwrap_or("");
+            let obj = api.get(res, ns, name).await?;
+            if sub == Some("scale") {
+                return Ok(json_response(StatusCode::OK, &scale_of(res, &obj)));
+            }
+            Ok(respond(StatusCode::OK, &obj, &[]))
+        }
+        "list" => {
+            let lq = list_query(q)?;
+            let page = api.list(res, ns, &lq).await?;
+            let mut meta = json!({"resourceVersion": page.revision.to_string()});
+            if let Some(c) = &page.cont {
+                meta["continue"] = json!(c);
+            }
+            if let Some(n) = page.remaining {
+                meta["remainingItemCount"] = json!(n);
+            }
+            let out = match &rendering {
+                Rendering::Json => json!({"kind": res.list_kind(), "apiVersion": res.api_version(), "metadata": meta, "items": page.items}),
+                r => render_table(res.kind, &page.items, r, meta),
+            };
+            Ok(json_response(StatusCode::OK, &out))
+        }
+        "watch" => {
+            let mut wq = watch::WatchQuery { list: list_query(q)?, ..Default::default() };
+            wq.allow_bookmarks = q.get("allowWatchBookmarks").is_some_and(|v| v == "true");
+            wq.send_initial_events = q.get("sendInitialEvents").map(|v| v == "true");
+            wq.timeout = q.get("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
+            let r = rendering.clone();
+            let render: watch::Render = Arc::new(move |obj: &Value| match &r {
+                Rendering::Json => obj.clone(),
+                r => render_table(res.kind, std::slice::from_ref(obj), r, Value::Null),
+            });
+            let rx = watch::start(api.clone(), res, t.namespace.clone(), wq, render).await?;
+            let stream = ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>);
+            let mut resp = Response::new(Body::from_stream(stream));
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+            Ok(resp)
+        }
+        "create" => {
+            if t.name.is_some() {
+                return Err(ApiError::method_not_allowed("POST on an item"));
+            }
+            let opts = write_opts(q, headers)?;
+            let bytes = read_body(body, api.limits.max_body).await?;
+            let obj = registry::parse_body(&bytes, ct)?;
+            let w = api.create(res, ns, obj, &opts).await?;
+            Ok(respond(StatusCode::CREATED, &w.obj, &w.warnings))
+        }
+        "update" => {
+            let name = t.name.as_deref().ok_or_else(|| ApiError::method_not_allowed("PUT on a collection"))?;
+            let opts = write_opts(q, headers)?;
+            let bytes = read_body(body, api.limits.max_body).await?;
+            let obj = registry::parse_body(&bytes, ct)?;
+            if sub == Some("scale") {
+                let replicas = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+                let w = set_replicas(api, res, ns, name, replicas, obj.pointer("/metadata/resourceVersion").and_then(Value::as_str), &opts).await?;
+                return Ok(json_response(StatusCode::OK, &scale_of(res, &w.obj)));
+            }
+            let w = api.update(res, ns, name, obj, sub.filter(|s| *s == "status"), &opts).await?;
+            Ok(respond(StatusCode::OK, &w.obj, &w.warnings))
+        }
+        "patch" => {
+            let name = t.name.as_deref().ok_or_else(|| ApiError::method_not_allowed("PATCH on a collection"))?;
+            let opts = write_opts(q, headers)?;
+            let ptype = patch::PatchType::from_content_type(ct).ok_or_else(|| ApiError::unsupported_media(ct))?;
+            let bytes = read_body(body, api.limits.max_body).await?;
+            if ptype == patch::PatchType::Apply && opts.field_manager.as_deref().is_none_or(str::is_empty) {
+                return Err(ApiError::bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"));
+            }
+            if sub == Some("scale") {
+                let current = api.get(res, ns, name).await?;
+                let scale = scale_of(res, &current);
+                let patched = match ptype {
+                    patch::PatchType::Json => patch::apply_json_patch(&scale, &bytes),
+                    patch::PatchType::Merge | patch::PatchType::Strategic => patch::apply_merge_patch(&scale, &bytes),
+                    patch::PatchType::Apply => {
+                        let applied = registry::parse_body(&bytes, "application/yaml")?;
+                        let mut s = scale.clone();
+                        if let Some(r) = applied.pointer("/spec/replicas") {
+                            s["spec"]["replicas"] = r.clone();
+                        }
+                        Ok(s)
+                    }
+                }
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let replicas = patched.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+                let w = set_replicas(api, res, ns, name, replicas, None, &opts).await?;
+                return Ok(json_response(StatusCode::OK, &scale_of(res, &w.obj)));
+            }
+            let w = api.patch(res, ns, name, ptype, &bytes, sub.filter(|s| *s == "status"), &opts).await?;
+            Ok(respond(if w.created { StatusCode::CREATED } else { StatusCode::OK }, &w.obj, &w.warnings))
+        }
+        "delete" => {
+            let name = t.name.as_deref().unwrap_or("");
+            let opts = delete_opts(q, body, api.limits.max_body).await?;
+            let d = api.delete(res, ns, name, &opts).await?;
+            Ok(respond(if d.gone { StatusCode::OK } else { StatusCode::OK }, &d.obj, &[]))
+        }
+        "deletecollection" => {
+            let lq = list_query(q)?;
+            let opts = delete_opts(q, body, api.limits.max_body).await?;
+            let page = api.list(res, ns, &ListQuery { limit: None, continue_token: None, ..lq }).await?;
+            let mut items = Vec::new();
+            for obj in page.items {
+                let name = registry::meta_str(&obj, "name").unwrap_or("").to_string();
+                let ns_of = registry::meta_str(&obj, "namespace").map(str::to_string);
+                match api.delete(res, ns_of.as_deref(), &name, &opts).await {
+                    Ok(d) => items.push(d.obj),
+                    Err(e) if e.code == 404 => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(json_response(StatusCode::OK, &json!({"kind": res.list_kind(), "apiVersion": res.api_version(), "metadata": {}, "items": items})))
+        }
+        _ => Err(ApiError::method_not_allowed(verb)),
+    }
+}
+
+async fn delete_opts(q: &HashMap<String, String>, body: Body, limit: usize) -> ApiResult<DeleteOpts> {
+    let bytes = read_body(body, limit).await?;
+    let b: Value = if bytes.is_empty() { json!({}) } else { registry::parse_body(&bytes, "application/json")? };
+    let get = |k: &str| q.get(k).cloned().or_else(|| b.get(k).and_then(Value::as_str).map(str::to_string));
+    let dry_run = q.get("dryRun").is_some_and(|v| v == "All")
+        || b.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"));
+    let propagation = get("propagationPolicy").or_else(|| {
+        q.get("orphanDependents").or_else(|| None).and_then(|v| (v == "true").then(|| "Orphan".to_string()))
+    });
+    if let Some(p) = &propagation {
+        if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
+            return Err(ApiError::bad_request(format!(
+                "propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+            )));
+        }
+    }
+    let grace_period = q
+        .get("gracePeriodSeconds")
+        .and_then(|s| s.parse().ok())
+        .or_else(|| b.get("gracePeriodSeconds").and_then(Value::as_i64));
+    Ok(DeleteOpts {
+        dry_run,
+        propagation,
+        grace_period,
+        precondition_uid: b.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string),
+        precondition_rv: b.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string),
+    })
+}
+
+/// The autoscaling/v1 `Scale` of a scalable object.
+fn scale_of(res: &ResourceInfo, obj: &Value) -> Value {
+    let selector = obj
+        .pointer("/spec/selector")
+        .map(|s| {
+            let mut parts: Vec<String> = Vec::new();
+            if let Some(m) = s.get("matchLabels").and_then(Value::as_object) {
+                parts.extend(m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))));
+            }
+            if let Some(exprs) = s.get("matchExpressions").and_then(Value::as_array) {
+                for e in exprs {
+                    let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+                    let vals: Vec<&str> = e.get("values").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                    match e.get("operator").and_then(Value::as_str).unwrap_or("") {
+                        "In" => parts.push(format!("{key} in ({})", vals.join(","))),
+                        "NotIn" => parts.push(format!("{key} notin ({})", vals.join(","))),
+                        "Exists" => parts.push(key.to_string()),
+                        "DoesNotExist" => parts.push(format!("!{key}")),
+                        _ => {}
+                    }
+                }
+            }
+            parts.join(",")
+        })
+        .unwrap_or_default();
+    let m = obj.get("metadata").cloned().unwrap_or(json!({}));
+    let _ = res;
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": m.get("name"), "namespace": m.get("namespace"), "uid": m.get("uid"),
+            "resourceVersion": m.get("resourceVersion"), "creationTimestamp": m.get("creationTimestamp"),
+        },
+        "spec": {"replicas": obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)},
+        "status": {"replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0), "selector": selector},
+    })
+}
+
+async fn set_replicas(
+    api: &Api,
+    res: &ResourceInfo,
+    ns: Option<&str>,
+    name: &str,
+    replicas: i64,
+    rv: Option<&str>,
+    opts: &WriteOpts,
+) -> ApiResult<registry::Written> {
+    let mut body = json!({"spec": {"replicas": replicas}});
+    if let Some(rv) = rv.filter(|s| !s.is_empty()) {
+        body["metadata"] = json!({"resourceVersion": rv});
+    }
+    let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::internal(e.to_string()))?;
+    api.patch(res, ns, name, patch::PatchType::Merge, &bytes, None, opts).await
+}
+
+/// Serves the API over TLS on `addr` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: axum::Router,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let conns = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return Ok(()),
+        };
+        // Past MAX_CONNECTIONS, new connections wait here (the kernel backlog queues them).
+        let Ok(permit) = conns.clone().acquire_owned().await else { return Ok(()) };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let app = app.clone();
+                async move {
+                    let req = req.map(Body::new);
+                    tower::ServiceExt::oneshot(app, req).await
+                }
+            });
+            let builder = Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(%peer, error = %e, "connection ended with error");
+                    }
+                }
+                _ = shutdown.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+                }
+            }
+        });
+    }
+}
+
+/// Open client connections served at once.
+const MAX_CONNECTIONS: usize = 4096;
+
+pub fn new_server(api: Api, token: String, metrics: Arc<Metrics>, external_address: String) -> Shared {
+    Arc::new(Server { api: Arc::new(api), token, metrics, external_address })
+}

@@ -1,0 +1,1111 @@
+//! The storage semantics of the Kubernetes API: how create, update, patch, delete, get and
+//! list turn into conditional writes and reads on the replicated store. Everything about an
+//! object's shape is decided by `kumo_apimachinery`; this module sequences it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use kumo_apimachinery::resources::{self, ResourceInfo};
+use kumo_apimachinery::{apply, convert, defaults, patch, selectors, typed, validation};
+use kumo_raft_store::{Command, KeyValue, Outcome, Precondition, StoreNode};
+use rand::Rng;
+use serde_json::{Map, Value, json};
+
+use super::error::{ApiError, ApiResult, qualified};
+
+/// Limits the API server enforces. Past each one the request is refused with the status
+/// code named here.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Request bodies above this get 413 (Kubernetes: 3 MiB).
+    pub max_body: usize,
+    /// Objects above this after encoding get 413 (etcd's default request limit, 1.5 MiB).
+    pub max_object: usize,
+    /// Concurrent watch streams; past it, 429.
+    pub max_watchers: usize,
+    /// Largest page a list returns at once, whatever `limit` asks.
+    pub max_page: usize,
+    /// Retries of a read-modify-write (patch, delete) that lost an optimistic-concurrency race.
+    pub max_retries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body: 3 << 20,
+            max_object: 3 << 19,
+            max_watchers: 10_000,
+            max_page: 10_000,
+            max_retries: 8,
+        }
+    }
+}
+
+/// `fieldValidation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FieldValidation {
+    Ignore,
+    #[default]
+    Warn,
+    Strict,
+}
+
+/// Options common to writes.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOpts {
+    pub dry_run: bool,
+    pub field_manager: Option<String>,
+    pub field_validation: FieldValidation,
+    pub force: bool,
+    pub user_agent: String,
+}
+
+impl WriteOpts {
+    fn manager(&self) -> String {
+        match &self.field_manager {
+            Some(m) if !m.is_empty() => m.clone(),
+            _ => self.user_agent.split('/').next().unwrap_or("unknown").chars().take(128).collect(),
+        }
+    }
+}
+
+/// Result of a write.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub obj: Value,
+    pub created: bool,
+    pub warnings: Vec<String>,
+}
+
+/// `DeleteOptions` that matter here.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOpts {
+    pub dry_run: bool,
+    pub propagation: Option<String>,
+    pub grace_period: Option<i64>,
+    pub precondition_uid: Option<String>,
+    pub precondition_rv: Option<String>,
+}
+
+/// Result of a delete: the object, and whether it is gone (else it waits on finalizers).
+#[derive(Debug, Clone)]
+pub struct Deleted {
+    pub obj: Value,
+    pub gone: bool,
+}
+
+/// The API's state: the store and the limits.
+pub struct Api {
+    pub store: StoreNode,
+    pub limits: Limits,
+    pub watchers: AtomicUsize,
+}
+
+pub type SharedApi = Arc<Api>;
+
+/// Kinds whose `metadata.generation` tracks spec changes.
+const GENERATION_KINDS: &[&str] = &[
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "HorizontalPodAutoscaler",
+    "Ingress",
+    "NetworkPolicy",
+    "PodDisruptionBudget",
+    "Pod",
+    "Service",
+    "IngressClass",
+];
+
+/// Storage version of a resource: the first registered version of its storage prefix.
+pub fn storage_api_version(res: &ResourceInfo) -> String {
+    let prefix = res.storage_prefix();
+    resources::RESOURCES
+        .iter()
+        .find(|r| r.storage_prefix() == prefix)
+        .map_or_else(|| res.api_version(), |r| r.api_version())
+}
+
+pub fn key(res: &ResourceInfo, ns: Option<&str>, name: &str) -> String {
+    match ns {
+        Some(ns) if res.namespaced => format!("{}/{ns}/{name}", res.storage_prefix()),
+        _ => format!("{}/{name}", res.storage_prefix()),
+    }
+}
+
+pub fn prefix(res: &ResourceInfo, ns: Option<&str>) -> String {
+    match ns {
+        Some(ns) if res.namespaced => format!("{}/{ns}/", res.storage_prefix()),
+        _ => format!("{}/", res.storage_prefix()),
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Decodes a stored value, setting `resourceVersion` to its revision and converting it to
+/// the version the client asked for.
+pub fn decode(res: &ResourceInfo, kv: &KeyValue) -> Value {
+    let mut obj: Value = serde_json::from_slice(&kv.value).unwrap_or(Value::Null);
+    set_rv(&mut obj, kv.mod_revision);
+    if obj.get("apiVersion").and_then(Value::as_str) != Some(res.api_version().as_str()) {
+        if let Ok(c) = convert::convert(&obj, &res.api_version()) {
+            obj = c;
+        }
+    }
+    obj
+}
+
+pub fn set_rv(obj: &mut Value, rev: u64) {
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.insert("resourceVersion".into(), Value::String(rev.to_string()));
+    }
+}
+
+fn meta(obj: &Value) -> &Map<String, Value> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    obj.get("metadata").and_then(Value::as_object).unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+}
+
+fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = json!({});
+    }
+    obj["metadata"].as_object_mut().expect("metadata is an object")
+}
+
+pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    meta(obj).get(field).and_then(Value::as_str)
+}
+
+fn generate_suffix() -> String {
+    // Kubernetes' alphabet for generated names: no vowels, no confusable digits.
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// Parses a request body as JSON, or YAML when the content type says so.
+pub fn parse_body(body: &[u8], content_type: &str) -> ApiResult<Value> {
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        // Only JSON and YAML are served; client-go falls back to JSON on 415.
+        return Err(ApiError::unsupported_media(content_type));
+    }
+    let v: Value = if content_type.contains("yaml") {
+        serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the object provided is unrecognized or malformed: couldn't get version/kind; json parse error: {e}"
+            ))
+        })?
+    };
+    if !v.is_object() {
+        return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+    }
+    Ok(v)
+}
+
+impl Api {
+    pub fn new(store: StoreNode, limits: Limits) -> Self {
+        Self { store, limits, watchers: AtomicUsize::new(0) }
+    }
+
+    /// Reads one stored object (after a read barrier, so it is at least as new as any
+    /// acknowledged write).
+    pub async fn get_kv(&self, res: &ResourceInfo, ns: Option<&str>, name: &str) -> ApiResult<Option<KeyValue>> {
+        self.store.read_barrier().await?;
+        let k = key(res, ns, name);
+        Ok(self.store.shared().read(|m| m.get(&k).cloned()))
+    }
+
+    pub async fn get(&self, res: &ResourceInfo, ns: Option<&str>, name: &str) -> ApiResult<Value> {
+        match self.get_kv(res, ns, name).await? {
+            Some(kv) => Ok(decode(res, &kv)),
+            None => Err(ApiError::not_found(res, name)),
+        }
+    }
+
+    async fn propose(&self, cmd: Command) -> ApiResult<Outcome> {
+        Ok(self.store.propose(cmd).await?)
+    }
+
+    /// Checks a body's apiVersion/kind/namespace against the request.
+    fn check_identity(&self, res: &ResourceInfo, ns: Option<&str>, obj: &mut Value) -> ApiResult<()> {
+        let api_version = res.api_version();
+        match obj.get("kind").and_then(Value::as_str) {
+            None | Some("") => obj["kind"] = json!(res.kind),
+            Some(k) if k == res.kind => {}
+            Some(k) => {
+                return Err(ApiError::bad_request(format!(
+                    "the kind in the body ({k}) does not match the kind of the resource ({})",
+                    res.kind
+                )));
+            }
+        }
+        match obj.get("apiVersion").and_then(Value::as_str) {
+            None | Some("") => obj["apiVersion"] = json!(api_version),
+            Some(v) if v == api_version => {}
+            Some(v) => {
+                return Err(ApiError::bad_request(format!(
+                    "the API version in the data ({v}) does not match the expected API version ({api_version})"
+                )));
+            }
+        }
+        if !obj.get("metadata").is_none_or(Value::is_object) {
+            return Err(ApiError::bad_request("metadata must be an object"));
+        }
+        let m = meta_mut(obj);
+        if res.namespaced {
+            let ns = ns.unwrap_or("default");
+            match m.get("namespace").and_then(Value::as_str) {
+                None | Some("") => {
+                    m.insert("namespace".into(), json!(ns));
+                }
+                Some(x) if x == ns => {}
+                Some(_) => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ));
+                }
+            }
+        } else {
+            m.remove("namespace");
+        }
+        Ok(())
+    }
+
+    /// Unknown-field and type checks on a body. Returns warnings (Warn mode).
+    fn check_fields(&self, res: &ResourceInfo, obj: &Value, fv: FieldValidation) -> ApiResult<Vec<String>> {
+        match typed::unknown_fields(res.kind, obj) {
+            Err(e) => Err(ApiError::bad_request(format!("{} in body is invalid: {e}", res.kind))),
+            Ok(unknown) if unknown.is_empty() || fv == FieldValidation::Ignore => Ok(Vec::new()),
+            Ok(unknown) if fv == FieldValidation::Strict => {
+                let list: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+                Err(ApiError::bad_request(format!("strict decoding error: {}", list.join(", "))))
+            }
+            Ok(unknown) => Ok(unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect()),
+        }
+    }
+
+    async fn namespace_state(&self, ns: &str) -> ApiResult<Option<Value>> {
+        let nsres = resources::lookup("", "v1", "namespaces").expect("namespaces registered");
+        Ok(self.get_kv(nsres, None, ns).await?.map(|kv| decode(nsres, &kv)))
+    }
+
+    pub async fn create(&self, res: &ResourceInfo, ns: Option<&str>, mut obj: Value, opts: &WriteOpts) -> ApiResult<Written> {
+        self.check_identity(res, ns, &mut obj)?;
+        let warnings = self.check_fields(res, &obj, opts.field_validation)?;
+        if meta_str(&obj, "resourceVersion").is_some_and(|s| !s.is_empty()) {
+            return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
+        }
+        if meta_str(&obj, "name").is_none_or(str::is_empty) {
+            if let Some(g) = meta_str(&obj, "generateName").filter(|g| !g.is_empty()) {
+                let name = format!("{g}{}", generate_suffix());
+                meta_mut(&mut obj).insert("name".into(), json!(name));
+            }
+        }
+        let name = meta_str(&obj, "name").unwrap_or("").to_string();
+        let uid = uuid::Uuid::new_v4().to_string();
+        {
+            let m = meta_mut(&mut obj);
+            m.insert("uid".into(), json!(uid));
+            m.insert("creationTimestamp".into(), json!(now_rfc3339()));
+            m.remove("deletionTimestamp");
+            m.remove("deletionGracePeriodSeconds");
+            m.remove("resourceVersion");
+            m.remove("selfLink");
+            if GENERATION_KINDS.contains(&res.kind) {
+                m.insert("generation".into(), json!(1));
+            } else {
+                m.remove("generation");
+            }
+        }
+        self.prepare_create(res, &mut obj, &uid);
+        defaults::apply_defaults(res.kind, &mut obj);
+        let mut errs = validation::validate_object_meta(res.kind, res.namespaced, obj.get("metadata").unwrap_or(&Value::Null));
+        if errs.is_empty() {
+            errs.extend(validation::validate(res.kind, &obj));
+        }
+        if !errs.is_empty() {
+            return Err(ApiError::invalid(res, &name, &errs));
+        }
+        if obj.pointer("/metadata/managedFields").is_none() {
+            apply::update_managed_fields(res.kind, None, &mut obj, &opts.manager(), "Update", None, &now_rfc3339(), &res.api_version());
+        }
+        if res.namespaced {
+            let ns_name = meta_str(&obj, "namespace").unwrap_or("default").to_string();
+            match self.namespace_state(&ns_name).await? {
+                None => return Err(ApiError::namespace_not_found(&ns_name)),
+                Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => {
+                    return Err(ApiError::forbidden(
+                        res,
+                        &name,
+                        &format!("unable to create new content in namespace {ns_name} because it is being terminated"),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        let ns_of = meta_str(&obj, "namespace").map(str::to_string);
+        let k = key(res, ns_of.as_deref(), &name);
+        let claimed = if res.kind == "Service" && !opts.dry_run { self.claim_cluster_ip(res, &mut obj, &k, &name).await? } else { None };
+        let bytes = self.encode(res, &obj)?;
+        if opts.dry_run {
+            return Ok(Written { obj, created: true, warnings });
+        }
+        match self.propose(Command::Put { key: k, value: bytes, precondition: Precondition::Absent }).await? {
+            Outcome::Done { kv: Some(kv), .. } => {
+                let obj = decode(res, &kv);
+                if res.kind == "Namespace" {
+                    self.ensure_default_service_account(&name).await;
+                }
+                Ok(Written { obj, created: true, warnings })
+            }
+            Outcome::AlreadyExists { .. } => {
+                if let Some(ip) = claimed {
+                    self.release_cluster_ip(&ip).await;
+                }
+                Err(ApiError::already_exists(res, &name))
+            }
+            other => Err(ApiError::internal(format!("unexpected store outcome {other:?}"))),
+        }
+    }
+
+    /// Server-set fields on create: status reset, job selectors, namespace finalizers.
+    fn prepare_create(&self, res: &ResourceInfo, obj: &mut Value, uid: &str) {
+        match res.kind {
+            "Pod" => {
+                obj["status"] = json!({"phase": "Pending"});
+            }
+            "Namespace" => {
+                obj["status"] = json!({"phase": "Active"});
+            }
+            "Service" => {
+                obj["status"] = json!({"loadBalancer": {}});
+            }
+            "Job" => {
+                defaults::default_job_selector(obj, uid);
+                obj["status"] = json!({});
+            }
+            _ if res.status && res.kind != "Node" => {
+                obj["status"] = json!({});
+            }
+            _ => {}
+        }
+    }
+
+    fn encode(&self, res: &ResourceInfo, obj: &Value) -> ApiResult<Bytes> {
+        let mut stored = obj.clone();
+        if let Some(m) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        let storage_version = storage_api_version(res);
+        if res.api_version() != storage_version {
+            stored = convert::convert(&stored, &storage_version).map_err(|e| ApiError::internal(e.to_string()))?;
+        }
+        let bytes = serde_json::to_vec(&stored).map_err(|e| ApiError::internal(e.to_string()))?;
+        if bytes.len() > self.limits.max_object {
+            return Err(ApiError::too_large(format!(
+                "Request entity too large: object is {} bytes, limit is {}",
+                bytes.len(),
+                self.limits.max_object
+            )));
+        }
+        Ok(Bytes::from(bytes))
+    }
+
+    /// Allocates (or claims the requested) ClusterIP of a Service through a store key, so two
+    /// Services never share one.
+    async fn claim_cluster_ip(&self, res: &ResourceInfo, obj: &mut Value, svc_key: &str, name: &str) -> ApiResult<Option<String>> {
+        let ty = obj.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
+        if ty == "ExternalName" {
+            return Ok(None);
+        }
+        let requested = obj.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
+        if requested == "None" {
+            obj["spec"]["clusterIPs"] = json!(["None"]);
+            return Ok(None);
+        }
+        let mut candidates: Vec<String> = Vec::new();
+        if !requested.is_empty() {
+            candidates.push(requested.clone());
+        } else {
+            let mut rng = rand::rng();
+            for _ in 0..32 {
+                let n: u32 = rng.random_range(11..65_534);
+                candidates.push(format!("10.96.{}.{}", n >> 8, n & 0xff));
+            }
+        }
+        for ip in candidates {
+            let cmd = Command::Put {
+                key: format!("core/_clusterips/{ip}"),
+                value: Bytes::from(svc_key.to_string()),
+                precondition: Precondition::Absent,
+            };
+            match self.propose(cmd).await? {
+                Outcome::Done { .. } => {
+                    obj["spec"]["clusterIP"] = json!(ip);
+                    obj["spec"]["clusterIPs"] = json!([ip]);
+                    return Ok(Some(ip));
+                }
+                Outcome::AlreadyExists { .. } if !requested.is_empty() => {
+                    let cause = validation::FieldError {
+                        field: "spec.clusterIPs".into(),
+                        reason: "FieldValueInvalid",
+                        message: format!("Invalid value: [\"{ip}\"]: failed to allocate IP {ip}: provided IP is already allocated"),
+                    };
+                    return Err(ApiError::invalid(res, name, &[cause]));
+                }
+                _ => continue,
+            }
+        }
+        Err(ApiError::internal("failed to allocate a service IP: range is full"))
+    }
+
+    async fn release_cluster_ip(&self, ip: &str) {
+        let cmd = Command::Delete { key: format!("core/_clusterips/{ip}"), precondition: Precondition::Exists };
+        if let Err(e) = self.propose(cmd).await {
+            tracing::warn!(ip, error = %e.message, "could not release service IP");
+        }
+    }
+
+    /// Boxed: it calls `create`, which calls it.
+    fn ensure_default_service_account<'a>(&'a self, ns: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(self.ensure_default_service_account_inner(ns))
+    }
+
+    async fn ensure_default_service_account_inner(&self, ns: &str) {
+        let sa = resources::lookup("", "v1", "serviceaccounts").expect("registered");
+        let obj = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}});
+        let opts = WriteOpts { field_manager: Some("kube-controller-manager".into()), ..Default::default() };
+        match self.create(sa, Some(ns), obj, &opts).await {
+            Ok(_) => {}
+            Err(e) if e.code == 409 => {}
+            Err(e) => tracing::warn!(namespace = ns, error = %e.message, "could not create the default service account"),
+        }
+    }
+
+    /// Update (PUT) of the object or its `status` subresource.
+    pub async fn update(
+        &self,
+        res: &ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        mut obj: Value,
+        sub: Option<&str>,
+        opts: &WriteOpts,
+    ) -> ApiResult<Written> {
+        self.check_identity(res, ns, &mut obj)?;
+        let warnings = self.check_fields(res, &obj, opts.field_validation)?;
+        match meta_str(&obj, "name") {
+            Some(n) if n == name => {}
+            Some(n) if !n.is_empty() => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({name})"
+                )));
+            }
+            _ => {
+                meta_mut(&mut obj).insert("name".into(), json!(name));
+            }
+        }
+        let expected: Option<u64> = match meta_str(&obj, "resourceVersion").filter(|s| !s.is_empty()) {
+            Some(rv) => Some(rv.parse().map_err(|_| {
+                ApiError::bad_request(format!("invalid resourceVersion {rv:?}"))
+            })?),
+            None => None,
+        };
+        let Some(kv) = self.get_kv(res, ns, name).await? else {
+            return Err(ApiError::not_found(res, name));
+        };
+        if let Some(rv) = expected {
+            if rv != kv.mod_revision {
+                return Err(ApiError::conflict(res, name));
+            }
+        }
+        let old = decode(res, &kv);
+        let mut w = self.commit_update(res, name, &old, kv.mod_revision, obj, sub, opts, None).await?;
+        w.warnings.extend(warnings);
+        Ok(w)
+    }
+
+    /// The shared tail of update and patch: carry server-owned fields over from `old`,
+    /// default, validate, track managed fields, and write conditionally on `rev`.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_update(
+        &self,
+        res: &ResourceInfo,
+        name: &str,
+        old: &Value,
+        rev: u64,
+        mut obj: Value,
+        sub: Option<&str>,
+        opts: &WriteOpts,
+        managed_already: Option<()>,
+    ) -> ApiResult<Written> {
+        // Server-owned metadata.
+        {
+            let om = meta(old).clone();
+            let m = meta_mut(&mut obj);
+            for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+                match om.get(f) {
+                    Some(v) => m.insert(f.into(), v.clone()),
+                    None => m.remove(f),
+                };
+            }
+            if om.get("namespace").is_some() {
+                m.insert("namespace".into(), om["namespace"].clone());
+            }
+            m.insert("name".into(), json!(name));
+            m.remove("resourceVersion");
+        }
+        match sub {
+            Some("status") => {
+                // Only status changes through the status subresource.
+                let status = obj.get("status").cloned();
+                let metadata = obj["metadata"].clone();
+                let mut next = old.clone();
+                match status {
+                    Some(s) => next["status"] = s,
+                    None => {
+                        if let Some(o) = next.as_object_mut() {
+                            o.remove("status");
+                        }
+                    }
+                }
+                next["metadata"]["managedFields"] = metadata.get("managedFields").cloned().unwrap_or(Value::Null);
+                if next["metadata"]["managedFields"].is_null() {
+                    if let Some(m) = next["metadata"].as_object_mut() {
+                        m.remove("managedFields");
+                    }
+                }
+                obj = next;
+            }
+            _ if res.status => {
+                // The main resource cannot change status.
+                match old.get("status") {
+                    Some(s) => obj["status"] = s.clone(),
+                    None => {
+                        if let Some(o) = obj.as_object_mut() {
+                            o.remove("status");
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        if res.kind == "Service" {
+            // clusterIP is allocated once; an update that omits it keeps it.
+            for f in ["clusterIP", "clusterIPs"] {
+                if obj.pointer(&format!("/spec/{f}")).is_none() {
+                    if let Some(v) = old.pointer(&format!("/spec/{f}")) {
+                        obj["spec"][f] = v.clone();
+                    }
+                }
+            }
+        }
+        defaults::apply_defaults(res.kind, &mut obj);
+        if GENERATION_KINDS.contains(&res.kind) && old.get("spec") != obj.get("spec") {
+            let g = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+            meta_mut(&mut obj).insert("generation".into(), json!(g));
+        }
+        let mut errs = validation::validate_object_meta(res.kind, res.namespaced, obj.get("metadata").unwrap_or(&Value::Null));
+        errs.extend(validation::validate_update(res.kind, old, &obj));
+        if !errs.is_empty() {
+            return Err(ApiError::invalid(res, name, &errs));
+        }
+        if managed_already.is_none() {
+            apply::update_managed_fields(res.kind, Some(old), &mut obj, &opts.manager(), "Update", sub, &now_rfc3339(), &res.api_version());
+        }
+        // No change (managedFields aside): nothing is written and the revision stays.
+        if strip_managed(old) == strip_managed(&obj) {
+            let mut same = old.clone();
+            set_rv(&mut same, rev);
+            return Ok(Written { obj: same, created: false, warnings: Vec::new() });
+        }
+        let ns = meta_str(&obj, "namespace").map(str::to_string);
+        let k = key(res, ns.as_deref(), name);
+        // Finalizers gone from an object being deleted: the update completes the delete.
+        let finalized = obj.pointer("/metadata/deletionTimestamp").is_some()
+            && obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty())
+            && res.kind != "Namespace";
+        let bytes = self.encode(res, &obj)?;
+        if opts.dry_run {
+            set_rv(&mut obj, rev);
+            return Ok(Written { obj, created: false, warnings: Vec::new() });
+        }
+        let cmd = if finalized {
+            Command::Delete { key: k, precondition: Precondition::Revision(rev) }
+        } else {
+            Command::Put { key: k, value: bytes, precondition: Precondition::Revision(rev) }
+        };
+        match self.propose(cmd).await? {
+            Outcome::Done { kv: Some(kv), .. } => {
+                if finalized {
+                    self.after_delete(res, &obj).await;
+                    set_rv(&mut obj, kv.mod_revision);
+                    return Ok(Written { obj, created: false, warnings: Vec::new() });
+                }
+                Ok(Written { obj: decode(res, &kv), created: false, warnings: Vec::new() })
+            }
+            Outcome::Conflict { .. } => Err(ApiError::conflict(res, name)),
+            Outcome::NotFound => Err(ApiError::not_found(res, name)),
+            other => Err(ApiError::internal(format!("unexpected store outcome {other:?}"))),
+        }
+    }
+
+    /// PATCH: read, patch, write conditionally; retried when another writer got in between.
+    pub async fn patch(
+        &self,
+        res: &ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        ptype: patch::PatchType,
+        body: &[u8],
+        sub: Option<&str>,
+        opts: &WriteOpts,
+    ) -> ApiResult<Written> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let kv = self.get_kv(res, ns, name).await?;
+            let result = match kv {
+                None if ptype == patch::PatchType::Apply && sub.is_none() => {
+                    let applied = parse_body(body, "application/yaml")?;
+                    let mut obj = apply::server_side_apply(
+                        res.kind, None, &applied, &opts.manager(), opts.force, &now_rfc3339(), &res.api_version(),
+                    )
+                    .map_err(|e| self.apply_error(res, name, e))?;
+                    if meta_str(&obj, "name").is_none_or(str::is_empty) {
+                        meta_mut(&mut obj).insert("name".into(), json!(name));
+                    }
+                    if meta_str(&obj, "name") != Some(name) {
+                        return Err(ApiError::bad_request(format!(
+                            "the name of the object ({}) does not match the name on the URL ({name})",
+                            meta_str(&obj, "name").unwrap_or("")
+                        )));
+                    }
+                    return self.create(res, ns, obj, opts).await;
+                }
+                None => return Err(ApiError::not_found(res, name)),
+                Some(kv) => {
+                    let old = decode(res, &kv);
+                    let (new, managed) = self.patched(res, name, &old, ptype, body, sub, opts)?;
+                    if let Some(rv) = meta_str(&new, "resourceVersion") {
+                        if rv != kv.mod_revision.to_string() {
+                            return Err(ApiError::conflict(res, name));
+                        }
+                    }
+                    self.commit_update(res, name, &old, kv.mod_revision, new, sub, opts, managed).await
+                }
+            };
+            match result {
+                Err(e) if e.code == 409 && e.reason == "Conflict" && attempt < self.limits.max_retries && !patch_has_rv(body) => {
+                    continue;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn patched(
+        &self,
+        res: &ResourceInfo,
+        name: &str,
+        old: &Value,
+        ptype: patch::PatchType,
+        body: &[u8],
+        sub: Option<&str>,
+        opts: &WriteOpts,
+    ) -> ApiResult<(Value, Option<()>)> {
+        let map_err = |e: patch::PatchError| patch_error(res, name, e);
+        let new = match ptype {
+            patch::PatchType::Json => patch::apply_json_patch(old, body).map_err(map_err)?,
+            patch::PatchType::Merge => patch::apply_merge_patch(old, body).map_err(map_err)?,
+            patch::PatchType::Strategic => patch::apply_strategic(res.kind, old, body).map_err(map_err)?,
+            patch::PatchType::Apply => {
+                let applied = parse_body(body, "application/yaml")?;
+                let mut applied = applied;
+                if sub.is_none() {
+                    self.check_identity(res, meta_str(old, "namespace"), &mut applied)?;
+                }
+                let obj = apply::server_side_apply(
+                    res.kind, Some(old), &applied, &opts.manager(), opts.force, &now_rfc3339(), &res.api_version(),
+                )
+                .map_err(|e| self.apply_error(res, name, e))?;
+                return Ok((obj, Some(())));
+            }
+        };
+        if !new.is_object() {
+            return Err(ApiError::bad_request("the patch produced something other than an object"));
+        }
+        let mut new = new;
+        // Identity fields a patch may not change.
+        if meta_str(&new, "name").is_some_and(|n| n != name) {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                meta_str(&new, "name").unwrap_or("")
+            )));
+        }
+        self.check_identity(res, meta_str(old, "namespace"), &mut new)?;
+        let warnings = self.check_fields(res, &new, opts.field_validation)?;
+        let _ = warnings;
+        Ok((new, None))
+    }
+
+    fn apply_error(&self, res: &ResourceInfo, name: &str, e: apply::ApplyError) -> ApiError {
+        match e {
+            apply::ApplyError::Conflict(conflicts) => {
+                let causes: Vec<Value> = conflicts
+                    .iter()
+                    .map(|c| json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{}\"", c.manager), "field": c.field}))
+                    .collect();
+                let mut details = json!({"name": name, "kind": res.plural, "causes": causes});
+                if !res.group.is_empty() {
+                    details["group"] = json!(res.group);
+                }
+                ApiError::new(409, "Conflict", apply::conflict_message(&conflicts)).with_details(details)
+            }
+            other => ApiError::bad_request(other.to_string()),
+        }
+    }
+
+    /// DELETE of one object: immediate, or marked with a deletionTimestamp while finalizers
+    /// (including the propagation policy's) remain.
+    pub async fn delete(&self, res: &ResourceInfo, ns: Option<&str>, name: &str, opts: &DeleteOpts) -> ApiResult<Deleted> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Some(kv) = self.get_kv(res, ns, name).await? else {
+                return Err(ApiError::not_found(res, name));
+            };
+            let obj = decode(res, &kv);
+            if let Some(uid) = &opts.precondition_uid {
+                let actual = meta_str(&obj, "uid").unwrap_or("");
+                if actual != uid {
+                    return Err(ApiError::conflict_msg(res, name, &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                    )));
+                }
+            }
+            if let Some(rv) = &opts.precondition_rv {
+                if *rv != kv.mod_revision.to_string() {
+                    return Err(ApiError::conflict_msg(res, name, &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                        kv.mod_revision
+                    )));
+                }
+            }
+            let mut finalizers: Vec<Value> =
+                obj.pointer("/metadata/finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
+            let already = obj.pointer("/metadata/deletionTimestamp").is_some();
+            match opts.propagation.as_deref() {
+                Some("Foreground") if !already => add_finalizer(&mut finalizers, "foregroundDeletion"),
+                Some("Orphan") if !already => add_finalizer(&mut finalizers, "orphan"),
+                _ => {}
+            }
+            let graceful = !finalizers.is_empty() || res.kind == "Namespace";
+            if graceful {
+                if already && obj.pointer("/metadata/finalizers").and_then(Value::as_array).map(Vec::len) == Some(finalizers.len()) {
+                    return Ok(Deleted { obj, gone: false });
+                }
+                let mut next = obj.clone();
+                {
+                    let m = meta_mut(&mut next);
+                    if !already {
+                        m.insert("deletionTimestamp".into(), json!(now_rfc3339()));
+                        m.insert("deletionGracePeriodSeconds".into(), json!(opts.grace_period.unwrap_or(0)));
+                    }
+                    if !finalizers.is_empty() {
+                        m.insert("finalizers".into(), Value::Array(finalizers));
+                    }
+                    m.remove("resourceVersion");
+                }
+                if res.kind == "Namespace" {
+                    next["status"]["phase"] = json!("Terminating");
+                }
+                if opts.dry_run {
+                    return Ok(Deleted { obj: next, gone: false });
+                }
+                let k = key(res, ns, name);
+                let bytes = self.encode(res, &next)?;
+                match self.propose(Command::Put { key: k, value: bytes, precondition: Precondition::Revision(kv.mod_revision) }).await? {
+                    Outcome::Done { kv: Some(kv), .. } => return Ok(Deleted { obj: decode(res, &kv), gone: false }),
+                    Outcome::Conflict { .. } if attempt < self.limits.max_retries => continue,
+                    Outcome::Conflict { .. } => return Err(ApiError::conflict(res, name)),
+                    Outcome::NotFound => return Err(ApiError::not_found(res, name)),
+                    other => return Err(ApiError::internal(format!("unexpected store outcome {other:?}"))),
+                }
+            }
+            if opts.dry_run {
+                return Ok(Deleted { obj, gone: true });
+            }
+            let k = key(res, ns, name);
+            match self.propose(Command::Delete { key: k, precondition: Precondition::Revision(kv.mod_revision) }).await? {
+                Outcome::Done { kv: Some(tomb), .. } => {
+                    self.after_delete(res, &obj).await;
+                    let mut gone = obj;
+                    set_rv(&mut gone, tomb.mod_revision);
+                    return Ok(Deleted { obj: gone, gone: true });
+                }
+                Outcome::Conflict { .. } if attempt < self.limits.max_retries => continue,
+                Outcome::Conflict { .. } => return Err(ApiError::conflict(res, name)),
+                Outcome::NotFound => return Err(ApiError::not_found(res, name)),
+                other => return Err(ApiError::internal(format!("unexpected store outcome {other:?}"))),
+            }
+        }
+    }
+
+    async fn after_delete(&self, res: &ResourceInfo, obj: &Value) {
+        if res.kind == "Service" {
+            if let Some(ip) = obj.pointer("/spec/clusterIP").and_then(Value::as_str) {
+                if ip != "None" && !ip.is_empty() {
+                    self.release_cluster_ip(ip).await;
+                }
+            }
+        }
+    }
+
+    /// Reads a page of a list. Selectors filter; `limit` counts matching objects.
+    pub async fn list(&self, res: &ResourceInfo, ns: Option<&str>, q: &ListQuery) -> ApiResult<ListPage> {
+        let label = selectors::parse_label_selector(q.label_selector.as_deref().unwrap_or(""))
+            .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
+        let field = parse_field_selector(res, q.field_selector.as_deref())?;
+        let (mut at, mut start_after): (Option<u64>, Option<String>) = (None, None);
+        if let Some(c) = q.continue_token.as_deref().filter(|c| !c.is_empty()) {
+            let (rv, start) = decode_continue(c)?;
+            at = Some(rv);
+            start_after = Some(start);
+        } else {
+            match (q.resource_version.as_deref(), q.resource_version_match.as_deref()) {
+                (None | Some(""), None | Some("")) => self.store.read_barrier().await?,
+                (None | Some(""), Some(m)) => {
+                    return Err(ApiError::bad_request(format!(
+                        "resourceVersionMatch: Forbidden: resourceVersionMatch \"{m}\" is forbidden unless resourceVersion is provided"
+                    )));
+                }
+                (Some(rv), m) => {
+                    let rv: u64 = rv.parse().map_err(|_| {
+                        ApiError::bad_request(format!("resourceVersion: Invalid value: {rv:?}: must be a non-negative integer"))
+                    })?;
+                    match m {
+                        Some("Exact") => {
+                            if rv == 0 {
+                                return Err(ApiError::bad_request("resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+                            }
+                            self.wait_revision(rv).await?;
+                            at = Some(rv);
+                        }
+                        None | Some("") | Some("NotOlderThan") => {
+                            if rv > 0 {
+                                self.wait_revision(rv).await?;
+                            }
+                        }
+                        Some(other) => {
+                            return Err(ApiError::bad_request(format!(
+                                "resourceVersionMatch: Unsupported value: \"{other}\": supported values: \"Exact\", \"NotOlderThan\""
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        let limit = q.limit.filter(|l| *l > 0).map(|l| (l as usize).min(self.limits.max_page));
+        let pfx = prefix(res, ns);
+        let filtered = !label.is_empty() || field.is_some();
+        let mut items = Vec::new();
+        let mut last_key: Option<String> = start_after;
+        let mut rev;
+        let mut more;
+        let mut remaining;
+        let chunk = limit.unwrap_or(usize::MAX);
+        loop {
+            let page = self
+                .store
+                .shared()
+                .read(|m| m.range(&pfx, last_key.as_deref(), Some(chunk.saturating_sub(items.len()).max(1)), at))
+                .map_err(|c| {
+                    ApiError::gone(if q.continue_token.is_some() {
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.".to_string()
+                    } else {
+                        format!("too old resource version: {} ({})", c.requested, c.compact_revision)
+                    })
+                })?;
+            rev = page.revision;
+            at = Some(rev);
+            more = page.more;
+            remaining = page.remaining;
+            for kv in &page.items {
+                last_key = Some(kv.key.clone());
+                let obj = decode(res, kv);
+                if self.matches(res, &obj, &label, field.as_ref()) {
+                    items.push(obj);
+                }
+            }
+            if !more || limit.is_none_or(|l| items.len() >= l) {
+                break;
+            }
+        }
+        let cont = if more { last_key.map(|k| encode_continue(rev, &k)) } else { None };
+        Ok(ListPage { items, revision: rev, cont, remaining: if more && !filtered { Some(remaining) } else { None } })
+    }
+
+    pub fn matches(
+        &self,
+        res: &ResourceInfo,
+        obj: &Value,
+        label: &selectors::LabelSelector,
+        field: Option<&selectors::FieldSelector>,
+    ) -> bool {
+        static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+        let labels = obj.pointer("/metadata/labels").and_then(Value::as_object).unwrap_or_else(|| EMPTY.get_or_init(Map::new));
+        if !label.matches(labels) {
+            return false;
+        }
+        match field {
+            None => true,
+            Some(f) => f.matches(|name| selectors::field_value(res.kind, obj, name)),
+        }
+    }
+
+    /// Waits (up to 3 s) until the store has reached `rev`; else 504 as Kubernetes answers
+    /// a resourceVersion from the future.
+    async fn wait_revision(&self, rev: u64) -> ApiResult<()> {
+        let mut rx = self.store.shared().subscribe();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+        loop {
+            if *rx.borrow_and_update() >= rev {
+                return Ok(());
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return Err(ApiError::timeout(format!("Too large resource version: {rev}, current: {}", *rx.borrow()))),
+            }
+        }
+    }
+
+    /// Number of objects of every resource in a namespace (for namespace deletion).
+    pub fn count_in_namespace(&self, ns: &str) -> usize {
+        let mut seen = std::collections::HashSet::new();
+        let mut n = 0;
+        for r in resources::RESOURCES.iter().filter(|r| r.namespaced) {
+            if seen.insert(r.storage_prefix()) {
+                let pfx = prefix(r, Some(ns));
+                n += self.store.shared().read(|m| m.range(&pfx, None, None, None).map(|p| p.items.len()).unwrap_or(0));
+            }
+        }
+        n
+    }
+}
+
+fn strip_managed(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("managedFields");
+        m.remove("resourceVersion");
+    }
+    v
+}
+
+fn add_finalizer(list: &mut Vec<Value>, f: &str) {
+    if !list.iter().any(|v| v.as_str() == Some(f)) {
+        list.push(json!(f));
+    }
+}
+
+fn patch_has_rv(body: &[u8]) -> bool {
+    // A patch that pins resourceVersion must fail on conflict rather than be retried.
+    std::str::from_utf8(body).is_ok_and(|s| s.contains("\"resourceVersion\"") || s.contains("resourceVersion:"))
+}
+
+fn patch_error(res: &ResourceInfo, name: &str, e: patch::PatchError) -> ApiError {
+    let _ = (res, name);
+    match e.status_code() {
+        409 => ApiError::conflict_msg(res, name, &e.to_string()),
+        422 => ApiError::new(422, "Invalid", e.to_string()),
+        _ => ApiError::bad_request(e.to_string()),
+    }
+}
+
+pub fn parse_field_selector(res: &ResourceInfo, s: Option<&str>) -> ApiResult<Option<selectors::FieldSelector>> {
+    let Some(s) = s.filter(|s| !s.is_empty()) else { return Ok(None) };
+    let sel = selectors::parse_field_selector(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    for r in sel.requirements() {
+        if !selectors::supported_field(res.kind, &r.field) {
+            return Err(ApiError::bad_request(format!(
+                "field label not supported: {}",
+                r.field
+            )));
+        }
+    }
+    Ok(Some(sel))
+}
+
+/// List query parameters.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub label_selector: Option<String>,
+    pub field_selector: Option<String>,
+    pub limit: Option<i64>,
+    pub continue_token: Option<String>,
+    pub resource_version: Option<String>,
+    pub resource_version_match: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub items: Vec<Value>,
+    pub revision: u64,
+    pub cont: Option<String>,
+    pub remaining: Option<u64>,
+}
+
+fn encode_continue(rev: u64, start: &str) -> String {
+    use base64::Engine;
+    let body = json!({"v": "meta.k8s.io/v1", "rv": rev, "start": start});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(body.to_string())
+}
+
+fn decode_continue(token: &str) -> ApiResult<(u64, String)> {
+    use base64::Engine;
+    let bad = || ApiError::bad_request("continue key is not valid: illegal base64 data or malformed continue token");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    let rev = v.get("rv").and_then(Value::as_u64).ok_or_else(bad)?;
+    let start = v.get("start").and_then(Value::as_str).ok_or_else(bad)?;
+    Ok((rev, start.to_string()))
+}
+
+/// Counts watchers; the guard gives the slot back.
+pub struct WatchSlot(pub SharedApi);
+
+impl Drop for WatchSlot {
+    fn drop(&mut self) {
+        self.0.watchers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Api {
+    pub fn take_watch_slot(self: &Arc<Self>) -> ApiResult<WatchSlot> {
+        let n = self.watchers.fetch_add(1, Ordering::Relaxed);
+        if n >= self.limits.max_watchers {
+            self.watchers.fetch_sub(1, Ordering::Relaxed);
+            return Err(ApiError::too_many_requests(format!(
+                "too many watches open on this server ({}); retry later",
+                self.limits.max_watchers
+            )));
+        }
+        Ok(WatchSlot(self.clone()))
+    }
+}
+
+pub fn qualified_name(res: &ResourceInfo) -> String {
+    qualified(res)
+}

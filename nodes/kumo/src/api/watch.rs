@@ -1,0 +1,174 @@
+//! Watch streams: initial state (when asked), then every change after a revision, in order,
+//! without gaps or duplicates, filtered by selectors; bookmarks; 410 as an ERROR event when
+//! the revision is compacted.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use kumo_apimachinery::resources::ResourceInfo;
+use kumo_apimachinery::selectors;
+use kumo_raft_store::EventKind;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::error::{ApiError, ApiResult};
+use super::registry::{self, ListQuery, SharedApi, WatchSlot, decode};
+
+/// Events fetched from the store per wake-up.
+const BATCH: usize = 1_000;
+/// Encoded events buffered toward a slow client before the producer waits on it.
+const CHANNEL: usize = 256;
+/// Longest a watch stays open; clients re-watch from their last revision.
+const MAX_TIMEOUT: Duration = Duration::from_secs(1800);
+const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
+
+/// Watch query parameters.
+#[derive(Debug, Clone, Default)]
+pub struct WatchQuery {
+    pub list: ListQuery,
+    pub allow_bookmarks: bool,
+    pub send_initial_events: Option<bool>,
+    pub timeout: Option<Duration>,
+}
+
+/// How each event's object is rendered.
+pub type Render = std::sync::Arc<dyn Fn(&Value) -> Value + Send + Sync>;
+
+fn line(kind: &str, object: Value) -> Bytes {
+    let mut v = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+    v.push(b'\n');
+    Bytes::from(v)
+}
+
+fn bookmark(res: &ResourceInfo, rev: u64, initial_end: bool) -> Value {
+    let mut meta = json!({"resourceVersion": rev.to_string()});
+    if initial_end {
+        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    json!({"kind": res.kind, "apiVersion": res.api_version(), "metadata": meta})
+}
+
+/// Starts a watch; the receiver yields newline-delimited JSON events.
+pub async fn start(
+    api: SharedApi,
+    res: &'static ResourceInfo,
+    ns: Option<String>,
+    q: WatchQuery,
+    render: Render,
+) -> ApiResult<mpsc::Receiver<Bytes>> {
+    let slot = api.take_watch_slot()?;
+    let label = selectors::parse_label_selector(q.list.label_selector.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
+    let field = registry::parse_field_selector(res, q.list.field_selector.as_deref())?;
+    let rv = q.list.resource_version.clone().unwrap_or_default();
+    // Kubernetes: no resourceVersion, or "0", means "the current state, then changes";
+    // sendInitialEvents asks for that explicitly.
+    let initial = q.send_initial_events.unwrap_or(rv.is_empty() || rv == "0");
+    let start_rev: Option<u64> = if rv.is_empty() || rv == "0" {
+        None
+    } else {
+        Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?)
+    };
+    if start_rev.is_none() {
+        api.store.read_barrier().await?;
+    }
+    let (tx, rx) = mpsc::channel(CHANNEL);
+    let pfx = registry::prefix(res, ns.as_deref());
+    tokio::spawn(async move {
+        let _slot: WatchSlot = slot;
+        let mut applied = api.store.shared().subscribe();
+        let timeout = q.timeout.unwrap_or(MAX_TIMEOUT).min(MAX_TIMEOUT);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let matches = |obj: &Value| api.matches(res, obj, &label, field.as_ref());
+        let mut last = match start_rev {
+            Some(r) => r,
+            None => api.store.shared().read(|m| m.revision()),
+        };
+        if initial {
+            let page = api.store.shared().read(|m| m.range(&pfx, None, None, start_rev.or(Some(last))));
+            match page {
+                Ok(page) => {
+                    last = page.revision;
+                    for kv in &page.items {
+                        let obj = decode(res, kv);
+                        if matches(&obj) && tx.send(line("ADDED", render(&obj))).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(c) => {
+                    let e = ApiError::gone(format!("too old resource version: {} ({})", c.requested, c.compact_revision));
+                    let _ = tx.send(line("ERROR", e.status())).await;
+                    return;
+                }
+            }
+            if q.send_initial_events == Some(true) && q.allow_bookmarks {
+                if tx.send(line("BOOKMARK", bookmark(res, last, true))).await.is_err() {
+                    return;
+                }
+            }
+        }
+        let mut next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
+        loop {
+            let batch = api.store.shared().read(|m| m.events_after(last, &pfx, BATCH));
+            let (events, upto) = match batch {
+                Ok(b) => b,
+                Err(c) => {
+                    let e = ApiError::gone(format!("too old resource version: {} ({})", c.requested, c.compact_revision));
+                    let _ = tx.send(line("ERROR", e.status())).await;
+                    return;
+                }
+            };
+            for ev in &events {
+                let new_obj = decode(res, &ev.kv);
+                let (kind, obj) = match ev.kind {
+                    EventKind::Delete => {
+                        if !matches(&new_obj) {
+                            continue;
+                        }
+                        ("DELETED", new_obj)
+                    }
+                    EventKind::Put => {
+                        let now = matches(&new_obj);
+                        let before = ev.prev.as_ref().map(|p| {
+                            let mut o = decode(res, p);
+                            registry::set_rv(&mut o, ev.revision);
+                            o
+                        });
+                        let was = before.as_ref().is_some_and(&matches);
+                        match (was, now) {
+                            (false, true) => ("ADDED", new_obj),
+                            (true, true) => ("MODIFIED", new_obj),
+                            // Left the selection: a DELETED of its last matching state.
+                            (true, false) => ("DELETED", before.unwrap_or(new_obj)),
+                            (false, false) => continue,
+                        }
+                    }
+                };
+                if tx.send(line(kind, render(&obj))).await.is_err() {
+                    return;
+                }
+            }
+            last = upto;
+            if events.len() >= BATCH {
+                continue;
+            }
+            tokio::select! {
+                changed = applied.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                _ = tokio::time::sleep_until(next_bookmark) => {
+                    if q.allow_bookmarks && tx.send(line("BOOKMARK", bookmark(res, last, false))).await.is_err() {
+                        return;
+                    }
+                    next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
+                }
+                _ = tokio::time::sleep_until(deadline) => return,
+                _ = tx.closed() => return,
+            }
+        }
+    });
+    Ok(rx)
+}

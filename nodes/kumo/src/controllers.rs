@@ -1,0 +1,245 @@
+//! Control loops that live in the API process until the `actors/` crate takes them over:
+//! namespace finalization (delete a Terminating namespace's content, then the namespace)
+//! and the garbage collector's propagation finalizers (`foregroundDeletion`, `orphan`).
+
+use std::time::Duration;
+
+use kumo_apimachinery::resources::{self, RESOURCES};
+use serde_json::Value;
+
+use crate::api::registry::{self, DeleteOpts, ListQuery, SharedApi, WriteOpts};
+
+/// What to do with a namespace being deleted. Pure.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NamespaceStep {
+    /// Not being deleted.
+    Nothing,
+    /// Delete its remaining content.
+    DeleteContent,
+    /// Empty: drop the `kubernetes` finalizer and remove the namespace.
+    Finish,
+}
+
+pub fn namespace_step(ns: &Value, remaining: usize) -> NamespaceStep {
+    if ns.pointer("/metadata/deletionTimestamp").is_none() {
+        NamespaceStep::Nothing
+    } else if remaining > 0 {
+        NamespaceStep::DeleteContent
+    } else {
+        NamespaceStep::Finish
+    }
+}
+
+/// The resource a store key belongs to (`apps/deployments/ns/name`).
+fn resource_of_key(key: &str) -> Option<&'static resources::ResourceInfo> {
+    let mut parts = key.splitn(3, '/');
+    let prefix = format!("{}/{}", parts.next()?, parts.next()?);
+    RESOURCES.iter().find(|r| r.storage_prefix() == prefix)
+}
+
+fn name_of_key(res: &resources::ResourceInfo, key: &str) -> (Option<String>, String) {
+    let rest = key[res.storage_prefix().len() + 1..].to_string();
+    match rest.split_once('/') {
+        Some((ns, name)) if res.namespaced => (Some(ns.to_string()), name.to_string()),
+        _ => (None, rest),
+    }
+}
+
+/// Runs the loops until the process ends. Event-driven and level-triggered: the store's
+/// event window names the objects being deleted; each pass re-reads those objects.
+pub async fn run(api: SharedApi) {
+    let mut applied = api.store.shared().subscribe();
+    let mut pending: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut last = rescan(&api, &mut pending);
+    loop {
+        let batch = api.store.shared().read(|m| m.events_after(last, "", 10_000));
+        match batch {
+            Ok((events, upto)) => {
+                for ev in events {
+                    if ev.kind == kumo_raft_store::EventKind::Put && contains(&ev.kv.value, b"deletionTimestamp") {
+                        pending.insert(ev.kv.key.clone());
+                    }
+                }
+                last = upto;
+            }
+            Err(_) => last = rescan(&api, &mut pending),
+        }
+        let keys: Vec<String> = pending.iter().cloned().collect();
+        for key in keys {
+            match step(&api, &key).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    pending.remove(&key);
+                }
+                Err(e) => tracing::debug!(key, error = %e.message, "controller step failed; will retry"),
+            }
+        }
+        // Wake on the next change, or after a second at most (retries of pending work).
+        let _ = tokio::time::timeout(Duration::from_secs(1), applied.changed()).await;
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Full scan for objects being deleted; returns the revision it read at.
+fn rescan(api: &SharedApi, pending: &mut std::collections::BTreeSet<String>) -> u64 {
+    api.store.shared().read(|m| {
+        if let Ok(page) = m.range("", None, None, None) {
+            for kv in page.items {
+                if contains(&kv.value, b"deletionTimestamp") {
+                    pending.insert(kv.key);
+                }
+            }
+        }
+        m.revision()
+    })
+}
+
+/// Works on one object being deleted. `Ok(true)`: more work remains.
+async fn step(api: &SharedApi, key: &str) -> Result<bool, crate::api::error::ApiError> {
+    let Some(res) = resource_of_key(key) else { return Ok(false) };
+    let (ns, name) = name_of_key(res, key);
+    let obj = match api.get(res, ns.as_deref(), &name).await {
+        Ok(o) => o,
+        Err(e) if e.code == 404 => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if res.kind == "Namespace" {
+        let remaining = api.count_in_namespace(&name);
+        return match namespace_step(&obj, remaining) {
+            NamespaceStep::Nothing => Ok(false),
+            NamespaceStep::DeleteContent => {
+                delete_content(api, &name).await;
+                Ok(true)
+            }
+            NamespaceStep::Finish => {
+                let rev = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let cmd = kumo_raft_store::Command::Delete {
+                    key: key.to_string(),
+                    precondition: kumo_raft_store::Precondition::Revision(rev),
+                };
+                api.store.propose(cmd).await.map_err(crate::api::error::ApiError::from)?;
+                tracing::info!(namespace = %name, "namespace deleted");
+                Ok(false)
+            }
+        };
+    }
+    propagation_finalizers(api, res, &obj).await
+}
+
+async fn delete_content(api: &SharedApi, ns: &str) {
+    let mut seen = std::collections::HashSet::new();
+    for r in RESOURCES.iter().filter(|r| r.namespaced) {
+        if !seen.insert(r.storage_prefix()) {
+            continue;
+        }
+        let Ok(page) = api.list(r, Some(ns), &ListQuery { resource_version: Some("0".into()), ..Default::default() }).await else { continue };
+        for obj in page.items {
+            let name = registry::meta_str(&obj, "name").unwrap_or("").to_string();
+            if obj.pointer("/metadata/deletionTimestamp").is_some() {
+                continue;
+            }
+            if let Err(e) = api.delete(r, Some(ns), &name, &DeleteOpts::default()).await {
+                tracing::debug!(namespace = ns, name, error = %e.message, "delete during namespace termination");
+            }
+        }
+    }
+}
+
+/// Removes `foregroundDeletion` / `orphan` finalizers once their work is done: no dependent
+/// remains (foreground), or dependents no longer point at the owner (orphan).
+/// `Ok(true)`: still waiting on dependents.
+async fn propagation_finalizers(
+    api: &SharedApi,
+    r: &'static resources::ResourceInfo,
+    obj: &Value,
+) -> Result<bool, crate::api::error::ApiError> {
+    let fins: Vec<String> = obj
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default();
+    if !fins.iter().any(|f| f == "foregroundDeletion" || f == "orphan") {
+        return Ok(false);
+    }
+    let uid = registry::meta_str(obj, "uid").unwrap_or("").to_string();
+    let ns = registry::meta_str(obj, "namespace").map(str::to_string);
+    let dependents = dependents_of(api, ns.as_deref(), &uid).await;
+    let mut done = Vec::new();
+    for f in &fins {
+        match f.as_str() {
+            "foregroundDeletion" => {
+                for (dr, dn, dns) in &dependents {
+                    let opts = DeleteOpts { propagation: Some("Foreground".into()), ..Default::default() };
+                    let _ = api.delete(dr, dns.as_deref(), dn, &opts).await;
+                }
+                if dependents.is_empty() {
+                    done.push(f.clone());
+                }
+            }
+            "orphan" => {
+                for (dr, dn, dns) in &dependents {
+                    if let Ok(d) = api.get(dr, dns.as_deref(), dn).await {
+                        let refs: Vec<Value> = d.pointer("/metadata/ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default();
+                        let kept: Vec<Value> = refs.into_iter().filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str())).collect();
+                        let body = serde_json::json!({"metadata": {"ownerReferences": kept}});
+                        api.patch(dr, dns.as_deref(), dn, kumo_apimachinery::patch::PatchType::Merge, body.to_string().as_bytes(), None, &gc_opts()).await?;
+                    }
+                }
+                done.push(f.clone());
+            }
+            _ => {}
+        }
+    }
+    if done.is_empty() {
+        return Ok(true);
+    }
+    let kept: Vec<&String> = fins.iter().filter(|f| !done.contains(f)).collect();
+    let name = registry::meta_str(obj, "name").unwrap_or("").to_string();
+    let body = serde_json::json!({"metadata": {"finalizers": kept}});
+    api.patch(r, ns.as_deref(), &name, kumo_apimachinery::patch::PatchType::Merge, body.to_string().as_bytes(), None, &gc_opts()).await?;
+    Ok(false)
+}
+
+fn gc_opts() -> WriteOpts {
+    WriteOpts { field_manager: Some("generic-garbage-collector".into()), ..Default::default() }
+}
+
+async fn dependents_of(api: &SharedApi, ns: Option<&str>, uid: &str) -> Vec<(&'static resources::ResourceInfo, String, Option<String>)> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for r in RESOURCES {
+        if !seen.insert(r.storage_prefix()) {
+            continue;
+        }
+        let scope = if r.namespaced { ns } else { None };
+        let Ok(page) = api.list(r, scope, &ListQuery { resource_version: Some("0".into()), ..Default::default() }).await else { continue };
+        for obj in page.items {
+            let owned = obj
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|refs| refs.iter().any(|o| o.get("uid").and_then(Value::as_str) == Some(uid)));
+            if owned {
+                out.push((r, registry::meta_str(&obj, "name").unwrap_or("").to_string(), registry::meta_str(&obj, "namespace").map(str::to_string)));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn namespace_steps() {
+        let live = json!({"metadata": {"name": "a"}});
+        let dying = json!({"metadata": {"name": "a", "deletionTimestamp": "2026-01-01T00:00:00Z"}});
+        assert_eq!(namespace_step(&live, 3), NamespaceStep::Nothing);
+        assert_eq!(namespace_step(&dying, 3), NamespaceStep::DeleteContent);
+        assert_eq!(namespace_step(&dying, 0), NamespaceStep::Finish);
+    }
+}
