@@ -975,10 +975,11 @@ fn pod_cells(pod: &Value, now: DateTime<Utc>) -> Cells {
             v.to_string()
         }
     };
+    // v1 -> internal conversion fills podIPs from podIP when only the latter is set.
     let pod_ip = arr_at(status, "podIPs")
         .first()
         .map(|ip| str_at(ip, "ip"))
-        .unwrap_or_default();
+        .unwrap_or_else(|| str_at(status, "podIP"));
     let gates = arr_at(spec, "readinessGates");
     let readiness_gates = if gates.is_empty() {
         "<none>".to_string()
@@ -2132,8 +2133,10 @@ mod tests {
             ])
         );
 
-        let unscheduled = json!({"metadata": meta("p", 10), "spec": {"containers": [{"name": "a"}]}, "status": {"phase": "Pending"}});
-        assert_eq!(cells("Pod", unscheduled)[2], "Pending");
+        let unscheduled = json!({"metadata": meta("p", 10), "spec": {"containers": [{"name": "a"}]}, "status": {"phase": "Pending", "podIP": "10.9.9.9"}});
+        let c = cells("Pod", unscheduled);
+        assert_eq!(c[2], "Pending");
+        assert_eq!(c[5], "10.9.9.9");
 
         let gated = json!({"metadata": meta("g", 10), "spec": {"containers": [{"name": "a"}]},
             "status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "SchedulingGated"}]}});

@@ -634,7 +634,10 @@ fn is_relaxed_env_var_name(v: &str) -> Vec<String> {
 
 fn mask_trailing_dash(name: &str) -> String {
     if name.len() > 1 && name.ends_with('-') {
-        format!("{}a", &name[..name.len() - 2])
+        match name.get(..name.len() - 2) {
+            Some(head) => format!("{head}a"),
+            None => name.to_string(),
+        }
     } else {
         name.to_string()
     }

@@ -73,6 +73,11 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A boolean query parameter as Go's strconv.ParseBool reads it (clients send `true`, `True`, `1`).
+fn truthy(v: &str) -> bool {
+    matches!(v, "1" | "t" | "T" | "true" | "TRUE" | "True")
+}
+
 fn json_response(code: StatusCode, v: &Value) -> Response {
     let body = serde_json::to_vec(v).unwrap_or_default();
     let mut r = Response::new(Body::from(body));
@@ -249,8 +254,9 @@ fn write_opts(q: &HashMap<String, String>, headers: &HeaderMap) -> ApiResult<Wri
         Some(other) => return Err(ApiError::bad_request(format!("dryRun: Unsupported value: \"{other}\": supported values: \"All\""))),
     };
     let force = match q.get("force").map(String::as_str) {
-        None | Some("") | Some("false") => false,
-        Some("true") => true,
+        None | Some("") => false,
+        Some(v) if matches!(v, "0" | "f" | "F" | "false" | "FALSE" | "False") => false,
+        Some(v) if truthy(v) => true,
         Some(other) => return Err(ApiError::bad_request(format!("force: invalid value {other:?}"))),
     };
     Ok(WriteOpts {
@@ -380,7 +386,7 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
         None => target.res.plural.to_string(),
     };
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
-    let is_watch = legacy_watch || q.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let is_watch = legacy_watch || q.get("watch").is_some_and(|w| truthy(w));
     let verb: &'static str = match (&method, target.name.is_some(), is_watch) {
         (&Method::GET, _, true) => "watch",
         (&Method::GET, true, _) => "get",
@@ -450,8 +456,8 @@ async fn serve_resource(
         }
         "watch" => {
             let mut wq = watch::WatchQuery { list: list_query(q)?, ..Default::default() };
-            wq.allow_bookmarks = q.get("allowWatchBookmarks").is_some_and(|v| v == "true");
-            wq.send_initial_events = q.get("sendInitialEvents").map(|v| v == "true");
+            wq.allow_bookmarks = q.get("allowWatchBookmarks").is_some_and(|v| truthy(v));
+            wq.send_initial_events = q.get("sendInitialEvents").map(|v| truthy(v));
             wq.timeout = q.get("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
             let r = rendering.clone();
             let render: watch::Render = Arc::new(move |obj: &Value| match &r {
@@ -552,7 +558,7 @@ async fn delete_opts(q: &HashMap<String, String>, body: Body, limit: usize) -> A
     let dry_run = q.get("dryRun").is_some_and(|v| v == "All")
         || b.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"));
     let propagation = get("propagationPolicy").or_else(|| {
-        q.get("orphanDependents").or_else(|| None).and_then(|v| (v == "true").then(|| "Orphan".to_string()))
+        q.get("orphanDependents").and_then(|v| truthy(v).then(|| "Orphan".to_string()))
     });
     if let Some(p) = &propagation {
         if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {

@@ -282,6 +282,11 @@ impl Api {
 
     /// Unknown-field and type checks on a body. Returns warnings (Warn mode).
     fn check_fields(&self, res: &ResourceInfo, obj: &Value, fv: FieldValidation) -> ApiResult<Vec<String>> {
+        if res.kind == "Secret" {
+            if let Some(msg) = validation::secret_decode_error(obj) {
+                return Err(ApiError::bad_request(msg));
+            }
+        }
         match typed::unknown_fields(res.kind, obj) {
             Err(e) => Err(ApiError::bad_request(format!("{} in body is invalid: {e}", res.kind))),
             Ok(unknown) if unknown.is_empty() || fv == FieldValidation::Ignore => Ok(Vec::new()),
@@ -379,25 +384,15 @@ impl Api {
 
     /// Server-set fields on create: status reset, job selectors, namespace finalizers.
     fn prepare_create(&self, res: &ResourceInfo, obj: &mut Value, uid: &str) {
+        if res.status && res.kind != "Node" {
+            obj["status"] = json!({});
+        }
         match res.kind {
-            "Pod" => {
-                obj["status"] = json!({"phase": "Pending"});
-            }
-            "Namespace" => {
-                obj["status"] = json!({"phase": "Active"});
-            }
-            "Service" => {
-                obj["status"] = json!({"loadBalancer": {}});
-            }
-            "Job" => {
-                defaults::default_job_selector(obj, uid);
-                obj["status"] = json!({});
-            }
-            _ if res.status && res.kind != "Node" => {
-                obj["status"] = json!({});
-            }
+            "Service" => obj["status"] = json!({"loadBalancer": {}}),
+            "Job" => defaults::default_job_selector(obj, uid),
             _ => {}
         }
+        defaults::prepare_for_create(res.kind, obj);
     }
 
     fn encode(&self, res: &ResourceInfo, obj: &Value) -> ApiResult<Bytes> {

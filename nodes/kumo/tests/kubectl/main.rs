@@ -42,7 +42,7 @@ fn t02_apply_manifest_with_validation_and_get_forms() {
     assert!(svc.starts_with("NAME") && svc.contains("CLUSTER-IP") && svc.contains("80/TCP"), "{svc}");
     let wide = k.ok(&["get", "deploy", "-n", "shop", "-o", "wide"]);
     assert!(wide.contains("CONTAINERS") && wide.contains("nginx:1.27,busybox:1.36") && wide.contains("app=web"), "{wide}");
-    let yaml = k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "yaml"]);
+    let yaml = k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "yaml", "--show-managed-fields"]);
     for needle in ["resourceVersion:", "uid:", "creationTimestamp:", "generation: 1", "maxSurge: 25%", "revisionHistoryLimit: 10", "progressDeadlineSeconds: 600", "imagePullPolicy: IfNotPresent", "terminationGracePeriodSeconds: 30", "dnsPolicy: ClusterFirst", "managedFields:"] {
         assert!(yaml.contains(needle), "yaml lacks {needle}:\n{yaml}");
     }
