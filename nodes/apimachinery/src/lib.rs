@@ -5,7 +5,6 @@
 //! Owns: every decision the API server makes about an object's shape.
 //! Must not: do I/O, hold state, know about the store, HTTP or the runtime.
 
-pub mod resources;
 pub mod apply;
 pub mod convert;
 pub mod defaults;
@@ -13,8 +12,9 @@ pub mod discovery;
 pub mod merge_keys;
 pub mod openapi;
 pub mod patch;
+pub mod resources;
 pub mod selectors;
 pub mod strategic;
 pub mod table;
-pub mod validation;
 pub mod typed;
+pub mod validation;

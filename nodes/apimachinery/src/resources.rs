@@ -38,7 +38,11 @@ impl ResourceInfo {
     /// Storage key prefix shared by every version of this resource
     /// (`apps/deployments`, `core/pods`).
     pub fn storage_prefix(&self) -> String {
-        let group = if self.group.is_empty() { "core" } else { self.group };
+        let group = if self.group.is_empty() {
+            "core"
+        } else {
+            self.group
+        };
         format!("{group}/{}", self.plural)
     }
 
@@ -88,37 +92,378 @@ macro_rules! res {
 
 /// Every served resource, in discovery order.
 pub static RESOURCES: &[ResourceInfo] = &[
-    res!("", "v1", "Namespace", "namespaces", "namespace", ns=false, short=&["ns"], cat=NONE, status=true, scale=false),
-    res!("", "v1", "Pod", "pods", "pod", ns=true, short=&["po"], cat=ALL, status=true, scale=false),
-    res!("", "v1", "Service", "services", "service", ns=true, short=&["svc"], cat=ALL, status=true, scale=false),
-    res!("", "v1", "Endpoints", "endpoints", "endpoints", ns=true, short=&["ep"], cat=NONE, status=false, scale=false),
-    res!("", "v1", "ConfigMap", "configmaps", "configmap", ns=true, short=&["cm"], cat=NONE, status=false, scale=false),
-    res!("", "v1", "Secret", "secrets", "secret", ns=true, short=NONE, cat=NONE, status=false, scale=false),
-    res!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", ns=true, short=&["sa"], cat=NONE, status=false, scale=false),
-    res!("", "v1", "Event", "events", "event", ns=true, short=&["ev"], cat=NONE, status=false, scale=false),
-    res!("", "v1", "Node", "nodes", "node", ns=false, short=&["no"], cat=NONE, status=true, scale=false),
-    res!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", ns=true, short=&["pvc"], cat=NONE, status=true, scale=false),
-    res!("", "v1", "ResourceQuota", "resourcequotas", "resourcequota", ns=true, short=&["quota"], cat=NONE, status=true, scale=false),
-    res!("", "v1", "LimitRange", "limitranges", "limitrange", ns=true, short=&["limits"], cat=NONE, status=false, scale=false),
-    res!("apps", "v1", "Deployment", "deployments", "deployment", ns=true, short=&["deploy"], cat=ALL, status=true, scale=true),
-    res!("apps", "v1", "ReplicaSet", "replicasets", "replicaset", ns=true, short=&["rs"], cat=ALL, status=true, scale=true),
-    res!("apps", "v1", "StatefulSet", "statefulsets", "statefulset", ns=true, short=&["sts"], cat=ALL, status=true, scale=true),
-    res!("apps", "v1", "DaemonSet", "daemonsets", "daemonset", ns=true, short=&["ds"], cat=ALL, status=true, scale=false),
-    res!("apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", ns=true, short=NONE, cat=NONE, status=false, scale=false),
-    res!("batch", "v1", "Job", "jobs", "job", ns=true, short=NONE, cat=ALL, status=true, scale=false),
-    res!("batch", "v1", "CronJob", "cronjobs", "cronjob", ns=true, short=&["cj"], cat=ALL, status=true, scale=false),
-    res!("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", ns=true, short=&["hpa"], cat=ALL, status=true, scale=false),
-    res!("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", ns=true, short=&["hpa"], cat=ALL, status=true, scale=false),
-    res!("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", ns=true, short=&["ing"], cat=NONE, status=true, scale=false),
-    res!("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", ns=false, short=NONE, cat=NONE, status=false, scale=false),
-    res!("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", ns=true, short=&["netpol"], cat=NONE, status=false, scale=false),
-    res!("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", ns=true, short=NONE, cat=NONE, status=false, scale=false),
-    res!("coordination.k8s.io", "v1", "Lease", "leases", "lease", ns=true, short=NONE, cat=NONE, status=false, scale=false),
-    res!("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", ns=true, short=&["pdb"], cat=NONE, status=true, scale=false),
-    res!("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", ns=true, short=NONE, cat=NONE, status=false, scale=false),
-    res!("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole", ns=false, short=NONE, cat=NONE, status=false, scale=false),
-    res!("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", ns=true, short=NONE, cat=NONE, status=false, scale=false),
-    res!("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", ns=false, short=NONE, cat=NONE, status=false, scale=false),
+    res!(
+        "",
+        "v1",
+        "Namespace",
+        "namespaces",
+        "namespace",
+        ns = false,
+        short = &["ns"],
+        cat = NONE,
+        status = true,
+        scale = false
+    ),
+    res!(
+        "",
+        "v1",
+        "Pod",
+        "pods",
+        "pod",
+        ns = true,
+        short = &["po"],
+        cat = ALL,
+        status = true,
+        scale = false
+    ),
+    res!(
+        "",
+        "v1",
+        "Service",
+        "services",
+        "service",
+        ns = true,
+        short = &["svc"],
+        cat = ALL,
+        status = true,
+        scale = false
+    ),
+    res!(
+        "",
+        "v1",
+        "Endpoints",
+        "endpoints",
+        "endpoints",
+        ns = true,
+        short = &["ep"],
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
+    res!(
+        "",
+        "v1",
+        "ConfigMap",
+        "configmaps",
+        "configmap",
+        ns = true,
+        short = &["cm"],
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
+    res!(
+        "",
+        "v1",
+        "Secret",
+        "secrets",
+        "secret",
+        ns = true,
+        short = NONE,
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
+    res!(
+        "",
+        "v1",
+        "ServiceAccount",
+        "serviceaccounts",
+        "serviceaccount",
+        ns = true,
+        short = &["sa"],
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
+    res!(
+        "",
+        "v1",
+        "Event",
+        "events",
+        "event",
+        ns = true,
+        short = &["ev"],
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
+    res!(
+        "",
+        "v1",
+        "Node",
+        "nodes",
+        "node",
+        ns = false,
+        short = &["no"],
+        cat = NONE,
+        status = true,
+        scale = false
+    ),
+    res!(
+        "",
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        ns = true,
+        short = &["pvc"],
+        cat = NONE,
+        status = true,
+        scale = false
+    ),
+    res!(
+        "",
+        "v1",
+        "ResourceQuota",
+        "resourcequotas",
+        "resourcequota",
+        ns = true,
+        short = &["quota"],
+        cat = NONE,
+        status = true,
+        scale = false
+    ),
+    res!(
+        "",
+        "v1",
+        "LimitRange",
+        "limitranges",
+        "limitrange",
+        ns = true,
+        short = &["limits"],
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
+    res!(
+        "apps",
+        "v1",
+        "Deployment",
+        "deployments",
+        "deployment",
+        ns = true,
+        short = &["deploy"],
+        cat = ALL,
+        status = true,
+        scale = true
+    ),
+    res!(
+        "apps",
+        "v1",
+        "ReplicaSet",
+        "replicasets",
+        "replicaset",
+        ns = true,
+        short = &["rs"],
+        cat = ALL,
+        status = true,
+        scale = true
+    ),
+    res!(
+        "apps",
+        "v1",
+        "StatefulSet",
+        "statefulsets",
+        "statefulset",
+        ns = true,
+        short = &["sts"],
+        cat = ALL,
+        status = true,
+        scale = true
+    ),
+    res!(
+        "apps",
+        "v1",
+        "DaemonSet",
+        "daemonsets",
+        "daemonset",
+        ns = true,
+        short = &["ds"],
+        cat = ALL,
+        status = true,
+        scale = false
+    ),
+    res!(
+        "apps",
+        "v1",
+        "ControllerRevision",
+        "controllerrevisions",
+        "controllerrevision",
+        ns = true,
+        short = NONE,
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
+    res!(
+        "batch",
+        "v1",
+        "Job",
+        "jobs",
+        "job",
+        ns = true,
+        short = NONE,
+        cat = ALL,
+        status = true,
+        scale = false
+    ),
+    res!(
+        "batch",
+        "v1",
+        "CronJob",
+        "cronjobs",
+        "cronjob",
+        ns = true,
+        short = &["cj"],
+        cat = ALL,
+        status = true,
+        scale = false
+    ),
+    res!(
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        ns = true,
+        short = &["hpa"],
+        cat = ALL,
+        status = true,
+        scale = false
+    ),
+    res!(
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        ns = true,
+        short = &["hpa"],
+        cat = ALL,
+        status = true,
+        scale = false
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "Ingress",
+        "ingresses",
+        "ingress",
+        ns = true,
+        short = &["ing"],
+        cat = NONE,
+        status = true,
+        scale = false
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "IngressClass",
+        "ingressclasses",
+        "ingressclass",
+        ns = false,
+        short = NONE,
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
+    res!(
+        "networking.k8s.io",
+        "v1",
+        "NetworkPolicy",
+        "networkpolicies",
+        "networkpolicy",
+        ns = true,
+        short = &["netpol"],
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
+    res!(
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        "endpointslices",
+        "endpointslice",
+        ns = true,
+        short = NONE,
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
+    res!(
+        "coordination.k8s.io",
+        "v1",
+        "Lease",
+        "leases",
+        "lease",
+        ns = true,
+        short = NONE,
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
+    res!(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        ns = true,
+        short = &["pdb"],
+        cat = NONE,
+        status = true,
+        scale = false
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "Role",
+        "roles",
+        "role",
+        ns = true,
+        short = NONE,
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        "clusterrole",
+        ns = false,
+        short = NONE,
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        "rolebinding",
+        ns = true,
+        short = NONE,
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
+    res!(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        ns = false,
+        short = NONE,
+        cat = NONE,
+        status = false,
+        scale = false
+    ),
 ];
 
 /// Finds a resource by group, version and plural.
@@ -166,11 +511,18 @@ mod tests {
 
     #[test]
     fn lookups() {
-        assert_eq!(lookup("apps", "v1", "deployments").unwrap().kind, "Deployment");
+        assert_eq!(
+            lookup("apps", "v1", "deployments").unwrap().kind,
+            "Deployment"
+        );
         assert_eq!(lookup_kind("v1", "Pod").unwrap().plural, "pods");
         assert_eq!(
-            lookup_kind("autoscaling/v1", "HorizontalPodAutoscaler").unwrap().storage_prefix(),
-            lookup_kind("autoscaling/v2", "HorizontalPodAutoscaler").unwrap().storage_prefix()
+            lookup_kind("autoscaling/v1", "HorizontalPodAutoscaler")
+                .unwrap()
+                .storage_prefix(),
+            lookup_kind("autoscaling/v2", "HorizontalPodAutoscaler")
+                .unwrap()
+                .storage_prefix()
         );
         let gvs = group_versions();
         assert_eq!(gvs[0], ("", vec!["v1"]));

@@ -16,9 +16,9 @@ pub fn unknown_fields(kind: &str, obj: &Value) -> Result<Vec<String>, String> {
         };
     }
     use k8s_openapi::api::{
-        apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch, coordination::v1 as coordination,
-        core::v1 as core, discovery::v1 as discovery, networking::v1 as networking, policy::v1 as policy,
-        rbac::v1 as rbac,
+        apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch,
+        coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
+        networking::v1 as networking, policy::v1 as policy, rbac::v1 as rbac,
     };
     let back = kinds! {
         "Namespace" => core::Namespace,
@@ -57,7 +57,9 @@ pub fn unknown_fields(kind: &str, obj: &Value) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-fn roundtrip<T: serde::de::DeserializeOwned + serde::Serialize>(obj: &Value) -> Result<Value, String> {
+fn roundtrip<T: serde::de::DeserializeOwned + serde::Serialize>(
+    obj: &Value,
+) -> Result<Value, String> {
     let typed: T = serde_json::from_value(obj.clone()).map_err(|e| e.to_string())?;
     serde_json::to_value(&typed).map_err(|e| e.to_string())
 }
@@ -66,7 +68,11 @@ fn diff(input: &Value, known: &Value, path: String, out: &mut Vec<String>) {
     match (input, known) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in a {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match b.get(k) {
                     Some(kv) => diff(v, kv, p, out),
                     // A null or an empty value the type drops is not an unknown field.
@@ -95,9 +101,16 @@ mod tests {
         let d = json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"a","labels":{}},
             "spec":{"replicas":1,"bogus":true,"selector":{"matchLabels":{"a":"b"}},
             "template":{"spec":{"containers":[{"name":"c","image":"i","imagePullPolicy":"Always","extra":1}]}}}});
-        assert_eq!(unknown_fields("Deployment", &d).unwrap(), ["spec.bogus", "spec.template.spec.containers[0].extra"]);
+        assert_eq!(
+            unknown_fields("Deployment", &d).unwrap(),
+            ["spec.bogus", "spec.template.spec.containers[0].extra"]
+        );
         let bad = json!({"spec":{"replicas":"three","selector":{},"template":{}}});
-        assert!(unknown_fields("Deployment", &bad).unwrap_err().contains("invalid type"));
+        assert!(
+            unknown_fields("Deployment", &bad)
+                .unwrap_err()
+                .contains("invalid type")
+        );
         assert!(unknown_fields("Widget", &bad).unwrap().is_empty());
     }
 }

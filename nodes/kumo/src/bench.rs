@@ -34,7 +34,13 @@ pub enum BenchCmd {
 
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
     match cmd {
-        BenchCmd::Api { kubeconfig, clients, duration, watchers, rate } => {
+        BenchCmd::Api {
+            kubeconfig,
+            clients,
+            duration,
+            watchers,
+            rate,
+        } => {
             let kc = kubeconfig.unwrap_or_else(|| crate::up::default_data_dir().join("kubeconfig"));
             api(&kc, clients, Duration::from_secs(duration), watchers, rate).await
         }
@@ -48,23 +54,33 @@ struct Target {
 }
 
 fn target(kubeconfig: &std::path::Path, clients: usize) -> anyhow::Result<Target> {
-    let (server, ca_b64, token) = crate::up::read_kubeconfig(kubeconfig)
-        .with_context(|| format!("cannot read server, CA and token from {}", kubeconfig.display()))?;
+    let (server, ca_b64, token) = crate::up::read_kubeconfig(kubeconfig).with_context(|| {
+        format!(
+            "cannot read server, CA and token from {}",
+            kubeconfig.display()
+        )
+    })?;
     let ca = base64::engine::general_purpose::STANDARD.decode(ca_b64)?;
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pemfile::certs(&mut ca.as_slice()) {
         roots.add(cert?)?;
     }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     let client = reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .pool_max_idle_per_host(clients.max(1))
         .timeout(Duration::from_secs(30))
         .build()?;
-    Ok(Target { client, server, token })
+    Ok(Target {
+        client,
+        server,
+        token,
+    })
 }
 
 #[derive(Default)]
@@ -85,12 +101,27 @@ impl Samples {
     }
 }
 
-async fn api(kubeconfig: &std::path::Path, clients: usize, duration: Duration, watchers: usize, rate: u64) -> anyhow::Result<()> {
+async fn api(
+    kubeconfig: &std::path::Path,
+    clients: usize,
+    duration: Duration,
+    watchers: usize,
+    rate: u64,
+) -> anyhow::Result<()> {
     let t = Arc::new(target(kubeconfig, clients)?);
     let ns = format!("bench-{}", std::process::id());
-    let r = t.client.post(format!("{}/api/v1/namespaces", t.server)).bearer_auth(&t.token)
-        .json(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).send().await?;
-    anyhow::ensure!(r.status().is_success(), "creating namespace {ns}: {}", r.status());
+    let r = t
+        .client
+        .post(format!("{}/api/v1/namespaces", t.server))
+        .bearer_auth(&t.token)
+        .json(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        r.status().is_success(),
+        "creating namespace {ns}: {}",
+        r.status()
+    );
     let base = format!("{}/api/v1/namespaces/{ns}/configmaps", t.server);
     let mut rows = Vec::new();
 
@@ -98,8 +129,19 @@ async fn api(kubeconfig: &std::path::Path, clients: usize, duration: Duration, w
     let created = Arc::new(AtomicU64::new(0));
     let watch_lat = Arc::new(Samples::default());
     let start_rv = {
-        let v: Value = t.client.get(&base).bearer_auth(&t.token).query(&[("limit", "1")]).send().await?.json().await?;
-        v.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("0").to_string()
+        let v: Value = t
+            .client
+            .get(&base)
+            .bearer_auth(&t.token)
+            .query(&[("limit", "1")])
+            .send()
+            .await?
+            .json()
+            .await?;
+        v.pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("0")
+            .to_string()
     };
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut watch_tasks = Vec::new();
@@ -112,22 +154,42 @@ async fn api(kubeconfig: &std::path::Path, clients: usize, duration: Duration, w
         let stop = stop.clone();
         let events = watch_events.clone();
         watch_tasks.push(tokio::spawn(async move {
-            let Ok(mut resp) = t.client.get(&base).bearer_auth(&t.token)
-                .query(&[("watch", "true"), ("resourceVersion", rv.as_str()), ("timeoutSeconds", "600")])
-                .timeout(Duration::from_secs(600)).send().await else { return };
+            let Ok(mut resp) = t
+                .client
+                .get(&base)
+                .bearer_auth(&t.token)
+                .query(&[
+                    ("watch", "true"),
+                    ("resourceVersion", rv.as_str()),
+                    ("timeoutSeconds", "600"),
+                ])
+                .timeout(Duration::from_secs(600))
+                .send()
+                .await
+            else {
+                return;
+            };
             let mut buf = Vec::new();
             while !stop.load(Ordering::Relaxed) {
-                let chunk = match tokio::time::timeout(Duration::from_millis(500), resp.chunk()).await {
-                    Ok(Ok(Some(c))) => c,
-                    Ok(_) => return,
-                    Err(_) => continue,
-                };
+                let chunk =
+                    match tokio::time::timeout(Duration::from_millis(500), resp.chunk()).await {
+                        Ok(Ok(Some(c))) => c,
+                        Ok(_) => return,
+                        Err(_) => continue,
+                    };
                 buf.extend_from_slice(&chunk);
                 while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = buf.drain(..=pos).collect();
                     if let Ok(ev) = serde_json::from_slice::<Value>(&line) {
-                        if let Some(sent) = ev.pointer("/object/data/sent").and_then(Value::as_str).and_then(|s| s.parse::<u128>().ok()) {
-                            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros();
+                        if let Some(sent) = ev
+                            .pointer("/object/data/sent")
+                            .and_then(Value::as_str)
+                            .and_then(|s| s.parse::<u128>().ok())
+                        {
+                            let now = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .unwrap_or_default()
+                                .as_micros();
                             lat.push(Duration::from_micros(now.saturating_sub(sent) as u64));
                             events.fetch_add(1, Ordering::Relaxed);
                         }
@@ -139,57 +201,70 @@ async fn api(kubeconfig: &std::path::Path, clients: usize, duration: Duration, w
     tokio::time::sleep(Duration::from_millis(300)).await;
     let create = Arc::new(Samples::default());
     let errors = Arc::new(AtomicU64::new(0));
-    let phase = |samples: Arc<Samples>, f: Arc<dyn Fn(usize, u64) -> reqwest::RequestBuilder + Send + Sync>| {
-        let errors = errors.clone();
-        let per_client_interval = if rate > 0 { Some(Duration::from_secs_f64(clients as f64 / rate as f64)) } else { None };
-        async move {
-            let deadline = Instant::now() + duration;
-            let mut tasks = Vec::new();
-            for c in 0..clients {
-                let samples = samples.clone();
-                let f = f.clone();
-                let errors = errors.clone();
-                tasks.push(tokio::spawn(async move {
-                    let mut i = 0u64;
-                    let mut next = Instant::now();
-                    while Instant::now() < deadline {
-                        if let Some(iv) = per_client_interval {
-                            tokio::time::sleep_until(next.into()).await;
-                            next += iv;
-                        }
-                        let t0 = Instant::now();
-                        match f(c, i).send().await {
-                            Ok(r) if r.status().is_success() => {
-                                let _ = r.bytes().await;
-                                samples.push(t0.elapsed());
+    let phase =
+        |samples: Arc<Samples>,
+         f: Arc<dyn Fn(usize, u64) -> reqwest::RequestBuilder + Send + Sync>| {
+            let errors = errors.clone();
+            let per_client_interval = if rate > 0 {
+                Some(Duration::from_secs_f64(clients as f64 / rate as f64))
+            } else {
+                None
+            };
+            async move {
+                let deadline = Instant::now() + duration;
+                let mut tasks = Vec::new();
+                for c in 0..clients {
+                    let samples = samples.clone();
+                    let f = f.clone();
+                    let errors = errors.clone();
+                    tasks.push(tokio::spawn(async move {
+                        let mut i = 0u64;
+                        let mut next = Instant::now();
+                        while Instant::now() < deadline {
+                            if let Some(iv) = per_client_interval {
+                                tokio::time::sleep_until(next.into()).await;
+                                next += iv;
                             }
-                            _ => {
-                                errors.fetch_add(1, Ordering::Relaxed);
+                            let t0 = Instant::now();
+                            match f(c, i).send().await {
+                                Ok(r) if r.status().is_success() => {
+                                    let _ = r.bytes().await;
+                                    samples.push(t0.elapsed());
+                                }
+                                _ => {
+                                    errors.fetch_add(1, Ordering::Relaxed);
+                                }
                             }
+                            i += 1;
                         }
-                        i += 1;
-                    }
-                }));
+                    }));
+                }
+                for t in tasks {
+                    let _ = t.await;
+                }
             }
-            for t in tasks {
-                let _ = t.await;
-            }
-        }
-    };
+        };
     {
         let t2 = t.clone();
         let base2 = base.clone();
         let created2 = created.clone();
         let started = Instant::now();
-        phase(create.clone(), Arc::new(move |c, i| {
-            created2.fetch_add(1, Ordering::Relaxed);
-            let sent = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros();
-            t2.client.post(&base2).bearer_auth(&t2.token).json(&json!({
-                "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": format!("cm-{c}-{i}"), "labels": {"bench": "kumo"}},
-                "data": {"sent": sent.to_string(), "payload": "x".repeat(64)}
-            }))
-        })).await;
+        phase(
+            create.clone(),
+            Arc::new(move |c, i| {
+                created2.fetch_add(1, Ordering::Relaxed);
+                let sent = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_micros();
+                t2.client.post(&base2).bearer_auth(&t2.token).json(&json!({
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": format!("cm-{c}-{i}"), "labels": {"bench": "kumo"}},
+                    "data": {"sent": sent.to_string(), "payload": "x".repeat(64)}
+                }))
+            }),
+        )
+        .await;
         rows.push(("create", create.summary(), started.elapsed()));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -205,7 +280,15 @@ async fn api(kubeconfig: &std::path::Path, clients: usize, duration: Duration, w
         let base2 = base.clone();
         let per = (n_created / clients.max(1) as u64).max(1);
         let started = Instant::now();
-        phase(get.clone(), Arc::new(move |c, i| t2.client.get(format!("{base2}/cm-{c}-{}", i % per)).bearer_auth(&t2.token))).await;
+        phase(
+            get.clone(),
+            Arc::new(move |c, i| {
+                t2.client
+                    .get(format!("{base2}/cm-{c}-{}", i % per))
+                    .bearer_auth(&t2.token)
+            }),
+        )
+        .await;
         rows.push(("get", get.summary(), started.elapsed()));
     }
     // Phase 3: list (pages of 100).
@@ -214,31 +297,76 @@ async fn api(kubeconfig: &std::path::Path, clients: usize, duration: Duration, w
         let t2 = t.clone();
         let base2 = base.clone();
         let started = Instant::now();
-        phase(list.clone(), Arc::new(move |_, _| t2.client.get(&base2).bearer_auth(&t2.token).query(&[("limit", "100")]))).await;
+        phase(
+            list.clone(),
+            Arc::new(move |_, _| {
+                t2.client
+                    .get(&base2)
+                    .bearer_auth(&t2.token)
+                    .query(&[("limit", "100")])
+            }),
+        )
+        .await;
         rows.push(("list (limit=100)", list.summary(), started.elapsed()));
     }
     let rss = server_rss(&t).await.unwrap_or(0.0);
     // Clean up in the background of the server: the namespace controller deletes its content.
-    let _ = t.client.delete(format!("{}/api/v1/namespaces/{ns}", t.server)).bearer_auth(&t.token).send().await;
+    let _ = t
+        .client
+        .delete(format!("{}/api/v1/namespaces/{ns}", t.server))
+        .bearer_auth(&t.token)
+        .send()
+        .await;
 
-    println!("kumo bench api — {} clients, {}s per phase, {} watchers, rate {}", clients, duration.as_secs(), watchers, if rate == 0 { "unlimited".to_string() } else { format!("{rate}/s") });
+    println!(
+        "kumo bench api — {} clients, {}s per phase, {} watchers, rate {}",
+        clients,
+        duration.as_secs(),
+        watchers,
+        if rate == 0 {
+            "unlimited".to_string()
+        } else {
+            format!("{rate}/s")
+        }
+    );
     println!("machine: {} cores, {}", num_cpus(), machine());
     println!();
     println!("| verb | requests | req/s | p50 ms | p99 ms | max ms |");
     println!("|---|---:|---:|---:|---:|---:|");
     for (verb, (n, p50, p99, max), elapsed) in &rows {
-        println!("| {verb} | {n} | {:.0} | {p50:.2} | {p99:.2} | {max:.2} |", *n as f64 / elapsed.as_secs_f64());
+        println!(
+            "| {verb} | {n} | {:.0} | {p50:.2} | {p99:.2} | {max:.2} |",
+            *n as f64 / elapsed.as_secs_f64()
+        );
     }
     let (wn, wp50, wp99, wmax) = watch_lat.summary();
-    println!("| watch delivery (create ack → event) | {wn} | {:.0} | {wp50:.2} | {wp99:.2} | {wmax:.2} |", wn as f64 / duration.as_secs_f64());
+    println!(
+        "| watch delivery (create ack → event) | {wn} | {:.0} | {wp50:.2} | {wp99:.2} | {wmax:.2} |",
+        wn as f64 / duration.as_secs_f64()
+    );
     println!();
-    println!("errors: {}   server RSS after run: {:.1} MiB", errors.load(Ordering::Relaxed), rss / (1 << 20) as f64);
+    println!(
+        "errors: {}   server RSS after run: {:.1} MiB",
+        errors.load(Ordering::Relaxed),
+        rss / (1 << 20) as f64
+    );
     Ok(())
 }
 
 async fn server_rss(t: &Target) -> Option<f64> {
-    let text = t.client.get(format!("{}/metrics", t.server)).bearer_auth(&t.token).send().await.ok()?.text().await.ok()?;
-    text.lines().find_map(|l| l.strip_prefix("process_resident_memory_bytes ")).and_then(|v| v.trim().parse().ok())
+    let text = t
+        .client
+        .get(format!("{}/metrics", t.server))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 fn num_cpus() -> usize {
@@ -248,11 +376,23 @@ fn num_cpus() -> usize {
 fn machine() -> String {
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_default();
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|c| c.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<u64>().unwrap_or(0)))
+        .and_then(|c| {
+            c.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+        })
         .unwrap_or(0);
     format!("{model}, {:.0} GiB RAM", mem as f64 / (1 << 20) as f64)
 }

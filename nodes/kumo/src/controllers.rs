@@ -52,11 +52,16 @@ pub async fn run(api: SharedApi) {
     let mut pending: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut last = rescan(&api, &mut pending);
     loop {
-        let batch = api.store.shared().read(|m| m.events_after(last, "", 10_000));
+        let batch = api
+            .store
+            .shared()
+            .read(|m| m.events_after(last, "", 10_000));
         match batch {
             Ok((events, upto)) => {
                 for ev in events {
-                    if ev.kind == kumo_raft_store::EventKind::Put && contains(&ev.kv.value, b"deletionTimestamp") {
+                    if ev.kind == kumo_raft_store::EventKind::Put
+                        && contains(&ev.kv.value, b"deletionTimestamp")
+                    {
                         pending.insert(ev.kv.key.clone());
                     }
                 }
@@ -71,7 +76,9 @@ pub async fn run(api: SharedApi) {
                 Ok(false) => {
                     pending.remove(&key);
                 }
-                Err(e) => tracing::debug!(key, error = %e.message, "controller step failed; will retry"),
+                Err(e) => {
+                    tracing::debug!(key, error = %e.message, "controller step failed; will retry")
+                }
             }
         }
         // Wake on the next change, or after a second at most (retries of pending work).
@@ -99,7 +106,9 @@ fn rescan(api: &SharedApi, pending: &mut std::collections::BTreeSet<String>) -> 
 
 /// Works on one object being deleted. `Ok(true)`: more work remains.
 async fn step(api: &SharedApi, key: &str) -> Result<bool, crate::api::error::ApiError> {
-    let Some(res) = resource_of_key(key) else { return Ok(false) };
+    let Some(res) = resource_of_key(key) else {
+        return Ok(false);
+    };
     let (ns, name) = name_of_key(res, key);
     let obj = match api.get(res, ns.as_deref(), &name).await {
         Ok(o) => o,
@@ -115,12 +124,19 @@ async fn step(api: &SharedApi, key: &str) -> Result<bool, crate::api::error::Api
                 Ok(true)
             }
             NamespaceStep::Finish => {
-                let rev = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let rev = obj
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
                 let cmd = kumo_raft_store::Command::Delete {
                     key: key.to_string(),
                     precondition: kumo_raft_store::Precondition::Revision(rev),
                 };
-                api.store.propose(cmd).await.map_err(crate::api::error::ApiError::from)?;
+                api.store
+                    .propose(cmd)
+                    .await
+                    .map_err(crate::api::error::ApiError::from)?;
                 tracing::info!(namespace = %name, "namespace deleted");
                 Ok(false)
             }
@@ -135,7 +151,19 @@ async fn delete_content(api: &SharedApi, ns: &str) {
         if !seen.insert(r.storage_prefix()) {
             continue;
         }
-        let Ok(page) = api.list(r, Some(ns), &ListQuery { resource_version: Some("0".into()), ..Default::default() }).await else { continue };
+        let Ok(page) = api
+            .list(
+                r,
+                Some(ns),
+                &ListQuery {
+                    resource_version: Some("0".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+        else {
+            continue;
+        };
         for obj in page.items {
             let name = registry::meta_str(&obj, "name").unwrap_or("").to_string();
             if obj.pointer("/metadata/deletionTimestamp").is_some() {
@@ -159,9 +187,17 @@ async fn propagation_finalizers(
     let fins: Vec<String> = obj
         .pointer("/metadata/finalizers")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
-    if !fins.iter().any(|f| f == "foregroundDeletion" || f == "orphan") {
+    if !fins
+        .iter()
+        .any(|f| f == "foregroundDeletion" || f == "orphan")
+    {
         return Ok(false);
     }
     let uid = registry::meta_str(obj, "uid").unwrap_or("").to_string();
@@ -172,7 +208,10 @@ async fn propagation_finalizers(
         match f.as_str() {
             "foregroundDeletion" => {
                 for (dr, dn, dns) in &dependents {
-                    let opts = DeleteOpts { propagation: Some("Foreground".into()), ..Default::default() };
+                    let opts = DeleteOpts {
+                        propagation: Some("Foreground".into()),
+                        ..Default::default()
+                    };
                     let _ = api.delete(dr, dns.as_deref(), dn, &opts).await;
                 }
                 if dependents.is_empty() {
@@ -182,10 +221,26 @@ async fn propagation_finalizers(
             "orphan" => {
                 for (dr, dn, dns) in &dependents {
                     if let Ok(d) = api.get(dr, dns.as_deref(), dn).await {
-                        let refs: Vec<Value> = d.pointer("/metadata/ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default();
-                        let kept: Vec<Value> = refs.into_iter().filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str())).collect();
+                        let refs: Vec<Value> = d
+                            .pointer("/metadata/ownerReferences")
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default();
+                        let kept: Vec<Value> = refs
+                            .into_iter()
+                            .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()))
+                            .collect();
                         let body = serde_json::json!({"metadata": {"ownerReferences": kept}});
-                        api.patch(dr, dns.as_deref(), dn, kumo_apimachinery::patch::PatchType::Merge, body.to_string().as_bytes(), None, &gc_opts()).await?;
+                        api.patch(
+                            dr,
+                            dns.as_deref(),
+                            dn,
+                            kumo_apimachinery::patch::PatchType::Merge,
+                            body.to_string().as_bytes(),
+                            None,
+                            &gc_opts(),
+                        )
+                        .await?;
                     }
                 }
                 done.push(f.clone());
@@ -199,15 +254,31 @@ async fn propagation_finalizers(
     let kept: Vec<&String> = fins.iter().filter(|f| !done.contains(f)).collect();
     let name = registry::meta_str(obj, "name").unwrap_or("").to_string();
     let body = serde_json::json!({"metadata": {"finalizers": kept}});
-    api.patch(r, ns.as_deref(), &name, kumo_apimachinery::patch::PatchType::Merge, body.to_string().as_bytes(), None, &gc_opts()).await?;
+    api.patch(
+        r,
+        ns.as_deref(),
+        &name,
+        kumo_apimachinery::patch::PatchType::Merge,
+        body.to_string().as_bytes(),
+        None,
+        &gc_opts(),
+    )
+    .await?;
     Ok(false)
 }
 
 fn gc_opts() -> WriteOpts {
-    WriteOpts { field_manager: Some("generic-garbage-collector".into()), ..Default::default() }
+    WriteOpts {
+        field_manager: Some("generic-garbage-collector".into()),
+        ..Default::default()
+    }
 }
 
-async fn dependents_of(api: &SharedApi, ns: Option<&str>, uid: &str) -> Vec<(&'static resources::ResourceInfo, String, Option<String>)> {
+async fn dependents_of(
+    api: &SharedApi,
+    ns: Option<&str>,
+    uid: &str,
+) -> Vec<(&'static resources::ResourceInfo, String, Option<String>)> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for r in RESOURCES {
@@ -215,14 +286,33 @@ async fn dependents_of(api: &SharedApi, ns: Option<&str>, uid: &str) -> Vec<(&'s
             continue;
         }
         let scope = if r.namespaced { ns } else { None };
-        let Ok(page) = api.list(r, scope, &ListQuery { resource_version: Some("0".into()), ..Default::default() }).await else { continue };
+        let Ok(page) = api
+            .list(
+                r,
+                scope,
+                &ListQuery {
+                    resource_version: Some("0".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+        else {
+            continue;
+        };
         for obj in page.items {
             let owned = obj
                 .pointer("/metadata/ownerReferences")
                 .and_then(Value::as_array)
-                .is_some_and(|refs| refs.iter().any(|o| o.get("uid").and_then(Value::as_str) == Some(uid)));
+                .is_some_and(|refs| {
+                    refs.iter()
+                        .any(|o| o.get("uid").and_then(Value::as_str) == Some(uid))
+                });
             if owned {
-                out.push((r, registry::meta_str(&obj, "name").unwrap_or("").to_string(), registry::meta_str(&obj, "namespace").map(str::to_string)));
+                out.push((
+                    r,
+                    registry::meta_str(&obj, "name").unwrap_or("").to_string(),
+                    registry::meta_str(&obj, "namespace").map(str::to_string),
+                ));
             }
         }
     }

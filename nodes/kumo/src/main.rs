@@ -37,7 +37,10 @@ enum Cmd {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kumo: cannot start the async runtime: {e}");
@@ -47,7 +50,11 @@ fn main() -> std::process::ExitCode {
     let _telemetry = rt.block_on(async { telemetry::init("info") });
     let result: anyhow::Result<()> = rt.block_on(async move {
         match cli.cmd {
-            Cmd::Up { data_dir, api_addr, history_events } => {
+            Cmd::Up {
+                data_dir,
+                api_addr,
+                history_events,
+            } => {
                 let cfg = up::UpConfig {
                     data_dir: data_dir.unwrap_or_else(up::default_data_dir),
                     api_addr,

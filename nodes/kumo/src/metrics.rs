@@ -9,7 +9,9 @@ use dashmap::DashMap;
 use crate::api::registry::Api;
 
 /// Upper bounds (seconds) of the request latency histogram.
-const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 /// Label sets kept; past it, new (verb, resource, code) combinations are counted under
 /// resource "other" so a client cannot grow the map without bound.
 const MAX_SERIES: usize = 2_000;
@@ -28,8 +30,18 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn observe_request(&self, verb: &'static str, resource: &str, code: u16, elapsed: Duration) {
-        let resource = if self.requests.len() >= MAX_SERIES && !self.requests.contains_key(&(verb, resource.to_string(), code)) {
+    pub fn observe_request(
+        &self,
+        verb: &'static str,
+        resource: &str,
+        code: u16,
+        elapsed: Duration,
+    ) {
+        let resource = if self.requests.len() >= MAX_SERIES
+            && !self
+                .requests
+                .contains_key(&(verb, resource.to_string(), code))
+        {
             "other".to_string()
         } else {
             resource.to_string()
@@ -37,7 +49,9 @@ impl Metrics {
         let series = self.requests.entry((verb, resource, code)).or_default();
         let secs = elapsed.as_secs_f64();
         series.count.fetch_add(1, Ordering::Relaxed);
-        series.sum_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        series
+            .sum_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
         for (i, b) in BUCKETS.iter().enumerate() {
             if secs <= *b {
                 series.buckets[i].fetch_add(1, Ordering::Relaxed);
@@ -49,16 +63,28 @@ impl Metrics {
     pub fn render(&self, api: &Api) -> String {
         let mut out = String::new();
         out.push_str("# HELP apiserver_request_total Requests by verb, resource and code.\n# TYPE apiserver_request_total counter\n");
-        let mut rows: Vec<_> = self.requests.iter().map(|e| (e.key().clone(), e.value().count.load(Ordering::Relaxed))).collect();
+        let mut rows: Vec<_> = self
+            .requests
+            .iter()
+            .map(|e| (e.key().clone(), e.value().count.load(Ordering::Relaxed)))
+            .collect();
         rows.sort();
         for ((verb, res, code), n) in &rows {
-            let _ = writeln!(out, "apiserver_request_total{{verb=\"{verb}\",resource=\"{res}\",code=\"{code}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "apiserver_request_total{{verb=\"{verb}\",resource=\"{res}\",code=\"{code}\"}} {n}"
+            );
         }
         out.push_str("# HELP apiserver_request_duration_seconds Request latency by verb and resource.\n# TYPE apiserver_request_duration_seconds histogram\n");
-        let mut hist: std::collections::BTreeMap<(&'static str, String), ([u64; BUCKETS.len()], u64, u64)> = Default::default();
+        let mut hist: std::collections::BTreeMap<
+            (&'static str, String),
+            ([u64; BUCKETS.len()], u64, u64),
+        > = Default::default();
         for e in self.requests.iter() {
             let (verb, res, _) = e.key();
-            let h = hist.entry((verb, res.clone())).or_insert(([0; BUCKETS.len()], 0, 0));
+            let h = hist
+                .entry((verb, res.clone()))
+                .or_insert(([0; BUCKETS.len()], 0, 0));
             for (i, b) in e.value().buckets.iter().enumerate() {
                 h.0[i] += b.load(Ordering::Relaxed);
             }
@@ -67,28 +93,85 @@ impl Metrics {
         }
         for ((verb, res), (buckets, count, sum)) in &hist {
             for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "apiserver_request_duration_seconds_bucket{{verb=\"{verb}\",resource=\"{res}\",le=\"{b}\"}} {}", buckets[i]);
+                let _ = writeln!(
+                    out,
+                    "apiserver_request_duration_seconds_bucket{{verb=\"{verb}\",resource=\"{res}\",le=\"{b}\"}} {}",
+                    buckets[i]
+                );
             }
-            let _ = writeln!(out, "apiserver_request_duration_seconds_bucket{{verb=\"{verb}\",resource=\"{res}\",le=\"+Inf\"}} {count}");
-            let _ = writeln!(out, "apiserver_request_duration_seconds_sum{{verb=\"{verb}\",resource=\"{res}\"}} {}", *sum as f64 / 1e6);
-            let _ = writeln!(out, "apiserver_request_duration_seconds_count{{verb=\"{verb}\",resource=\"{res}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "apiserver_request_duration_seconds_bucket{{verb=\"{verb}\",resource=\"{res}\",le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(
+                out,
+                "apiserver_request_duration_seconds_sum{{verb=\"{verb}\",resource=\"{res}\"}} {}",
+                *sum as f64 / 1e6
+            );
+            let _ = writeln!(
+                out,
+                "apiserver_request_duration_seconds_count{{verb=\"{verb}\",resource=\"{res}\"}} {count}"
+            );
         }
         let m = api.store.raft.metrics().borrow().clone();
         let commit = m.last_applied.map_or(0, |l| l.index);
         let last_log = m.last_log_index.unwrap_or(0);
         let applied = api.store.shared().last_applied_index().unwrap_or(0);
-        let (keys, bytes, revision, events) = api.store.shared().read(|s| (s.len(), s.value_bytes(), s.revision(), s.event_count()));
+        let (keys, bytes, revision, events) = api
+            .store
+            .shared()
+            .read(|s| (s.len(), s.value_bytes(), s.revision(), s.event_count()));
         let gauges: [(&str, &str, f64); 10] = [
-            ("kumo_raft_term", "Current Raft term.", m.current_term as f64),
-            ("kumo_raft_last_log_index", "Index of the last log entry.", last_log as f64),
-            ("kumo_raft_commit_index", "Index of the last committed (applied by Raft) entry.", commit as f64),
-            ("kumo_raft_applied_index", "Index of the last entry applied to the state machine.", applied as f64),
-            ("kumo_raft_apply_lag", "Log entries not yet applied.", last_log.saturating_sub(applied) as f64),
-            ("kumo_raft_is_leader", "1 when this node leads.", if m.current_leader == Some(m.id) { 1.0 } else { 0.0 }),
+            (
+                "kumo_raft_term",
+                "Current Raft term.",
+                m.current_term as f64,
+            ),
+            (
+                "kumo_raft_last_log_index",
+                "Index of the last log entry.",
+                last_log as f64,
+            ),
+            (
+                "kumo_raft_commit_index",
+                "Index of the last committed (applied by Raft) entry.",
+                commit as f64,
+            ),
+            (
+                "kumo_raft_applied_index",
+                "Index of the last entry applied to the state machine.",
+                applied as f64,
+            ),
+            (
+                "kumo_raft_apply_lag",
+                "Log entries not yet applied.",
+                last_log.saturating_sub(applied) as f64,
+            ),
+            (
+                "kumo_raft_is_leader",
+                "1 when this node leads.",
+                if m.current_leader == Some(m.id) {
+                    1.0
+                } else {
+                    0.0
+                },
+            ),
             ("kumo_store_objects", "Objects in the store.", keys as f64),
-            ("kumo_store_bytes", "Bytes of object values in the store.", bytes as f64),
-            ("kumo_store_revision", "Current store revision.", revision as f64),
-            ("kumo_store_watch_events_retained", "Events retained for watches.", events as f64),
+            (
+                "kumo_store_bytes",
+                "Bytes of object values in the store.",
+                bytes as f64,
+            ),
+            (
+                "kumo_store_revision",
+                "Current store revision.",
+                revision as f64,
+            ),
+            (
+                "kumo_store_watch_events_retained",
+                "Events retained for watches.",
+                events as f64,
+            ),
         ];
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
@@ -99,7 +182,10 @@ impl Metrics {
             api.watchers.load(Ordering::Relaxed)
         );
         if let Some(rss) = resident_bytes() {
-            let _ = writeln!(out, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}");
+            let _ = writeln!(
+                out,
+                "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}"
+            );
         }
         out
     }

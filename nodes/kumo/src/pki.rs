@@ -9,13 +9,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rand::Rng;
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
 
 /// Errors while creating or loading certificates.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("i/o on {path}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("certificate generation")]
     Cert(#[from] rcgen::Error),
     #[error("tls configuration")]
@@ -34,7 +40,10 @@ pub struct Pki {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.to_path_buf(), source }
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Writes `data` to `path` with mode 0600, atomically.
@@ -60,7 +69,11 @@ fn ca_params() -> Result<CertificateParams, Error> {
     dn.push(DnType::OrganizationName, "kumo");
     p.distinguished_name = dn;
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     p.not_before = rcgen::date_time_ymd(2025, 1, 1);
     p.not_after = rcgen::date_time_ymd(2035, 1, 1);
     Ok(p)
@@ -69,7 +82,9 @@ fn ca_params() -> Result<CertificateParams, Error> {
 fn random_token() -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
-    (0..48).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+    (0..48)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 impl Pki {
@@ -93,7 +108,10 @@ impl Pki {
             (key, cert.pem())
         };
         let admin_token = if token_path.exists() {
-            fs::read_to_string(&token_path).map_err(io(&token_path))?.trim().to_string()
+            fs::read_to_string(&token_path)
+                .map_err(io(&token_path))?
+                .trim()
+                .to_string()
         } else {
             let t = random_token();
             write_private(&token_path, t.as_bytes())?;
@@ -131,7 +149,12 @@ impl Pki {
         params.not_after = rcgen::date_time_ymd(2035, 1, 1);
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &issuer)?;
-        Ok(Self { ca_pem, server_cert_pem: cert.pem(), server_key_pem: key.serialize_pem(), admin_token })
+        Ok(Self {
+            ca_pem,
+            server_cert_pem: cert.pem(),
+            server_key_pem: key.serialize_pem(),
+            admin_token,
+        })
     }
 
     /// A rustls server configuration (ring provider, HTTP/2 and HTTP/1.1 by ALPN).
@@ -143,10 +166,12 @@ impl Pki {
         let key = rustls_pemfile::private_key(&mut self.server_key_pem.as_bytes())
             .map_err(|e| Error::Invalid(e.to_string()))?
             .ok_or_else(|| Error::Invalid("no private key".into()))?;
-        let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)?;
+        let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
         cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(cfg))
     }

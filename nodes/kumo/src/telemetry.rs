@@ -22,14 +22,25 @@ impl Drop for Telemetry {
 /// Installs the global subscriber. `default_level` applies when `RUST_LOG` is unset.
 pub fn init(default_level: &str) -> Telemetry {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new(format!("{default_level},openraft=warn,h2=warn,hyper=warn,rustls=warn"))
+        EnvFilter::new(format!(
+            "{default_level},openraft=warn,h2=warn,hyper=warn,rustls=warn"
+        ))
     });
-    let fmt = tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr);
-    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|s| !s.is_empty());
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_writer(std::io::stderr);
+    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .ok()
+        .filter(|s| !s.is_empty());
     let provider = endpoint.and_then(|_| {
         use opentelemetry::trace::TracerProvider;
-        let exporter = opentelemetry_otlp::SpanExporter::builder().with_tonic().build().ok()?;
-        let resource = opentelemetry_sdk::Resource::builder().with_service_name("kumo").build();
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .build()
+            .ok()?;
+        let resource = opentelemetry_sdk::Resource::builder()
+            .with_service_name("kumo")
+            .build();
         let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
             .with_batch_exporter(exporter)
             .with_resource(resource)
@@ -40,11 +51,20 @@ pub fn init(default_level: &str) -> Telemetry {
     match provider {
         Some((provider, tracer)) => {
             let otel = tracing_opentelemetry::layer().with_tracer(tracer);
-            let _ = tracing_subscriber::registry().with(filter).with(fmt).with(otel).try_init();
-            Telemetry { provider: Some(provider) }
+            let _ = tracing_subscriber::registry()
+                .with(filter)
+                .with(fmt)
+                .with(otel)
+                .try_init();
+            Telemetry {
+                provider: Some(provider),
+            }
         }
         None => {
-            let _ = tracing_subscriber::registry().with(filter).with(fmt).try_init();
+            let _ = tracing_subscriber::registry()
+                .with(filter)
+                .with(fmt)
+                .try_init();
             Telemetry { provider: None }
         }
     }

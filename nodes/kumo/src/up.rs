@@ -17,12 +17,22 @@ use crate::pki::{self, Pki};
 /// Errors that stop `kumo up`, each with what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum UpError {
-    #[error("data directory {dir} is in use by another kumo process; stop it first, or pass another --data-dir")]
+    #[error(
+        "data directory {dir} is in use by another kumo process; stop it first, or pass another --data-dir"
+    )]
     InUse { dir: PathBuf },
-    #[error("cannot listen on {addr}: {source}; is another API server running there? pass --api-addr to pick another address")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error(
+        "cannot listen on {addr}: {source}; is another API server running there? pass --api-addr to pick another address"
+    )]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("store at {dir}: {source}")]
-    Store { dir: PathBuf, source: kumo_raft_store::Error },
+    Store {
+        dir: PathBuf,
+        source: kumo_raft_store::Error,
+    },
     #[error("certificates: {0}")]
     Pki(#[from] pki::Error),
     #[error("the store elected no leader within {0:?}")]
@@ -81,24 +91,45 @@ pub async fn start(cfg: &UpConfig) -> Result<Running, UpError> {
     store_cfg.max_events = cfg.history_events;
     let (store, report) = match StoreNode::open(&store_dir, store_cfg).await {
         Ok(x) => x,
-        Err(kumo_raft_store::Error::Locked(_)) => return Err(UpError::InUse { dir: cfg.data_dir.clone() }),
-        Err(source) => return Err(UpError::Store { dir: store_dir, source }),
+        Err(kumo_raft_store::Error::Locked(_)) => {
+            return Err(UpError::InUse {
+                dir: cfg.data_dir.clone(),
+            });
+        }
+        Err(source) => {
+            return Err(UpError::Store {
+                dir: store_dir,
+                source,
+            });
+        }
     };
     if let Some((seg, off, bytes)) = &report.truncated_tail {
-        tracing::warn!("recovered the store: cut {bytes} bytes of an unfinished write at {}:{off}", seg.display());
+        tracing::warn!(
+            "recovered the store: cut {bytes} bytes of an unfinished write at {}:{off}",
+            seg.display()
+        );
     }
     let wait = Duration::from_secs(10);
-    store.wait_leader(wait).await.map_err(|_| UpError::NoLeader(wait))?;
+    store
+        .wait_leader(wait)
+        .await
+        .map_err(|_| UpError::NoLeader(wait))?;
     let hosts = vec![cfg.api_addr.ip().to_string()];
     let pki = Pki::load_or_create(&cfg.data_dir, &hosts)?;
     let tls = pki.server_config()?;
     let listener = tokio::net::TcpListener::bind(cfg.api_addr)
         .await
-        .map_err(|source| UpError::Listen { addr: cfg.api_addr, source })?;
+        .map_err(|source| UpError::Listen {
+            addr: cfg.api_addr,
+            source,
+        })?;
     let addr = listener.local_addr()?;
     let server_url = format!("https://{addr}");
     let kubeconfig = cfg.data_dir.join("kubeconfig");
-    pki::write_private(&kubeconfig, pki::kubeconfig(&server_url, &pki.ca_pem, &pki.admin_token).as_bytes())?;
+    pki::write_private(
+        &kubeconfig,
+        pki::kubeconfig(&server_url, &pki.ca_pem, &pki.admin_token).as_bytes(),
+    )?;
     let metrics = Arc::new(Metrics::default());
     let api = Api::new(store.clone(), cfg.limits.clone());
     let server = crate::api::new_server(api, pki.admin_token.clone(), metrics, addr.to_string());
@@ -107,14 +138,23 @@ pub async fn start(cfg: &UpConfig) -> Result<Running, UpError> {
     let app = crate::api::router(server);
     let (shutdown, rx) = tokio::sync::watch::channel(false);
     let handle = tokio::spawn(crate::api::serve(listener, tls, app, rx));
-    Ok(Running { store, addr, kubeconfig, shutdown, server: handle })
+    Ok(Running {
+        store,
+        addr,
+        kubeconfig,
+        shutdown,
+        server: handle,
+    })
 }
 
 /// Creates what every cluster has from the start: the four system namespaces (each gets its
 /// `default` ServiceAccount) and the `kubernetes` Service. Existing objects are kept.
 async fn bootstrap(api: &Api) {
     let ns_res = resources::lookup("", "v1", "namespaces").expect("registered");
-    let opts = WriteOpts { field_manager: Some("kube-apiserver".into()), ..Default::default() };
+    let opts = WriteOpts {
+        field_manager: Some("kube-apiserver".into()),
+        ..Default::default()
+    };
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
         match api.create(ns_res, None, obj, &opts).await {
@@ -134,7 +174,10 @@ async fn bootstrap(api: &Api) {
 
 /// `kumo up`: start, print how to use it, serve until SIGINT/SIGTERM.
 pub async fn run(cfg: UpConfig) -> Result<(), UpError> {
-    eprintln!("kumo: starting the control plane (data in {})", cfg.data_dir.display());
+    eprintln!(
+        "kumo: starting the control plane (data in {})",
+        cfg.data_dir.display()
+    );
     let running = start(&cfg).await?;
     let kc = running.kubeconfig.display();
     eprintln!("kumo: API serving at https://{}", running.addr);
@@ -172,8 +215,14 @@ async fn wait_for_signal() {
 pub fn read_kubeconfig(path: &Path) -> Option<(String, String, String)> {
     let text = std::fs::read_to_string(path).ok()?;
     let v: serde_json::Value = serde_yaml::from_str(&text).ok()?;
-    let server = v.pointer("/clusters/0/cluster/server")?.as_str()?.to_string();
-    let ca = v.pointer("/clusters/0/cluster/certificate-authority-data")?.as_str()?.to_string();
+    let server = v
+        .pointer("/clusters/0/cluster/server")?
+        .as_str()?
+        .to_string();
+    let ca = v
+        .pointer("/clusters/0/cluster/certificate-authority-data")?
+        .as_str()?
+        .to_string();
     let token = v.pointer("/users/0/user/token")?.as_str()?.to_string();
     Some((server, ca, token))
 }

@@ -18,7 +18,11 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 /// `deployments.apps` or `pods`: how Kubernetes names a resource in messages.
 pub fn qualified(res: &ResourceInfo) -> String {
-    if res.group.is_empty() { res.plural.to_string() } else { format!("{}.{}", res.plural, res.group) }
+    if res.group.is_empty() {
+        res.plural.to_string()
+    } else {
+        format!("{}.{}", res.plural, res.group)
+    }
 }
 
 fn details(res: &ResourceInfo, name: &str) -> Value {
@@ -31,7 +35,12 @@ fn details(res: &ResourceInfo, name: &str) -> Value {
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: None }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -48,13 +57,21 @@ impl ApiError {
     }
 
     pub fn forbidden(res: &ResourceInfo, name: &str, why: &str) -> Self {
-        Self::new(403, "Forbidden", format!("{} \"{name}\" is forbidden: {why}", qualified(res)))
-            .with_details(details(res, name))
+        Self::new(
+            403,
+            "Forbidden",
+            format!("{} \"{name}\" is forbidden: {why}", qualified(res)),
+        )
+        .with_details(details(res, name))
     }
 
     pub fn not_found(res: &ResourceInfo, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(res)))
-            .with_details(details(res, name))
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(res)),
+        )
+        .with_details(details(res, name))
     }
 
     pub fn namespace_not_found(ns: &str) -> Self {
@@ -63,16 +80,28 @@ impl ApiError {
     }
 
     pub fn path_not_found() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     pub fn method_not_allowed(what: &str) -> Self {
-        Self::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource ({what})"))
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            format!("the server does not allow this method on the requested resource ({what})"),
+        )
     }
 
     pub fn already_exists(res: &ResourceInfo, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(res)))
-            .with_details(details(res, name))
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(res)),
+        )
+        .with_details(details(res, name))
     }
 
     /// Optimistic-concurrency failure.
@@ -85,8 +114,15 @@ impl ApiError {
     }
 
     pub fn conflict_msg(res: &ResourceInfo, name: &str, why: &str) -> Self {
-        Self::new(409, "Conflict", format!("Operation cannot be fulfilled on {} \"{name}\": {why}", qualified(res)))
-            .with_details(details(res, name))
+        Self::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                qualified(res)
+            ),
+        )
+        .with_details(details(res, name))
     }
 
     pub fn gone(message: impl Into<String>) -> Self {
@@ -98,11 +134,25 @@ impl ApiError {
     }
 
     pub fn unsupported_media(ct: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {ct})"))
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {ct})"
+            ),
+        )
     }
 
-    pub fn invalid(res: &ResourceInfo, name: &str, causes: &[kumo_apimachinery::validation::FieldError]) -> Self {
-        let kind = if res.group.is_empty() { res.kind.to_string() } else { format!("{}.{}", res.kind, res.group) };
+    pub fn invalid(
+        res: &ResourceInfo,
+        name: &str,
+        causes: &[kumo_apimachinery::validation::FieldError],
+    ) -> Self {
+        let kind = if res.group.is_empty() {
+            res.kind.to_string()
+        } else {
+            format!("{}.{}", res.kind, res.group)
+        };
         let message = kumo_apimachinery::validation::format_invalid_message(&kind, name, causes);
         let mut d = details(res, name);
         d["kind"] = json!(res.kind);
@@ -118,7 +168,11 @@ impl ApiError {
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
@@ -163,7 +217,8 @@ impl IntoResponse for ApiError {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = (code, axum::Json(self.status())).into_response();
         if matches!(self.code, 429 | 503) {
-            resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
+            resp.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
         }
         resp
     }

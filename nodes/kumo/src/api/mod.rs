@@ -82,7 +82,10 @@ fn json_response(code: StatusCode, v: &Value) -> Response {
     let body = serde_json::to_vec(v).unwrap_or_default();
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = code;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -95,10 +98,15 @@ fn bytes_response(content_type: &str, body: &'static [u8]) -> Response {
 }
 
 fn authorized(server: &Server, headers: &HeaderMap) -> bool {
-    let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let Some(token) = v.strip_prefix("Bearer ").map(str::trim) else { return false };
+    let Some(token) = v.strip_prefix("Bearer ").map(str::trim) else {
+        return false;
+    };
     // Constant-time comparison: the token is a secret.
     let a = token.as_bytes();
     let b = server.token.as_bytes();
@@ -120,19 +128,29 @@ enum Route {
 }
 
 fn parse_path(path: &str, accept: &str, server: &Server) -> ApiResult<Route> {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let (group, version, rest): (&str, &str, &[&str]) = match segs.as_slice() {
         ["api"] => {
             if let Some(v) = discovery::negotiate_aggregated(accept) {
                 return Ok(Route::Discovery(aggregated(true, v)));
             }
-            return Ok(Route::Discovery(json_response(StatusCode::OK, &discovery::core_versions(&server.external_address))));
+            return Ok(Route::Discovery(json_response(
+                StatusCode::OK,
+                &discovery::core_versions(&server.external_address),
+            )));
         }
         ["apis"] => {
             if let Some(v) = discovery::negotiate_aggregated(accept) {
                 return Ok(Route::Discovery(aggregated(false, v)));
             }
-            return Ok(Route::Discovery(json_response(StatusCode::OK, &discovery::api_group_list())));
+            return Ok(Route::Discovery(json_response(
+                StatusCode::OK,
+                &discovery::api_group_list(),
+            )));
         }
         ["apis", g] => {
             let v = discovery::api_group(g).ok_or_else(ApiError::path_not_found)?;
@@ -143,38 +161,73 @@ fn parse_path(path: &str, accept: &str, server: &Server) -> ApiResult<Route> {
         _ => return Err(ApiError::path_not_found()),
     };
     if rest.is_empty() {
-        let v = discovery::api_resource_list(group, version).ok_or_else(ApiError::path_not_found)?;
+        let v =
+            discovery::api_resource_list(group, version).ok_or_else(ApiError::path_not_found)?;
         return Ok(Route::Discovery(json_response(StatusCode::OK, &v)));
     }
     let (legacy_watch, rest) = match rest {
         ["watch", r @ ..] => (true, r),
         r => (false, r),
     };
-    let lookup = |plural: &str| resources::lookup(group, version, plural).ok_or_else(ApiError::path_not_found);
+    let lookup = |plural: &str| {
+        resources::lookup(group, version, plural).ok_or_else(ApiError::path_not_found)
+    };
     let t = match rest {
-        ["namespaces", ns, plural, more @ ..] if resources::lookup(group, version, plural).is_some_and(|r| r.namespaced) => {
+        ["namespaces", ns, plural, more @ ..]
+            if resources::lookup(group, version, plural).is_some_and(|r| r.namespaced) =>
+        {
             let res = lookup(plural)?;
             match more {
-                [] => Target { res, namespace: Some(ns.to_string()), name: None, sub: None },
-                [name] => Target { res, namespace: Some(ns.to_string()), name: Some(name.to_string()), sub: None },
-                [name, sub] => Target { res, namespace: Some(ns.to_string()), name: Some(name.to_string()), sub: Some(sub.to_string()) },
+                [] => Target {
+                    res,
+                    namespace: Some(ns.to_string()),
+                    name: None,
+                    sub: None,
+                },
+                [name] => Target {
+                    res,
+                    namespace: Some(ns.to_string()),
+                    name: Some(name.to_string()),
+                    sub: None,
+                },
+                [name, sub] => Target {
+                    res,
+                    namespace: Some(ns.to_string()),
+                    name: Some(name.to_string()),
+                    sub: Some(sub.to_string()),
+                },
                 _ => return Err(ApiError::path_not_found()),
             }
         }
-        [plural] => Target { res: lookup(plural)?, namespace: None, name: None, sub: None },
+        [plural] => Target {
+            res: lookup(plural)?,
+            namespace: None,
+            name: None,
+            sub: None,
+        },
         [plural, name] => {
             let res = lookup(plural)?;
             if res.namespaced {
                 return Err(ApiError::path_not_found());
             }
-            Target { res, namespace: None, name: Some(name.to_string()), sub: None }
+            Target {
+                res,
+                namespace: None,
+                name: Some(name.to_string()),
+                sub: None,
+            }
         }
         [plural, name, sub] => {
             let res = lookup(plural)?;
             if res.namespaced {
                 return Err(ApiError::path_not_found());
             }
-            Target { res, namespace: None, name: Some(name.to_string()), sub: Some(sub.to_string()) }
+            Target {
+                res,
+                namespace: None,
+                name: Some(name.to_string()),
+                sub: Some(sub.to_string()),
+            }
         }
         _ => return Err(ApiError::path_not_found()),
     };
@@ -205,19 +258,30 @@ fn aggregated(core: bool, api_version: &str) -> Response {
 #[derive(Clone)]
 enum Rendering {
     Json,
-    Table { version: &'static str, include: table::IncludeObject },
+    Table {
+        version: &'static str,
+        include: table::IncludeObject,
+    },
 }
 
 fn rendering(accept: &str, q: &HashMap<String, String>) -> ApiResult<Rendering> {
     for range in accept.split(',') {
         let r = range.replace(' ', "");
         if r.contains("as=Table") && r.contains("g=meta.k8s.io") {
-            let version = if r.contains("v=v1beta1") { table::TABLE_API_VERSION_V1BETA1 } else { table::TABLE_API_VERSION };
-            let include = table::IncludeObject::parse(q.get("includeObject").map_or("", String::as_str))
-                .ok_or_else(|| ApiError::bad_request("includeObject: unsupported value"))?;
+            let version = if r.contains("v=v1beta1") {
+                table::TABLE_API_VERSION_V1BETA1
+            } else {
+                table::TABLE_API_VERSION
+            };
+            let include =
+                table::IncludeObject::parse(q.get("includeObject").map_or("", String::as_str))
+                    .ok_or_else(|| ApiError::bad_request("includeObject: unsupported value"))?;
             return Ok(Rendering::Table { version, include });
         }
-        if r.starts_with("application/json") || r.starts_with("*/*") || r.starts_with("application/*") {
+        if r.starts_with("application/json")
+            || r.starts_with("*/*")
+            || r.starts_with("application/*")
+        {
             return Ok(Rendering::Json);
         }
     }
@@ -251,26 +315,41 @@ fn write_opts(q: &HashMap<String, String>, headers: &HeaderMap) -> ApiResult<Wri
     let dry_run = match q.get("dryRun").map(String::as_str) {
         None | Some("") => false,
         Some("All") => true,
-        Some(other) => return Err(ApiError::bad_request(format!("dryRun: Unsupported value: \"{other}\": supported values: \"All\""))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+            )));
+        }
     };
     let force = match q.get("force").map(String::as_str) {
         None | Some("") => false,
         Some(v) if matches!(v, "0" | "f" | "F" | "false" | "FALSE" | "False") => false,
         Some(v) if truthy(v) => true,
-        Some(other) => return Err(ApiError::bad_request(format!("force: invalid value {other:?}"))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "force: invalid value {other:?}"
+            )));
+        }
     };
     Ok(WriteOpts {
         dry_run,
         field_manager: q.get("fieldManager").cloned(),
         field_validation,
         force,
-        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown").to_string(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("unknown")
+            .to_string(),
     })
 }
 
 fn list_query(q: &HashMap<String, String>) -> ApiResult<ListQuery> {
     let limit = match q.get("limit").filter(|s| !s.is_empty()) {
-        Some(l) => Some(l.parse::<i64>().map_err(|_| ApiError::bad_request(format!("limit: invalid value {l:?}")))?),
+        Some(l) => Some(
+            l.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("limit: invalid value {l:?}")))?,
+        ),
         None => None,
     };
     Ok(ListQuery {
@@ -294,9 +373,9 @@ fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
 }
 
 async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::too_large(format!("Request entity too large: limit is {limit}"))
-    })
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::too_large(format!("Request entity too large: limit is {limit}")))
 }
 
 /// Entry point of every request.
@@ -310,7 +389,9 @@ async fn dispatch(State(server): State<Shared>, req: Request) -> Response {
     let (resp, verb, resource) = handle(server.clone(), req).await;
     let code = resp.status().as_u16();
     span.record("status", code);
-    server.metrics.observe_request(verb, &resource, code, started.elapsed());
+    server
+        .metrics
+        .observe_request(verb, &resource, code, started.elapsed());
     tracing::debug!(parent: &span, method = %method, path = %path, code, elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "request");
     resp
 }
@@ -325,9 +406,16 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
     match path.as_str() {
         "/healthz" | "/livez" | "/readyz" | "/healthz/ping" | "/livez/ping" | "/readyz/ping" => {
             let ready = server.api.store.raft.current_leader().await.is_some();
-            let (code, body) = if ready || path.starts_with("/livez") { (StatusCode::OK, "ok") } else { (StatusCode::SERVICE_UNAVAILABLE, "raft has no leader") };
+            let (code, body) = if ready || path.starts_with("/livez") {
+                (StatusCode::OK, "ok")
+            } else {
+                (StatusCode::SERVICE_UNAVAILABLE, "raft has no leader")
+            };
             let mut r = (code, body).into_response();
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
             return (r, "health", String::new());
         }
         "/version" => {
@@ -341,22 +429,52 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
         _ => {}
     }
     if !authorized(&server, &headers) {
-        return (ApiError::unauthorized().into_response(), "unauthorized", String::new());
+        return (
+            ApiError::unauthorized().into_response(),
+            "unauthorized",
+            String::new(),
+        );
     }
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
     match path.as_str() {
         "/metrics" => {
             let text = server.metrics.render(&server.api);
             let mut r = Response::new(Body::from(text));
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
             return (r, "metrics", String::new());
         }
-        "/openapi/v3" => return (bytes_response("application/json", openapi::v3_index_bytes()), "openapi", String::new()),
+        "/openapi/v3" => {
+            return (
+                bytes_response("application/json", openapi::v3_index_bytes()),
+                "openapi",
+                String::new(),
+            );
+        }
         "/openapi/v2" => {
             if accept.contains("protobuf") && !accept.contains("json") {
-                return (ApiError::new(406, "NotAcceptable", "only application/json is served for /openapi/v2").into_response(), "openapi", String::new());
+                return (
+                    ApiError::new(
+                        406,
+                        "NotAcceptable",
+                        "only application/json is served for /openapi/v2",
+                    )
+                    .into_response(),
+                    "openapi",
+                    String::new(),
+                );
             }
-            return (bytes_response("application/json", openapi::v2_document_bytes()), "openapi", String::new());
+            return (
+                bytes_response("application/json", openapi::v2_document_bytes()),
+                "openapi",
+                String::new(),
+            );
         }
         p if p.starts_with("/openapi/v3/") => {
             let doc = p.trim_start_matches("/openapi/v3/");
@@ -364,11 +482,18 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
                 Some(b) => {
                     let mut r = bytes_response("application/json", b);
                     if q.contains_key("hash") {
-                        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, immutable"));
+                        r.headers_mut().insert(
+                            header::CACHE_CONTROL,
+                            HeaderValue::from_static("public, immutable"),
+                        );
                     }
                     (r, "openapi", String::new())
                 }
-                None => (ApiError::path_not_found().into_response(), "openapi", String::new()),
+                None => (
+                    ApiError::path_not_found().into_response(),
+                    "openapi",
+                    String::new(),
+                ),
             };
         }
         _ => {}
@@ -385,7 +510,11 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
         Some(s) => format!("{}/{s}", target.res.plural),
         None => target.res.plural.to_string(),
     };
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
     let is_watch = legacy_watch || q.get("watch").is_some_and(|w| truthy(w));
     let verb: &'static str = match (&method, target.name.is_some(), is_watch) {
         (&Method::GET, _, true) => "watch",
@@ -424,7 +553,12 @@ async fn serve_resource(
     let respond = |code: StatusCode, obj: &Value, warnings: &[String]| -> Response {
         let out = match &rendering {
             Rendering::Json => obj.clone(),
-            r => render_table(res.kind, std::slice::from_ref(obj), r, json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)})),
+            r => render_table(
+                res.kind,
+                std::slice::from_ref(obj),
+                r,
+                json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)}),
+            ),
         };
         with_warnings(json_response(code, &out), warnings)
     };
@@ -449,16 +583,24 @@ async fn serve_resource(
                 meta["remainingItemCount"] = json!(n);
             }
             let out = match &rendering {
-                Rendering::Json => json!({"kind": res.list_kind(), "apiVersion": res.api_version(), "metadata": meta, "items": page.items}),
+                Rendering::Json => {
+                    json!({"kind": res.list_kind(), "apiVersion": res.api_version(), "metadata": meta, "items": page.items})
+                }
                 r => render_table(res.kind, &page.items, r, meta),
             };
             Ok(json_response(StatusCode::OK, &out))
         }
         "watch" => {
-            let mut wq = watch::WatchQuery { list: list_query(q)?, ..Default::default() };
+            let mut wq = watch::WatchQuery {
+                list: list_query(q)?,
+                ..Default::default()
+            };
             wq.allow_bookmarks = q.get("allowWatchBookmarks").is_some_and(|v| truthy(v));
             wq.send_initial_events = q.get("sendInitialEvents").map(|v| truthy(v));
-            wq.timeout = q.get("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs);
+            wq.timeout = q
+                .get("timeoutSeconds")
+                .and_then(|s| s.parse::<u64>().ok())
+                .map(Duration::from_secs);
             let r = rendering.clone();
             let render: watch::Render = Arc::new(move |obj: &Value| match &r {
                 Rendering::Json => obj.clone(),
@@ -467,8 +609,14 @@ async fn serve_resource(
             let rx = watch::start(api.clone(), res, t.namespace.clone(), wq, render).await?;
             let stream = ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>);
             let mut resp = Response::new(Body::from_stream(stream));
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache, private"),
+            );
             Ok(resp)
         }
         "create" => {
@@ -482,32 +630,60 @@ async fn serve_resource(
             Ok(respond(StatusCode::CREATED, &w.obj, &w.warnings))
         }
         "update" => {
-            let name = t.name.as_deref().ok_or_else(|| ApiError::method_not_allowed("PUT on a collection"))?;
+            let name = t
+                .name
+                .as_deref()
+                .ok_or_else(|| ApiError::method_not_allowed("PUT on a collection"))?;
             let opts = write_opts(q, headers)?;
             let bytes = read_body(body, api.limits.max_body).await?;
             let obj = registry::parse_body(&bytes, ct)?;
             if sub == Some("scale") {
-                let replicas = obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
-                let w = set_replicas(api, res, ns, name, replicas, obj.pointer("/metadata/resourceVersion").and_then(Value::as_str), &opts).await?;
+                let replicas = obj
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                let w = set_replicas(
+                    api,
+                    res,
+                    ns,
+                    name,
+                    replicas,
+                    obj.pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str),
+                    &opts,
+                )
+                .await?;
                 return Ok(json_response(StatusCode::OK, &scale_of(res, &w.obj)));
             }
-            let w = api.update(res, ns, name, obj, sub.filter(|s| *s == "status"), &opts).await?;
+            let w = api
+                .update(res, ns, name, obj, sub.filter(|s| *s == "status"), &opts)
+                .await?;
             Ok(respond(StatusCode::OK, &w.obj, &w.warnings))
         }
         "patch" => {
-            let name = t.name.as_deref().ok_or_else(|| ApiError::method_not_allowed("PATCH on a collection"))?;
+            let name = t
+                .name
+                .as_deref()
+                .ok_or_else(|| ApiError::method_not_allowed("PATCH on a collection"))?;
             let opts = write_opts(q, headers)?;
-            let ptype = patch::PatchType::from_content_type(ct).ok_or_else(|| ApiError::unsupported_media(ct))?;
+            let ptype = patch::PatchType::from_content_type(ct)
+                .ok_or_else(|| ApiError::unsupported_media(ct))?;
             let bytes = read_body(body, api.limits.max_body).await?;
-            if ptype == patch::PatchType::Apply && opts.field_manager.as_deref().is_none_or(str::is_empty) {
-                return Err(ApiError::bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"));
+            if ptype == patch::PatchType::Apply
+                && opts.field_manager.as_deref().is_none_or(str::is_empty)
+            {
+                return Err(ApiError::bad_request(
+                    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                ));
             }
             if sub == Some("scale") {
                 let current = api.get(res, ns, name).await?;
                 let scale = scale_of(res, &current);
                 let patched = match ptype {
                     patch::PatchType::Json => patch::apply_json_patch(&scale, &bytes),
-                    patch::PatchType::Merge | patch::PatchType::Strategic => patch::apply_merge_patch(&scale, &bytes),
+                    patch::PatchType::Merge | patch::PatchType::Strategic => {
+                        patch::apply_merge_patch(&scale, &bytes)
+                    }
                     patch::PatchType::Apply => {
                         let applied = registry::parse_body(&bytes, "application/yaml")?;
                         let mut s = scale.clone();
@@ -518,23 +694,62 @@ async fn serve_resource(
                     }
                 }
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                let replicas = patched.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+                let replicas = patched
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
                 let w = set_replicas(api, res, ns, name, replicas, None, &opts).await?;
                 return Ok(json_response(StatusCode::OK, &scale_of(res, &w.obj)));
             }
-            let w = api.patch(res, ns, name, ptype, &bytes, sub.filter(|s| *s == "status"), &opts).await?;
-            Ok(respond(if w.created { StatusCode::CREATED } else { StatusCode::OK }, &w.obj, &w.warnings))
+            let w = api
+                .patch(
+                    res,
+                    ns,
+                    name,
+                    ptype,
+                    &bytes,
+                    sub.filter(|s| *s == "status"),
+                    &opts,
+                )
+                .await?;
+            Ok(respond(
+                if w.created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                },
+                &w.obj,
+                &w.warnings,
+            ))
         }
         "delete" => {
             let name = t.name.as_deref().unwrap_or("");
             let opts = delete_opts(q, body, api.limits.max_body).await?;
             let d = api.delete(res, ns, name, &opts).await?;
-            Ok(respond(if d.gone { StatusCode::OK } else { StatusCode::OK }, &d.obj, &[]))
+            Ok(respond(
+                if d.gone {
+                    StatusCode::OK
+                } else {
+                    StatusCode::OK
+                },
+                &d.obj,
+                &[],
+            ))
         }
         "deletecollection" => {
             let lq = list_query(q)?;
             let opts = delete_opts(q, body, api.limits.max_body).await?;
-            let page = api.list(res, ns, &ListQuery { limit: None, continue_token: None, ..lq }).await?;
+            let page = api
+                .list(
+                    res,
+                    ns,
+                    &ListQuery {
+                        limit: None,
+                        continue_token: None,
+                        ..lq
+                    },
+                )
+                .await?;
             let mut items = Vec::new();
             for obj in page.items {
                 let name = registry::meta_str(&obj, "name").unwrap_or("").to_string();
@@ -545,20 +760,38 @@ async fn serve_resource(
                     Err(e) => return Err(e),
                 }
             }
-            Ok(json_response(StatusCode::OK, &json!({"kind": res.list_kind(), "apiVersion": res.api_version(), "metadata": {}, "items": items})))
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"kind": res.list_kind(), "apiVersion": res.api_version(), "metadata": {}, "items": items}),
+            ))
         }
         _ => Err(ApiError::method_not_allowed(verb)),
     }
 }
 
-async fn delete_opts(q: &HashMap<String, String>, body: Body, limit: usize) -> ApiResult<DeleteOpts> {
+async fn delete_opts(
+    q: &HashMap<String, String>,
+    body: Body,
+    limit: usize,
+) -> ApiResult<DeleteOpts> {
     let bytes = read_body(body, limit).await?;
-    let b: Value = if bytes.is_empty() { json!({}) } else { registry::parse_body(&bytes, "application/json")? };
-    let get = |k: &str| q.get(k).cloned().or_else(|| b.get(k).and_then(Value::as_str).map(str::to_string));
+    let b: Value = if bytes.is_empty() {
+        json!({})
+    } else {
+        registry::parse_body(&bytes, "application/json")?
+    };
+    let get = |k: &str| {
+        q.get(k)
+            .cloned()
+            .or_else(|| b.get(k).and_then(Value::as_str).map(str::to_string))
+    };
     let dry_run = q.get("dryRun").is_some_and(|v| v == "All")
-        || b.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"));
+        || b.get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|v| v == "All"));
     let propagation = get("propagationPolicy").or_else(|| {
-        q.get("orphanDependents").and_then(|v| truthy(v).then(|| "Orphan".to_string()))
+        q.get("orphanDependents")
+            .and_then(|v| truthy(v).then(|| "Orphan".to_string()))
     });
     if let Some(p) = &propagation {
         if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
@@ -575,8 +808,14 @@ async fn delete_opts(q: &HashMap<String, String>, body: Body, limit: usize) -> A
         dry_run,
         propagation,
         grace_period,
-        precondition_uid: b.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_string),
-        precondition_rv: b.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_string),
+        precondition_uid: b
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        precondition_rv: b
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     })
 }
 
@@ -587,12 +826,19 @@ fn scale_of(res: &ResourceInfo, obj: &Value) -> Value {
         .map(|s| {
             let mut parts: Vec<String> = Vec::new();
             if let Some(m) = s.get("matchLabels").and_then(Value::as_object) {
-                parts.extend(m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))));
+                parts.extend(
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))),
+                );
             }
             if let Some(exprs) = s.get("matchExpressions").and_then(Value::as_array) {
                 for e in exprs {
                     let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-                    let vals: Vec<&str> = e.get("values").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                    let vals: Vec<&str> = e
+                        .get("values")
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_str).collect())
+                        .unwrap_or_default();
                     match e.get("operator").and_then(Value::as_str).unwrap_or("") {
                         "In" => parts.push(format!("{key} in ({})", vals.join(","))),
                         "NotIn" => parts.push(format!("{key} notin ({})", vals.join(","))),
@@ -633,7 +879,8 @@ async fn set_replicas(
         body["metadata"] = json!({"resourceVersion": rv});
     }
     let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::internal(e.to_string()))?;
-    api.patch(res, ns, name, patch::PatchType::Merge, &bytes, None, opts).await
+    api.patch(res, ns, name, patch::PatchType::Merge, &bytes, None, opts)
+        .await
 }
 
 /// Serves the API over TLS on `addr` until `shutdown` resolves.
@@ -660,28 +907,32 @@ pub async fn serve(
             _ = shutdown.changed() => return Ok(()),
         };
         // Past MAX_CONNECTIONS, new connections wait here (the kernel backlog queues them).
-        let Ok(permit) = conns.clone().acquire_owned().await else { return Ok(()) };
+        let Ok(permit) = conns.clone().acquire_owned().await else {
+            return Ok(());
+        };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let app = app.clone();
-                async move {
-                    let req = req.map(Body::new);
-                    tower::ServiceExt::oneshot(app, req).await
-                }
-            });
+            let tls =
+                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+            let svc =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let app = app.clone();
+                    async move {
+                        let req = req.map(Body::new);
+                        tower::ServiceExt::oneshot(app, req).await
+                    }
+                });
             let builder = Builder::new(TokioExecutor::new());
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
             tokio::pin!(conn);
@@ -703,6 +954,16 @@ pub async fn serve(
 /// Open client connections served at once.
 const MAX_CONNECTIONS: usize = 4096;
 
-pub fn new_server(api: Api, token: String, metrics: Arc<Metrics>, external_address: String) -> Shared {
-    Arc::new(Server { api: Arc::new(api), token, metrics, external_address })
+pub fn new_server(
+    api: Api,
+    token: String,
+    metrics: Arc<Metrics>,
+    external_address: String,
+) -> Shared {
+    Arc::new(Server {
+        api: Arc::new(api),
+        token,
+        metrics,
+        external_address,
+    })
 }

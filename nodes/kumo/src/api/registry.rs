@@ -65,7 +65,14 @@ impl WriteOpts {
     fn manager(&self) -> String {
         match &self.field_manager {
             Some(m) if !m.is_empty() => m.clone(),
-            _ => self.user_agent.split('/').next().unwrap_or("unknown").chars().take(128).collect(),
+            _ => self
+                .user_agent
+                .split('/')
+                .next()
+                .unwrap_or("unknown")
+                .chars()
+                .take(128)
+                .collect(),
         }
     }
 }
@@ -169,14 +176,18 @@ pub fn set_rv(obj: &mut Value, rev: u64) {
 
 fn meta(obj: &Value) -> &Map<String, Value> {
     static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-    obj.get("metadata").and_then(Value::as_object).unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+    obj.get("metadata")
+        .and_then(Value::as_object)
+        .unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
 fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = json!({});
     }
-    obj["metadata"].as_object_mut().expect("metadata is an object")
+    obj["metadata"]
+        .as_object_mut()
+        .expect("metadata is an object")
 }
 
 pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
@@ -187,7 +198,9 @@ fn generate_suffix() -> String {
     // Kubernetes' alphabet for generated names: no vowels, no confusable digits.
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut rng = rand::rng();
-    (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..5)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// Parses a request body as JSON, or YAML when the content type says so.
@@ -197,7 +210,8 @@ pub fn parse_body(body: &[u8], content_type: &str) -> ApiResult<Value> {
         return Err(ApiError::unsupported_media(content_type));
     }
     let v: Value = if content_type.contains("yaml") {
-        serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
+        serde_yaml::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?
     } else {
         serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(format!(
@@ -206,19 +220,30 @@ pub fn parse_body(body: &[u8], content_type: &str) -> ApiResult<Value> {
         })?
     };
     if !v.is_object() {
-        return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
     }
     Ok(v)
 }
 
 impl Api {
     pub fn new(store: StoreNode, limits: Limits) -> Self {
-        Self { store, limits, watchers: AtomicUsize::new(0) }
+        Self {
+            store,
+            limits,
+            watchers: AtomicUsize::new(0),
+        }
     }
 
     /// Reads one stored object (after a read barrier, so it is at least as new as any
     /// acknowledged write).
-    pub async fn get_kv(&self, res: &ResourceInfo, ns: Option<&str>, name: &str) -> ApiResult<Option<KeyValue>> {
+    pub async fn get_kv(
+        &self,
+        res: &ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+    ) -> ApiResult<Option<KeyValue>> {
         self.store.read_barrier().await?;
         let k = key(res, ns, name);
         Ok(self.store.shared().read(|m| m.get(&k).cloned()))
@@ -236,7 +261,12 @@ impl Api {
     }
 
     /// Checks a body's apiVersion/kind/namespace against the request.
-    fn check_identity(&self, res: &ResourceInfo, ns: Option<&str>, obj: &mut Value) -> ApiResult<()> {
+    fn check_identity(
+        &self,
+        res: &ResourceInfo,
+        ns: Option<&str>,
+        obj: &mut Value,
+    ) -> ApiResult<()> {
         let api_version = res.api_version();
         match obj.get("kind").and_then(Value::as_str) {
             None | Some("") => obj["kind"] = json!(res.kind),
@@ -281,33 +311,61 @@ impl Api {
     }
 
     /// Unknown-field and type checks on a body. Returns warnings (Warn mode).
-    fn check_fields(&self, res: &ResourceInfo, obj: &Value, fv: FieldValidation) -> ApiResult<Vec<String>> {
+    fn check_fields(
+        &self,
+        res: &ResourceInfo,
+        obj: &Value,
+        fv: FieldValidation,
+    ) -> ApiResult<Vec<String>> {
         if res.kind == "Secret" {
             if let Some(msg) = validation::secret_decode_error(obj) {
                 return Err(ApiError::bad_request(msg));
             }
         }
         match typed::unknown_fields(res.kind, obj) {
-            Err(e) => Err(ApiError::bad_request(format!("{} in body is invalid: {e}", res.kind))),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "{} in body is invalid: {e}",
+                res.kind
+            ))),
             Ok(unknown) if unknown.is_empty() || fv == FieldValidation::Ignore => Ok(Vec::new()),
             Ok(unknown) if fv == FieldValidation::Strict => {
-                let list: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
-                Err(ApiError::bad_request(format!("strict decoding error: {}", list.join(", "))))
+                let list: Vec<String> = unknown
+                    .iter()
+                    .map(|f| format!("unknown field \"{f}\""))
+                    .collect();
+                Err(ApiError::bad_request(format!(
+                    "strict decoding error: {}",
+                    list.join(", ")
+                )))
             }
-            Ok(unknown) => Ok(unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect()),
+            Ok(unknown) => Ok(unknown
+                .iter()
+                .map(|f| format!("unknown field \"{f}\""))
+                .collect()),
         }
     }
 
     async fn namespace_state(&self, ns: &str) -> ApiResult<Option<Value>> {
         let nsres = resources::lookup("", "v1", "namespaces").expect("namespaces registered");
-        Ok(self.get_kv(nsres, None, ns).await?.map(|kv| decode(nsres, &kv)))
+        Ok(self
+            .get_kv(nsres, None, ns)
+            .await?
+            .map(|kv| decode(nsres, &kv)))
     }
 
-    pub async fn create(&self, res: &ResourceInfo, ns: Option<&str>, mut obj: Value, opts: &WriteOpts) -> ApiResult<Written> {
+    pub async fn create(
+        &self,
+        res: &ResourceInfo,
+        ns: Option<&str>,
+        mut obj: Value,
+        opts: &WriteOpts,
+    ) -> ApiResult<Written> {
         self.check_identity(res, ns, &mut obj)?;
         let warnings = self.check_fields(res, &obj, opts.field_validation)?;
         if meta_str(&obj, "resourceVersion").is_some_and(|s| !s.is_empty()) {
-            return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
+            return Err(ApiError::bad_request(
+                "resourceVersion should not be set on objects to be created",
+            ));
         }
         if meta_str(&obj, "name").is_none_or(str::is_empty) {
             if let Some(g) = meta_str(&obj, "generateName").filter(|g| !g.is_empty()) {
@@ -333,7 +391,11 @@ impl Api {
         }
         self.prepare_create(res, &mut obj, &uid);
         defaults::apply_defaults(res.kind, &mut obj);
-        let mut errs = validation::validate_object_meta(res.kind, res.namespaced, obj.get("metadata").unwrap_or(&Value::Null));
+        let mut errs = validation::validate_object_meta(
+            res.kind,
+            res.namespaced,
+            obj.get("metadata").unwrap_or(&Value::Null),
+        );
         if errs.is_empty() {
             errs.extend(validation::validate(res.kind, &obj));
         }
@@ -341,7 +403,16 @@ impl Api {
             return Err(ApiError::invalid(res, &name, &errs));
         }
         if obj.pointer("/metadata/managedFields").is_none() {
-            apply::update_managed_fields(res.kind, None, &mut obj, &opts.manager(), "Update", None, &now_rfc3339(), &res.api_version());
+            apply::update_managed_fields(
+                res.kind,
+                None,
+                &mut obj,
+                &opts.manager(),
+                "Update",
+                None,
+                &now_rfc3339(),
+                &res.api_version(),
+            );
         }
         if res.namespaced {
             let ns_name = meta_str(&obj, "namespace").unwrap_or("default").to_string();
@@ -351,7 +422,9 @@ impl Api {
                     return Err(ApiError::forbidden(
                         res,
                         &name,
-                        &format!("unable to create new content in namespace {ns_name} because it is being terminated"),
+                        &format!(
+                            "unable to create new content in namespace {ns_name} because it is being terminated"
+                        ),
                     ));
                 }
                 Some(_) => {}
@@ -359,18 +432,37 @@ impl Api {
         }
         let ns_of = meta_str(&obj, "namespace").map(str::to_string);
         let k = key(res, ns_of.as_deref(), &name);
-        let claimed = if res.kind == "Service" && !opts.dry_run { self.claim_cluster_ip(res, &mut obj, &k, &name).await? } else { None };
+        let claimed = if res.kind == "Service" && !opts.dry_run {
+            self.claim_cluster_ip(res, &mut obj, &k, &name).await?
+        } else {
+            None
+        };
         let bytes = self.encode(res, &obj)?;
         if opts.dry_run {
-            return Ok(Written { obj, created: true, warnings });
+            return Ok(Written {
+                obj,
+                created: true,
+                warnings,
+            });
         }
-        match self.propose(Command::Put { key: k, value: bytes, precondition: Precondition::Absent }).await? {
+        match self
+            .propose(Command::Put {
+                key: k,
+                value: bytes,
+                precondition: Precondition::Absent,
+            })
+            .await?
+        {
             Outcome::Done { kv: Some(kv), .. } => {
                 let obj = decode(res, &kv);
                 if res.kind == "Namespace" {
                     self.ensure_default_service_account(&name).await;
                 }
-                Ok(Written { obj, created: true, warnings })
+                Ok(Written {
+                    obj,
+                    created: true,
+                    warnings,
+                })
             }
             Outcome::AlreadyExists { .. } => {
                 if let Some(ip) = claimed {
@@ -378,7 +470,9 @@ impl Api {
                 }
                 Err(ApiError::already_exists(res, &name))
             }
-            other => Err(ApiError::internal(format!("unexpected store outcome {other:?}"))),
+            other => Err(ApiError::internal(format!(
+                "unexpected store outcome {other:?}"
+            ))),
         }
     }
 
@@ -402,7 +496,8 @@ impl Api {
         }
         let storage_version = storage_api_version(res);
         if res.api_version() != storage_version {
-            stored = convert::convert(&stored, &storage_version).map_err(|e| ApiError::internal(e.to_string()))?;
+            stored = convert::convert(&stored, &storage_version)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
         }
         let bytes = serde_json::to_vec(&stored).map_err(|e| ApiError::internal(e.to_string()))?;
         if bytes.len() > self.limits.max_object {
@@ -417,12 +512,25 @@ impl Api {
 
     /// Allocates (or claims the requested) ClusterIP of a Service through a store key, so two
     /// Services never share one.
-    async fn claim_cluster_ip(&self, res: &ResourceInfo, obj: &mut Value, svc_key: &str, name: &str) -> ApiResult<Option<String>> {
-        let ty = obj.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP");
+    async fn claim_cluster_ip(
+        &self,
+        res: &ResourceInfo,
+        obj: &mut Value,
+        svc_key: &str,
+        name: &str,
+    ) -> ApiResult<Option<String>> {
+        let ty = obj
+            .pointer("/spec/type")
+            .and_then(Value::as_str)
+            .unwrap_or("ClusterIP");
         if ty == "ExternalName" {
             return Ok(None);
         }
-        let requested = obj.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
+        let requested = obj
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if requested == "None" {
             obj["spec"]["clusterIPs"] = json!(["None"]);
             return Ok(None);
@@ -453,36 +561,51 @@ impl Api {
                     let cause = validation::FieldError {
                         field: "spec.clusterIPs".into(),
                         reason: "FieldValueInvalid",
-                        message: format!("Invalid value: [\"{ip}\"]: failed to allocate IP {ip}: provided IP is already allocated"),
+                        message: format!(
+                            "Invalid value: [\"{ip}\"]: failed to allocate IP {ip}: provided IP is already allocated"
+                        ),
                     };
                     return Err(ApiError::invalid(res, name, &[cause]));
                 }
                 _ => continue,
             }
         }
-        Err(ApiError::internal("failed to allocate a service IP: range is full"))
+        Err(ApiError::internal(
+            "failed to allocate a service IP: range is full",
+        ))
     }
 
     async fn release_cluster_ip(&self, ip: &str) {
-        let cmd = Command::Delete { key: format!("core/_clusterips/{ip}"), precondition: Precondition::Exists };
+        let cmd = Command::Delete {
+            key: format!("core/_clusterips/{ip}"),
+            precondition: Precondition::Exists,
+        };
         if let Err(e) = self.propose(cmd).await {
             tracing::warn!(ip, error = %e.message, "could not release service IP");
         }
     }
 
     /// Boxed: it calls `create`, which calls it.
-    fn ensure_default_service_account<'a>(&'a self, ns: &'a str) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+    fn ensure_default_service_account<'a>(
+        &'a self,
+        ns: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
         Box::pin(self.ensure_default_service_account_inner(ns))
     }
 
     async fn ensure_default_service_account_inner(&self, ns: &str) {
         let sa = resources::lookup("", "v1", "serviceaccounts").expect("registered");
         let obj = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}});
-        let opts = WriteOpts { field_manager: Some("kube-controller-manager".into()), ..Default::default() };
+        let opts = WriteOpts {
+            field_manager: Some("kube-controller-manager".into()),
+            ..Default::default()
+        };
         match self.create(sa, Some(ns), obj, &opts).await {
             Ok(_) => {}
             Err(e) if e.code == 409 => {}
-            Err(e) => tracing::warn!(namespace = ns, error = %e.message, "could not create the default service account"),
+            Err(e) => {
+                tracing::warn!(namespace = ns, error = %e.message, "could not create the default service account")
+            }
         }
     }
 
@@ -509,12 +632,13 @@ impl Api {
                 meta_mut(&mut obj).insert("name".into(), json!(name));
             }
         }
-        let expected: Option<u64> = match meta_str(&obj, "resourceVersion").filter(|s| !s.is_empty()) {
-            Some(rv) => Some(rv.parse().map_err(|_| {
-                ApiError::bad_request(format!("invalid resourceVersion {rv:?}"))
-            })?),
-            None => None,
-        };
+        let expected: Option<u64> =
+            match meta_str(&obj, "resourceVersion").filter(|s| !s.is_empty()) {
+                Some(rv) => Some(rv.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resourceVersion {rv:?}"))
+                })?),
+                None => None,
+            };
         let Some(kv) = self.get_kv(res, ns, name).await? else {
             return Err(ApiError::not_found(res, name));
         };
@@ -524,7 +648,9 @@ impl Api {
             }
         }
         let old = decode(res, &kv);
-        let mut w = self.commit_update(res, name, &old, kv.mod_revision, obj, sub, opts, None).await?;
+        let mut w = self
+            .commit_update(res, name, &old, kv.mod_revision, obj, sub, opts, None)
+            .await?;
         w.warnings.extend(warnings);
         Ok(w)
     }
@@ -547,7 +673,13 @@ impl Api {
         {
             let om = meta(old).clone();
             let m = meta_mut(&mut obj);
-            for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+            for f in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+            ] {
                 match om.get(f) {
                     Some(v) => m.insert(f.into(), v.clone()),
                     None => m.remove(f),
@@ -573,7 +705,10 @@ impl Api {
                         }
                     }
                 }
-                next["metadata"]["managedFields"] = metadata.get("managedFields").cloned().unwrap_or(Value::Null);
+                next["metadata"]["managedFields"] = metadata
+                    .get("managedFields")
+                    .cloned()
+                    .unwrap_or(Value::Null);
                 if next["metadata"]["managedFields"].is_null() {
                     if let Some(m) = next["metadata"].as_object_mut() {
                         m.remove("managedFields");
@@ -606,51 +741,96 @@ impl Api {
         }
         defaults::apply_defaults(res.kind, &mut obj);
         if GENERATION_KINDS.contains(&res.kind) && old.get("spec") != obj.get("spec") {
-            let g = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+            let g = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                + 1;
             meta_mut(&mut obj).insert("generation".into(), json!(g));
         }
-        let mut errs = validation::validate_object_meta(res.kind, res.namespaced, obj.get("metadata").unwrap_or(&Value::Null));
+        let mut errs = validation::validate_object_meta(
+            res.kind,
+            res.namespaced,
+            obj.get("metadata").unwrap_or(&Value::Null),
+        );
         errs.extend(validation::validate_update(res.kind, old, &obj));
         if !errs.is_empty() {
             return Err(ApiError::invalid(res, name, &errs));
         }
         if managed_already.is_none() {
-            apply::update_managed_fields(res.kind, Some(old), &mut obj, &opts.manager(), "Update", sub, &now_rfc3339(), &res.api_version());
+            apply::update_managed_fields(
+                res.kind,
+                Some(old),
+                &mut obj,
+                &opts.manager(),
+                "Update",
+                sub,
+                &now_rfc3339(),
+                &res.api_version(),
+            );
         }
         // No change (managedFields aside): nothing is written and the revision stays.
         if strip_managed(old) == strip_managed(&obj) {
             let mut same = old.clone();
             set_rv(&mut same, rev);
-            return Ok(Written { obj: same, created: false, warnings: Vec::new() });
+            return Ok(Written {
+                obj: same,
+                created: false,
+                warnings: Vec::new(),
+            });
         }
         let ns = meta_str(&obj, "namespace").map(str::to_string);
         let k = key(res, ns.as_deref(), name);
         // Finalizers gone from an object being deleted: the update completes the delete.
         let finalized = obj.pointer("/metadata/deletionTimestamp").is_some()
-            && obj.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty())
+            && obj
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_none_or(|f| f.is_empty())
             && res.kind != "Namespace";
         let bytes = self.encode(res, &obj)?;
         if opts.dry_run {
             set_rv(&mut obj, rev);
-            return Ok(Written { obj, created: false, warnings: Vec::new() });
+            return Ok(Written {
+                obj,
+                created: false,
+                warnings: Vec::new(),
+            });
         }
         let cmd = if finalized {
-            Command::Delete { key: k, precondition: Precondition::Revision(rev) }
+            Command::Delete {
+                key: k,
+                precondition: Precondition::Revision(rev),
+            }
         } else {
-            Command::Put { key: k, value: bytes, precondition: Precondition::Revision(rev) }
+            Command::Put {
+                key: k,
+                value: bytes,
+                precondition: Precondition::Revision(rev),
+            }
         };
         match self.propose(cmd).await? {
             Outcome::Done { kv: Some(kv), .. } => {
                 if finalized {
                     self.after_delete(res, &obj).await;
                     set_rv(&mut obj, kv.mod_revision);
-                    return Ok(Written { obj, created: false, warnings: Vec::new() });
+                    return Ok(Written {
+                        obj,
+                        created: false,
+                        warnings: Vec::new(),
+                    });
                 }
-                Ok(Written { obj: decode(res, &kv), created: false, warnings: Vec::new() })
+                Ok(Written {
+                    obj: decode(res, &kv),
+                    created: false,
+                    warnings: Vec::new(),
+                })
             }
             Outcome::Conflict { .. } => Err(ApiError::conflict(res, name)),
             Outcome::NotFound => Err(ApiError::not_found(res, name)),
-            other => Err(ApiError::internal(format!("unexpected store outcome {other:?}"))),
+            other => Err(ApiError::internal(format!(
+                "unexpected store outcome {other:?}"
+            ))),
         }
     }
 
@@ -673,7 +853,13 @@ impl Api {
                 None if ptype == patch::PatchType::Apply && sub.is_none() => {
                     let applied = parse_body(body, "application/yaml")?;
                     let mut obj = apply::server_side_apply(
-                        res.kind, None, &applied, &opts.manager(), opts.force, &now_rfc3339(), &res.api_version(),
+                        res.kind,
+                        None,
+                        &applied,
+                        &opts.manager(),
+                        opts.force,
+                        &now_rfc3339(),
+                        &res.api_version(),
                     )
                     .map_err(|e| self.apply_error(res, name, e))?;
                     if meta_str(&obj, "name").is_none_or(str::is_empty) {
@@ -696,11 +882,17 @@ impl Api {
                             return Err(ApiError::conflict(res, name));
                         }
                     }
-                    self.commit_update(res, name, &old, kv.mod_revision, new, sub, opts, managed).await
+                    self.commit_update(res, name, &old, kv.mod_revision, new, sub, opts, managed)
+                        .await
                 }
             };
             match result {
-                Err(e) if e.code == 409 && e.reason == "Conflict" && attempt < self.limits.max_retries && !patch_has_rv(body) => {
+                Err(e)
+                    if e.code == 409
+                        && e.reason == "Conflict"
+                        && attempt < self.limits.max_retries
+                        && !patch_has_rv(body) =>
+                {
                     continue;
                 }
                 r => return r,
@@ -723,7 +915,9 @@ impl Api {
         let new = match ptype {
             patch::PatchType::Json => patch::apply_json_patch(old, body).map_err(map_err)?,
             patch::PatchType::Merge => patch::apply_merge_patch(old, body).map_err(map_err)?,
-            patch::PatchType::Strategic => patch::apply_strategic(res.kind, old, body).map_err(map_err)?,
+            patch::PatchType::Strategic => {
+                patch::apply_strategic(res.kind, old, body).map_err(map_err)?
+            }
             patch::PatchType::Apply => {
                 let applied = parse_body(body, "application/yaml")?;
                 let mut applied = applied;
@@ -731,14 +925,22 @@ impl Api {
                     self.check_identity(res, meta_str(old, "namespace"), &mut applied)?;
                 }
                 let obj = apply::server_side_apply(
-                    res.kind, Some(old), &applied, &opts.manager(), opts.force, &now_rfc3339(), &res.api_version(),
+                    res.kind,
+                    Some(old),
+                    &applied,
+                    &opts.manager(),
+                    opts.force,
+                    &now_rfc3339(),
+                    &res.api_version(),
                 )
                 .map_err(|e| self.apply_error(res, name, e))?;
                 return Ok((obj, Some(())));
             }
         };
         if !new.is_object() {
-            return Err(ApiError::bad_request("the patch produced something other than an object"));
+            return Err(ApiError::bad_request(
+                "the patch produced something other than an object",
+            ));
         }
         let mut new = new;
         // Identity fields a patch may not change.
@@ -765,7 +967,8 @@ impl Api {
                 if !res.group.is_empty() {
                     details["group"] = json!(res.group);
                 }
-                ApiError::new(409, "Conflict", apply::conflict_message(&conflicts)).with_details(details)
+                ApiError::new(409, "Conflict", apply::conflict_message(&conflicts))
+                    .with_details(details)
             }
             other => ApiError::bad_request(other.to_string()),
         }
@@ -773,7 +976,13 @@ impl Api {
 
     /// DELETE of one object: immediate, or marked with a deletionTimestamp while finalizers
     /// (including the propagation policy's) remain.
-    pub async fn delete(&self, res: &ResourceInfo, ns: Option<&str>, name: &str, opts: &DeleteOpts) -> ApiResult<Deleted> {
+    pub async fn delete(
+        &self,
+        res: &ResourceInfo,
+        ns: Option<&str>,
+        name: &str,
+        opts: &DeleteOpts,
+    ) -> ApiResult<Deleted> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -784,30 +993,49 @@ impl Api {
             if let Some(uid) = &opts.precondition_uid {
                 let actual = meta_str(&obj, "uid").unwrap_or("");
                 if actual != uid {
-                    return Err(ApiError::conflict_msg(res, name, &format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
-                    )));
+                    return Err(ApiError::conflict_msg(
+                        res,
+                        name,
+                        &format!(
+                            "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                        ),
+                    ));
                 }
             }
             if let Some(rv) = &opts.precondition_rv {
                 if *rv != kv.mod_revision.to_string() {
-                    return Err(ApiError::conflict_msg(res, name, &format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                        kv.mod_revision
-                    )));
+                    return Err(ApiError::conflict_msg(
+                        res,
+                        name,
+                        &format!(
+                            "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                            kv.mod_revision
+                        ),
+                    ));
                 }
             }
-            let mut finalizers: Vec<Value> =
-                obj.pointer("/metadata/finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
+            let mut finalizers: Vec<Value> = obj
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             let already = obj.pointer("/metadata/deletionTimestamp").is_some();
             match opts.propagation.as_deref() {
-                Some("Foreground") if !already => add_finalizer(&mut finalizers, "foregroundDeletion"),
+                Some("Foreground") if !already => {
+                    add_finalizer(&mut finalizers, "foregroundDeletion")
+                }
                 Some("Orphan") if !already => add_finalizer(&mut finalizers, "orphan"),
                 _ => {}
             }
             let graceful = !finalizers.is_empty() || res.kind == "Namespace";
             if graceful {
-                if already && obj.pointer("/metadata/finalizers").and_then(Value::as_array).map(Vec::len) == Some(finalizers.len()) {
+                if already
+                    && obj
+                        .pointer("/metadata/finalizers")
+                        .and_then(Value::as_array)
+                        .map(Vec::len)
+                        == Some(finalizers.len())
+                {
                     return Ok(Deleted { obj, gone: false });
                 }
                 let mut next = obj.clone();
@@ -815,7 +1043,10 @@ impl Api {
                     let m = meta_mut(&mut next);
                     if !already {
                         m.insert("deletionTimestamp".into(), json!(now_rfc3339()));
-                        m.insert("deletionGracePeriodSeconds".into(), json!(opts.grace_period.unwrap_or(0)));
+                        m.insert(
+                            "deletionGracePeriodSeconds".into(),
+                            json!(opts.grace_period.unwrap_or(0)),
+                        );
                     }
                     if !finalizers.is_empty() {
                         m.insert("finalizers".into(), Value::Array(finalizers));
@@ -826,33 +1057,65 @@ impl Api {
                     next["status"]["phase"] = json!("Terminating");
                 }
                 if opts.dry_run {
-                    return Ok(Deleted { obj: next, gone: false });
+                    return Ok(Deleted {
+                        obj: next,
+                        gone: false,
+                    });
                 }
                 let k = key(res, ns, name);
                 let bytes = self.encode(res, &next)?;
-                match self.propose(Command::Put { key: k, value: bytes, precondition: Precondition::Revision(kv.mod_revision) }).await? {
-                    Outcome::Done { kv: Some(kv), .. } => return Ok(Deleted { obj: decode(res, &kv), gone: false }),
+                match self
+                    .propose(Command::Put {
+                        key: k,
+                        value: bytes,
+                        precondition: Precondition::Revision(kv.mod_revision),
+                    })
+                    .await?
+                {
+                    Outcome::Done { kv: Some(kv), .. } => {
+                        return Ok(Deleted {
+                            obj: decode(res, &kv),
+                            gone: false,
+                        });
+                    }
                     Outcome::Conflict { .. } if attempt < self.limits.max_retries => continue,
                     Outcome::Conflict { .. } => return Err(ApiError::conflict(res, name)),
                     Outcome::NotFound => return Err(ApiError::not_found(res, name)),
-                    other => return Err(ApiError::internal(format!("unexpected store outcome {other:?}"))),
+                    other => {
+                        return Err(ApiError::internal(format!(
+                            "unexpected store outcome {other:?}"
+                        )));
+                    }
                 }
             }
             if opts.dry_run {
                 return Ok(Deleted { obj, gone: true });
             }
             let k = key(res, ns, name);
-            match self.propose(Command::Delete { key: k, precondition: Precondition::Revision(kv.mod_revision) }).await? {
+            match self
+                .propose(Command::Delete {
+                    key: k,
+                    precondition: Precondition::Revision(kv.mod_revision),
+                })
+                .await?
+            {
                 Outcome::Done { kv: Some(tomb), .. } => {
                     self.after_delete(res, &obj).await;
                     let mut gone = obj;
                     set_rv(&mut gone, tomb.mod_revision);
-                    return Ok(Deleted { obj: gone, gone: true });
+                    return Ok(Deleted {
+                        obj: gone,
+                        gone: true,
+                    });
                 }
                 Outcome::Conflict { .. } if attempt < self.limits.max_retries => continue,
                 Outcome::Conflict { .. } => return Err(ApiError::conflict(res, name)),
                 Outcome::NotFound => return Err(ApiError::not_found(res, name)),
-                other => return Err(ApiError::internal(format!("unexpected store outcome {other:?}"))),
+                other => {
+                    return Err(ApiError::internal(format!(
+                        "unexpected store outcome {other:?}"
+                    )));
+                }
             }
         }
     }
@@ -868,7 +1131,12 @@ impl Api {
     }
 
     /// Reads a page of a list. Selectors filter; `limit` counts matching objects.
-    pub async fn list(&self, res: &ResourceInfo, ns: Option<&str>, q: &ListQuery) -> ApiResult<ListPage> {
+    pub async fn list(
+        &self,
+        res: &ResourceInfo,
+        ns: Option<&str>,
+        q: &ListQuery,
+    ) -> ApiResult<ListPage> {
         let label = selectors::parse_label_selector(q.label_selector.as_deref().unwrap_or(""))
             .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
         let field = parse_field_selector(res, q.field_selector.as_deref())?;
@@ -878,7 +1146,10 @@ impl Api {
             at = Some(rv);
             start_after = Some(start);
         } else {
-            match (q.resource_version.as_deref(), q.resource_version_match.as_deref()) {
+            match (
+                q.resource_version.as_deref(),
+                q.resource_version_match.as_deref(),
+            ) {
                 (None | Some(""), None | Some("")) => self.store.read_barrier().await?,
                 (None | Some(""), Some(m)) => {
                     return Err(ApiError::bad_request(format!(
@@ -887,12 +1158,16 @@ impl Api {
                 }
                 (Some(rv), m) => {
                     let rv: u64 = rv.parse().map_err(|_| {
-                        ApiError::bad_request(format!("resourceVersion: Invalid value: {rv:?}: must be a non-negative integer"))
+                        ApiError::bad_request(format!(
+                            "resourceVersion: Invalid value: {rv:?}: must be a non-negative integer"
+                        ))
                     })?;
                     match m {
                         Some("Exact") => {
                             if rv == 0 {
-                                return Err(ApiError::bad_request("resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""));
+                                return Err(ApiError::bad_request(
+                                    "resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                                ));
                             }
                             self.wait_revision(rv).await?;
                             at = Some(rv);
@@ -911,7 +1186,10 @@ impl Api {
                 }
             }
         }
-        let limit = q.limit.filter(|l| *l > 0).map(|l| (l as usize).min(self.limits.max_page));
+        let limit = q
+            .limit
+            .filter(|l| *l > 0)
+            .map(|l| (l as usize).min(self.limits.max_page));
         let pfx = prefix(res, ns);
         let filtered = !label.is_empty() || field.is_some();
         let mut items = Vec::new();
@@ -947,8 +1225,21 @@ impl Api {
                 break;
             }
         }
-        let cont = if more { last_key.map(|k| encode_continue(rev, &k)) } else { None };
-        Ok(ListPage { items, revision: rev, cont, remaining: if more && !filtered { Some(remaining) } else { None } })
+        let cont = if more {
+            last_key.map(|k| encode_continue(rev, &k))
+        } else {
+            None
+        };
+        Ok(ListPage {
+            items,
+            revision: rev,
+            cont,
+            remaining: if more && !filtered {
+                Some(remaining)
+            } else {
+                None
+            },
+        })
     }
 
     pub fn matches(
@@ -959,7 +1250,10 @@ impl Api {
         field: Option<&selectors::FieldSelector>,
     ) -> bool {
         static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
-        let labels = obj.pointer("/metadata/labels").and_then(Value::as_object).unwrap_or_else(|| EMPTY.get_or_init(Map::new));
+        let labels = obj
+            .pointer("/metadata/labels")
+            .and_then(Value::as_object)
+            .unwrap_or_else(|| EMPTY.get_or_init(Map::new));
         if !label.matches(labels) {
             return false;
         }
@@ -980,7 +1274,12 @@ impl Api {
             }
             match tokio::time::timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => {}
-                _ => return Err(ApiError::timeout(format!("Too large resource version: {rev}, current: {}", *rx.borrow()))),
+                _ => {
+                    return Err(ApiError::timeout(format!(
+                        "Too large resource version: {rev}, current: {}",
+                        *rx.borrow()
+                    )));
+                }
             }
         }
     }
@@ -992,7 +1291,11 @@ impl Api {
         for r in resources::RESOURCES.iter().filter(|r| r.namespaced) {
             if seen.insert(r.storage_prefix()) {
                 let pfx = prefix(r, Some(ns));
-                n += self.store.shared().read(|m| m.range(&pfx, None, None, None).map(|p| p.items.len()).unwrap_or(0));
+                n += self.store.shared().read(|m| {
+                    m.range(&pfx, None, None, None)
+                        .map(|p| p.items.len())
+                        .unwrap_or(0)
+                });
             }
         }
         n
@@ -1016,7 +1319,8 @@ fn add_finalizer(list: &mut Vec<Value>, f: &str) {
 
 fn patch_has_rv(body: &[u8]) -> bool {
     // A patch that pins resourceVersion must fail on conflict rather than be retried.
-    std::str::from_utf8(body).is_ok_and(|s| s.contains("\"resourceVersion\"") || s.contains("resourceVersion:"))
+    std::str::from_utf8(body)
+        .is_ok_and(|s| s.contains("\"resourceVersion\"") || s.contains("resourceVersion:"))
 }
 
 fn patch_error(res: &ResourceInfo, name: &str, e: patch::PatchError) -> ApiError {
@@ -1028,9 +1332,15 @@ fn patch_error(res: &ResourceInfo, name: &str, e: patch::PatchError) -> ApiError
     }
 }
 
-pub fn parse_field_selector(res: &ResourceInfo, s: Option<&str>) -> ApiResult<Option<selectors::FieldSelector>> {
-    let Some(s) = s.filter(|s| !s.is_empty()) else { return Ok(None) };
-    let sel = selectors::parse_field_selector(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
+pub fn parse_field_selector(
+    res: &ResourceInfo,
+    s: Option<&str>,
+) -> ApiResult<Option<selectors::FieldSelector>> {
+    let Some(s) = s.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let sel =
+        selectors::parse_field_selector(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
     for r in sel.requirements() {
         if !selectors::supported_field(res.kind, &r.field) {
             return Err(ApiError::bad_request(format!(
@@ -1070,8 +1380,14 @@ fn encode_continue(rev: u64, start: &str) -> String {
 
 fn decode_continue(token: &str) -> ApiResult<(u64, String)> {
     use base64::Engine;
-    let bad = || ApiError::bad_request("continue key is not valid: illegal base64 data or malformed continue token");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: illegal base64 data or malformed continue token",
+        )
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
     let rev = v.get("rv").and_then(Value::as_u64).ok_or_else(bad)?;
     let start = v.get("start").and_then(Value::as_str).ok_or_else(bad)?;

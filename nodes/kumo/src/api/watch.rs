@@ -67,7 +67,10 @@ pub async fn start(
     let start_rev: Option<u64> = if rv.is_empty() || rv == "0" {
         None
     } else {
-        Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?)
+        Some(
+            rv.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
+        )
     };
     if start_rev.is_none() {
         api.store.read_barrier().await?;
@@ -85,7 +88,10 @@ pub async fn start(
             None => api.store.shared().read(|m| m.revision()),
         };
         if initial {
-            let page = api.store.shared().read(|m| m.range(&pfx, None, None, start_rev.or(Some(last))));
+            let page = api
+                .store
+                .shared()
+                .read(|m| m.range(&pfx, None, None, start_rev.or(Some(last))));
             match page {
                 Ok(page) => {
                     last = page.revision;
@@ -97,24 +103,37 @@ pub async fn start(
                     }
                 }
                 Err(c) => {
-                    let e = ApiError::gone(format!("too old resource version: {} ({})", c.requested, c.compact_revision));
+                    let e = ApiError::gone(format!(
+                        "too old resource version: {} ({})",
+                        c.requested, c.compact_revision
+                    ));
                     let _ = tx.send(line("ERROR", e.status())).await;
                     return;
                 }
             }
             if q.send_initial_events == Some(true) && q.allow_bookmarks {
-                if tx.send(line("BOOKMARK", bookmark(res, last, true))).await.is_err() {
+                if tx
+                    .send(line("BOOKMARK", bookmark(res, last, true)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
         }
         let mut next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
         loop {
-            let batch = api.store.shared().read(|m| m.events_after(last, &pfx, BATCH));
+            let batch = api
+                .store
+                .shared()
+                .read(|m| m.events_after(last, &pfx, BATCH));
             let (events, upto) = match batch {
                 Ok(b) => b,
                 Err(c) => {
-                    let e = ApiError::gone(format!("too old resource version: {} ({})", c.requested, c.compact_revision));
+                    let e = ApiError::gone(format!(
+                        "too old resource version: {} ({})",
+                        c.requested, c.compact_revision
+                    ));
                     let _ = tx.send(line("ERROR", e.status())).await;
                     return;
                 }

@@ -34,7 +34,11 @@ impl Kumo {
     pub fn start_with_history(events: usize) -> Kumo {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().to_path_buf();
-        let mut k = Kumo::start_args(&dir, &format!("127.0.0.1:{}", free_port()), &["--history-events", &events.to_string()]);
+        let mut k = Kumo::start_args(
+            &dir,
+            &format!("127.0.0.1:{}", free_port()),
+            &["--history-events", &events.to_string()],
+        );
         k._tmp = Some(tmp);
         k
     }
@@ -45,11 +49,18 @@ impl Kumo {
     }
 
     fn start_args(dir: &Path, addr: &str, extra: &[&str]) -> Kumo {
-        let log = std::fs::File::create(dir.join(format!("kumo-{}.log", Instant::now().elapsed().as_nanos()))).ok();
+        let log = std::fs::File::create(
+            dir.join(format!("kumo-{}.log", Instant::now().elapsed().as_nanos())),
+        )
+        .ok();
         let _ = std::fs::create_dir_all(dir);
         let log = log.or_else(|| std::fs::File::create(dir.join("kumo.log")).ok());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kumo"));
-        cmd.args(["up", "--data-dir"]).arg(dir).args(["--api-addr", addr]).args(extra).stdin(Stdio::null());
+        cmd.args(["up", "--data-dir"])
+            .arg(dir)
+            .args(["--api-addr", addr])
+            .args(extra)
+            .stdin(Stdio::null());
         match log {
             Some(f) => {
                 let f2 = f.try_clone().expect("clone log");
@@ -60,7 +71,13 @@ impl Kumo {
             }
         }
         let child = cmd.spawn().expect("spawn kumo");
-        let k = Kumo { child: Some(child), dir: dir.to_path_buf(), _tmp: None, kubeconfig: dir.join("kubeconfig"), addr: addr.to_string() };
+        let k = Kumo {
+            child: Some(child),
+            dir: dir.to_path_buf(),
+            _tmp: None,
+            kubeconfig: dir.join("kubeconfig"),
+            addr: addr.to_string(),
+        };
         k.wait_ready();
         k
     }
@@ -112,21 +129,35 @@ impl Kumo {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run kubectl");
-        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
         child.wait_with_output().expect("kubectl output")
     }
 
     /// kubectl that must succeed; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(out.status.success(), "kubectl {args:?} failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// kubectl that must fail; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(!out.status.success(), "kubectl {args:?} should have failed: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} should have failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
@@ -161,12 +192,22 @@ impl Kumo {
         let v: serde_json::Value = serde_yaml::from_str(&text).expect("yaml");
         use base64::Engine;
         let ca = base64::engine::general_purpose::STANDARD
-            .decode(v.pointer("/clusters/0/cluster/certificate-authority-data").and_then(|x| x.as_str()).expect("ca"))
+            .decode(
+                v.pointer("/clusters/0/cluster/certificate-authority-data")
+                    .and_then(|x| x.as_str())
+                    .expect("ca"),
+            )
             .expect("b64");
         (
-            v.pointer("/clusters/0/cluster/server").and_then(|x| x.as_str()).expect("server").to_string(),
+            v.pointer("/clusters/0/cluster/server")
+                .and_then(|x| x.as_str())
+                .expect("server")
+                .to_string(),
             String::from_utf8(ca).expect("utf8"),
-            v.pointer("/users/0/user/token").and_then(|x| x.as_str()).expect("token").to_string(),
+            v.pointer("/users/0/user/token")
+                .and_then(|x| x.as_str())
+                .expect("token")
+                .to_string(),
         )
     }
 }

@@ -14,14 +14,20 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 async fn client(k: &Kumo) -> kube::Client {
     let kc = Kubeconfig::read_from(&k.kubeconfig).expect("kubeconfig");
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.expect("config");
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("config");
     kube::Client::try_from(cfg).expect("client")
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn t01_kill9_loses_no_acknowledged_create() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let mut k = Kumo::start_in(tmp.path(), &addr);
     let c = client(&k).await;
@@ -46,7 +52,11 @@ async fn t01_kill9_loses_no_acknowledged_create() {
         let _ = w.await;
     }
     let acked = acked.lock().clone();
-    assert!(acked.len() > 100, "too few creates acknowledged before the kill: {}", acked.len());
+    assert!(
+        acked.len() > 100,
+        "too few creates acknowledged before the kill: {}",
+        acked.len()
+    );
     drop(c);
     let k2 = Kumo::start_in(tmp.path(), &addr);
     let c2 = client(&k2).await;
@@ -55,12 +65,24 @@ async fn t01_kill9_loses_no_acknowledged_create() {
     let stored: std::collections::HashMap<String, String> = list
         .items
         .into_iter()
-        .map(|o| (o.metadata.name.expect("name"), o.metadata.resource_version.expect("rv")))
+        .map(|o| {
+            (
+                o.metadata.name.expect("name"),
+                o.metadata.resource_version.expect("rv"),
+            )
+        })
         .collect();
     for (name, rv) in &acked {
-        assert_eq!(stored.get(name), Some(rv), "acknowledged {name}@{rv} lost or changed after kill -9");
+        assert_eq!(
+            stored.get(name),
+            Some(rv),
+            "acknowledged {name}@{rv} lost or changed after kill -9"
+        );
     }
-    eprintln!("{} acknowledged creates, all present after kill -9 and restart", acked.len());
+    eprintln!(
+        "{} acknowledged creates, all present after kill -9 and restart",
+        acked.len()
+    );
 }
 
 #[test]
@@ -80,13 +102,32 @@ fn t02_second_up_on_same_dir_refuses() {
 #[test]
 fn t03_sigterm_stops_cleanly_and_restart_keeps_revisions() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let mut k = Kumo::start_in(tmp.path(), &addr);
     k.ok(&["create", "configmap", "kept", "--from-literal=a=b"]);
-    let rv = k.ok(&["get", "cm", "kept", "-o", "jsonpath={.metadata.resourceVersion}"]);
+    let rv = k.ok(&[
+        "get",
+        "cm",
+        "kept",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
     let st = k.stop();
     assert!(st.success(), "exit status {st}");
     let k2 = Kumo::start_in(tmp.path(), &addr);
-    assert_eq!(k2.ok(&["get", "cm", "kept", "-o", "jsonpath={.metadata.resourceVersion}"]), rv);
+    assert_eq!(
+        k2.ok(&[
+            "get",
+            "cm",
+            "kept",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}"
+        ]),
+        rv
+    );
 }

@@ -10,7 +10,11 @@ const APP: &str = include_str!("testdata/app.yaml");
 
 fn apply_app(k: &Kumo) {
     let out = k.kubectl_stdin(&["apply", "-f", "-"], APP);
-    assert!(out.status.success(), "apply failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "apply failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -19,15 +23,39 @@ fn t01_version_discovery_and_api_resources() {
     let v = k.ok(&["version", "-o", "json"]);
     assert!(v.contains("\"gitVersion\": \"v1.33.0\""), "{v}");
     let res = k.ok(&["api-resources"]);
-    for line in ["deployments", "horizontalpodautoscalers", "ingresses", "leases", "clusterrolebindings", "poddisruptionbudgets"] {
+    for line in [
+        "deployments",
+        "horizontalpodautoscalers",
+        "ingresses",
+        "leases",
+        "clusterrolebindings",
+        "poddisruptionbudgets",
+    ] {
         assert!(res.contains(line), "api-resources lacks {line}:\n{res}");
     }
-    assert!(res.lines().any(|l| l.starts_with("pods") && l.contains("po") && l.contains("true") && l.contains("Pod")), "{res}");
+    assert!(
+        res.lines().any(|l| l.starts_with("pods")
+            && l.contains("po")
+            && l.contains("true")
+            && l.contains("Pod")),
+        "{res}"
+    );
     let ns = k.ok(&["get", "namespaces"]);
     for n in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         assert!(ns.contains(n), "{ns}");
     }
-    assert!(k.ok(&["get", "serviceaccount", "default", "-n", "kube-system", "-o", "name"]).contains("serviceaccount/default"));
+    assert!(
+        k.ok(&[
+            "get",
+            "serviceaccount",
+            "default",
+            "-n",
+            "kube-system",
+            "-o",
+            "name"
+        ])
+        .contains("serviceaccount/default")
+    );
 }
 
 #[test]
@@ -39,28 +67,98 @@ fn t02_apply_manifest_with_validation_and_get_forms() {
     assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
     assert!(deploy.contains("web"), "{deploy}");
     let svc = k.ok(&["get", "svc", "web", "-n", "shop"]);
-    assert!(svc.starts_with("NAME") && svc.contains("CLUSTER-IP") && svc.contains("80/TCP"), "{svc}");
+    assert!(
+        svc.starts_with("NAME") && svc.contains("CLUSTER-IP") && svc.contains("80/TCP"),
+        "{svc}"
+    );
     let wide = k.ok(&["get", "deploy", "-n", "shop", "-o", "wide"]);
-    assert!(wide.contains("CONTAINERS") && wide.contains("nginx:1.27,busybox:1.36") && wide.contains("app=web"), "{wide}");
-    let yaml = k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "yaml", "--show-managed-fields"]);
-    for needle in ["resourceVersion:", "uid:", "creationTimestamp:", "generation: 1", "maxSurge: 25%", "revisionHistoryLimit: 10", "progressDeadlineSeconds: 600", "imagePullPolicy: IfNotPresent", "terminationGracePeriodSeconds: 30", "dnsPolicy: ClusterFirst", "managedFields:"] {
+    assert!(
+        wide.contains("CONTAINERS")
+            && wide.contains("nginx:1.27,busybox:1.36")
+            && wide.contains("app=web"),
+        "{wide}"
+    );
+    let yaml = k.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "-o",
+        "yaml",
+        "--show-managed-fields",
+    ]);
+    for needle in [
+        "resourceVersion:",
+        "uid:",
+        "creationTimestamp:",
+        "generation: 1",
+        "maxSurge: 25%",
+        "revisionHistoryLimit: 10",
+        "progressDeadlineSeconds: 600",
+        "imagePullPolicy: IfNotPresent",
+        "terminationGracePeriodSeconds: 30",
+        "dnsPolicy: ClusterFirst",
+        "managedFields:",
+    ] {
         assert!(yaml.contains(needle), "yaml lacks {needle}:\n{yaml}");
     }
-    let image = k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]);
+    let image = k.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
     assert_eq!(image, "nginx:1.27");
-    let job = k.ok(&["get", "job", "migrate", "-n", "shop", "-o", "jsonpath={.spec.backoffLimit}"]);
+    let job = k.ok(&[
+        "get",
+        "job",
+        "migrate",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.spec.backoffLimit}",
+    ]);
     assert_eq!(job, "6");
     let all = k.ok(&["get", "all", "-n", "shop"]);
-    assert!(all.contains("deployment.apps/web") && all.contains("service/web") && all.contains("cronjob.batch/nightly"), "{all}");
+    assert!(
+        all.contains("deployment.apps/web")
+            && all.contains("service/web")
+            && all.contains("cronjob.batch/nightly"),
+        "{all}"
+    );
     let hpa = k.ok(&["get", "hpa", "-n", "shop"]);
     assert!(hpa.contains("Deployment/web"), "{hpa}");
     let ing = k.ok(&["get", "ingress", "-n", "shop"]);
     assert!(ing.contains("shop.example.com"), "{ing}");
     // Re-applying the same manifest changes nothing.
-    let rv1 = k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.metadata.resourceVersion}"]);
+    let rv1 = k.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
     let out = k.kubectl_stdin(&["apply", "-f", "-"], APP);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("deployment.apps/web unchanged"), "{}", String::from_utf8_lossy(&out.stdout));
-    let rv2 = k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.metadata.resourceVersion}"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("deployment.apps/web unchanged"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let rv2 = k.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
     assert_eq!(rv1, rv2);
 }
 
@@ -72,16 +170,51 @@ fn t03_describe_shows_events() {
       "involvedObject":{"apiVersion":"apps/v1","kind":"Deployment","name":"web","namespace":"shop"},
       "reason":"ScalingReplicaSet","message":"Scaled up replica set web-abc to 2","type":"Normal",
       "source":{"component":"deployment-controller"},"count":1}"#;
-    let uid = k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.metadata.uid}"]);
-    let ev = ev.replace("\"namespace\":\"shop\"},\n      \"reason\"", &format!("\"namespace\":\"shop\",\"uid\":\"{uid}\"}},\n      \"reason\""));
+    let uid = k.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ]);
+    let ev = ev.replace(
+        "\"namespace\":\"shop\"},\n      \"reason\"",
+        &format!("\"namespace\":\"shop\",\"uid\":\"{uid}\"}},\n      \"reason\""),
+    );
     let out = k.kubectl_stdin(&["create", "-f", "-"], &ev);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let d = k.ok(&["describe", "deployment", "web", "-n", "shop"]);
-    assert!(d.contains("Name:") && d.contains("web") && d.contains("nginx:1.27"), "{d}");
-    assert!(d.contains("ScalingReplicaSet") && d.contains("Scaled up replica set web-abc to 2"), "describe lacks the event:\n{d}");
-    for kind in ["service/web", "job/migrate", "cronjob/nightly", "statefulset/db", "hpa/web", "ingress/web", "configmap/web-config", "secret/web-secret", "namespace/shop"] {
+    assert!(
+        d.contains("Name:") && d.contains("web") && d.contains("nginx:1.27"),
+        "{d}"
+    );
+    assert!(
+        d.contains("ScalingReplicaSet") && d.contains("Scaled up replica set web-abc to 2"),
+        "describe lacks the event:\n{d}"
+    );
+    for kind in [
+        "service/web",
+        "job/migrate",
+        "cronjob/nightly",
+        "statefulset/db",
+        "hpa/web",
+        "ingress/web",
+        "configmap/web-config",
+        "secret/web-secret",
+        "namespace/shop",
+    ] {
         let out = k.kubectl(&["describe", kind, "-n", "shop"]);
-        assert!(out.status.success(), "describe {kind}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "describe {kind}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -91,15 +224,88 @@ fn t04_label_annotate_and_selectors() {
     apply_app(&k);
     k.ok(&["label", "deploy", "web", "-n", "shop", "tier=frontend"]);
     k.ok(&["annotate", "deploy", "web", "-n", "shop", "owner=team-a"]);
-    assert_eq!(k.ok(&["get", "deploy", "-n", "shop", "-l", "tier=frontend", "-o", "name"]).trim(), "deployment.apps/web");
-    assert_eq!(k.ok(&["get", "deploy", "-n", "shop", "-l", "tier in (backend,db)", "-o", "name"]).trim(), "");
-    assert_eq!(k.ok(&["get", "deploy", "-n", "shop", "-l", "tier,!absent", "-o", "name"]).trim(), "deployment.apps/web");
-    assert_eq!(k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.metadata.annotations.owner}"]), "team-a");
-    assert_eq!(k.ok(&["get", "cm", "-A", "--field-selector", "metadata.name=web-config", "-o", "name"]).trim(), "configmap/web-config");
-    let err = k.fails(&["get", "cm", "-n", "shop", "--field-selector", "spec.bogus=1"]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "-n",
+            "shop",
+            "-l",
+            "tier=frontend",
+            "-o",
+            "name"
+        ])
+        .trim(),
+        "deployment.apps/web"
+    );
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "-n",
+            "shop",
+            "-l",
+            "tier in (backend,db)",
+            "-o",
+            "name"
+        ])
+        .trim(),
+        ""
+    );
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "-n",
+            "shop",
+            "-l",
+            "tier,!absent",
+            "-o",
+            "name"
+        ])
+        .trim(),
+        "deployment.apps/web"
+    );
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.metadata.annotations.owner}"
+        ]),
+        "team-a"
+    );
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "cm",
+            "-A",
+            "--field-selector",
+            "metadata.name=web-config",
+            "-o",
+            "name"
+        ])
+        .trim(),
+        "configmap/web-config"
+    );
+    let err = k.fails(&[
+        "get",
+        "cm",
+        "-n",
+        "shop",
+        "--field-selector",
+        "spec.bogus=1",
+    ]);
     assert!(err.contains("field label not supported"), "{err}");
     k.ok(&["label", "deploy", "web", "-n", "shop", "tier-"]);
-    assert_eq!(k.ok(&["get", "deploy", "-n", "shop", "-l", "tier", "-o", "name"]).trim(), "");
+    assert_eq!(
+        k.ok(&["get", "deploy", "-n", "shop", "-l", "tier", "-o", "name"])
+            .trim(),
+        ""
+    );
 }
 
 #[test]
@@ -107,26 +313,144 @@ fn t05_patch_types() {
     let k = Kumo::start();
     apply_app(&k);
     // Strategic merge: one container's image, the other container kept.
-    k.ok(&["patch", "deploy", "web", "-n", "shop", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"nginx:1.28"}]}}}}"#]);
-    let images = k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[*].image}"]);
+    k.ok(&[
+        "patch",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"nginx:1.28"}]}}}}"#,
+    ]);
+    let images = k.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[*].image}",
+    ]);
     assert_eq!(images, "nginx:1.28 busybox:1.36");
-    assert_eq!(k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.metadata.generation}"]), "2");
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.metadata.generation}"
+        ]),
+        "2"
+    );
     // Merge patch.
-    k.ok(&["patch", "deploy", "web", "-n", "shop", "--type", "merge", "-p", r#"{"metadata":{"labels":{"patched":"merge"}}}"#]);
-    assert_eq!(k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.metadata.labels.patched}"]), "merge");
+    k.ok(&[
+        "patch",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"labels":{"patched":"merge"}}}"#,
+    ]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.metadata.labels.patched}"
+        ]),
+        "merge"
+    );
     // The label change is not a spec change: generation stays.
-    assert_eq!(k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.metadata.generation}"]), "2");
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.metadata.generation}"
+        ]),
+        "2"
+    );
     // JSON patch.
-    k.ok(&["patch", "deploy", "web", "-n", "shop", "--type", "json", "-p", r#"[{"op":"replace","path":"/spec/replicas","value":4}]"#]);
-    assert_eq!(k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas}"]), "4");
+    k.ok(&[
+        "patch",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/replicas","value":4}]"#,
+    ]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ]),
+        "4"
+    );
     // $patch: delete removes a container by name.
-    k.ok(&["patch", "deploy", "web", "-n", "shop", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","$patch":"delete"}]}}}}"#]);
-    assert_eq!(k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[*].name}"]), "app");
+    k.ok(&[
+        "patch",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","$patch":"delete"}]}}}}"#,
+    ]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[*].name}"
+        ]),
+        "app"
+    );
     // A failing JSON patch test changes nothing.
-    let rv = k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.metadata.resourceVersion}"]);
+    let rv = k.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.metadata.resourceVersion}",
+    ]);
     let err = k.fails(&["patch", "deploy", "web", "-n", "shop", "--type", "json", "-p", r#"[{"op":"test","path":"/spec/replicas","value":9},{"op":"replace","path":"/spec/replicas","value":1}]"#]);
     assert!(!err.is_empty());
-    assert_eq!(k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.metadata.resourceVersion}"]), rv);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}"
+        ]),
+        rv
+    );
 }
 
 #[test]
@@ -138,16 +462,44 @@ fn t06_apply_twice_merges_lists_by_key() {
         .replace("      - name: sidecar\n        image: busybox:1.36\n        command: [\"sleep\", \"3600\"]\n", "      - name: metrics\n        image: prom/statsd:1\n");
     assert_ne!(changed, APP);
     let out = k.kubectl_stdin(&["apply", "-f", "-"], &changed);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let names = k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[*].name}"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let names = k.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[*].name}",
+    ]);
     assert_eq!(names, "app metrics");
-    let env = k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={range .spec.template.spec.containers[0].env[*]}{.name}={.value} {end}"]);
+    let env = k.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={range .spec.template.spec.containers[0].env[*]}{.name}={.value} {end}",
+    ]);
     assert_eq!(env.trim(), "MODE=prod LEVEL=debug REGION=eu");
     // A field set by another writer and not in the manifest survives (3-way merge).
     k.ok(&["patch", "deploy", "web", "-n", "shop", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"app","env":[{"name":"INJECTED","value":"yes"}]}]}}}}"#]);
     let out = k.kubectl_stdin(&["apply", "-f", "-"], &changed);
     assert!(out.status.success());
-    let env = k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[0].env[*].name}"]);
+    let env = k.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].env[*].name}",
+    ]);
     assert!(env.contains("INJECTED"), "{env}");
 }
 
@@ -155,18 +507,67 @@ fn t06_apply_twice_merges_lists_by_key() {
 fn t07_server_side_apply_conflicts_and_force() {
     let k = Kumo::start();
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\n  namespace: default\ndata:\n  a: \"1\"\n";
-    let out = k.kubectl_stdin(&["apply", "--server-side", "--field-manager", "alice", "-f", "-"], cm);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = k.kubectl_stdin(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager",
+            "alice",
+            "-f",
+            "-",
+        ],
+        cm,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let other = cm.replace("a: \"1\"", "a: \"2\"");
-    let out = k.kubectl_stdin(&["apply", "--server-side", "--field-manager", "bob", "-f", "-"], &other);
+    let out = k.kubectl_stdin(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager",
+            "bob",
+            "-f",
+            "-",
+        ],
+        &other,
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("conflict") && err.contains("alice") && err.contains(".data.a"), "{err}");
+    assert!(
+        err.contains("conflict") && err.contains("alice") && err.contains(".data.a"),
+        "{err}"
+    );
     assert_eq!(k.ok(&["get", "cm", "ssa", "-o", "jsonpath={.data.a}"]), "1");
-    let out = k.kubectl_stdin(&["apply", "--server-side", "--field-manager", "bob", "--force-conflicts", "-f", "-"], &other);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = k.kubectl_stdin(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager",
+            "bob",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        &other,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(k.ok(&["get", "cm", "ssa", "-o", "jsonpath={.data.a}"]), "2");
-    let managers = k.ok(&["get", "cm", "ssa", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}"]);
+    let managers = k.ok(&[
+        "get",
+        "cm",
+        "ssa",
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={.metadata.managedFields[*].manager}",
+    ]);
     assert!(managers.contains("bob"), "{managers}");
 }
 
@@ -175,25 +576,91 @@ fn t08_scale_replace_conflict_and_delete_cascade() {
     let k = Kumo::start();
     apply_app(&k);
     k.ok(&["scale", "deploy", "web", "-n", "shop", "--replicas", "5"]);
-    assert_eq!(k.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.replicas}"]), "5");
-    k.ok(&["scale", "statefulset", "db", "-n", "shop", "--replicas", "3"]);
-    assert_eq!(k.ok(&["get", "sts", "db", "-n", "shop", "-o", "jsonpath={.spec.replicas}"]), "3");
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ]),
+        "5"
+    );
+    k.ok(&[
+        "scale",
+        "statefulset",
+        "db",
+        "-n",
+        "shop",
+        "--replicas",
+        "3",
+    ]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "sts",
+            "db",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ]),
+        "3"
+    );
     // replace with a stale object is a conflict, and nothing changes.
     let stale = k.ok(&["get", "cm", "web-config", "-n", "shop", "-o", "json"]);
-    k.ok(&["patch", "cm", "web-config", "-n", "shop", "--type", "merge", "-p", r#"{"data":{"greeting":"hi"}}"#]);
+    k.ok(&[
+        "patch",
+        "cm",
+        "web-config",
+        "-n",
+        "shop",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"greeting":"hi"}}"#,
+    ]);
     let stale_changed = stale.replace("\"greeting\": \"hello\"", "\"greeting\": \"stale\"");
     let out = k.kubectl_stdin(&["replace", "-f", "-"], &stale_changed);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the object has been modified"), "{err}");
-    assert_eq!(k.ok(&["get", "cm", "web-config", "-n", "shop", "-o", "jsonpath={.data.greeting}"]), "hi");
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "cm",
+            "web-config",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.data.greeting}"
+        ]),
+        "hi"
+    );
     // Cascading deletes.
-    k.ok(&["delete", "deploy", "web", "-n", "shop", "--cascade=foreground", "--wait=true", "--timeout=20s"]);
+    k.ok(&[
+        "delete",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "--cascade=foreground",
+        "--wait=true",
+        "--timeout=20s",
+    ]);
     k.fails(&["get", "deploy", "web", "-n", "shop"]);
     k.ok(&["delete", "job", "migrate", "-n", "shop", "--cascade=orphan"]);
     k.fails(&["get", "job", "migrate", "-n", "shop"]);
     // Namespace deletion removes everything in it.
-    k.ok(&["delete", "namespace", "shop", "--wait=true", "--timeout=30s"]);
+    k.ok(&[
+        "delete",
+        "namespace",
+        "shop",
+        "--wait=true",
+        "--timeout=30s",
+    ]);
     k.fails(&["get", "namespace", "shop"]);
     assert_eq!(k.ok(&["get", "cm", "-n", "shop", "-o", "name"]).trim(), "");
 }
@@ -203,13 +670,28 @@ fn t09_watch_sees_update() {
     let k = Kumo::start();
     k.ok(&["create", "configmap", "watched", "--from-literal=a=1"]);
     let mut child = std::process::Command::new("kubectl")
-        .args(["get", "cm", "watched", "-w", "-o", "jsonpath={.data.a}{\"\\n\"}"])
+        .args([
+            "get",
+            "cm",
+            "watched",
+            "-w",
+            "-o",
+            "jsonpath={.data.a}{\"\\n\"}",
+        ])
         .env("KUBECONFIG", &k.kubeconfig)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("watch");
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    k.ok(&["patch", "cm", "watched", "--type", "merge", "-p", r#"{"data":{"a":"2"}}"#]);
+    k.ok(&[
+        "patch",
+        "cm",
+        "watched",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"a":"2"}}"#,
+    ]);
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let _ = child.kill();
     let out = child.wait_with_output().expect("output");
@@ -222,7 +704,10 @@ fn t09_watch_sees_update() {
 fn t10_explain() {
     let k = Kumo::start();
     let out = k.ok(&["explain", "deployment.spec.strategy"]);
-    assert!(out.contains("KIND:") && out.contains("Deployment") && out.contains("rollingUpdate"), "{out}");
+    assert!(
+        out.contains("KIND:") && out.contains("Deployment") && out.contains("rollingUpdate"),
+        "{out}"
+    );
     let out = k.ok(&["explain", "pods.spec.containers.image"]);
     assert!(out.contains("image"), "{out}");
 }
@@ -231,74 +716,220 @@ fn t10_explain() {
 fn t11_bad_input_is_refused_and_changes_nothing() {
     let k = Kumo::start();
     apply_app(&k);
-    let before = k.ok(&["get", "all,cm,secret,ing,hpa", "-n", "shop", "-o", "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}"]);
+    let before = k.ok(&[
+        "get",
+        "all,cm,secret,ing,hpa",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}",
+    ]);
     // Unknown field, strict validation (kubectl's default).
     let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: shop\ndataa:\n  a: b\n";
     let out = k.kubectl_stdin(&["apply", "-f", "-"], bad);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("unknown field \"dataa\""), "{err}");
+    assert!(
+        !out.status.success() && err.contains("unknown field \"dataa\""),
+        "{err}"
+    );
     // Malformed body (400).
-    let out = k.kubectl_stdin(&["create", "--raw", "/api/v1/namespaces/shop/configmaps", "-f", "-"], "{not json");
+    let out = k.kubectl_stdin(
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/shop/configmaps",
+            "-f",
+            "-",
+        ],
+        "{not json",
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("BadRequest") || err.contains("malformed") || err.contains("400"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("BadRequest")
+            || err.contains("malformed")
+            || err.contains("400"),
+        "{err}"
+    );
     // Namespace in the body differs from the URL (400).
-    let out = k.kubectl_stdin(&["create", "--raw", "/api/v1/namespaces/default/configmaps", "-f", "-"], r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","namespace":"shop"}}"#);
+    let out = k.kubectl_stdin(
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/default/configmaps",
+            "-f",
+            "-",
+        ],
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","namespace":"shop"}}"#,
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("does not match the namespace"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("does not match the namespace"),
+        "{err}"
+    );
     // Invalid name (422 with the field).
     let err = k.fails(&["create", "configmap", "Bad_Name", "-n", "shop"]);
-    assert!(err.contains("is invalid") && err.contains("metadata.name"), "{err}");
+    assert!(
+        err.contains("is invalid") && err.contains("metadata.name"),
+        "{err}"
+    );
     // Missing required field (422).
     let out = k.kubectl_stdin(&["create", "-f", "-"], "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nosel\n  namespace: shop\nspec:\n  template:\n    metadata:\n      labels: {a: b}\n    spec:\n      containers: [{name: c, image: i}]\n");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("spec.selector"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("spec.selector"),
+        "{err}"
+    );
     // Immutable: a Service's clusterIP and a Deployment's selector (422).
-    let err = k.fails(&["patch", "svc", "web", "-n", "shop", "--type", "merge", "-p", r#"{"spec":{"clusterIP":"10.96.99.99","clusterIPs":["10.96.99.99"]}}"#]);
-    assert!(err.contains("immutable") || err.contains("may not change"), "{err}");
+    let err = k.fails(&[
+        "patch",
+        "svc",
+        "web",
+        "-n",
+        "shop",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"clusterIP":"10.96.99.99","clusterIPs":["10.96.99.99"]}}"#,
+    ]);
+    assert!(
+        err.contains("immutable") || err.contains("may not change"),
+        "{err}"
+    );
     let err = k.fails(&["patch", "deploy", "web", "-n", "shop", "--type", "merge", "-p", r#"{"spec":{"selector":{"matchLabels":{"app":"other"}},"template":{"metadata":{"labels":{"app":"other"}}}}}"#]);
     assert!(err.contains("field is immutable"), "{err}");
     // Existing name (409).
     let err = k.fails(&["create", "configmap", "web-config", "-n", "shop"]);
-    assert!(err.contains("AlreadyExists") || err.contains("already exists"), "{err}");
+    assert!(
+        err.contains("AlreadyExists") || err.contains("already exists"),
+        "{err}"
+    );
     // Unknown object and unknown namespace (404).
     let err = k.fails(&["get", "deploy", "nope", "-n", "shop"]);
-    assert!(err.contains("NotFound") || err.contains("not found"), "{err}");
+    assert!(
+        err.contains("NotFound") || err.contains("not found"),
+        "{err}"
+    );
     let err = k.fails(&["create", "configmap", "x", "-n", "nowhere"]);
     assert!(err.contains("namespaces \"nowhere\" not found"), "{err}");
     // Annotations over 256 KiB (422), body over 3 MiB (413).
     let big = "a".repeat(300 * 1024);
-    let err = k.fails(&["annotate", "cm", "web-config", "-n", "shop", &format!("big={big}")]);
-    assert!(err.contains("Too long") || err.contains("too long"), "{err}");
-    let huge = format!("{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"huge\"}},\"data\":{{\"a\":\"{}\"}}}}", "x".repeat(4 << 20));
-    let out = k.kubectl_stdin(&["create", "--raw", "/api/v1/namespaces/shop/configmaps", "-f", "-"], &huge);
+    let err = k.fails(&[
+        "annotate",
+        "cm",
+        "web-config",
+        "-n",
+        "shop",
+        &format!("big={big}"),
+    ]);
+    assert!(
+        err.contains("Too long") || err.contains("too long"),
+        "{err}"
+    );
+    let huge = format!(
+        "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"huge\"}},\"data\":{{\"a\":\"{}\"}}}}",
+        "x".repeat(4 << 20)
+    );
+    let out = k.kubectl_stdin(
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/shop/configmaps",
+            "-f",
+            "-",
+        ],
+        &huge,
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && (err.contains("too large") || err.contains("413")), "{err}");
+    assert!(
+        !out.status.success() && (err.contains("too large") || err.contains("413")),
+        "{err}"
+    );
     // Object over 1.5 MiB after encoding (413).
-    let big_obj = format!("{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"big\"}},\"data\":{{\"a\":\"{}\"}}}}", "x".repeat(2 << 20));
-    let out = k.kubectl_stdin(&["create", "--raw", "/api/v1/namespaces/shop/configmaps", "-f", "-"], &big_obj);
+    let big_obj = format!(
+        "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"big\"}},\"data\":{{\"a\":\"{}\"}}}}",
+        "x".repeat(2 << 20)
+    );
+    let out = k.kubectl_stdin(
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/shop/configmaps",
+            "-f",
+            "-",
+        ],
+        &big_obj,
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && (err.contains("too large") || err.contains("413")), "{err}");
-    let after = k.ok(&["get", "all,cm,secret,ing,hpa", "-n", "shop", "-o", "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}"]);
+    assert!(
+        !out.status.success() && (err.contains("too large") || err.contains("413")),
+        "{err}"
+    );
+    let after = k.ok(&[
+        "get",
+        "all,cm,secret,ing,hpa",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}",
+    ]);
     assert_eq!(before, after, "bad input changed stored state");
     // Create in a Terminating namespace (403).
     k.ok(&["create", "configmap", "keep", "-n", "shop"]);
-    let out = k.kubectl(&["patch", "cm", "keep", "-n", "shop", "--type", "merge", "-p", r#"{"metadata":{"finalizers":["example.com/hold"]}}"#]);
+    let out = k.kubectl(&[
+        "patch",
+        "cm",
+        "keep",
+        "-n",
+        "shop",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+    ]);
     assert!(out.status.success());
     k.ok(&["delete", "namespace", "shop", "--wait=false"]);
     let err = k.fails(&["create", "configmap", "late", "-n", "shop"]);
-    assert!(err.contains("Forbidden") || err.contains("being terminated"), "{err}");
-    assert_eq!(k.ok(&["get", "ns", "shop", "-o", "jsonpath={.status.phase}"]), "Terminating");
+    assert!(
+        err.contains("Forbidden") || err.contains("being terminated"),
+        "{err}"
+    );
+    assert_eq!(
+        k.ok(&["get", "ns", "shop", "-o", "jsonpath={.status.phase}"]),
+        "Terminating"
+    );
 }
 
 #[test]
 fn t12_finalizers_hold_deletion() {
     let k = Kumo::start();
     k.ok(&["create", "configmap", "held"]);
-    k.ok(&["patch", "cm", "held", "--type", "merge", "-p", r#"{"metadata":{"finalizers":["example.com/hold"]}}"#]);
+    k.ok(&[
+        "patch",
+        "cm",
+        "held",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+    ]);
     k.ok(&["delete", "cm", "held", "--wait=false"]);
-    let ts = k.ok(&["get", "cm", "held", "-o", "jsonpath={.metadata.deletionTimestamp}"]);
+    let ts = k.ok(&[
+        "get",
+        "cm",
+        "held",
+        "-o",
+        "jsonpath={.metadata.deletionTimestamp}",
+    ]);
     assert!(!ts.is_empty());
-    k.ok(&["patch", "cm", "held", "--type", "merge", "-p", r#"{"metadata":{"finalizers":null}}"#]);
+    k.ok(&[
+        "patch",
+        "cm",
+        "held",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
     k.fails(&["get", "cm", "held"]);
 }
 
@@ -307,11 +938,22 @@ fn t13_unauthenticated_is_401() {
     let k = Kumo::start();
     let (server, _, _) = k.credentials();
     let out = std::process::Command::new("kubectl")
-        .args(["--server", &server, "--insecure-skip-tls-verify", "--token", "wrong", "get", "pods"])
+        .args([
+            "--server",
+            &server,
+            "--insecure-skip-tls-verify",
+            "--token",
+            "wrong",
+            "get",
+            "pods",
+        ])
         .env("KUBECONFIG", "/dev/null")
         .output()
         .expect("kubectl");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Unauthorized") || err.contains("provide credentials"), "{err}");
+    assert!(
+        err.contains("Unauthorized") || err.contains("provide credentials"),
+        "{err}"
+    );
 }
