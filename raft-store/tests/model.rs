@@ -25,7 +25,10 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn key(k: u8) -> String {
-    format!("{}/{k:02}", if k % 2 == 0 { "even" } else { "odd" })
+    format!(
+        "{}/{k:02}",
+        if k.is_multiple_of(2) { "even" } else { "odd" }
+    )
 }
 
 #[derive(Default)]

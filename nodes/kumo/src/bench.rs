@@ -180,19 +180,18 @@ async fn api(
                 buf.extend_from_slice(&chunk);
                 while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = buf.drain(..=pos).collect();
-                    if let Ok(ev) = serde_json::from_slice::<Value>(&line) {
-                        if let Some(sent) = ev
+                    if let Ok(ev) = serde_json::from_slice::<Value>(&line)
+                        && let Some(sent) = ev
                             .pointer("/object/data/sent")
                             .and_then(Value::as_str)
                             .and_then(|s| s.parse::<u128>().ok())
-                        {
-                            let now = std::time::SystemTime::now()
-                                .duration_since(std::time::UNIX_EPOCH)
-                                .unwrap_or_default()
-                                .as_micros();
-                            lat.push(Duration::from_micros(now.saturating_sub(sent) as u64));
-                            events.fetch_add(1, Ordering::Relaxed);
-                        }
+                    {
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap_or_default()
+                            .as_micros();
+                        lat.push(Duration::from_micros(now.saturating_sub(sent) as u64));
+                        events.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }

@@ -60,12 +60,14 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -323,7 +325,7 @@ fn write_opts(q: &HashMap<String, String>, headers: &HeaderMap) -> ApiResult<Wri
     };
     let force = match q.get("force").map(String::as_str) {
         None | Some("") => false,
-        Some(v) if matches!(v, "0" | "f" | "F" | "false" | "FALSE" | "False") => false,
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => false,
         Some(v) if truthy(v) => true,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
@@ -727,10 +729,11 @@ async fn serve_resource(
             let opts = delete_opts(q, body, api.limits.max_body).await?;
             let d = api.delete(res, ns, name, &opts).await?;
             Ok(respond(
+                // Kubernetes: 200 when gone, 202 while finalizers hold it.
                 if d.gone {
                     StatusCode::OK
                 } else {
-                    StatusCode::OK
+                    StatusCode::ACCEPTED
                 },
                 &d.obj,
                 &[],
@@ -793,12 +796,12 @@ async fn delete_opts(
         q.get("orphanDependents")
             .and_then(|v| truthy(v).then(|| "Orphan".to_string()))
     });
-    if let Some(p) = &propagation {
-        if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
-            return Err(ApiError::bad_request(format!(
-                "propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
-            )));
-        }
+    if let Some(p) = &propagation
+        && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
+    {
+        return Err(ApiError::bad_request(format!(
+            "propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+        )));
     }
     let grace_period = q
         .get("gracePeriodSeconds")

@@ -160,10 +160,10 @@ pub fn now_rfc3339() -> String {
 pub fn decode(res: &ResourceInfo, kv: &KeyValue) -> Value {
     let mut obj: Value = serde_json::from_slice(&kv.value).unwrap_or(Value::Null);
     set_rv(&mut obj, kv.mod_revision);
-    if obj.get("apiVersion").and_then(Value::as_str) != Some(res.api_version().as_str()) {
-        if let Ok(c) = convert::convert(&obj, &res.api_version()) {
-            obj = c;
-        }
+    if obj.get("apiVersion").and_then(Value::as_str) != Some(res.api_version().as_str())
+        && let Ok(c) = convert::convert(&obj, &res.api_version())
+    {
+        obj = c;
     }
     obj
 }
@@ -317,10 +317,10 @@ impl Api {
         obj: &Value,
         fv: FieldValidation,
     ) -> ApiResult<Vec<String>> {
-        if res.kind == "Secret" {
-            if let Some(msg) = validation::secret_decode_error(obj) {
-                return Err(ApiError::bad_request(msg));
-            }
+        if res.kind == "Secret"
+            && let Some(msg) = validation::secret_decode_error(obj)
+        {
+            return Err(ApiError::bad_request(msg));
         }
         match typed::unknown_fields(res.kind, obj) {
             Err(e) => Err(ApiError::bad_request(format!(
@@ -367,11 +367,11 @@ impl Api {
                 "resourceVersion should not be set on objects to be created",
             ));
         }
-        if meta_str(&obj, "name").is_none_or(str::is_empty) {
-            if let Some(g) = meta_str(&obj, "generateName").filter(|g| !g.is_empty()) {
-                let name = format!("{g}{}", generate_suffix());
-                meta_mut(&mut obj).insert("name".into(), json!(name));
-            }
+        if meta_str(&obj, "name").is_none_or(str::is_empty)
+            && let Some(g) = meta_str(&obj, "generateName").filter(|g| !g.is_empty())
+        {
+            let name = format!("{g}{}", generate_suffix());
+            meta_mut(&mut obj).insert("name".into(), json!(name));
         }
         let name = meta_str(&obj, "name").unwrap_or("").to_string();
         let uid = uuid::Uuid::new_v4().to_string();
@@ -642,10 +642,10 @@ impl Api {
         let Some(kv) = self.get_kv(res, ns, name).await? else {
             return Err(ApiError::not_found(res, name));
         };
-        if let Some(rv) = expected {
-            if rv != kv.mod_revision {
-                return Err(ApiError::conflict(res, name));
-            }
+        if let Some(rv) = expected
+            && rv != kv.mod_revision
+        {
+            return Err(ApiError::conflict(res, name));
         }
         let old = decode(res, &kv);
         let mut w = self
@@ -709,10 +709,10 @@ impl Api {
                     .get("managedFields")
                     .cloned()
                     .unwrap_or(Value::Null);
-                if next["metadata"]["managedFields"].is_null() {
-                    if let Some(m) = next["metadata"].as_object_mut() {
-                        m.remove("managedFields");
-                    }
+                if next["metadata"]["managedFields"].is_null()
+                    && let Some(m) = next["metadata"].as_object_mut()
+                {
+                    m.remove("managedFields");
                 }
                 obj = next;
             }
@@ -732,10 +732,10 @@ impl Api {
         if res.kind == "Service" {
             // clusterIP is allocated once; an update that omits it keeps it.
             for f in ["clusterIP", "clusterIPs"] {
-                if obj.pointer(&format!("/spec/{f}")).is_none() {
-                    if let Some(v) = old.pointer(&format!("/spec/{f}")) {
-                        obj["spec"][f] = v.clone();
-                    }
+                if obj.pointer(&format!("/spec/{f}")).is_none()
+                    && let Some(v) = old.pointer(&format!("/spec/{f}"))
+                {
+                    obj["spec"][f] = v.clone();
                 }
             }
         }
@@ -835,6 +835,7 @@ impl Api {
     }
 
     /// PATCH: read, patch, write conditionally; retried when another writer got in between.
+    #[allow(clippy::too_many_arguments)]
     pub async fn patch(
         &self,
         res: &ResourceInfo,
@@ -877,10 +878,10 @@ impl Api {
                 Some(kv) => {
                     let old = decode(res, &kv);
                     let (new, managed) = self.patched(res, name, &old, ptype, body, sub, opts)?;
-                    if let Some(rv) = meta_str(&new, "resourceVersion") {
-                        if rv != kv.mod_revision.to_string() {
-                            return Err(ApiError::conflict(res, name));
-                        }
+                    if let Some(rv) = meta_str(&new, "resourceVersion")
+                        && rv != kv.mod_revision.to_string()
+                    {
+                        return Err(ApiError::conflict(res, name));
                     }
                     self.commit_update(res, name, &old, kv.mod_revision, new, sub, opts, managed)
                         .await
@@ -1002,17 +1003,17 @@ impl Api {
                     ));
                 }
             }
-            if let Some(rv) = &opts.precondition_rv {
-                if *rv != kv.mod_revision.to_string() {
-                    return Err(ApiError::conflict_msg(
-                        res,
-                        name,
-                        &format!(
-                            "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                            kv.mod_revision
-                        ),
-                    ));
-                }
+            if let Some(rv) = &opts.precondition_rv
+                && *rv != kv.mod_revision.to_string()
+            {
+                return Err(ApiError::conflict_msg(
+                    res,
+                    name,
+                    &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                        kv.mod_revision
+                    ),
+                ));
             }
             let mut finalizers: Vec<Value> = obj
                 .pointer("/metadata/finalizers")
@@ -1121,12 +1122,12 @@ impl Api {
     }
 
     async fn after_delete(&self, res: &ResourceInfo, obj: &Value) {
-        if res.kind == "Service" {
-            if let Some(ip) = obj.pointer("/spec/clusterIP").and_then(Value::as_str) {
-                if ip != "None" && !ip.is_empty() {
-                    self.release_cluster_ip(ip).await;
-                }
-            }
+        if res.kind == "Service"
+            && let Some(ip) = obj.pointer("/spec/clusterIP").and_then(Value::as_str)
+            && ip != "None"
+            && !ip.is_empty()
+        {
+            self.release_cluster_ip(ip).await;
         }
     }
 

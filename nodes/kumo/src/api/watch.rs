@@ -111,14 +111,14 @@ pub async fn start(
                     return;
                 }
             }
-            if q.send_initial_events == Some(true) && q.allow_bookmarks {
-                if tx
+            if q.send_initial_events == Some(true)
+                && q.allow_bookmarks
+                && tx
                     .send(line("BOOKMARK", bookmark(res, last, true)))
                     .await
                     .is_err()
-                {
-                    return;
-                }
+            {
+                return;
             }
         }
         let mut next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;

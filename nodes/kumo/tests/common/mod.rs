@@ -2,6 +2,8 @@
 //! loopback port, and drives it with the real `kubectl`.
 
 #![allow(dead_code)]
+// The harness is synchronous: it polls child processes between kubectl calls.
+#![allow(clippy::disallowed_methods)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -1,6 +1,9 @@
 //! The kubectl suite: the real `kubectl` against the real `kumo up`.
 //! One cluster per case; cases are numbered in the order a user meets them.
 
+// Tests pause between kubectl calls on purpose.
+#![allow(clippy::disallowed_methods)]
+
 #[path = "../common/mod.rs"]
 mod common;
 
