@@ -7,12 +7,19 @@ Sources (both read from the local cargo registry, nothing is downloaded):
                   field numbers, proto types, repeated/map cardinality, message references.
   * k8s-openapi   generated from the Kubernetes OpenAPI document: the JSON field names
                   (`"volumeID" => Field::Key_volume_id,`) and which fields are required.
+  * kubectl       (optional) a kubectl binary of the same Kubernetes minor version: the Go
+                  runtime type descriptors of the k8s.io/api structs give, per field, its
+                  `json:",omitempty"` tag and whether it is a pointer, which decides whether a
+                  zero value on the wire (Go writes every non-pointer field) is emitted. Without
+                  it, strings keep `""` only when OpenAPI-required and numbers/bools always keep 0.
+                  Found as $KUBECTL, or `kubectl.1.<minor>` beside / `kubectl` itself on $PATH.
 The kinds come from nodes/apimachinery/src/resources.rs (every `res!(...)` row), plus
 meta/v1 DeleteOptions and autoscaling/v1 Scale.
 
 Usage, from the repository root:
     python3 nodes/apimachinery/gen/protobuf_schema.py
-Options: --k8s-pb DIR, --k8s-openapi DIR (crate roots), --openapi-version v1_33, --out FILE.
+Options: --k8s-pb DIR, --k8s-openapi DIR (crate roots), --openapi-version v1_33,
+--kubectl BINARY, --out FILE. The output is formatted with `rustfmt --edition 2024`.
 By default k8s-openapi is located with `cargo metadata --format-version 1` (the version this
 workspace uses) and k8s-pb with the registry glob ~/.cargo/registry/src/*/k8s-pb-* (newest).
 """
@@ -245,6 +252,153 @@ def parse_openapi(root):
     return types
 
 
+
+# ---------------------------------------------------------------- Go struct metadata (kubectl)
+
+GO_KINDS = {1: "bool", 5: "int32", 6: "int64", 14: "float64", 21: "map", 22: "ptr", 23: "slice", 24: "string", 25: "struct"}
+
+
+def locate_kubectl(want_minor):
+    """A kubectl binary of the Kubernetes minor version the table targets, if one is installed."""
+    cands = []
+    if os.environ.get("KUBECTL"):
+        cands.append(os.environ["KUBECTL"])
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        k = os.path.join(d, "kubectl")
+        if os.path.exists(k):
+            real = os.path.realpath(k)
+            cands += [real + ".1." + want_minor, real]
+    for c in cands:
+        if not os.path.isfile(c):
+            continue
+        try:
+            out = subprocess.run([c, "version", "--client", "-o", "json"], capture_output=True, text=True, timeout=30).stdout
+            version = json.loads(out)["clientVersion"]["gitVersion"]
+        except (OSError, ValueError, KeyError, subprocess.SubprocessError):
+            continue
+        if re.match(r"v1\.%s\.\d+$" % want_minor, version):
+            return c, version
+    return None, None
+
+
+def go_struct_info(path):
+    """Reads the Go runtime type descriptors of a (non-PIE, x86-64 ELF) Go binary and returns
+    {(package path, lowercase type name): {(proto number, json name): (omitempty, Go kind)}} for
+    every struct whose fields carry `protobuf:"..."` tags. Go keeps these descriptors (struct
+    fields, their types and tags) for reflection, so they exist even in stripped binaries."""
+    import array
+    import struct
+
+    data = open(path, "rb").read()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise ValueError("not a little-endian ELF64 binary")
+    phoff = struct.unpack_from("<Q", data, 0x20)[0]
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    loads = []
+    for i in range(phnum):
+        p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+        if p_type == 1:
+            loads.append((p_vaddr, p_offset, p_filesz))
+    shoff = struct.unpack_from("<Q", data, 0x28)[0]
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    sections = []
+    for i in range(shnum):
+        sh_name, _, _, sh_addr, sh_offset = struct.unpack_from("<IIQQQ", data, shoff + i * shentsize)
+        sections.append((sh_name, sh_addr, sh_offset))
+    strtab = sections[shstrndx][2]
+
+    def section_name(off):
+        return data[strtab + off:data.index(b"\0", strtab + off)].decode()
+
+    rodata = next((addr for n, addr, _ in sections if section_name(n) == ".rodata"), None)
+    if rodata is None:
+        raise ValueError("no .rodata section")
+
+    def v2o(v):
+        for va, off, sz in loads:
+            if va <= v < va + sz:
+                return off + (v - va)
+        return None
+
+    def o2v(o):
+        for va, off, sz in loads:
+            if off <= o < off + sz:
+                return va + (o - off)
+        return None
+
+    def uvarint(i):
+        x, shift = 0, 0
+        while True:
+            c = data[i]
+            i += 1
+            x |= (c & 0x7F) << shift
+            shift += 7
+            if c < 0x80:
+                return x, i
+
+    def name_at(v):
+        o = v2o(v)
+        if o is None:
+            return None
+        n, i = uvarint(o + 1)
+        return data[i:i + n].decode("latin1")
+
+    # abi.Name records (flags, uvarint len, name, uvarint len, tag) whose tag has protobuf:"...".
+    names = {}
+    for m in re.finditer(rb'json:"', data):
+        p = m.start()
+        for vl in (2, 1):
+            try:
+                tl, after = uvarint(p - vl)
+            except IndexError:
+                continue
+            if after != p:
+                continue
+            tag = data[p:p + tl]
+            if b'protobuf:"' in tag:
+                for n in range(1, 100):
+                    q = p - vl - n - 1
+                    if data[q] == n and data[q - 1] & 2 and re.fullmatch(rb"[A-Za-z_]\w*", data[q + 1:p - vl]):
+                        names[o2v(q - 1)] = tag.decode()
+                        break
+            break
+    words = array.array("Q")
+    words.frombytes(data[: len(data) // 8 * 8])
+    # abi.StructField{Name, Typ, Offset} entries naming those records.
+    fields_at = {}
+    for i, w in enumerate(words):
+        if w in names:
+            to = v2o(words[i + 1])
+            if to is None:
+                continue
+            tag = names[w]
+            js = re.search(r'json:"([^"]*)"', tag).group(1).split(",")
+            num = int(re.search(r'protobuf:"([^"]*)"', tag).group(1).split(",")[1])
+            kind = GO_KINDS.get(data[to + 23] & 0x1F, "other")
+            fields_at[i] = (num, "" if "inline" in js[1:] else js[0], "omitempty" in js[1:], kind)
+    # abi.StructType{Type (48 bytes), PkgPath, Fields []StructField} + UncommonType{PkgPath, ...}.
+    starts = set()
+    for i in fields_at:
+        for k in range(3):
+            starts.add(o2v((i - 3 * k) * 8))
+    out = {}
+    for j, w in enumerate(words):
+        if w not in starts or j * 8 < 56:
+            continue
+        t = j * 8 - 56
+        if data[t + 23] & 0x1F != 25 or not data[t + 20] & 1 or words[j + 1] > 1000:
+            continue
+        tname = name_at(rodata + struct.unpack_from("<i", data, t + 40)[0])
+        pkg = name_at(rodata + struct.unpack_from("<i", data, t + 80)[0])
+        if not tname or not pkg:
+            continue
+        first = v2o(w) // 8
+        flds = [fields_at[first + 3 * k] for k in range(words[j + 1]) if first + 3 * k in fields_at]
+        if flds:
+            out[(pkg, tname.split(".")[-1].lower())] = {(n, js): (om, kind) for n, js, om, kind in flds}
+    return out
+
+
 # ---------------------------------------------------------------- roots
 
 RES_RE = re.compile(r'res!\(\s*"([^"]*)",\s*"([^"]+)",\s*"([^"]+)"')
@@ -273,6 +427,7 @@ def main():
     ap.add_argument("--k8s-pb")
     ap.add_argument("--k8s-openapi")
     ap.add_argument("--openapi-version", default="v1_33")
+    ap.add_argument("--kubectl", help="kubectl binary of the same Kubernetes minor (Go struct metadata)")
     ap.add_argument("--out", default=os.path.join(APIMACHINERY, "src", "protobuf_schema.rs"))
     args = ap.parse_args()
 
@@ -282,6 +437,18 @@ def main():
         die("k8s-pb not found; pass --k8s-pb (run `cargo fetch` with k8s-pb in a manifest)")
     if not oa_root or not os.path.isdir(oa_root):
         die("k8s-openapi not found; pass --k8s-openapi")
+
+    minor = re.match(r"v1_(\d+)$", args.openapi_version).group(1)
+    if args.kubectl:
+        kubectl, go_version = args.kubectl, "(given)"
+    else:
+        kubectl, go_version = locate_kubectl(minor)
+    go_structs = {}
+    if kubectl:
+        go_structs = go_struct_info(kubectl)
+        sys.stderr.write("read %d Go structs from %s (%s)\n" % (len(go_structs), kubectl, go_version))
+    else:
+        sys.stderr.write("no kubectl v1.%s found: presence falls back to OpenAPI required-ness\n" % minor)
 
     prost = parse_prost(os.path.join(pb_root, "src"))
     openapi = parse_openapi(os.path.join(oa_root, "src", args.openapi_version))
@@ -325,6 +492,7 @@ def main():
 
     out_msgs = []
     skipped = []
+    go_missing = []
     while queue:
         key = queue.pop(0)
         path, oa_key = key
@@ -332,6 +500,12 @@ def main():
         if oa is None:
             die("no k8s-openapi type for %s" % "::".join(path))
         by_lower = json_index(oa)
+        inline_of = oa["definition"] if oa_key != (path[:-1], path[-1].lower()) else None
+        d = inline_of or oa["definition"]
+        go_pkg = "k8s.io/" + "/".join(d.split(".")[2:-1])
+        go = go_structs.get((go_pkg, path[-1].lower() if inline_of else d.split(".")[-1].lower()))
+        if go_structs and go is None:
+            go_missing.append(d if not inline_of else "%s (inline in %s)" % (path[-1], d))
         fields = []
         for f in prost[path]:
             hit = match(f, by_lower)
@@ -355,12 +529,28 @@ def main():
                 ty = special if special else "Msg(%d)" % want(ref)
             else:
                 ty = f["scalar"]
-            fields.append((f["tag"], js, ty, f["card"], oa["required"].get(snake, False)))
+            required = oa["required"].get(snake, False)
+            if go is not None and (f["tag"], js) in go:
+                omitempty, kind = go[(f["tag"], js)]
+                keep = kind == "ptr" or not omitempty
+            else:
+                if go is not None:
+                    go_missing.append("%s.%s" % (d, js))
+                keep = required or f.get("scalar") != "Str"
+            fields.append((f["tag"], js, ty, f["card"], keep))
         fields.sort()
         name = oa["definition"] if oa_key == (path[:-1], path[-1].lower()) else "%s (inline in %s)" % (path[-1], oa["definition"])
         out_msgs.append((name, fields))
 
-    emit(args.out, out_msgs, root_rows, skipped, pb_root, oa_root, args.openapi_version)
+    presence = (
+        "Go struct tags and field types read from the type descriptors of %s (%s)"
+        % (os.path.basename(kubectl), go_version)
+        if kubectl
+        else "OpenAPI required-ness (no kubectl binary of this minor version was found)"
+    )
+    if go_missing:
+        sys.stderr.write("no Go struct metadata for:\n  " + "\n  ".join(go_missing) + "\n")
+    emit(args.out, out_msgs, root_rows, skipped, go_missing, presence, pb_root, oa_root, args.openapi_version)
     print("wrote %s: %d messages, %d roots" % (os.path.relpath(args.out, REPO_ROOT), len(out_msgs), len(root_rows)))
 
 
@@ -371,11 +561,12 @@ HEADER = """\
 //! The Kubernetes protobuf wire schema of every kind in `resources.rs` (plus meta/v1
 //! DeleteOptions and autoscaling/v1 Scale) and every message they reach. Field numbers and proto
 //! types come from k8s-pb {pb} (prost bindings of the Kubernetes .proto files); JSON field names
-//! and required-ness from k8s-openapi {oa} (`{oav}`). Fields are sorted by tag.
+//! from k8s-openapi {oa} (`{oav}`). Fields are sorted by tag. `keep_empty` (whether a
+//! `""`/`0`/`false` on the wire is kept: the Go field is a pointer or lacks `omitempty`) comes
+//! from {presence}.
 
-#![allow(clippy::all)]
-
-/// How a field's payload maps to JSON.
+/// How a field's payload maps to JSON. (Not every variant occurs in every table.)
+#[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Ty {{
     Str,
@@ -420,8 +611,10 @@ pub(crate) struct Field {{
     pub json: &'static str,
     pub ty: Ty,
     pub card: Card,
-    /// Required in the OpenAPI schema (no `omitempty`): emitted even when empty.
-    pub required: bool,
+    /// Whether a zero scalar (`""`, `0`, `false`) on the wire is emitted: the Go field is a
+    /// pointer or has no `omitempty`. Go's marshaller writes every non-pointer field, so a zero
+    /// in an `omitempty` value field means "unset" and is dropped, as encoding/json would.
+    pub keep_empty: bool,
 }}
 
 /// One message: its OpenAPI definition name and fields sorted by tag.
@@ -431,8 +624,8 @@ pub(crate) struct Message {{
     pub fields: &'static [Field],
 }}
 
-const fn f(tag: u32, json: &'static str, ty: Ty, card: Card, required: bool) -> Field {{
-    Field {{ tag, json, ty, card, required }}
+const fn f(tag: u32, json: &'static str, ty: Ty, card: Card, keep_empty: bool) -> Field {{
+    Field {{ tag, json, ty, card, keep_empty }}
 }}
 
 use Card::*;
@@ -440,9 +633,14 @@ use Ty::*;
 """
 
 
-def emit(out, msgs, roots, skipped, pb_root, oa_root, oav):
+def emit(out, msgs, roots, skipped, go_missing, presence, pb_root, oa_root, oav):
     w = []
-    w.append(HEADER.format(pb=crate_version(pb_root), oa=crate_version(oa_root), oav=oav))
+    w.append(HEADER.format(pb=crate_version(pb_root), oa=crate_version(oa_root), oav=oav, presence=presence))
+    if go_missing:
+        w.append("// Fields without Go struct metadata (presence from OpenAPI required-ness instead):")
+        for m in go_missing:
+            w.append("//   " + m)
+        w.append("")
     if skipped:
         w.append("// Proto fields with no JSON name in k8s-openapi %s (newer than that Kubernetes" % oav)
         w.append("// version), left out of the table so the decoder skips them as unknown fields:")
@@ -470,6 +668,10 @@ def emit(out, msgs, roots, skipped, pb_root, oa_root, oav):
     w.append("")
     with open(out, "w", encoding="utf-8") as fh:
         fh.write("\n".join(w))
+    try:
+        subprocess.run(["rustfmt", "--edition", "2024", out], check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        sys.stderr.write("rustfmt failed (%s); the table is correct but unformatted\n" % e)
 
 
 if __name__ == "__main__":

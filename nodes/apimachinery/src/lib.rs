@@ -12,6 +12,8 @@ pub mod discovery;
 pub mod merge_keys;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
+mod protobuf_schema;
 pub mod resources;
 pub mod selectors;
 pub mod strategic;

@@ -4,11 +4,12 @@
 //! The Kubernetes protobuf wire schema of every kind in `resources.rs` (plus meta/v1
 //! DeleteOptions and autoscaling/v1 Scale) and every message they reach. Field numbers and proto
 //! types come from k8s-pb 0.9.0 (prost bindings of the Kubernetes .proto files); JSON field names
-//! and required-ness from k8s-openapi 0.26.1 (`v1_33`). Fields are sorted by tag.
+//! from k8s-openapi 0.26.1 (`v1_33`). Fields are sorted by tag. `keep_empty` (whether a
+//! `""`/`0`/`false` on the wire is kept: the Go field is a pointer or lacks `omitempty`) comes
+//! from Go struct tags and field types read from the type descriptors of kubectl.1.33 (v1.33.1).
 
-#![allow(clippy::all)]
-
-/// How a field's payload maps to JSON.
+/// How a field's payload maps to JSON. (Not every variant occurs in every table.)
+#[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Ty {
     Str,
@@ -53,8 +54,10 @@ pub(crate) struct Field {
     pub json: &'static str,
     pub ty: Ty,
     pub card: Card,
-    /// Required in the OpenAPI schema (no `omitempty`): emitted even when empty.
-    pub required: bool,
+    /// Whether a zero scalar (`""`, `0`, `false`) on the wire is emitted: the Go field is a
+    /// pointer or has no `omitempty`. Go's marshaller writes every non-pointer field, so a zero
+    /// in an `omitempty` value field means "unset" and is dropped, as encoding/json would.
+    pub keep_empty: bool,
 }
 
 /// One message: its OpenAPI definition name and fields sorted by tag.
@@ -64,8 +67,14 @@ pub(crate) struct Message {
     pub fields: &'static [Field],
 }
 
-const fn f(tag: u32, json: &'static str, ty: Ty, card: Card, required: bool) -> Field {
-    Field { tag, json, ty, card, required }
+const fn f(tag: u32, json: &'static str, ty: Ty, card: Card, keep_empty: bool) -> Field {
+    Field {
+        tag,
+        json,
+        ty,
+        card,
+        keep_empty,
+    }
 }
 
 use Card::*;
@@ -127,7 +136,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.Namespace",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(34), One, false),
             f(3, "status", Msg(35), One, false),
         ],
@@ -136,7 +145,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.Pod",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(36), One, false),
             f(3, "status", Msg(37), One, false),
         ],
@@ -145,7 +154,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.Service",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(38), One, false),
             f(3, "status", Msg(39), One, false),
         ],
@@ -154,7 +163,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.Endpoints",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "subsets", Msg(40), Many, false),
         ],
     },
@@ -162,31 +171,31 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.ConfigMap",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "data", Str, Map, false),
             f(3, "binaryData", Bytes, Map, false),
-            f(4, "immutable", Bool, One, false),
+            f(4, "immutable", Bool, One, true),
         ],
     },
     // 5
     Message {
         name: "io.k8s.api.core.v1.Secret",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "data", Bytes, Map, false),
             f(3, "type", Str, One, false),
             f(4, "stringData", Str, Map, false),
-            f(5, "immutable", Bool, One, false),
+            f(5, "immutable", Bool, One, true),
         ],
     },
     // 6
     Message {
         name: "io.k8s.api.core.v1.ServiceAccount",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "secrets", Msg(41), Many, false),
             f(3, "imagePullSecrets", Msg(42), Many, false),
-            f(4, "automountServiceAccountToken", Bool, One, false),
+            f(4, "automountServiceAccountToken", Bool, One, true),
         ],
     },
     // 7
@@ -203,18 +212,18 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(8, "count", I32, One, false),
             f(9, "type", Str, One, false),
             f(10, "eventTime", MicroTime, One, false),
-            f(11, "series", Msg(44), One, false),
+            f(11, "series", Msg(44), One, true),
             f(12, "action", Str, One, false),
-            f(13, "related", Msg(41), One, false),
-            f(14, "reportingComponent", Str, One, false),
-            f(15, "reportingInstance", Str, One, false),
+            f(13, "related", Msg(41), One, true),
+            f(14, "reportingComponent", Str, One, true),
+            f(15, "reportingInstance", Str, One, true),
         ],
     },
     // 8
     Message {
         name: "io.k8s.api.core.v1.Node",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(45), One, false),
             f(3, "status", Msg(46), One, false),
         ],
@@ -223,7 +232,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.PersistentVolumeClaim",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(47), One, false),
             f(3, "status", Msg(48), One, false),
         ],
@@ -232,7 +241,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.ResourceQuota",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(49), One, false),
             f(3, "status", Msg(50), One, false),
         ],
@@ -241,7 +250,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.LimitRange",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(51), One, false),
         ],
     },
@@ -249,7 +258,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.apps.v1.Deployment",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(52), One, false),
             f(3, "status", Msg(53), One, false),
         ],
@@ -258,7 +267,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.apps.v1.ReplicaSet",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(54), One, false),
             f(3, "status", Msg(55), One, false),
         ],
@@ -267,7 +276,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.apps.v1.StatefulSet",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(56), One, false),
             f(3, "status", Msg(57), One, false),
         ],
@@ -276,7 +285,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.apps.v1.DaemonSet",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(58), One, false),
             f(3, "status", Msg(59), One, false),
         ],
@@ -285,7 +294,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.apps.v1.ControllerRevision",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "data", RawExtension, One, false),
             f(3, "revision", I64, One, true),
         ],
@@ -294,7 +303,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.batch.v1.Job",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(60), One, false),
             f(3, "status", Msg(61), One, false),
         ],
@@ -303,7 +312,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.batch.v1.CronJob",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(62), One, false),
             f(3, "status", Msg(63), One, false),
         ],
@@ -312,7 +321,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(64), One, false),
             f(3, "status", Msg(65), One, false),
         ],
@@ -321,7 +330,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(66), One, false),
             f(3, "status", Msg(67), One, false),
         ],
@@ -330,7 +339,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.networking.v1.Ingress",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(68), One, false),
             f(3, "status", Msg(69), One, false),
         ],
@@ -339,7 +348,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.networking.v1.IngressClass",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(70), One, false),
         ],
     },
@@ -347,7 +356,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.networking.v1.NetworkPolicy",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(71), One, false),
         ],
     },
@@ -355,9 +364,9 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.discovery.v1.EndpointSlice",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "endpoints", Msg(72), Many, true),
-            f(3, "ports", Msg(73), Many, false),
+            f(3, "ports", Msg(73), Many, true),
             f(4, "addressType", Str, One, true),
         ],
     },
@@ -365,7 +374,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.coordination.v1.Lease",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(74), One, false),
         ],
     },
@@ -373,7 +382,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.policy.v1.PodDisruptionBudget",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(75), One, false),
             f(3, "status", Msg(76), One, false),
         ],
@@ -382,24 +391,24 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.rbac.v1.Role",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
-            f(2, "rules", Msg(77), Many, false),
+            f(1, "metadata", Msg(33), One, false),
+            f(2, "rules", Msg(77), Many, true),
         ],
     },
     // 28
     Message {
         name: "io.k8s.api.rbac.v1.ClusterRole",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
-            f(2, "rules", Msg(77), Many, false),
-            f(3, "aggregationRule", Msg(78), One, false),
+            f(1, "metadata", Msg(33), One, false),
+            f(2, "rules", Msg(77), Many, true),
+            f(3, "aggregationRule", Msg(78), One, true),
         ],
     },
     // 29
     Message {
         name: "io.k8s.api.rbac.v1.RoleBinding",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "subjects", Msg(79), Many, false),
             f(3, "roleRef", Msg(80), One, true),
         ],
@@ -408,7 +417,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.rbac.v1.ClusterRoleBinding",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "subjects", Msg(79), Many, false),
             f(3, "roleRef", Msg(80), One, true),
         ],
@@ -417,19 +426,25 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions",
         fields: &[
-            f(1, "gracePeriodSeconds", I64, One, false),
-            f(2, "preconditions", Msg(81), One, false),
-            f(3, "orphanDependents", Bool, One, false),
-            f(4, "propagationPolicy", Str, One, false),
+            f(1, "gracePeriodSeconds", I64, One, true),
+            f(2, "preconditions", Msg(81), One, true),
+            f(3, "orphanDependents", Bool, One, true),
+            f(4, "propagationPolicy", Str, One, true),
             f(5, "dryRun", Str, Many, false),
-            f(6, "ignoreStoreReadErrorWithClusterBreakingPotential", Bool, One, false),
+            f(
+                6,
+                "ignoreStoreReadErrorWithClusterBreakingPotential",
+                Bool,
+                One,
+                true,
+            ),
         ],
     },
     // 32
     Message {
         name: "io.k8s.api.autoscaling.v1.Scale",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
+            f(1, "metadata", Msg(33), One, false),
             f(2, "spec", Msg(82), One, false),
             f(3, "status", Msg(83), One, false),
         ],
@@ -446,8 +461,8 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "resourceVersion", Str, One, false),
             f(7, "generation", I64, One, false),
             f(8, "creationTimestamp", Time, One, false),
-            f(9, "deletionTimestamp", Time, One, false),
-            f(10, "deletionGracePeriodSeconds", I64, One, false),
+            f(9, "deletionTimestamp", Time, One, true),
+            f(10, "deletionGracePeriodSeconds", I64, One, true),
             f(11, "labels", Str, Map, false),
             f(12, "annotations", Str, Map, false),
             f(13, "ownerReferences", Msg(84), Many, false),
@@ -458,9 +473,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 34
     Message {
         name: "io.k8s.api.core.v1.NamespaceSpec",
-        fields: &[
-            f(1, "finalizers", Str, Many, false),
-        ],
+        fields: &[f(1, "finalizers", Str, Many, false)],
     },
     // 35
     Message {
@@ -477,8 +490,8 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(1, "volumes", Msg(87), Many, false),
             f(2, "containers", Msg(88), Many, true),
             f(3, "restartPolicy", Str, One, false),
-            f(4, "terminationGracePeriodSeconds", I64, One, false),
-            f(5, "activeDeadlineSeconds", I64, One, false),
+            f(4, "terminationGracePeriodSeconds", I64, One, true),
+            f(5, "activeDeadlineSeconds", I64, One, true),
             f(6, "dnsPolicy", Str, One, false),
             f(7, "nodeSelector", Str, Map, false),
             f(8, "serviceAccountName", Str, One, false),
@@ -487,33 +500,33 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(11, "hostNetwork", Bool, One, false),
             f(12, "hostPID", Bool, One, false),
             f(13, "hostIPC", Bool, One, false),
-            f(14, "securityContext", Msg(90), One, false),
+            f(14, "securityContext", Msg(90), One, true),
             f(15, "imagePullSecrets", Msg(42), Many, false),
             f(16, "hostname", Str, One, false),
             f(17, "subdomain", Str, One, false),
-            f(18, "affinity", Msg(91), One, false),
+            f(18, "affinity", Msg(91), One, true),
             f(19, "schedulerName", Str, One, false),
             f(20, "initContainers", Msg(88), Many, false),
-            f(21, "automountServiceAccountToken", Bool, One, false),
+            f(21, "automountServiceAccountToken", Bool, One, true),
             f(22, "tolerations", Msg(92), Many, false),
             f(23, "hostAliases", Msg(93), Many, false),
             f(24, "priorityClassName", Str, One, false),
-            f(25, "priority", I32, One, false),
-            f(26, "dnsConfig", Msg(94), One, false),
-            f(27, "shareProcessNamespace", Bool, One, false),
+            f(25, "priority", I32, One, true),
+            f(26, "dnsConfig", Msg(94), One, true),
+            f(27, "shareProcessNamespace", Bool, One, true),
             f(28, "readinessGates", Msg(95), Many, false),
-            f(29, "runtimeClassName", Str, One, false),
-            f(30, "enableServiceLinks", Bool, One, false),
-            f(31, "preemptionPolicy", Str, One, false),
+            f(29, "runtimeClassName", Str, One, true),
+            f(30, "enableServiceLinks", Bool, One, true),
+            f(31, "preemptionPolicy", Str, One, true),
             f(32, "overhead", Quantity, Map, false),
             f(33, "topologySpreadConstraints", Msg(96), Many, false),
             f(34, "ephemeralContainers", Msg(89), Many, false),
-            f(35, "setHostnameAsFQDN", Bool, One, false),
-            f(36, "os", Msg(97), One, false),
-            f(37, "hostUsers", Bool, One, false),
+            f(35, "setHostnameAsFQDN", Bool, One, true),
+            f(36, "os", Msg(97), One, true),
+            f(37, "hostUsers", Bool, One, true),
             f(38, "schedulingGates", Msg(98), Many, false),
             f(39, "resourceClaims", Msg(99), Many, false),
-            f(40, "resources", Msg(100), One, false),
+            f(40, "resources", Msg(100), One, true),
         ],
     },
     // 37
@@ -526,7 +539,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "reason", Str, One, false),
             f(5, "hostIP", Str, One, false),
             f(6, "podIP", Str, One, false),
-            f(7, "startTime", Time, One, false),
+            f(7, "startTime", Time, One, true),
             f(8, "containerStatuses", Msg(104), Many, false),
             f(9, "qosClass", Str, One, false),
             f(10, "initContainerStatuses", Msg(104), Many, false),
@@ -555,14 +568,14 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(11, "externalTrafficPolicy", Str, One, false),
             f(12, "healthCheckNodePort", I32, One, false),
             f(13, "publishNotReadyAddresses", Bool, One, false),
-            f(14, "sessionAffinityConfig", Msg(107), One, false),
-            f(17, "ipFamilyPolicy", Str, One, false),
+            f(14, "sessionAffinityConfig", Msg(107), One, true),
+            f(17, "ipFamilyPolicy", Str, One, true),
             f(18, "clusterIPs", Str, Many, false),
             f(19, "ipFamilies", Str, Many, false),
-            f(20, "allocateLoadBalancerNodePorts", Bool, One, false),
-            f(21, "loadBalancerClass", Str, One, false),
-            f(22, "internalTrafficPolicy", Str, One, false),
-            f(23, "trafficDistribution", Str, One, false),
+            f(20, "allocateLoadBalancerNodePorts", Bool, One, true),
+            f(21, "loadBalancerClass", Str, One, true),
+            f(22, "internalTrafficPolicy", Str, One, true),
+            f(23, "trafficDistribution", Str, One, true),
         ],
     },
     // 39
@@ -598,9 +611,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 42
     Message {
         name: "io.k8s.api.core.v1.LocalObjectReference",
-        fields: &[
-            f(1, "name", Str, One, true),
-        ],
+        fields: &[f(1, "name", Str, One, false)],
     },
     // 43
     Message {
@@ -627,7 +638,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "providerID", Str, One, false),
             f(4, "unschedulable", Bool, One, false),
             f(5, "taints", Msg(112), Many, false),
-            f(6, "configSource", Msg(113), One, false),
+            f(6, "configSource", Msg(113), One, true),
             f(7, "podCIDRs", Str, Many, false),
         ],
     },
@@ -645,9 +656,9 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(8, "images", Msg(118), Many, false),
             f(9, "volumesInUse", Str, Many, false),
             f(10, "volumesAttached", Msg(119), Many, false),
-            f(11, "config", Msg(120), One, false),
+            f(11, "config", Msg(120), One, true),
             f(12, "runtimeHandlers", Msg(121), Many, false),
-            f(13, "features", Msg(122), One, false),
+            f(13, "features", Msg(122), One, true),
         ],
     },
     // 47
@@ -657,12 +668,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(1, "accessModes", Str, Many, false),
             f(2, "resources", Msg(124), One, false),
             f(3, "volumeName", Str, One, false),
-            f(4, "selector", Msg(123), One, false),
-            f(5, "storageClassName", Str, One, false),
-            f(6, "volumeMode", Str, One, false),
-            f(7, "dataSource", Msg(125), One, false),
-            f(8, "dataSourceRef", Msg(126), One, false),
-            f(9, "volumeAttributesClassName", Str, One, false),
+            f(4, "selector", Msg(123), One, true),
+            f(5, "storageClassName", Str, One, true),
+            f(6, "volumeMode", Str, One, true),
+            f(7, "dataSource", Msg(125), One, true),
+            f(8, "dataSourceRef", Msg(126), One, true),
+            f(9, "volumeAttributesClassName", Str, One, true),
         ],
     },
     // 48
@@ -675,8 +686,8 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "conditions", Msg(127), Many, false),
             f(5, "allocatedResources", Quantity, Map, false),
             f(7, "allocatedResourceStatuses", Str, Map, false),
-            f(8, "currentVolumeAttributesClassName", Str, One, false),
-            f(9, "modifyVolumeStatus", Msg(128), One, false),
+            f(8, "currentVolumeAttributesClassName", Str, One, true),
+            f(9, "modifyVolumeStatus", Msg(128), One, true),
         ],
     },
     // 49
@@ -685,7 +696,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "hard", Quantity, Map, false),
             f(2, "scopes", Str, Many, false),
-            f(3, "scopeSelector", Msg(129), One, false),
+            f(3, "scopeSelector", Msg(129), One, true),
         ],
     },
     // 50
@@ -699,22 +710,20 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 51
     Message {
         name: "io.k8s.api.core.v1.LimitRangeSpec",
-        fields: &[
-            f(1, "limits", Msg(130), Many, true),
-        ],
+        fields: &[f(1, "limits", Msg(130), Many, true)],
     },
     // 52
     Message {
         name: "io.k8s.api.apps.v1.DeploymentSpec",
         fields: &[
-            f(1, "replicas", I32, One, false),
+            f(1, "replicas", I32, One, true),
             f(2, "selector", Msg(123), One, true),
             f(3, "template", Msg(131), One, true),
             f(4, "strategy", Msg(132), One, false),
             f(5, "minReadySeconds", I32, One, false),
-            f(6, "revisionHistoryLimit", I32, One, false),
+            f(6, "revisionHistoryLimit", I32, One, true),
             f(7, "paused", Bool, One, false),
-            f(9, "progressDeadlineSeconds", I32, One, false),
+            f(9, "progressDeadlineSeconds", I32, One, true),
         ],
     },
     // 53
@@ -728,15 +737,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "unavailableReplicas", I32, One, false),
             f(6, "conditions", Msg(133), Many, false),
             f(7, "readyReplicas", I32, One, false),
-            f(8, "collisionCount", I32, One, false),
-            f(9, "terminatingReplicas", I32, One, false),
+            f(8, "collisionCount", I32, One, true),
+            f(9, "terminatingReplicas", I32, One, true),
         ],
     },
     // 54
     Message {
         name: "io.k8s.api.apps.v1.ReplicaSetSpec",
         fields: &[
-            f(1, "replicas", I32, One, false),
+            f(1, "replicas", I32, One, true),
             f(2, "selector", Msg(123), One, true),
             f(3, "template", Msg(131), One, false),
             f(4, "minReadySeconds", I32, One, false),
@@ -752,24 +761,30 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "readyReplicas", I32, One, false),
             f(5, "availableReplicas", I32, One, false),
             f(6, "conditions", Msg(134), Many, false),
-            f(7, "terminatingReplicas", I32, One, false),
+            f(7, "terminatingReplicas", I32, One, true),
         ],
     },
     // 56
     Message {
         name: "io.k8s.api.apps.v1.StatefulSetSpec",
         fields: &[
-            f(1, "replicas", I32, One, false),
+            f(1, "replicas", I32, One, true),
             f(2, "selector", Msg(123), One, true),
             f(3, "template", Msg(131), One, true),
             f(4, "volumeClaimTemplates", Msg(9), Many, false),
-            f(5, "serviceName", Str, One, false),
+            f(5, "serviceName", Str, One, true),
             f(6, "podManagementPolicy", Str, One, false),
             f(7, "updateStrategy", Msg(135), One, false),
-            f(8, "revisionHistoryLimit", I32, One, false),
+            f(8, "revisionHistoryLimit", I32, One, true),
             f(9, "minReadySeconds", I32, One, false),
-            f(10, "persistentVolumeClaimRetentionPolicy", Msg(136), One, false),
-            f(11, "ordinals", Msg(137), One, false),
+            f(
+                10,
+                "persistentVolumeClaimRetentionPolicy",
+                Msg(136),
+                One,
+                true,
+            ),
+            f(11, "ordinals", Msg(137), One, true),
         ],
     },
     // 57
@@ -783,9 +798,9 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "updatedReplicas", I32, One, false),
             f(6, "currentRevision", Str, One, false),
             f(7, "updateRevision", Str, One, false),
-            f(9, "collisionCount", I32, One, false),
+            f(9, "collisionCount", I32, One, true),
             f(10, "conditions", Msg(138), Many, false),
-            f(11, "availableReplicas", I32, One, false),
+            f(11, "availableReplicas", I32, One, true),
         ],
     },
     // 58
@@ -796,7 +811,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "template", Msg(131), One, true),
             f(3, "updateStrategy", Msg(139), One, false),
             f(4, "minReadySeconds", I32, One, false),
-            f(6, "revisionHistoryLimit", I32, One, false),
+            f(6, "revisionHistoryLimit", I32, One, true),
         ],
     },
     // 59
@@ -811,7 +826,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "updatedNumberScheduled", I32, One, false),
             f(7, "numberAvailable", I32, One, false),
             f(8, "numberUnavailable", I32, One, false),
-            f(9, "collisionCount", I32, One, false),
+            f(9, "collisionCount", I32, One, true),
             f(10, "conditions", Msg(140), Many, false),
         ],
     },
@@ -819,22 +834,22 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.batch.v1.JobSpec",
         fields: &[
-            f(1, "parallelism", I32, One, false),
-            f(2, "completions", I32, One, false),
-            f(3, "activeDeadlineSeconds", I64, One, false),
-            f(4, "selector", Msg(123), One, false),
-            f(5, "manualSelector", Bool, One, false),
+            f(1, "parallelism", I32, One, true),
+            f(2, "completions", I32, One, true),
+            f(3, "activeDeadlineSeconds", I64, One, true),
+            f(4, "selector", Msg(123), One, true),
+            f(5, "manualSelector", Bool, One, true),
             f(6, "template", Msg(131), One, true),
-            f(7, "backoffLimit", I32, One, false),
-            f(8, "ttlSecondsAfterFinished", I32, One, false),
-            f(9, "completionMode", Str, One, false),
-            f(10, "suspend", Bool, One, false),
-            f(11, "podFailurePolicy", Msg(141), One, false),
-            f(12, "backoffLimitPerIndex", I32, One, false),
-            f(13, "maxFailedIndexes", I32, One, false),
-            f(14, "podReplacementPolicy", Str, One, false),
-            f(15, "managedBy", Str, One, false),
-            f(16, "successPolicy", Msg(142), One, false),
+            f(7, "backoffLimit", I32, One, true),
+            f(8, "ttlSecondsAfterFinished", I32, One, true),
+            f(9, "completionMode", Str, One, true),
+            f(10, "suspend", Bool, One, true),
+            f(11, "podFailurePolicy", Msg(141), One, true),
+            f(12, "backoffLimitPerIndex", I32, One, true),
+            f(13, "maxFailedIndexes", I32, One, true),
+            f(14, "podReplacementPolicy", Str, One, true),
+            f(15, "managedBy", Str, One, true),
+            f(16, "successPolicy", Msg(142), One, true),
         ],
     },
     // 61
@@ -842,16 +857,16 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.batch.v1.JobStatus",
         fields: &[
             f(1, "conditions", Msg(143), Many, false),
-            f(2, "startTime", Time, One, false),
-            f(3, "completionTime", Time, One, false),
+            f(2, "startTime", Time, One, true),
+            f(3, "completionTime", Time, One, true),
             f(4, "active", I32, One, false),
             f(5, "succeeded", I32, One, false),
             f(6, "failed", I32, One, false),
             f(7, "completedIndexes", Str, One, false),
-            f(8, "uncountedTerminatedPods", Msg(144), One, false),
-            f(9, "ready", I32, One, false),
-            f(10, "failedIndexes", Str, One, false),
-            f(11, "terminating", I32, One, false),
+            f(8, "uncountedTerminatedPods", Msg(144), One, true),
+            f(9, "ready", I32, One, true),
+            f(10, "failedIndexes", Str, One, true),
+            f(11, "terminating", I32, One, true),
         ],
     },
     // 62
@@ -859,13 +874,13 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.batch.v1.CronJobSpec",
         fields: &[
             f(1, "schedule", Str, One, true),
-            f(2, "startingDeadlineSeconds", I64, One, false),
+            f(2, "startingDeadlineSeconds", I64, One, true),
             f(3, "concurrencyPolicy", Str, One, false),
-            f(4, "suspend", Bool, One, false),
+            f(4, "suspend", Bool, One, true),
             f(5, "jobTemplate", Msg(145), One, true),
-            f(6, "successfulJobsHistoryLimit", I32, One, false),
-            f(7, "failedJobsHistoryLimit", I32, One, false),
-            f(8, "timeZone", Str, One, false),
+            f(6, "successfulJobsHistoryLimit", I32, One, true),
+            f(7, "failedJobsHistoryLimit", I32, One, true),
+            f(8, "timeZone", Str, One, true),
         ],
     },
     // 63
@@ -873,8 +888,8 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.batch.v1.CronJobStatus",
         fields: &[
             f(1, "active", Msg(41), Many, false),
-            f(4, "lastScheduleTime", Time, One, false),
-            f(5, "lastSuccessfulTime", Time, One, false),
+            f(4, "lastScheduleTime", Time, One, true),
+            f(5, "lastSuccessfulTime", Time, One, true),
         ],
     },
     // 64
@@ -882,21 +897,21 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerSpec",
         fields: &[
             f(1, "scaleTargetRef", Msg(146), One, true),
-            f(2, "minReplicas", I32, One, false),
+            f(2, "minReplicas", I32, One, true),
             f(3, "maxReplicas", I32, One, true),
             f(4, "metrics", Msg(147), Many, false),
-            f(5, "behavior", Msg(148), One, false),
+            f(5, "behavior", Msg(148), One, true),
         ],
     },
     // 65
     Message {
         name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus",
         fields: &[
-            f(1, "observedGeneration", I64, One, false),
-            f(2, "lastScaleTime", Time, One, false),
+            f(1, "observedGeneration", I64, One, true),
+            f(2, "lastScaleTime", Time, One, true),
             f(3, "currentReplicas", I32, One, false),
             f(4, "desiredReplicas", I32, One, true),
-            f(5, "currentMetrics", Msg(149), Many, false),
+            f(5, "currentMetrics", Msg(149), Many, true),
             f(6, "conditions", Msg(150), Many, false),
         ],
     },
@@ -905,52 +920,50 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.autoscaling.v1.HorizontalPodAutoscalerSpec",
         fields: &[
             f(1, "scaleTargetRef", Msg(151), One, true),
-            f(2, "minReplicas", I32, One, false),
+            f(2, "minReplicas", I32, One, true),
             f(3, "maxReplicas", I32, One, true),
-            f(4, "targetCPUUtilizationPercentage", I32, One, false),
+            f(4, "targetCPUUtilizationPercentage", I32, One, true),
         ],
     },
     // 67
     Message {
         name: "io.k8s.api.autoscaling.v1.HorizontalPodAutoscalerStatus",
         fields: &[
-            f(1, "observedGeneration", I64, One, false),
-            f(2, "lastScaleTime", Time, One, false),
+            f(1, "observedGeneration", I64, One, true),
+            f(2, "lastScaleTime", Time, One, true),
             f(3, "currentReplicas", I32, One, true),
             f(4, "desiredReplicas", I32, One, true),
-            f(5, "currentCPUUtilizationPercentage", I32, One, false),
+            f(5, "currentCPUUtilizationPercentage", I32, One, true),
         ],
     },
     // 68
     Message {
         name: "io.k8s.api.networking.v1.IngressSpec",
         fields: &[
-            f(1, "defaultBackend", Msg(152), One, false),
+            f(1, "defaultBackend", Msg(152), One, true),
             f(2, "tls", Msg(153), Many, false),
             f(3, "rules", Msg(154), Many, false),
-            f(4, "ingressClassName", Str, One, false),
+            f(4, "ingressClassName", Str, One, true),
         ],
     },
     // 69
     Message {
         name: "io.k8s.api.networking.v1.IngressStatus",
-        fields: &[
-            f(1, "loadBalancer", Msg(155), One, false),
-        ],
+        fields: &[f(1, "loadBalancer", Msg(155), One, false)],
     },
     // 70
     Message {
         name: "io.k8s.api.networking.v1.IngressClassSpec",
         fields: &[
             f(1, "controller", Str, One, false),
-            f(2, "parameters", Msg(156), One, false),
+            f(2, "parameters", Msg(156), One, true),
         ],
     },
     // 71
     Message {
         name: "io.k8s.api.networking.v1.NetworkPolicySpec",
         fields: &[
-            f(1, "podSelector", Msg(123), One, false),
+            f(1, "podSelector", Msg(123), One, true),
             f(2, "ingress", Msg(157), Many, false),
             f(3, "egress", Msg(158), Many, false),
             f(4, "policyTypes", Str, Many, false),
@@ -962,45 +975,45 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "addresses", Str, Many, true),
             f(2, "conditions", Msg(159), One, false),
-            f(3, "hostname", Str, One, false),
-            f(4, "targetRef", Msg(41), One, false),
+            f(3, "hostname", Str, One, true),
+            f(4, "targetRef", Msg(41), One, true),
             f(5, "deprecatedTopology", Str, Map, false),
-            f(6, "nodeName", Str, One, false),
-            f(7, "zone", Str, One, false),
-            f(8, "hints", Msg(160), One, false),
+            f(6, "nodeName", Str, One, true),
+            f(7, "zone", Str, One, true),
+            f(8, "hints", Msg(160), One, true),
         ],
     },
     // 73
     Message {
         name: "io.k8s.api.discovery.v1.EndpointPort",
         fields: &[
-            f(1, "name", Str, One, false),
-            f(2, "protocol", Str, One, false),
-            f(3, "port", I32, One, false),
-            f(4, "appProtocol", Str, One, false),
+            f(1, "name", Str, One, true),
+            f(2, "protocol", Str, One, true),
+            f(3, "port", I32, One, true),
+            f(4, "appProtocol", Str, One, true),
         ],
     },
     // 74
     Message {
         name: "io.k8s.api.coordination.v1.LeaseSpec",
         fields: &[
-            f(1, "holderIdentity", Str, One, false),
-            f(2, "leaseDurationSeconds", I32, One, false),
-            f(3, "acquireTime", MicroTime, One, false),
-            f(4, "renewTime", MicroTime, One, false),
-            f(5, "leaseTransitions", I32, One, false),
-            f(6, "strategy", Str, One, false),
-            f(7, "preferredHolder", Str, One, false),
+            f(1, "holderIdentity", Str, One, true),
+            f(2, "leaseDurationSeconds", I32, One, true),
+            f(3, "acquireTime", MicroTime, One, true),
+            f(4, "renewTime", MicroTime, One, true),
+            f(5, "leaseTransitions", I32, One, true),
+            f(6, "strategy", Str, One, true),
+            f(7, "preferredHolder", Str, One, true),
         ],
     },
     // 75
     Message {
         name: "io.k8s.api.policy.v1.PodDisruptionBudgetSpec",
         fields: &[
-            f(1, "minAvailable", IntOrString, One, false),
-            f(2, "selector", Msg(123), One, false),
-            f(3, "maxUnavailable", IntOrString, One, false),
-            f(4, "unhealthyPodEvictionPolicy", Str, One, false),
+            f(1, "minAvailable", IntOrString, One, true),
+            f(2, "selector", Msg(123), One, true),
+            f(3, "maxUnavailable", IntOrString, One, true),
+            f(4, "unhealthyPodEvictionPolicy", Str, One, true),
         ],
     },
     // 76
@@ -1030,9 +1043,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 78
     Message {
         name: "io.k8s.api.rbac.v1.AggregationRule",
-        fields: &[
-            f(1, "clusterRoleSelectors", Msg(123), Many, false),
-        ],
+        fields: &[f(1, "clusterRoleSelectors", Msg(123), Many, false)],
     },
     // 79
     Message {
@@ -1057,16 +1068,14 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.Preconditions",
         fields: &[
-            f(1, "uid", Str, One, false),
-            f(2, "resourceVersion", Str, One, false),
+            f(1, "uid", Str, One, true),
+            f(2, "resourceVersion", Str, One, true),
         ],
     },
     // 82
     Message {
         name: "io.k8s.api.autoscaling.v1.ScaleSpec",
-        fields: &[
-            f(1, "replicas", I32, One, false),
-        ],
+        fields: &[f(1, "replicas", I32, One, false)],
     },
     // 83
     Message {
@@ -1084,8 +1093,8 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "name", Str, One, true),
             f(4, "uid", Str, One, true),
             f(5, "apiVersion", Str, One, true),
-            f(6, "controller", Bool, One, false),
-            f(7, "blockOwnerDeletion", Bool, One, false),
+            f(6, "controller", Bool, One, true),
+            f(7, "blockOwnerDeletion", Bool, One, true),
         ],
     },
     // 85
@@ -1095,9 +1104,9 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(1, "manager", Str, One, false),
             f(2, "operation", Str, One, false),
             f(3, "apiVersion", Str, One, false),
-            f(4, "time", Time, One, false),
+            f(4, "time", Time, One, true),
             f(6, "fieldsType", Str, One, false),
-            f(7, "fieldsV1", FieldsV1, One, false),
+            f(7, "fieldsV1", FieldsV1, One, true),
             f(8, "subresource", Str, One, false),
         ],
     },
@@ -1133,21 +1142,21 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "env", Msg(164), Many, false),
             f(8, "resources", Msg(100), One, false),
             f(9, "volumeMounts", Msg(166), Many, false),
-            f(10, "livenessProbe", Msg(168), One, false),
-            f(11, "readinessProbe", Msg(168), One, false),
-            f(12, "lifecycle", Msg(169), One, false),
+            f(10, "livenessProbe", Msg(168), One, true),
+            f(11, "readinessProbe", Msg(168), One, true),
+            f(12, "lifecycle", Msg(169), One, true),
             f(13, "terminationMessagePath", Str, One, false),
             f(14, "imagePullPolicy", Str, One, false),
-            f(15, "securityContext", Msg(170), One, false),
+            f(15, "securityContext", Msg(170), One, true),
             f(16, "stdin", Bool, One, false),
             f(17, "stdinOnce", Bool, One, false),
             f(18, "tty", Bool, One, false),
             f(19, "envFrom", Msg(163), Many, false),
             f(20, "terminationMessagePolicy", Str, One, false),
             f(21, "volumeDevices", Msg(167), Many, false),
-            f(22, "startupProbe", Msg(168), One, false),
+            f(22, "startupProbe", Msg(168), One, true),
             f(23, "resizePolicy", Msg(165), Many, false),
-            f(24, "restartPolicy", Str, One, false),
+            f(24, "restartPolicy", Str, One, true),
         ],
     },
     // 89
@@ -1162,28 +1171,28 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.PodSecurityContext",
         fields: &[
-            f(1, "seLinuxOptions", Msg(172), One, false),
-            f(2, "runAsUser", I64, One, false),
-            f(3, "runAsNonRoot", Bool, One, false),
+            f(1, "seLinuxOptions", Msg(172), One, true),
+            f(2, "runAsUser", I64, One, true),
+            f(3, "runAsNonRoot", Bool, One, true),
             f(4, "supplementalGroups", I64, Many, false),
-            f(5, "fsGroup", I64, One, false),
-            f(6, "runAsGroup", I64, One, false),
+            f(5, "fsGroup", I64, One, true),
+            f(6, "runAsGroup", I64, One, true),
             f(7, "sysctls", Msg(174), Many, false),
-            f(8, "windowsOptions", Msg(173), One, false),
-            f(9, "fsGroupChangePolicy", Str, One, false),
-            f(10, "seccompProfile", Msg(175), One, false),
-            f(11, "appArmorProfile", Msg(176), One, false),
-            f(12, "supplementalGroupsPolicy", Str, One, false),
-            f(13, "seLinuxChangePolicy", Str, One, false),
+            f(8, "windowsOptions", Msg(173), One, true),
+            f(9, "fsGroupChangePolicy", Str, One, true),
+            f(10, "seccompProfile", Msg(175), One, true),
+            f(11, "appArmorProfile", Msg(176), One, true),
+            f(12, "supplementalGroupsPolicy", Str, One, true),
+            f(13, "seLinuxChangePolicy", Str, One, true),
         ],
     },
     // 91
     Message {
         name: "io.k8s.api.core.v1.Affinity",
         fields: &[
-            f(1, "nodeAffinity", Msg(177), One, false),
-            f(2, "podAffinity", Msg(178), One, false),
-            f(3, "podAntiAffinity", Msg(179), One, false),
+            f(1, "nodeAffinity", Msg(177), One, true),
+            f(2, "podAffinity", Msg(178), One, true),
+            f(3, "podAntiAffinity", Msg(179), One, true),
         ],
     },
     // 92
@@ -1194,7 +1203,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "operator", Str, One, false),
             f(3, "value", Str, One, false),
             f(4, "effect", Str, One, false),
-            f(5, "tolerationSeconds", I64, One, false),
+            f(5, "tolerationSeconds", I64, One, true),
         ],
     },
     // 93
@@ -1217,9 +1226,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 95
     Message {
         name: "io.k8s.api.core.v1.PodReadinessGate",
-        fields: &[
-            f(1, "conditionType", Str, One, true),
-        ],
+        fields: &[f(1, "conditionType", Str, One, true)],
     },
     // 96
     Message {
@@ -1228,34 +1235,30 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(1, "maxSkew", I32, One, true),
             f(2, "topologyKey", Str, One, true),
             f(3, "whenUnsatisfiable", Str, One, true),
-            f(4, "labelSelector", Msg(123), One, false),
-            f(5, "minDomains", I32, One, false),
-            f(6, "nodeAffinityPolicy", Str, One, false),
-            f(7, "nodeTaintsPolicy", Str, One, false),
+            f(4, "labelSelector", Msg(123), One, true),
+            f(5, "minDomains", I32, One, true),
+            f(6, "nodeAffinityPolicy", Str, One, true),
+            f(7, "nodeTaintsPolicy", Str, One, true),
             f(8, "matchLabelKeys", Str, Many, false),
         ],
     },
     // 97
     Message {
         name: "io.k8s.api.core.v1.PodOS",
-        fields: &[
-            f(1, "name", Str, One, true),
-        ],
+        fields: &[f(1, "name", Str, One, true)],
     },
     // 98
     Message {
         name: "io.k8s.api.core.v1.PodSchedulingGate",
-        fields: &[
-            f(1, "name", Str, One, true),
-        ],
+        fields: &[f(1, "name", Str, One, true)],
     },
     // 99
     Message {
         name: "io.k8s.api.core.v1.PodResourceClaim",
         fields: &[
             f(1, "name", Str, One, true),
-            f(3, "resourceClaimName", Str, One, false),
-            f(4, "resourceClaimTemplateName", Str, One, false),
+            f(3, "resourceClaimName", Str, One, true),
+            f(4, "resourceClaimTemplateName", Str, One, true),
         ],
     },
     // 100
@@ -1283,16 +1286,12 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 102
     Message {
         name: "io.k8s.api.core.v1.HostIP",
-        fields: &[
-            f(1, "ip", Str, One, true),
-        ],
+        fields: &[f(1, "ip", Str, One, true)],
     },
     // 103
     Message {
         name: "io.k8s.api.core.v1.PodIP",
-        fields: &[
-            f(1, "ip", Str, One, true),
-        ],
+        fields: &[f(1, "ip", Str, One, true)],
     },
     // 104
     Message {
@@ -1306,13 +1305,13 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "image", Str, One, true),
             f(7, "imageID", Str, One, true),
             f(8, "containerID", Str, One, false),
-            f(9, "started", Bool, One, false),
+            f(9, "started", Bool, One, true),
             f(10, "allocatedResources", Quantity, Map, false),
-            f(11, "resources", Msg(100), One, false),
+            f(11, "resources", Msg(100), One, true),
             f(12, "volumeMounts", Msg(183), Many, false),
-            f(13, "user", Msg(184), One, false),
+            f(13, "user", Msg(184), One, true),
             f(14, "allocatedResourcesStatus", Msg(185), Many, false),
-            f(15, "stopSignal", Str, One, false),
+            f(15, "stopSignal", Str, One, true),
         ],
     },
     // 105
@@ -1320,7 +1319,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.core.v1.PodResourceClaimStatus",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "resourceClaimName", Str, One, false),
+            f(2, "resourceClaimName", Str, One, true),
         ],
     },
     // 106
@@ -1332,22 +1331,18 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "port", I32, One, true),
             f(4, "targetPort", IntOrString, One, false),
             f(5, "nodePort", I32, One, false),
-            f(6, "appProtocol", Str, One, false),
+            f(6, "appProtocol", Str, One, true),
         ],
     },
     // 107
     Message {
         name: "io.k8s.api.core.v1.SessionAffinityConfig",
-        fields: &[
-            f(1, "clientIP", Msg(186), One, false),
-        ],
+        fields: &[f(1, "clientIP", Msg(186), One, true)],
     },
     // 108
     Message {
         name: "io.k8s.api.core.v1.LoadBalancerStatus",
-        fields: &[
-            f(1, "ingress", Msg(187), Many, false),
-        ],
+        fields: &[f(1, "ingress", Msg(187), Many, false)],
     },
     // 109
     Message {
@@ -1366,9 +1361,9 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.core.v1.EndpointAddress",
         fields: &[
             f(1, "ip", Str, One, true),
-            f(2, "targetRef", Msg(41), One, false),
+            f(2, "targetRef", Msg(41), One, true),
             f(3, "hostname", Str, One, false),
-            f(4, "nodeName", Str, One, false),
+            f(4, "nodeName", Str, One, true),
         ],
     },
     // 111
@@ -1378,7 +1373,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(1, "name", Str, One, false),
             f(2, "port", I32, One, true),
             f(3, "protocol", Str, One, false),
-            f(4, "appProtocol", Str, One, false),
+            f(4, "appProtocol", Str, One, true),
         ],
     },
     // 112
@@ -1388,15 +1383,13 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(1, "key", Str, One, true),
             f(2, "value", Str, One, false),
             f(3, "effect", Str, One, true),
-            f(4, "timeAdded", Time, One, false),
+            f(4, "timeAdded", Time, One, true),
         ],
     },
     // 113
     Message {
         name: "io.k8s.api.core.v1.NodeConfigSource",
-        fields: &[
-            f(2, "configMap", Msg(188), One, false),
-        ],
+        fields: &[f(2, "configMap", Msg(188), One, true)],
     },
     // 114
     Message {
@@ -1421,9 +1414,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 116
     Message {
         name: "io.k8s.api.core.v1.NodeDaemonEndpoints",
-        fields: &[
-            f(1, "kubeletEndpoint", Msg(189), One, false),
-        ],
+        fields: &[f(1, "kubeletEndpoint", Msg(189), One, false)],
     },
     // 117
     Message {
@@ -1439,14 +1430,14 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(8, "kubeProxyVersion", Str, One, true),
             f(9, "operatingSystem", Str, One, true),
             f(10, "architecture", Str, One, true),
-            f(11, "swap", Msg(190), One, false),
+            f(11, "swap", Msg(190), One, true),
         ],
     },
     // 118
     Message {
         name: "io.k8s.api.core.v1.ContainerImage",
         fields: &[
-            f(1, "names", Str, Many, false),
+            f(1, "names", Str, Many, true),
             f(2, "sizeBytes", I64, One, false),
         ],
     },
@@ -1462,9 +1453,9 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.NodeConfigStatus",
         fields: &[
-            f(1, "assigned", Msg(113), One, false),
-            f(2, "active", Msg(113), One, false),
-            f(3, "lastKnownGood", Msg(113), One, false),
+            f(1, "assigned", Msg(113), One, true),
+            f(2, "active", Msg(113), One, true),
+            f(3, "lastKnownGood", Msg(113), One, true),
             f(4, "error", Str, One, false),
         ],
     },
@@ -1472,16 +1463,14 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.NodeRuntimeHandler",
         fields: &[
-            f(1, "name", Str, One, false),
-            f(2, "features", Msg(191), One, false),
+            f(1, "name", Str, One, true),
+            f(2, "features", Msg(191), One, true),
         ],
     },
     // 122
     Message {
         name: "io.k8s.api.core.v1.NodeFeatures",
-        fields: &[
-            f(1, "supplementalGroupsPolicy", Bool, One, false),
-        ],
+        fields: &[f(1, "supplementalGroupsPolicy", Bool, One, true)],
     },
     // 123
     Message {
@@ -1503,7 +1492,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.TypedLocalObjectReference",
         fields: &[
-            f(1, "apiGroup", Str, One, false),
+            f(1, "apiGroup", Str, One, true),
             f(2, "kind", Str, One, true),
             f(3, "name", Str, One, true),
         ],
@@ -1512,10 +1501,10 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.TypedObjectReference",
         fields: &[
-            f(1, "apiGroup", Str, One, false),
+            f(1, "apiGroup", Str, One, true),
             f(2, "kind", Str, One, true),
             f(3, "name", Str, One, true),
-            f(4, "namespace", Str, One, false),
+            f(4, "namespace", Str, One, true),
         ],
     },
     // 127
@@ -1541,9 +1530,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 129
     Message {
         name: "io.k8s.api.core.v1.ScopeSelector",
-        fields: &[
-            f(1, "matchExpressions", Msg(193), Many, false),
-        ],
+        fields: &[f(1, "matchExpressions", Msg(193), Many, false)],
     },
     // 130
     Message {
@@ -1570,7 +1557,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.apps.v1.DeploymentStrategy",
         fields: &[
             f(1, "type", Str, One, false),
-            f(2, "rollingUpdate", Msg(194), One, false),
+            f(2, "rollingUpdate", Msg(194), One, true),
         ],
     },
     // 133
@@ -1601,7 +1588,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.apps.v1.StatefulSetUpdateStrategy",
         fields: &[
             f(1, "type", Str, One, false),
-            f(2, "rollingUpdate", Msg(195), One, false),
+            f(2, "rollingUpdate", Msg(195), One, true),
         ],
     },
     // 136
@@ -1615,9 +1602,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 137
     Message {
         name: "io.k8s.api.apps.v1.StatefulSetOrdinals",
-        fields: &[
-            f(1, "start", I32, One, false),
-        ],
+        fields: &[f(1, "start", I32, One, true)],
     },
     // 138
     Message {
@@ -1635,7 +1620,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.apps.v1.DaemonSetUpdateStrategy",
         fields: &[
             f(1, "type", Str, One, false),
-            f(2, "rollingUpdate", Msg(196), One, false),
+            f(2, "rollingUpdate", Msg(196), One, true),
         ],
     },
     // 140
@@ -1652,16 +1637,12 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 141
     Message {
         name: "io.k8s.api.batch.v1.PodFailurePolicy",
-        fields: &[
-            f(1, "rules", Msg(197), Many, true),
-        ],
+        fields: &[f(1, "rules", Msg(197), Many, true)],
     },
     // 142
     Message {
         name: "io.k8s.api.batch.v1.SuccessPolicy",
-        fields: &[
-            f(1, "rules", Msg(198), Many, true),
-        ],
+        fields: &[f(1, "rules", Msg(198), Many, true)],
     },
     // 143
     Message {
@@ -1705,19 +1686,19 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.autoscaling.v2.MetricSpec",
         fields: &[
             f(1, "type", Str, One, true),
-            f(2, "object", Msg(199), One, false),
-            f(3, "pods", Msg(200), One, false),
-            f(4, "resource", Msg(201), One, false),
-            f(5, "external", Msg(203), One, false),
-            f(7, "containerResource", Msg(202), One, false),
+            f(2, "object", Msg(199), One, true),
+            f(3, "pods", Msg(200), One, true),
+            f(4, "resource", Msg(201), One, true),
+            f(5, "external", Msg(203), One, true),
+            f(7, "containerResource", Msg(202), One, true),
         ],
     },
     // 148
     Message {
         name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerBehavior",
         fields: &[
-            f(1, "scaleUp", Msg(204), One, false),
-            f(2, "scaleDown", Msg(204), One, false),
+            f(1, "scaleUp", Msg(204), One, true),
+            f(2, "scaleDown", Msg(204), One, true),
         ],
     },
     // 149
@@ -1725,11 +1706,11 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.autoscaling.v2.MetricStatus",
         fields: &[
             f(1, "type", Str, One, true),
-            f(2, "object", Msg(205), One, false),
-            f(3, "pods", Msg(206), One, false),
-            f(4, "resource", Msg(207), One, false),
-            f(5, "external", Msg(209), One, false),
-            f(7, "containerResource", Msg(208), One, false),
+            f(2, "object", Msg(205), One, true),
+            f(3, "pods", Msg(206), One, true),
+            f(4, "resource", Msg(207), One, true),
+            f(5, "external", Msg(209), One, true),
+            f(7, "containerResource", Msg(208), One, true),
         ],
     },
     // 150
@@ -1756,8 +1737,8 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.networking.v1.IngressBackend",
         fields: &[
-            f(3, "resource", Msg(125), One, false),
-            f(4, "service", Msg(210), One, false),
+            f(3, "resource", Msg(125), One, true),
+            f(4, "service", Msg(210), One, true),
         ],
     },
     // 153
@@ -1779,19 +1760,17 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 155
     Message {
         name: "io.k8s.api.networking.v1.IngressLoadBalancerStatus",
-        fields: &[
-            f(1, "ingress", Msg(212), Many, false),
-        ],
+        fields: &[f(1, "ingress", Msg(212), Many, false)],
     },
     // 156
     Message {
         name: "io.k8s.api.networking.v1.IngressClassParametersReference",
         fields: &[
-            f(1, "apiGroup", Str, One, false),
+            f(1, "apiGroup", Str, One, true),
             f(2, "kind", Str, One, true),
             f(3, "name", Str, One, true),
-            f(4, "scope", Str, One, false),
-            f(5, "namespace", Str, One, false),
+            f(4, "scope", Str, One, true),
+            f(5, "namespace", Str, One, true),
         ],
     },
     // 157
@@ -1814,9 +1793,9 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.discovery.v1.EndpointConditions",
         fields: &[
-            f(1, "ready", Bool, One, false),
-            f(2, "serving", Bool, One, false),
-            f(3, "terminating", Bool, One, false),
+            f(1, "ready", Bool, One, true),
+            f(2, "serving", Bool, One, true),
+            f(3, "terminating", Bool, One, true),
         ],
     },
     // 160
@@ -1831,36 +1810,36 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "VolumeSource (inline in io.k8s.api.core.v1.Volume)",
         fields: &[
-            f(1, "hostPath", Msg(217), One, false),
-            f(2, "emptyDir", Msg(218), One, false),
-            f(3, "gcePersistentDisk", Msg(219), One, false),
-            f(4, "awsElasticBlockStore", Msg(220), One, false),
-            f(5, "gitRepo", Msg(221), One, false),
-            f(6, "secret", Msg(222), One, false),
-            f(7, "nfs", Msg(223), One, false),
-            f(8, "iscsi", Msg(224), One, false),
-            f(9, "glusterfs", Msg(225), One, false),
-            f(10, "persistentVolumeClaim", Msg(226), One, false),
-            f(11, "rbd", Msg(227), One, false),
-            f(12, "flexVolume", Msg(228), One, false),
-            f(13, "cinder", Msg(229), One, false),
-            f(14, "cephfs", Msg(230), One, false),
-            f(15, "flocker", Msg(231), One, false),
-            f(16, "downwardAPI", Msg(232), One, false),
-            f(17, "fc", Msg(233), One, false),
-            f(18, "azureFile", Msg(234), One, false),
-            f(19, "configMap", Msg(235), One, false),
-            f(20, "vsphereVolume", Msg(236), One, false),
-            f(21, "quobyte", Msg(237), One, false),
-            f(22, "azureDisk", Msg(238), One, false),
-            f(23, "photonPersistentDisk", Msg(239), One, false),
-            f(24, "portworxVolume", Msg(241), One, false),
-            f(25, "scaleIO", Msg(242), One, false),
-            f(26, "projected", Msg(240), One, false),
-            f(27, "storageos", Msg(243), One, false),
-            f(28, "csi", Msg(244), One, false),
-            f(29, "ephemeral", Msg(245), One, false),
-            f(30, "image", Msg(246), One, false),
+            f(1, "hostPath", Msg(217), One, true),
+            f(2, "emptyDir", Msg(218), One, true),
+            f(3, "gcePersistentDisk", Msg(219), One, true),
+            f(4, "awsElasticBlockStore", Msg(220), One, true),
+            f(5, "gitRepo", Msg(221), One, true),
+            f(6, "secret", Msg(222), One, true),
+            f(7, "nfs", Msg(223), One, true),
+            f(8, "iscsi", Msg(224), One, true),
+            f(9, "glusterfs", Msg(225), One, true),
+            f(10, "persistentVolumeClaim", Msg(226), One, true),
+            f(11, "rbd", Msg(227), One, true),
+            f(12, "flexVolume", Msg(228), One, true),
+            f(13, "cinder", Msg(229), One, true),
+            f(14, "cephfs", Msg(230), One, true),
+            f(15, "flocker", Msg(231), One, true),
+            f(16, "downwardAPI", Msg(232), One, true),
+            f(17, "fc", Msg(233), One, true),
+            f(18, "azureFile", Msg(234), One, true),
+            f(19, "configMap", Msg(235), One, true),
+            f(20, "vsphereVolume", Msg(236), One, true),
+            f(21, "quobyte", Msg(237), One, true),
+            f(22, "azureDisk", Msg(238), One, true),
+            f(23, "photonPersistentDisk", Msg(239), One, true),
+            f(24, "portworxVolume", Msg(241), One, true),
+            f(25, "scaleIO", Msg(242), One, true),
+            f(26, "projected", Msg(240), One, true),
+            f(27, "storageos", Msg(243), One, true),
+            f(28, "csi", Msg(244), One, true),
+            f(29, "ephemeral", Msg(245), One, true),
+            f(30, "image", Msg(246), One, true),
         ],
     },
     // 162
@@ -1879,8 +1858,8 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.core.v1.EnvFromSource",
         fields: &[
             f(1, "prefix", Str, One, false),
-            f(2, "configMapRef", Msg(247), One, false),
-            f(3, "secretRef", Msg(248), One, false),
+            f(2, "configMapRef", Msg(247), One, true),
+            f(3, "secretRef", Msg(248), One, true),
         ],
     },
     // 164
@@ -1889,7 +1868,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "name", Str, One, true),
             f(2, "value", Str, One, false),
-            f(3, "valueFrom", Msg(249), One, false),
+            f(3, "valueFrom", Msg(249), One, true),
         ],
     },
     // 165
@@ -1908,9 +1887,9 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "readOnly", Bool, One, false),
             f(3, "mountPath", Str, One, true),
             f(4, "subPath", Str, One, false),
-            f(5, "mountPropagation", Str, One, false),
+            f(5, "mountPropagation", Str, One, true),
             f(6, "subPathExpr", Str, One, false),
-            f(7, "recursiveReadOnly", Str, One, false),
+            f(7, "recursiveReadOnly", Str, One, true),
         ],
     },
     // 167
@@ -1931,34 +1910,34 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "periodSeconds", I32, One, false),
             f(5, "successThreshold", I32, One, false),
             f(6, "failureThreshold", I32, One, false),
-            f(7, "terminationGracePeriodSeconds", I64, One, false),
+            f(7, "terminationGracePeriodSeconds", I64, One, true),
         ],
     },
     // 169
     Message {
         name: "io.k8s.api.core.v1.Lifecycle",
         fields: &[
-            f(1, "postStart", Msg(251), One, false),
-            f(2, "preStop", Msg(251), One, false),
-            f(3, "stopSignal", Str, One, false),
+            f(1, "postStart", Msg(251), One, true),
+            f(2, "preStop", Msg(251), One, true),
+            f(3, "stopSignal", Str, One, true),
         ],
     },
     // 170
     Message {
         name: "io.k8s.api.core.v1.SecurityContext",
         fields: &[
-            f(1, "capabilities", Msg(252), One, false),
-            f(2, "privileged", Bool, One, false),
-            f(3, "seLinuxOptions", Msg(172), One, false),
-            f(4, "runAsUser", I64, One, false),
-            f(5, "runAsNonRoot", Bool, One, false),
-            f(6, "readOnlyRootFilesystem", Bool, One, false),
-            f(7, "allowPrivilegeEscalation", Bool, One, false),
-            f(8, "runAsGroup", I64, One, false),
-            f(9, "procMount", Str, One, false),
-            f(10, "windowsOptions", Msg(173), One, false),
-            f(11, "seccompProfile", Msg(175), One, false),
-            f(12, "appArmorProfile", Msg(176), One, false),
+            f(1, "capabilities", Msg(252), One, true),
+            f(2, "privileged", Bool, One, true),
+            f(3, "seLinuxOptions", Msg(172), One, true),
+            f(4, "runAsUser", I64, One, true),
+            f(5, "runAsNonRoot", Bool, One, true),
+            f(6, "readOnlyRootFilesystem", Bool, One, true),
+            f(7, "allowPrivilegeEscalation", Bool, One, true),
+            f(8, "runAsGroup", I64, One, true),
+            f(9, "procMount", Str, One, true),
+            f(10, "windowsOptions", Msg(173), One, true),
+            f(11, "seccompProfile", Msg(175), One, true),
+            f(12, "appArmorProfile", Msg(176), One, true),
         ],
     },
     // 171
@@ -1974,21 +1953,21 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "env", Msg(164), Many, false),
             f(8, "resources", Msg(100), One, false),
             f(9, "volumeMounts", Msg(166), Many, false),
-            f(10, "livenessProbe", Msg(168), One, false),
-            f(11, "readinessProbe", Msg(168), One, false),
-            f(12, "lifecycle", Msg(169), One, false),
+            f(10, "livenessProbe", Msg(168), One, true),
+            f(11, "readinessProbe", Msg(168), One, true),
+            f(12, "lifecycle", Msg(169), One, true),
             f(13, "terminationMessagePath", Str, One, false),
             f(14, "imagePullPolicy", Str, One, false),
-            f(15, "securityContext", Msg(170), One, false),
+            f(15, "securityContext", Msg(170), One, true),
             f(16, "stdin", Bool, One, false),
             f(17, "stdinOnce", Bool, One, false),
             f(18, "tty", Bool, One, false),
             f(19, "envFrom", Msg(163), Many, false),
             f(20, "terminationMessagePolicy", Str, One, false),
             f(21, "volumeDevices", Msg(167), Many, false),
-            f(22, "startupProbe", Msg(168), One, false),
+            f(22, "startupProbe", Msg(168), One, true),
             f(23, "resizePolicy", Msg(165), Many, false),
-            f(24, "restartPolicy", Str, One, false),
+            f(24, "restartPolicy", Str, One, true),
         ],
     },
     // 172
@@ -2005,26 +1984,23 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.WindowsSecurityContextOptions",
         fields: &[
-            f(1, "gmsaCredentialSpecName", Str, One, false),
-            f(2, "gmsaCredentialSpec", Str, One, false),
-            f(3, "runAsUserName", Str, One, false),
-            f(4, "hostProcess", Bool, One, false),
+            f(1, "gmsaCredentialSpecName", Str, One, true),
+            f(2, "gmsaCredentialSpec", Str, One, true),
+            f(3, "runAsUserName", Str, One, true),
+            f(4, "hostProcess", Bool, One, true),
         ],
     },
     // 174
     Message {
         name: "io.k8s.api.core.v1.Sysctl",
-        fields: &[
-            f(1, "name", Str, One, true),
-            f(2, "value", Str, One, true),
-        ],
+        fields: &[f(1, "name", Str, One, true), f(2, "value", Str, One, true)],
     },
     // 175
     Message {
         name: "io.k8s.api.core.v1.SeccompProfile",
         fields: &[
             f(1, "type", Str, One, true),
-            f(2, "localhostProfile", Str, One, false),
+            f(2, "localhostProfile", Str, One, true),
         ],
     },
     // 176
@@ -2032,40 +2008,73 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.core.v1.AppArmorProfile",
         fields: &[
             f(1, "type", Str, One, true),
-            f(2, "localhostProfile", Str, One, false),
+            f(2, "localhostProfile", Str, One, true),
         ],
     },
     // 177
     Message {
         name: "io.k8s.api.core.v1.NodeAffinity",
         fields: &[
-            f(1, "requiredDuringSchedulingIgnoredDuringExecution", Msg(253), One, false),
-            f(2, "preferredDuringSchedulingIgnoredDuringExecution", Msg(254), Many, false),
+            f(
+                1,
+                "requiredDuringSchedulingIgnoredDuringExecution",
+                Msg(253),
+                One,
+                true,
+            ),
+            f(
+                2,
+                "preferredDuringSchedulingIgnoredDuringExecution",
+                Msg(254),
+                Many,
+                false,
+            ),
         ],
     },
     // 178
     Message {
         name: "io.k8s.api.core.v1.PodAffinity",
         fields: &[
-            f(1, "requiredDuringSchedulingIgnoredDuringExecution", Msg(255), Many, false),
-            f(2, "preferredDuringSchedulingIgnoredDuringExecution", Msg(256), Many, false),
+            f(
+                1,
+                "requiredDuringSchedulingIgnoredDuringExecution",
+                Msg(255),
+                Many,
+                false,
+            ),
+            f(
+                2,
+                "preferredDuringSchedulingIgnoredDuringExecution",
+                Msg(256),
+                Many,
+                false,
+            ),
         ],
     },
     // 179
     Message {
         name: "io.k8s.api.core.v1.PodAntiAffinity",
         fields: &[
-            f(1, "requiredDuringSchedulingIgnoredDuringExecution", Msg(255), Many, false),
-            f(2, "preferredDuringSchedulingIgnoredDuringExecution", Msg(256), Many, false),
+            f(
+                1,
+                "requiredDuringSchedulingIgnoredDuringExecution",
+                Msg(255),
+                Many,
+                false,
+            ),
+            f(
+                2,
+                "preferredDuringSchedulingIgnoredDuringExecution",
+                Msg(256),
+                Many,
+                false,
+            ),
         ],
     },
     // 180
     Message {
         name: "io.k8s.api.core.v1.PodDNSConfigOption",
-        fields: &[
-            f(1, "name", Str, One, false),
-            f(2, "value", Str, One, false),
-        ],
+        fields: &[f(1, "name", Str, One, false), f(2, "value", Str, One, true)],
     },
     // 181
     Message {
@@ -2079,9 +2088,9 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.ContainerState",
         fields: &[
-            f(1, "waiting", Msg(257), One, false),
-            f(2, "running", Msg(258), One, false),
-            f(3, "terminated", Msg(259), One, false),
+            f(1, "waiting", Msg(257), One, true),
+            f(2, "running", Msg(258), One, true),
+            f(3, "terminated", Msg(259), One, true),
         ],
     },
     // 183
@@ -2091,15 +2100,13 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(1, "name", Str, One, true),
             f(2, "mountPath", Str, One, true),
             f(3, "readOnly", Bool, One, false),
-            f(4, "recursiveReadOnly", Str, One, false),
+            f(4, "recursiveReadOnly", Str, One, true),
         ],
     },
     // 184
     Message {
         name: "io.k8s.api.core.v1.ContainerUser",
-        fields: &[
-            f(1, "linux", Msg(260), One, false),
-        ],
+        fields: &[f(1, "linux", Msg(260), One, true)],
     },
     // 185
     Message {
@@ -2112,9 +2119,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 186
     Message {
         name: "io.k8s.api.core.v1.ClientIPConfig",
-        fields: &[
-            f(1, "timeoutSeconds", I32, One, false),
-        ],
+        fields: &[f(1, "timeoutSeconds", I32, One, true)],
     },
     // 187
     Message {
@@ -2122,7 +2127,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "ip", Str, One, false),
             f(2, "hostname", Str, One, false),
-            f(3, "ipMode", Str, One, false),
+            f(3, "ipMode", Str, One, true),
             f(4, "ports", Msg(262), Many, false),
         ],
     },
@@ -2140,23 +2145,19 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 189
     Message {
         name: "io.k8s.api.core.v1.DaemonEndpoint",
-        fields: &[
-            f(1, "Port", I32, One, true),
-        ],
+        fields: &[f(1, "Port", I32, One, true)],
     },
     // 190
     Message {
         name: "io.k8s.api.core.v1.NodeSwapStatus",
-        fields: &[
-            f(1, "capacity", I64, One, false),
-        ],
+        fields: &[f(1, "capacity", I64, One, true)],
     },
     // 191
     Message {
         name: "io.k8s.api.core.v1.NodeRuntimeHandlerFeatures",
         fields: &[
-            f(1, "recursiveReadOnlyMounts", Bool, One, false),
-            f(2, "userNamespaces", Bool, One, false),
+            f(1, "recursiveReadOnlyMounts", Bool, One, true),
+            f(2, "userNamespaces", Bool, One, true),
         ],
     },
     // 192
@@ -2181,24 +2182,24 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.apps.v1.RollingUpdateDeployment",
         fields: &[
-            f(1, "maxUnavailable", IntOrString, One, false),
-            f(2, "maxSurge", IntOrString, One, false),
+            f(1, "maxUnavailable", IntOrString, One, true),
+            f(2, "maxSurge", IntOrString, One, true),
         ],
     },
     // 195
     Message {
         name: "io.k8s.api.apps.v1.RollingUpdateStatefulSetStrategy",
         fields: &[
-            f(1, "partition", I32, One, false),
-            f(2, "maxUnavailable", IntOrString, One, false),
+            f(1, "partition", I32, One, true),
+            f(2, "maxUnavailable", IntOrString, One, true),
         ],
     },
     // 196
     Message {
         name: "io.k8s.api.apps.v1.RollingUpdateDaemonSet",
         fields: &[
-            f(1, "maxUnavailable", IntOrString, One, false),
-            f(2, "maxSurge", IntOrString, One, false),
+            f(1, "maxUnavailable", IntOrString, One, true),
+            f(2, "maxSurge", IntOrString, One, true),
         ],
     },
     // 197
@@ -2206,7 +2207,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.batch.v1.PodFailurePolicyRule",
         fields: &[
             f(1, "action", Str, One, true),
-            f(2, "onExitCodes", Msg(263), One, false),
+            f(2, "onExitCodes", Msg(263), One, true),
             f(3, "onPodConditions", Msg(264), Many, false),
         ],
     },
@@ -2214,8 +2215,8 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.batch.v1.SuccessPolicyRule",
         fields: &[
-            f(1, "succeededIndexes", Str, One, false),
-            f(2, "succeededCount", I32, One, false),
+            f(1, "succeededIndexes", Str, One, true),
+            f(2, "succeededCount", I32, One, true),
         ],
     },
     // 199
@@ -2264,10 +2265,10 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.autoscaling.v2.HPAScalingRules",
         fields: &[
-            f(1, "selectPolicy", Str, One, false),
+            f(1, "selectPolicy", Str, One, true),
             f(2, "policies", Msg(267), Many, false),
-            f(3, "stabilizationWindowSeconds", I32, One, false),
-            f(4, "tolerance", Quantity, One, false),
+            f(3, "stabilizationWindowSeconds", I32, One, true),
+            f(4, "tolerance", Quantity, One, true),
         ],
     },
     // 205
@@ -2323,9 +2324,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 211
     Message {
         name: "IngressRuleValue (inline in io.k8s.api.networking.v1.IngressRule)",
-        fields: &[
-            f(1, "http", Msg(270), One, false),
-        ],
+        fields: &[f(1, "http", Msg(270), One, true)],
     },
     // 212
     Message {
@@ -2340,48 +2339,41 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.networking.v1.NetworkPolicyPort",
         fields: &[
-            f(1, "protocol", Str, One, false),
-            f(2, "port", IntOrString, One, false),
-            f(3, "endPort", I32, One, false),
+            f(1, "protocol", Str, One, true),
+            f(2, "port", IntOrString, One, true),
+            f(3, "endPort", I32, One, true),
         ],
     },
     // 214
     Message {
         name: "io.k8s.api.networking.v1.NetworkPolicyPeer",
         fields: &[
-            f(1, "podSelector", Msg(123), One, false),
-            f(2, "namespaceSelector", Msg(123), One, false),
-            f(3, "ipBlock", Msg(272), One, false),
+            f(1, "podSelector", Msg(123), One, true),
+            f(2, "namespaceSelector", Msg(123), One, true),
+            f(3, "ipBlock", Msg(272), One, true),
         ],
     },
     // 215
     Message {
         name: "io.k8s.api.discovery.v1.ForZone",
-        fields: &[
-            f(1, "name", Str, One, true),
-        ],
+        fields: &[f(1, "name", Str, One, true)],
     },
     // 216
     Message {
         name: "io.k8s.api.discovery.v1.ForNode",
-        fields: &[
-            f(1, "name", Str, One, true),
-        ],
+        fields: &[f(1, "name", Str, One, true)],
     },
     // 217
     Message {
         name: "io.k8s.api.core.v1.HostPathVolumeSource",
-        fields: &[
-            f(1, "path", Str, One, true),
-            f(2, "type", Str, One, false),
-        ],
+        fields: &[f(1, "path", Str, One, true), f(2, "type", Str, One, true)],
     },
     // 218
     Message {
         name: "io.k8s.api.core.v1.EmptyDirVolumeSource",
         fields: &[
             f(1, "medium", Str, One, false),
-            f(2, "sizeLimit", Quantity, One, false),
+            f(2, "sizeLimit", Quantity, One, true),
         ],
     },
     // 219
@@ -2419,8 +2411,8 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "secretName", Str, One, false),
             f(2, "items", Msg(273), Many, false),
-            f(3, "defaultMode", I32, One, false),
-            f(4, "optional", Bool, One, false),
+            f(3, "defaultMode", I32, One, true),
+            f(4, "optional", Bool, One, true),
         ],
     },
     // 223
@@ -2444,9 +2436,9 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "readOnly", Bool, One, false),
             f(7, "portals", Str, Many, false),
             f(8, "chapAuthDiscovery", Bool, One, false),
-            f(10, "secretRef", Msg(42), One, false),
+            f(10, "secretRef", Msg(42), One, true),
             f(11, "chapAuthSession", Bool, One, false),
-            f(12, "initiatorName", Str, One, false),
+            f(12, "initiatorName", Str, One, true),
         ],
     },
     // 225
@@ -2476,7 +2468,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "pool", Str, One, false),
             f(5, "user", Str, One, false),
             f(6, "keyring", Str, One, false),
-            f(7, "secretRef", Msg(42), One, false),
+            f(7, "secretRef", Msg(42), One, true),
             f(8, "readOnly", Bool, One, false),
         ],
     },
@@ -2486,7 +2478,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "driver", Str, One, true),
             f(2, "fsType", Str, One, false),
-            f(3, "secretRef", Msg(42), One, false),
+            f(3, "secretRef", Msg(42), One, true),
             f(4, "readOnly", Bool, One, false),
             f(5, "options", Str, Map, false),
         ],
@@ -2498,7 +2490,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(1, "volumeID", Str, One, true),
             f(2, "fsType", Str, One, false),
             f(3, "readOnly", Bool, One, false),
-            f(4, "secretRef", Msg(42), One, false),
+            f(4, "secretRef", Msg(42), One, true),
         ],
     },
     // 230
@@ -2509,7 +2501,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "path", Str, One, false),
             f(3, "user", Str, One, false),
             f(4, "secretFile", Str, One, false),
-            f(5, "secretRef", Msg(42), One, false),
+            f(5, "secretRef", Msg(42), One, true),
             f(6, "readOnly", Bool, One, false),
         ],
     },
@@ -2526,7 +2518,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.core.v1.DownwardAPIVolumeSource",
         fields: &[
             f(1, "items", Msg(274), Many, false),
-            f(2, "defaultMode", I32, One, false),
+            f(2, "defaultMode", I32, One, true),
         ],
     },
     // 233
@@ -2534,7 +2526,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.core.v1.FCVolumeSource",
         fields: &[
             f(1, "targetWWNs", Str, Many, false),
-            f(2, "lun", I32, One, false),
+            f(2, "lun", I32, One, true),
             f(3, "fsType", Str, One, false),
             f(4, "readOnly", Bool, One, false),
             f(5, "wwids", Str, Many, false),
@@ -2555,8 +2547,8 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "", Msg(42), Inline, false),
             f(2, "items", Msg(273), Many, false),
-            f(3, "defaultMode", I32, One, false),
-            f(4, "optional", Bool, One, false),
+            f(3, "defaultMode", I32, One, true),
+            f(4, "optional", Bool, One, true),
         ],
     },
     // 236
@@ -2587,10 +2579,10 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "diskName", Str, One, true),
             f(2, "diskURI", Str, One, true),
-            f(3, "cachingMode", Str, One, false),
-            f(4, "fsType", Str, One, false),
-            f(5, "readOnly", Bool, One, false),
-            f(6, "kind", Str, One, false),
+            f(3, "cachingMode", Str, One, true),
+            f(4, "fsType", Str, One, true),
+            f(5, "readOnly", Bool, One, true),
+            f(6, "kind", Str, One, true),
         ],
     },
     // 239
@@ -2605,8 +2597,8 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.ProjectedVolumeSource",
         fields: &[
-            f(1, "sources", Msg(275), Many, false),
-            f(2, "defaultMode", I32, One, false),
+            f(1, "sources", Msg(275), Many, true),
+            f(2, "defaultMode", I32, One, true),
         ],
     },
     // 241
@@ -2642,7 +2634,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "volumeNamespace", Str, One, false),
             f(3, "fsType", Str, One, false),
             f(4, "readOnly", Bool, One, false),
-            f(5, "secretRef", Msg(42), One, false),
+            f(5, "secretRef", Msg(42), One, true),
         ],
     },
     // 244
@@ -2650,18 +2642,16 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.core.v1.CSIVolumeSource",
         fields: &[
             f(1, "driver", Str, One, true),
-            f(2, "readOnly", Bool, One, false),
-            f(3, "fsType", Str, One, false),
+            f(2, "readOnly", Bool, One, true),
+            f(3, "fsType", Str, One, true),
             f(4, "volumeAttributes", Str, Map, false),
-            f(5, "nodePublishSecretRef", Msg(42), One, false),
+            f(5, "nodePublishSecretRef", Msg(42), One, true),
         ],
     },
     // 245
     Message {
         name: "io.k8s.api.core.v1.EphemeralVolumeSource",
-        fields: &[
-            f(1, "volumeClaimTemplate", Msg(276), One, false),
-        ],
+        fields: &[f(1, "volumeClaimTemplate", Msg(276), One, true)],
     },
     // 246
     Message {
@@ -2676,7 +2666,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.core.v1.ConfigMapEnvSource",
         fields: &[
             f(1, "", Msg(42), Inline, false),
-            f(2, "optional", Bool, One, false),
+            f(2, "optional", Bool, One, true),
         ],
     },
     // 248
@@ -2684,37 +2674,37 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.core.v1.SecretEnvSource",
         fields: &[
             f(1, "", Msg(42), Inline, false),
-            f(2, "optional", Bool, One, false),
+            f(2, "optional", Bool, One, true),
         ],
     },
     // 249
     Message {
         name: "io.k8s.api.core.v1.EnvVarSource",
         fields: &[
-            f(1, "fieldRef", Msg(277), One, false),
-            f(2, "resourceFieldRef", Msg(278), One, false),
-            f(3, "configMapKeyRef", Msg(279), One, false),
-            f(4, "secretKeyRef", Msg(280), One, false),
+            f(1, "fieldRef", Msg(277), One, true),
+            f(2, "resourceFieldRef", Msg(278), One, true),
+            f(3, "configMapKeyRef", Msg(279), One, true),
+            f(4, "secretKeyRef", Msg(280), One, true),
         ],
     },
     // 250
     Message {
         name: "ProbeHandler (inline in io.k8s.api.core.v1.Probe)",
         fields: &[
-            f(1, "exec", Msg(281), One, false),
-            f(2, "httpGet", Msg(282), One, false),
-            f(3, "tcpSocket", Msg(283), One, false),
-            f(4, "grpc", Msg(284), One, false),
+            f(1, "exec", Msg(281), One, true),
+            f(2, "httpGet", Msg(282), One, true),
+            f(3, "tcpSocket", Msg(283), One, true),
+            f(4, "grpc", Msg(284), One, true),
         ],
     },
     // 251
     Message {
         name: "io.k8s.api.core.v1.LifecycleHandler",
         fields: &[
-            f(1, "exec", Msg(281), One, false),
-            f(2, "httpGet", Msg(282), One, false),
-            f(3, "tcpSocket", Msg(283), One, false),
-            f(4, "sleep", Msg(285), One, false),
+            f(1, "exec", Msg(281), One, true),
+            f(2, "httpGet", Msg(282), One, true),
+            f(3, "tcpSocket", Msg(283), One, true),
+            f(4, "sleep", Msg(285), One, true),
         ],
     },
     // 252
@@ -2728,9 +2718,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 253
     Message {
         name: "io.k8s.api.core.v1.NodeSelector",
-        fields: &[
-            f(1, "nodeSelectorTerms", Msg(286), Many, true),
-        ],
+        fields: &[f(1, "nodeSelectorTerms", Msg(286), Many, true)],
     },
     // 254
     Message {
@@ -2744,10 +2732,10 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.PodAffinityTerm",
         fields: &[
-            f(1, "labelSelector", Msg(123), One, false),
+            f(1, "labelSelector", Msg(123), One, true),
             f(2, "namespaces", Str, Many, false),
             f(3, "topologyKey", Str, One, true),
-            f(4, "namespaceSelector", Msg(123), One, false),
+            f(4, "namespaceSelector", Msg(123), One, true),
             f(5, "matchLabelKeys", Str, Many, false),
             f(6, "mismatchLabelKeys", Str, Many, false),
         ],
@@ -2771,9 +2759,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 258
     Message {
         name: "io.k8s.api.core.v1.ContainerStateRunning",
-        fields: &[
-            f(1, "startedAt", Time, One, false),
-        ],
+        fields: &[f(1, "startedAt", Time, One, false)],
     },
     // 259
     Message {
@@ -2811,14 +2797,14 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "port", I32, One, true),
             f(2, "protocol", Str, One, true),
-            f(3, "error", Str, One, false),
+            f(3, "error", Str, One, true),
         ],
     },
     // 263
     Message {
         name: "io.k8s.api.batch.v1.PodFailurePolicyOnExitCodesRequirement",
         fields: &[
-            f(1, "containerName", Str, One, false),
+            f(1, "containerName", Str, One, true),
             f(2, "operator", Str, One, true),
             f(3, "values", I32, Many, true),
         ],
@@ -2826,19 +2812,16 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 264
     Message {
         name: "io.k8s.api.batch.v1.PodFailurePolicyOnPodConditionsPattern",
-        fields: &[
-            f(1, "type", Str, One, true),
-            f(2, "status", Str, One, true),
-        ],
+        fields: &[f(1, "type", Str, One, true), f(2, "status", Str, One, true)],
     },
     // 265
     Message {
         name: "io.k8s.api.autoscaling.v2.MetricTarget",
         fields: &[
             f(1, "type", Str, One, true),
-            f(2, "value", Quantity, One, false),
-            f(3, "averageValue", Quantity, One, false),
-            f(4, "averageUtilization", I32, One, false),
+            f(2, "value", Quantity, One, true),
+            f(3, "averageValue", Quantity, One, true),
+            f(4, "averageUtilization", I32, One, true),
         ],
     },
     // 266
@@ -2846,7 +2829,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.autoscaling.v2.MetricIdentifier",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "selector", Msg(123), One, false),
+            f(2, "selector", Msg(123), One, true),
         ],
     },
     // 267
@@ -2862,9 +2845,9 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.autoscaling.v2.MetricValueStatus",
         fields: &[
-            f(1, "value", Quantity, One, false),
-            f(2, "averageValue", Quantity, One, false),
-            f(3, "averageUtilization", I32, One, false),
+            f(1, "value", Quantity, One, true),
+            f(2, "averageValue", Quantity, One, true),
+            f(3, "averageUtilization", I32, One, true),
         ],
     },
     // 269
@@ -2878,9 +2861,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 270
     Message {
         name: "io.k8s.api.networking.v1.HTTPIngressRuleValue",
-        fields: &[
-            f(1, "paths", Msg(287), Many, true),
-        ],
+        fields: &[f(1, "paths", Msg(287), Many, true)],
     },
     // 271
     Message {
@@ -2888,7 +2869,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "port", I32, One, true),
             f(2, "protocol", Str, One, true),
-            f(3, "error", Str, One, false),
+            f(3, "error", Str, One, true),
         ],
     },
     // 272
@@ -2905,7 +2886,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "key", Str, One, true),
             f(2, "path", Str, One, true),
-            f(3, "mode", I32, One, false),
+            f(3, "mode", I32, One, true),
         ],
     },
     // 274
@@ -2913,20 +2894,20 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.core.v1.DownwardAPIVolumeFile",
         fields: &[
             f(1, "path", Str, One, true),
-            f(2, "fieldRef", Msg(277), One, false),
-            f(3, "resourceFieldRef", Msg(278), One, false),
-            f(4, "mode", I32, One, false),
+            f(2, "fieldRef", Msg(277), One, true),
+            f(3, "resourceFieldRef", Msg(278), One, true),
+            f(4, "mode", I32, One, true),
         ],
     },
     // 275
     Message {
         name: "io.k8s.api.core.v1.VolumeProjection",
         fields: &[
-            f(1, "secret", Msg(288), One, false),
-            f(2, "downwardAPI", Msg(289), One, false),
-            f(3, "configMap", Msg(290), One, false),
-            f(4, "serviceAccountToken", Msg(291), One, false),
-            f(5, "clusterTrustBundle", Msg(292), One, false),
+            f(1, "secret", Msg(288), One, true),
+            f(2, "downwardAPI", Msg(289), One, true),
+            f(3, "configMap", Msg(290), One, true),
+            f(4, "serviceAccountToken", Msg(291), One, true),
+            f(5, "clusterTrustBundle", Msg(292), One, true),
         ],
     },
     // 276
@@ -2960,7 +2941,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "", Msg(42), Inline, false),
             f(2, "key", Str, One, true),
-            f(3, "optional", Bool, One, false),
+            f(3, "optional", Bool, One, true),
         ],
     },
     // 280
@@ -2969,15 +2950,13 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "", Msg(42), Inline, false),
             f(2, "key", Str, One, true),
-            f(3, "optional", Bool, One, false),
+            f(3, "optional", Bool, One, true),
         ],
     },
     // 281
     Message {
         name: "io.k8s.api.core.v1.ExecAction",
-        fields: &[
-            f(1, "command", Str, Many, false),
-        ],
+        fields: &[f(1, "command", Str, Many, false)],
     },
     // 282
     Message {
@@ -3003,15 +2982,13 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.core.v1.GRPCAction",
         fields: &[
             f(1, "port", I32, One, true),
-            f(2, "service", Str, One, false),
+            f(2, "service", Str, One, true),
         ],
     },
     // 285
     Message {
         name: "io.k8s.api.core.v1.SleepAction",
-        fields: &[
-            f(1, "seconds", I64, One, true),
-        ],
+        fields: &[f(1, "seconds", I64, One, true)],
     },
     // 286
     Message {
@@ -3036,15 +3013,13 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "", Msg(42), Inline, false),
             f(2, "items", Msg(273), Many, false),
-            f(4, "optional", Bool, One, false),
+            f(4, "optional", Bool, One, true),
         ],
     },
     // 289
     Message {
         name: "io.k8s.api.core.v1.DownwardAPIProjection",
-        fields: &[
-            f(1, "items", Msg(274), Many, false),
-        ],
+        fields: &[f(1, "items", Msg(274), Many, false)],
     },
     // 290
     Message {
@@ -3052,7 +3027,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         fields: &[
             f(1, "", Msg(42), Inline, false),
             f(2, "items", Msg(273), Many, false),
-            f(4, "optional", Bool, One, false),
+            f(4, "optional", Bool, One, true),
         ],
     },
     // 291
@@ -3060,7 +3035,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         name: "io.k8s.api.core.v1.ServiceAccountTokenProjection",
         fields: &[
             f(1, "audience", Str, One, false),
-            f(2, "expirationSeconds", I64, One, false),
+            f(2, "expirationSeconds", I64, One, true),
             f(3, "path", Str, One, true),
         ],
     },
@@ -3068,20 +3043,17 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.ClusterTrustBundleProjection",
         fields: &[
-            f(1, "name", Str, One, false),
-            f(2, "signerName", Str, One, false),
-            f(3, "labelSelector", Msg(123), One, false),
+            f(1, "name", Str, One, true),
+            f(2, "signerName", Str, One, true),
+            f(3, "labelSelector", Msg(123), One, true),
             f(4, "path", Str, One, true),
-            f(5, "optional", Bool, One, false),
+            f(5, "optional", Bool, One, true),
         ],
     },
     // 293
     Message {
         name: "io.k8s.api.core.v1.HTTPHeader",
-        fields: &[
-            f(1, "name", Str, One, true),
-            f(2, "value", Str, One, true),
-        ],
+        fields: &[f(1, "name", Str, One, true), f(2, "value", Str, One, true)],
     },
     // 294
     Message {

@@ -726,7 +726,7 @@ async fn serve_resource(
         }
         "delete" => {
             let name = t.name.as_deref().unwrap_or("");
-            let opts = delete_opts(q, body, api.limits.max_body).await?;
+            let opts = delete_opts(q, body, ct, api.limits.max_body).await?;
             let d = api.delete(res, ns, name, &opts).await?;
             Ok(respond(
                 // Kubernetes: 200 when gone, 202 while finalizers hold it.
@@ -741,7 +741,7 @@ async fn serve_resource(
         }
         "deletecollection" => {
             let lq = list_query(q)?;
-            let opts = delete_opts(q, body, api.limits.max_body).await?;
+            let opts = delete_opts(q, body, ct, api.limits.max_body).await?;
             let page = api
                 .list(
                     res,
@@ -775,13 +775,14 @@ async fn serve_resource(
 async fn delete_opts(
     q: &HashMap<String, String>,
     body: Body,
+    ct: &str,
     limit: usize,
 ) -> ApiResult<DeleteOpts> {
     let bytes = read_body(body, limit).await?;
     let b: Value = if bytes.is_empty() {
         json!({})
     } else {
-        registry::parse_body(&bytes, "application/json")?
+        registry::parse_body(&bytes, ct)?
     };
     let get = |k: &str| {
         q.get(k)

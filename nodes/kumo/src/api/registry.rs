@@ -205,8 +205,15 @@ fn generate_suffix() -> String {
 
 /// Parses a request body as JSON, or YAML when the content type says so.
 pub fn parse_body(body: &[u8], content_type: &str) -> ApiResult<Value> {
-    if content_type.contains("protobuf") || content_type.contains("cbor") {
-        // Only JSON and YAML are served; client-go falls back to JSON on 415.
+    if kumo_apimachinery::protobuf::is_protobuf(content_type) {
+        return kumo_apimachinery::protobuf::decode(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the object provided is unrecognized or malformed: {e}"
+            ))
+        });
+    }
+    if content_type.contains("cbor") {
+        // client-go falls back to JSON on 415 for CBOR.
         return Err(ApiError::unsupported_media(content_type));
     }
     let v: Value = if content_type.contains("yaml") {

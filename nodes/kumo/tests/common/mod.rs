@@ -131,12 +131,12 @@ impl Kumo {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run kubectl");
-        child
+        // kubectl may stop reading early (the server refused the body): ignore a broken pipe.
+        let _ = child
             .stdin
             .take()
             .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("write stdin");
+            .write_all(stdin.as_bytes());
         child.wait_with_output().expect("kubectl output")
     }
 

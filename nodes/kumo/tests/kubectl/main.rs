@@ -815,15 +815,14 @@ fn t11_bad_input_is_refused_and_changes_nothing() {
     let err = k.fails(&["create", "configmap", "x", "-n", "nowhere"]);
     assert!(err.contains("namespaces \"nowhere\" not found"), "{err}");
     // Annotations over 256 KiB (422), body over 3 MiB (413).
-    let big = "a".repeat(300 * 1024);
-    let err = k.fails(&[
-        "annotate",
-        "cm",
-        "web-config",
-        "-n",
-        "shop",
-        &format!("big={big}"),
-    ]);
+    // Three annotations of 100 KiB (one argv string may not exceed 128 KiB).
+    let big = "a".repeat(100 * 1024);
+    let (a1, a2, a3) = (
+        format!("big1={big}"),
+        format!("big2={big}"),
+        format!("big3={big}"),
+    );
+    let err = k.fails(&["annotate", "cm", "web-config", "-n", "shop", &a1, &a2, &a3]);
     assert!(
         err.contains("Too long") || err.contains("too long"),
         "{err}"
@@ -847,16 +846,17 @@ fn t11_bad_input_is_refused_and_changes_nothing() {
         !out.status.success() && (err.contains("too large") || err.contains("413")),
         "{err}"
     );
-    // Object over 1.5 MiB after encoding (413).
-    let big_obj = format!(
-        "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"big\"}},\"data\":{{\"a\":\"{}\"}}}}",
-        "x".repeat(2 << 20)
-    );
+    // Object over 1.5 MiB after encoding (413): a Deployment with a 2 MiB env value (a
+    // ConfigMap would hit its own 1 MiB data limit, a 422, first).
+    let big_obj = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "big"},
+        "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}},
+        "spec": {"containers": [{"name": "c", "image": "i", "env": [{"name": "E", "value": "x".repeat(2 << 20)}]}]}}}})
+    .to_string();
     let out = k.kubectl_stdin(
         &[
             "create",
             "--raw",
-            "/api/v1/namespaces/shop/configmaps",
+            "/apis/apps/v1/namespaces/shop/deployments",
             "-f",
             "-",
         ],
