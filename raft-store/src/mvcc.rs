@@ -5,7 +5,7 @@
 //! (bounded by [`Mvcc::max_events`] and by explicit compaction) serves watches and lists at
 //! older revisions.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 
 use bytes::Bytes;
@@ -50,6 +50,9 @@ pub enum Command {
     },
     /// Forget history at and below `revision` (watches and lists from there get `Compacted`).
     Compact { revision: Revision },
+    /// Independent commands proposed together as one log entry (one fsync); each is applied
+    /// in order with its own revision and its own outcome, as if proposed alone.
+    Batch(Vec<Command>),
 }
 
 /// The result of applying one command: the `R` of the Raft log.
@@ -75,6 +78,8 @@ pub enum Outcome {
     },
     /// Non-data entries (blank, membership).
     Empty,
+    /// Outcomes of a `Command::Batch`, in order.
+    Batch(Vec<Outcome>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,9 +115,13 @@ pub struct Page {
     pub revision: Revision,
     /// Keys remain after the last item.
     pub more: bool,
-    /// Number of keys after this page (exact), when `more`.
-    pub remaining: u64,
+    /// Number of keys after this page when `more`, if at most [`COUNT_CAP`] (else unknown).
+    pub remaining: Option<u64>,
 }
+
+/// Keys counted after a page to report how many remain; past it the count is left unknown
+/// (Kubernetes' `remainingItemCount` is optional) so a small page of a huge list stays cheap.
+pub const COUNT_CAP: usize = 10_000;
 
 /// Serialised form of the whole store, the body of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +212,9 @@ impl Mvcc {
             } => self.put(key, value, precondition),
             Command::Delete { key, precondition } => self.delete(key, precondition),
             Command::Compact { revision } => self.compact(revision),
+            Command::Batch(cmds) => {
+                Outcome::Batch(cmds.into_iter().map(|c| self.apply(c)).collect())
+            }
         }
     }
 
@@ -349,80 +361,106 @@ impl Mvcc {
         limit: Option<usize>,
         at: Option<Revision>,
     ) -> Result<Page, Compacted> {
-        let at = at.unwrap_or(self.revision);
-        let lower = match start_after {
-            Some(k) if k >= prefix => Bound::Excluded(k.to_string()),
-            _ => Bound::Included(prefix.to_string()),
-        };
-        let in_range = |k: &str| {
-            k.starts_with(prefix)
-                && match &lower {
-                    Bound::Excluded(s) => k > s.as_str(),
-                    Bound::Included(s) => k >= s.as_str(),
-                    Bound::Unbounded => true,
-                }
-        };
-        let limit = limit.unwrap_or(usize::MAX);
-        if at >= self.revision {
-            let mut items = Vec::new();
-            let mut iter = self
-                .kvs
-                .range::<String, _>((lower.clone(), Bound::Unbounded))
-                .take_while(|(k, _)| k.starts_with(prefix));
-            for (_, kv) in iter.by_ref() {
-                if items.len() == limit {
-                    let remaining = 1 + iter.count() as u64;
-                    return Ok(Page {
-                        items,
-                        revision: self.revision,
-                        more: true,
-                        remaining,
-                    });
-                }
-                items.push(kv.clone());
-            }
-            return Ok(Page {
-                items,
-                revision: self.revision,
-                more: false,
-                remaining: 0,
-            });
-        }
-        if at < self.compact_revision {
+        self.range_counted(prefix, start_after, limit, at, true)
+    }
+
+    /// [`Mvcc::range`], counting the remaining keys only when `count` is set.
+    pub fn range_counted(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: Option<usize>,
+        at: Option<Revision>,
+        count: bool,
+    ) -> Result<Page, Compacted> {
+        let at = at.unwrap_or(self.revision).min(self.revision);
+        if at < self.compact_revision && at < self.revision {
             return Err(Compacted {
                 requested: at,
                 compact_revision: self.compact_revision,
             });
         }
-        // Roll back: for every key changed after `at`, its value at `at` is the `prev` of its
-        // first change after `at`.
-        let start = self.events.partition_point(|e| e.revision <= at);
-        let mut rolled: HashMap<&str, Option<&KeyValue>> = HashMap::new();
-        for e in self.events.range(start..) {
-            if in_range(&e.kv.key) {
-                rolled.entry(e.kv.key.as_str()).or_insert(e.prev.as_ref());
+        let lower = match start_after {
+            Some(k) if k >= prefix => Bound::Excluded(k.to_string()),
+            _ => Bound::Included(prefix.to_string()),
+        };
+        let after_lower = |k: &str| match &lower {
+            Bound::Excluded(s) => k > s.as_str(),
+            Bound::Included(s) => k >= s.as_str(),
+            Bound::Unbounded => true,
+        };
+        // Keys changed after `at`: their value at `at` is the `prev` of their first change
+        // after `at` (None: the key did not exist then).
+        let mut rolled: BTreeMap<&str, Option<&KeyValue>> = BTreeMap::new();
+        if at < self.revision {
+            let start = self.events.partition_point(|e| e.revision <= at);
+            for e in self.events.range(start..) {
+                let k = e.kv.key.as_str();
+                if k.starts_with(prefix) && after_lower(k) {
+                    rolled.entry(k).or_insert(e.prev.as_ref());
+                }
             }
         }
-        let mut view: BTreeMap<&str, &KeyValue> = self
+        // Merge the current keys with the rolled-back ones, in key order, lazily: a page
+        // costs its size plus the changes since `at`, not the size of the prefix.
+        let mut cur = self
             .kvs
             .range::<String, _>((lower.clone(), Bound::Unbounded))
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.as_str(), v))
-            .collect();
-        for (k, old) in rolled {
-            match old {
-                Some(kv) => view.insert(k, kv),
-                None => view.remove(k),
+            .peekable();
+        let mut old = rolled.into_iter().peekable();
+        let mut next = move || -> Option<Option<&KeyValue>> {
+            let take_old = match (cur.peek(), old.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some((a, _)), Some((b, _))) => {
+                    if a == b {
+                        cur.next();
+                        true
+                    } else {
+                        b < a
+                    }
+                }
             };
+            Some(if take_old {
+                old.next().and_then(|(_, v)| v)
+            } else {
+                cur.next().map(|(_, v)| v)
+            })
+        };
+        let limit = limit.unwrap_or(usize::MAX);
+        let mut items = Vec::new();
+        let mut more = false;
+        while let Some(v) = next() {
+            let Some(kv) = v else { continue };
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push(kv.clone());
         }
-        let total = view.len();
-        let items: Vec<KeyValue> = view.into_values().take(limit).cloned().collect();
-        let more = total > items.len();
+        let mut remaining = Some(u64::from(more));
+        if more && !count {
+            remaining = None;
+        } else if more {
+            let mut n = 1u64;
+            while let Some(v) = next() {
+                if v.is_some() {
+                    n += 1;
+                    if n as usize > COUNT_CAP {
+                        break;
+                    }
+                }
+            }
+            remaining = (n as usize <= COUNT_CAP).then_some(n);
+        }
         Ok(Page {
-            remaining: (total - items.len()) as u64,
             items,
             revision: at,
             more,
+            remaining,
         })
     }
 
@@ -529,7 +567,7 @@ mod tests {
 
         let p1 = s.range("p/", None, Some(2), Some(at)).unwrap();
         assert!(p1.more);
-        assert_eq!(p1.remaining, 3);
+        assert_eq!(p1.remaining, Some(3));
         let p2 = s
             .range("p/", Some(&p1.items[1].key), Some(10), Some(at))
             .unwrap();
@@ -562,6 +600,22 @@ mod tests {
             s.apply(Command::Compact { revision: 1 }),
             Outcome::CompactRejected { .. }
         ));
+    }
+
+    #[test]
+    fn batch_applies_each_command_alone() {
+        let mut s = Mvcc::default();
+        let out = s.apply(Command::Batch(vec![
+            put("a", "1", Precondition::Absent),
+            put("a", "2", Precondition::Absent),
+            put("b", "1", Precondition::Absent),
+        ]));
+        let Outcome::Batch(outs) = out else {
+            panic!("{out:?}")
+        };
+        assert!(matches!(outs[0], Outcome::Done { revision: 1, .. }));
+        assert!(matches!(outs[1], Outcome::AlreadyExists { .. }));
+        assert!(matches!(outs[2], Outcome::Done { revision: 2, .. }));
     }
 
     #[test]

@@ -41,13 +41,77 @@ impl StoreConfig {
     }
 }
 
+/// Commands waiting for the batcher. Past this bound, `propose` waits for room
+/// (back-pressure on the API).
+const PROPOSAL_QUEUE: usize = 16_384;
+/// Commands grouped into one log entry at most.
+const MAX_BATCH: usize = 1_024;
+
+type Reply = tokio::sync::oneshot::Sender<Result<Outcome>>;
+
 /// A running store node.
 #[derive(Clone)]
 pub struct StoreNode {
     pub raft: Raft<TypeConfig>,
     shared: Arc<Shared>,
     node_id: NodeId,
+    proposals: tokio::sync::mpsc::Sender<(Command, Reply)>,
     _lock: Arc<File>,
+}
+
+/// Groups concurrent proposals into one `Command::Batch` entry: one append, one fsync, one
+/// apply for all of them. openraft applies an entry only after its flush, and entries
+/// proposed one by one were each waiting for their own flush; batching here is what turns
+/// concurrency into throughput.
+async fn run_batcher(
+    raft: Raft<TypeConfig>,
+    mut rx: tokio::sync::mpsc::Receiver<(Command, Reply)>,
+) {
+    let mut batch: Vec<(Command, Reply)> = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (cmds, replies): (Vec<Command>, Vec<Reply>) = batch.drain(..).unzip();
+        let cmd = if cmds.len() == 1 {
+            cmds.into_iter().next().expect("one")
+        } else {
+            Command::Batch(cmds)
+        };
+        let n = replies.len();
+        match write(&raft, cmd).await {
+            Ok(Outcome::Batch(outs)) if outs.len() == n => {
+                for (reply, out) in replies.into_iter().zip(outs) {
+                    let _ = reply.send(Ok(out));
+                }
+            }
+            Ok(out) if n == 1 => {
+                let _ = replies.into_iter().next().map(|r| r.send(Ok(out)));
+            }
+            Ok(other) => {
+                for reply in replies {
+                    let _ = reply.send(Err(Error::Raft(format!("unexpected outcome {other:?}"))));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(match &e {
+                        Error::NotLeader { leader } => Error::NotLeader { leader: *leader },
+                        _ => Error::Raft(msg.clone()),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+async fn write(raft: &Raft<TypeConfig>, cmd: Command) -> Result<Outcome> {
+    match raft.client_write(cmd).await {
+        Ok(resp) => Ok(resp.data),
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(Error::NotLeader {
+            leader: f.leader_id,
+        }),
+        Err(RaftError::APIError(e)) => Err(Error::Raft(e.to_string())),
+        Err(RaftError::Fatal(e)) => Err(Error::Raft(format!("fatal: {e}"))),
+    }
 }
 
 /// Takes an exclusive lock on `dir/LOCK`, so two processes never share a data directory.
@@ -102,10 +166,13 @@ impl StoreNode {
                 .await
                 .map_err(|e| Error::Raft(e.to_string()))?;
         }
+        let (proposals, rx) = tokio::sync::mpsc::channel(PROPOSAL_QUEUE);
+        tokio::spawn(run_batcher(raft.clone(), rx));
         let node = Self {
             raft,
             shared,
             node_id: cfg.node_id,
+            proposals,
             _lock: Arc::new(lock),
         };
         Ok((node, report))
@@ -131,20 +198,16 @@ impl StoreNode {
     }
 
     /// Proposes a command and waits until it is committed and applied; the outcome is the
-    /// state machine's answer. Concurrent proposals are batched by openraft into one log
-    /// append and one fsync.
+    /// state machine's answer. Concurrent proposals are grouped into one log entry (see
+    /// `run_batcher`): one append and one fsync for all of them.
     #[tracing::instrument(level = "debug", skip_all, name = "raft.propose")]
     pub async fn propose(&self, cmd: Command) -> Result<Outcome> {
-        match self.raft.client_write(cmd).await {
-            Ok(resp) => Ok(resp.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(Error::NotLeader {
-                    leader: f.leader_id,
-                })
-            }
-            Err(RaftError::APIError(e)) => Err(Error::Raft(e.to_string())),
-            Err(RaftError::Fatal(e)) => Err(Error::Raft(format!("fatal: {e}"))),
-        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.proposals
+            .send((cmd, tx))
+            .await
+            .map_err(|_| Error::Shutdown)?;
+        rx.await.map_err(|_| Error::Shutdown)?
     }
 
     /// Waits until this node has applied everything committed before the call (read index):

@@ -597,6 +597,8 @@ async fn serve_resource(
                 list: list_query(q)?,
                 ..Default::default()
             };
+            wq.raw_json = matches!(rendering, Rendering::Json)
+                && registry::storage_api_version(res) == res.api_version();
             wq.allow_bookmarks = q.get("allowWatchBookmarks").is_some_and(|v| truthy(v));
             wq.send_initial_events = q.get("sendInitialEvents").map(|v| truthy(v));
             wq.timeout = q

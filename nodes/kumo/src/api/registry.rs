@@ -168,6 +168,51 @@ pub fn decode(res: &ResourceInfo, kv: &KeyValue) -> Value {
     obj
 }
 
+/// The object with `apiVersion`, `kind` and `metadata` first: stored bytes always start
+/// that way, which lets [`with_rv`] find the top-level metadata without parsing.
+fn canonical(obj: &Value) -> Value {
+    let Some(m) = obj.as_object() else {
+        return obj.clone();
+    };
+    let mut out = Map::with_capacity(m.len());
+    for k in ["apiVersion", "kind", "metadata"] {
+        if let Some(v) = m.get(k) {
+            out.insert(k.to_string(), v.clone());
+        }
+    }
+    for (k, v) in m {
+        if !matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// The stored JSON with `metadata.resourceVersion` spliced in, without parsing. Stored bytes
+/// are canonical (see [`canonical`]): the first `"metadata":{` is the top-level one, since
+/// `apiVersion` and `kind` are plain strings in which an unescaped quote cannot occur.
+/// Falls back to parsing for anything else.
+pub fn with_rv(kv: &KeyValue) -> Bytes {
+    const NEEDLE: &[u8] = b"\"metadata\":{";
+    let v = &kv.value;
+    if let Some(pos) = v.windows(NEEDLE.len()).position(|w| w == NEEDLE) {
+        let at = pos + NEEDLE.len();
+        let mut out = Vec::with_capacity(v.len() + 32);
+        out.extend_from_slice(&v[..at]);
+        out.extend_from_slice(b"\"resourceVersion\":\"");
+        out.extend_from_slice(kv.mod_revision.to_string().as_bytes());
+        out.extend_from_slice(b"\"");
+        if v.get(at) != Some(&b'}') {
+            out.push(b',');
+        }
+        out.extend_from_slice(&v[at..]);
+        return Bytes::from(out);
+    }
+    let mut obj: Value = serde_json::from_slice(v).unwrap_or(Value::Null);
+    set_rv(&mut obj, kv.mod_revision);
+    Bytes::from(serde_json::to_vec(&obj).unwrap_or_default())
+}
+
 pub fn set_rv(obj: &mut Value, rev: u64) {
     if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         m.insert("resourceVersion".into(), Value::String(rev.to_string()));
@@ -352,12 +397,24 @@ impl Api {
         }
     }
 
-    async fn namespace_state(&self, ns: &str) -> ApiResult<Option<Value>> {
+    /// `None` when the namespace does not exist, else whether it is terminating. Reads only
+    /// the metadata field it needs (this runs on every namespaced create).
+    async fn namespace_state(&self, ns: &str) -> ApiResult<Option<bool>> {
+        #[derive(serde::Deserialize)]
+        struct Meta {
+            #[serde(rename = "deletionTimestamp")]
+            deletion_timestamp: Option<serde::de::IgnoredAny>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Ns {
+            metadata: Meta,
+        }
         let nsres = resources::lookup("", "v1", "namespaces").expect("namespaces registered");
-        Ok(self
-            .get_kv(nsres, None, ns)
-            .await?
-            .map(|kv| decode(nsres, &kv)))
+        Ok(self.get_kv(nsres, None, ns).await?.map(|kv| {
+            serde_json::from_slice::<Ns>(&kv.value)
+                .map(|n| n.metadata.deletion_timestamp.is_some())
+                .unwrap_or(false)
+        }))
     }
 
     pub async fn create(
@@ -425,7 +482,7 @@ impl Api {
             let ns_name = meta_str(&obj, "namespace").unwrap_or("default").to_string();
             match self.namespace_state(&ns_name).await? {
                 None => return Err(ApiError::namespace_not_found(&ns_name)),
-                Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => {
+                Some(true) => {
                     return Err(ApiError::forbidden(
                         res,
                         &name,
@@ -434,7 +491,7 @@ impl Api {
                         ),
                     ));
                 }
-                Some(_) => {}
+                Some(false) => {}
             }
         }
         let ns_of = meta_str(&obj, "namespace").map(str::to_string);
@@ -461,7 +518,8 @@ impl Api {
             .await?
         {
             Outcome::Done { kv: Some(kv), .. } => {
-                let obj = decode(res, &kv);
+                // The object as stored, without parsing it back.
+                set_rv(&mut obj, kv.mod_revision);
                 if res.kind == "Namespace" {
                     self.ensure_default_service_account(&name).await;
                 }
@@ -497,7 +555,7 @@ impl Api {
     }
 
     fn encode(&self, res: &ResourceInfo, obj: &Value) -> ApiResult<Bytes> {
-        let mut stored = obj.clone();
+        let mut stored = canonical(obj);
         if let Some(m) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
             m.remove("resourceVersion");
         }
@@ -827,8 +885,9 @@ impl Api {
                         warnings: Vec::new(),
                     });
                 }
+                set_rv(&mut obj, kv.mod_revision);
                 Ok(Written {
-                    obj: decode(res, &kv),
+                    obj,
                     created: false,
                     warnings: Vec::new(),
                 })
@@ -1205,12 +1264,20 @@ impl Api {
         let mut rev;
         let mut more;
         let mut remaining;
-        let chunk = limit.unwrap_or(usize::MAX);
-        loop {
+        let want = limit.unwrap_or(usize::MAX);
+        'pages: loop {
+            // Unfiltered: fetch exactly what is missing. Filtered: fetch in chunks, since
+            // an unknown share of them match.
+            let need = want.saturating_sub(items.len());
+            let fetch = if filtered {
+                need.clamp(256, 4096)
+            } else {
+                need
+            };
             let page = self
                 .store
                 .shared()
-                .read(|m| m.range(&pfx, last_key.as_deref(), Some(chunk.saturating_sub(items.len()).max(1)), at))
+                .read(|m| m.range_counted(&pfx, last_key.as_deref(), Some(fetch), at, !filtered))
                 .map_err(|c| {
                     ApiError::gone(if q.continue_token.is_some() {
                         "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.".to_string()
@@ -1222,14 +1289,19 @@ impl Api {
             at = Some(rev);
             more = page.more;
             remaining = page.remaining;
-            for kv in &page.items {
+            let n = page.items.len();
+            for (i, kv) in page.items.iter().enumerate() {
                 last_key = Some(kv.key.clone());
                 let obj = decode(res, kv);
                 if self.matches(res, &obj, &label, field.as_ref()) {
                     items.push(obj);
+                    if items.len() >= want {
+                        more = more || i + 1 < n;
+                        break 'pages;
+                    }
                 }
             }
-            if !more || limit.is_none_or(|l| items.len() >= l) {
+            if !more {
                 break;
             }
         }
@@ -1242,11 +1314,7 @@ impl Api {
             items,
             revision: rev,
             cont,
-            remaining: if more && !filtered {
-                Some(remaining)
-            } else {
-                None
-            },
+            remaining: if more && !filtered { remaining } else { None },
         })
     }
 
@@ -1292,16 +1360,17 @@ impl Api {
         }
     }
 
-    /// Number of objects of every resource in a namespace (for namespace deletion).
+    /// Number of resources that still have objects in a namespace (0: it is empty).
     pub fn count_in_namespace(&self, ns: &str) -> usize {
         let mut seen = std::collections::HashSet::new();
         let mut n = 0;
         for r in resources::RESOURCES.iter().filter(|r| r.namespaced) {
             if seen.insert(r.storage_prefix()) {
                 let pfx = prefix(r, Some(ns));
+                // Only whether anything is left matters: read no items, just `more`.
                 n += self.store.shared().read(|m| {
-                    m.range(&pfx, None, None, None)
-                        .map(|p| p.items.len())
+                    m.range_counted(&pfx, None, Some(0), None, false)
+                        .map(|p| usize::from(p.more))
                         .unwrap_or(0)
                 });
             }

@@ -29,6 +29,21 @@ pub struct WatchQuery {
     pub allow_bookmarks: bool,
     pub send_initial_events: Option<bool>,
     pub timeout: Option<Duration>,
+    /// Objects are rendered as stored JSON (no table, no version conversion): events can
+    /// then be written without parsing when no selector needs the object's fields.
+    pub raw_json: bool,
+}
+
+/// An event line built from stored bytes, without parsing them.
+fn raw_line(kind: &str, kv: &kumo_raft_store::KeyValue) -> Bytes {
+    let obj = registry::with_rv(kv);
+    let mut v = Vec::with_capacity(obj.len() + 32);
+    v.extend_from_slice(b"{\"type\":\"");
+    v.extend_from_slice(kind.as_bytes());
+    v.extend_from_slice(b"\",\"object\":");
+    v.extend_from_slice(&obj);
+    v.extend_from_slice(b"}\n");
+    Bytes::from(v)
 }
 
 /// How each event's object is rendered.
@@ -75,6 +90,7 @@ pub async fn start(
     if start_rev.is_none() {
         api.store.read_barrier().await?;
     }
+    let fast = q.raw_json && label.is_empty() && field.is_none();
     let (tx, rx) = mpsc::channel(CHANNEL);
     let pfx = registry::prefix(res, ns.as_deref());
     tokio::spawn(async move {
@@ -96,6 +112,12 @@ pub async fn start(
                 Ok(page) => {
                     last = page.revision;
                     for kv in &page.items {
+                        if fast {
+                            if tx.send(raw_line("ADDED", kv)).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
                         let obj = decode(res, kv);
                         if matches(&obj) && tx.send(line("ADDED", render(&obj))).await.is_err() {
                             return;
@@ -139,6 +161,17 @@ pub async fn start(
                 }
             };
             for ev in &events {
+                if fast {
+                    let kind = match (ev.kind, &ev.prev) {
+                        (EventKind::Delete, _) => "DELETED",
+                        (EventKind::Put, None) => "ADDED",
+                        (EventKind::Put, Some(_)) => "MODIFIED",
+                    };
+                    if tx.send(raw_line(kind, &ev.kv)).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 let new_obj = decode(res, &ev.kv);
                 let (kind, obj) = match ev.kind {
                     EventKind::Delete => {
