@@ -199,6 +199,8 @@ async fn api(
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let create = Arc::new(Samples::default());
+    let per_client: Arc<Vec<AtomicU64>> =
+        Arc::new((0..clients).map(|_| AtomicU64::new(0)).collect());
     let errors = Arc::new(AtomicU64::new(0));
     let phase =
         |samples: Arc<Samples>,
@@ -247,11 +249,13 @@ async fn api(
         let t2 = t.clone();
         let base2 = base.clone();
         let created2 = created.clone();
+        let per_client2 = per_client.clone();
         let started = Instant::now();
         phase(
             create.clone(),
             Arc::new(move |c, i| {
                 created2.fetch_add(1, Ordering::Relaxed);
+                per_client2[c].fetch_max(i + 1, Ordering::Relaxed);
                 let sent = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap_or_default()
@@ -271,17 +275,21 @@ async fn api(
     for w in watch_tasks {
         let _ = w.await;
     }
-    let n_created = create.summary().0 as u64;
     // Phase 2: get.
     let get = Arc::new(Samples::default());
     {
         let t2 = t.clone();
         let base2 = base.clone();
-        let per = (n_created / clients.max(1) as u64).max(1);
+        let per_client2 = per_client.clone();
         let started = Instant::now();
         phase(
             get.clone(),
             Arc::new(move |c, i| {
+                // Only names this client created (its last create may have been cut short).
+                let per = per_client2[c]
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(1)
+                    .max(1);
                 t2.client
                     .get(format!("{base2}/cm-{c}-{}", i % per))
                     .bearer_auth(&t2.token)

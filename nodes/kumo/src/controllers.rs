@@ -145,32 +145,44 @@ async fn step(api: &SharedApi, key: &str) -> Result<bool, crate::api::error::Api
     propagation_finalizers(api, res, &obj).await
 }
 
+/// Objects listed per page while emptying a namespace (bounds the memory of one step).
+const DELETE_PAGE: i64 = 500;
+/// Deletes in flight at once while emptying a namespace.
+const DELETE_CONCURRENCY: usize = 64;
+
 async fn delete_content(api: &SharedApi, ns: &str) {
+    use futures::StreamExt;
     let mut seen = std::collections::HashSet::new();
     for r in RESOURCES.iter().filter(|r| r.namespaced) {
         if !seen.insert(r.storage_prefix()) {
             continue;
         }
-        let Ok(page) = api
-            .list(
-                r,
-                Some(ns),
-                &ListQuery {
-                    resource_version: Some("0".into()),
-                    ..Default::default()
-                },
-            )
-            .await
-        else {
-            continue;
-        };
-        for obj in page.items {
-            let name = registry::meta_str(&obj, "name").unwrap_or("").to_string();
-            if obj.pointer("/metadata/deletionTimestamp").is_some() {
-                continue;
-            }
-            if let Err(e) = api.delete(r, Some(ns), &name, &DeleteOpts::default()).await {
-                tracing::debug!(namespace = ns, name, error = %e.message, "delete during namespace termination");
+        let mut cont: Option<String> = None;
+        loop {
+            let q = ListQuery {
+                limit: Some(DELETE_PAGE),
+                continue_token: cont.take(),
+                ..Default::default()
+            };
+            let Ok(page) = api.list(r, Some(ns), &q).await else {
+                break;
+            };
+            let names: Vec<String> = page
+                .items
+                .iter()
+                .filter(|o| o.pointer("/metadata/deletionTimestamp").is_none())
+                .filter_map(|o| registry::meta_str(o, "name").map(str::to_string))
+                .collect();
+            futures::stream::iter(names)
+                .for_each_concurrent(DELETE_CONCURRENCY, |name| async move {
+                    if let Err(e) = api.delete(r, Some(ns), &name, &DeleteOpts::default()).await {
+                        tracing::debug!(namespace = ns, name, error = %e.message, "delete during namespace termination");
+                    }
+                })
+                .await;
+            match page.cont {
+                Some(c) => cont = Some(c),
+                None => break,
             }
         }
     }
