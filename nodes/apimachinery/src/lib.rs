@@ -11,6 +11,7 @@ pub mod defaults;
 pub mod discovery;
 pub mod merge_keys;
 pub mod openapi;
+pub mod openapi_v2_pb;
 pub mod patch;
 pub mod protobuf;
 mod protobuf_schema;

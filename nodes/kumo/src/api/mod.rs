@@ -361,6 +361,7 @@ fn list_query(q: &HashMap<String, String>) -> ApiResult<ListQuery> {
         continue_token: q.get("continue").cloned().filter(|s| !s.is_empty()),
         resource_version: q.get("resourceVersion").cloned(),
         resource_version_match: q.get("resourceVersionMatch").cloned(),
+        raw: false,
     })
 }
 
@@ -459,7 +460,20 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
                 String::new(),
             );
         }
-        "/openapi/v2" => {
+        "/openapi/v2" | "/swagger-2.0.0.pb-v1" => {
+            // gnostic's protobuf (kubectl ≤ 1.29); the legacy path only ever served it. The
+            // answer is typed without the `@`, which Go's mime parser refuses (as kube-openapi).
+            const PB: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+            if path == "/swagger-2.0.0.pb-v1"
+                || accept.contains(PB)
+                || accept.contains("application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
+            {
+                return (
+                    bytes_response(PB, kumo_apimachinery::openapi_v2_pb::v2_document_protobuf()),
+                    "openapi",
+                    String::new(),
+                );
+            }
             if accept.contains("protobuf") && !accept.contains("json") {
                 return (
                     ApiError::new(
@@ -575,7 +589,8 @@ async fn serve_resource(
             Ok(respond(StatusCode::OK, &obj, &[]))
         }
         "list" => {
-            let lq = list_query(q)?;
+            let mut lq = list_query(q)?;
+            lq.raw = matches!(rendering, Rendering::Json);
             let page = api.list(res, ns, &lq).await?;
             let mut meta = json!({"resourceVersion": page.revision.to_string()});
             if let Some(c) = &page.cont {
@@ -583,6 +598,27 @@ async fn serve_resource(
             }
             if let Some(n) = page.remaining {
                 meta["remainingItemCount"] = json!(n);
+            }
+            if lq.raw && page.items.is_empty() && !page.raw.is_empty() {
+                // Stored bytes spliced into the list without parsing them.
+                let head = json!({"kind": res.list_kind(), "apiVersion": res.api_version(), "metadata": meta});
+                let mut body =
+                    serde_json::to_vec(&head).map_err(|e| ApiError::internal(e.to_string()))?;
+                body.pop();
+                body.extend_from_slice(b",\"items\":[");
+                for (i, item) in page.raw.iter().enumerate() {
+                    if i > 0 {
+                        body.push(b',');
+                    }
+                    body.extend_from_slice(item);
+                }
+                body.extend_from_slice(b"]}");
+                let mut r = Response::new(Body::from(body));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                return Ok(r);
             }
             let out = match &rendering {
                 Rendering::Json => {

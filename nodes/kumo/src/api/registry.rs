@@ -1265,10 +1265,12 @@ impl Api {
         let mut more;
         let mut remaining;
         let want = limit.unwrap_or(usize::MAX);
+        let raw = q.raw && !filtered && storage_api_version(res) == res.api_version();
+        let mut raw_items = Vec::new();
         'pages: loop {
             // Unfiltered: fetch exactly what is missing. Filtered: fetch in chunks, since
             // an unknown share of them match.
-            let need = want.saturating_sub(items.len());
+            let need = want.saturating_sub(items.len() + raw_items.len());
             let fetch = if filtered {
                 need.clamp(256, 4096)
             } else {
@@ -1290,6 +1292,16 @@ impl Api {
             more = page.more;
             remaining = page.remaining;
             let n = page.items.len();
+            if raw {
+                for kv in &page.items {
+                    last_key = Some(kv.key.clone());
+                    raw_items.push(with_rv(kv));
+                }
+                if !more || raw_items.len() >= want {
+                    break;
+                }
+                continue;
+            }
             for (i, kv) in page.items.iter().enumerate() {
                 last_key = Some(kv.key.clone());
                 let obj = decode(res, kv);
@@ -1312,6 +1324,7 @@ impl Api {
         };
         Ok(ListPage {
             items,
+            raw: raw_items,
             revision: rev,
             cont,
             remaining: if more && !filtered { remaining } else { None },
@@ -1438,12 +1451,17 @@ pub struct ListQuery {
     pub continue_token: Option<String>,
     pub resource_version: Option<String>,
     pub resource_version_match: Option<String>,
+    /// Return items as stored JSON bytes in `raw` (when no selector needs their fields and
+    /// no version conversion applies) instead of parsed objects in `items`.
+    pub raw: bool,
 }
 
 /// One page of a list.
 #[derive(Debug, Clone)]
 pub struct ListPage {
     pub items: Vec<Value>,
+    /// Items as JSON bytes, when the query asked for `raw` and it applied.
+    pub raw: Vec<Bytes>,
     pub revision: u64,
     pub cont: Option<String>,
     pub remaining: Option<u64>,

@@ -960,3 +960,171 @@ fn t13_unauthenticated_is_401() {
         "{err}"
     );
 }
+
+#[test]
+fn t14_typed_commands_send_protobuf() {
+    // kubectl 1.33 sends these bodies as Kubernetes protobuf.
+    let k = Kumo::start();
+    k.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx:1.27",
+        "--replicas=3",
+        "--port=80",
+    ]);
+    assert_eq!(k.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} {.spec.strategy.type}"]), "3 nginx:1.27 RollingUpdate");
+    k.ok(&[
+        "create",
+        "configmap",
+        "cfg",
+        "--from-literal=a=1",
+        "--from-literal=b=2",
+    ]);
+    assert_eq!(
+        k.ok(&["get", "cm", "cfg", "-o", "jsonpath={.data.a}{.data.b}"]),
+        "12"
+    );
+    k.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "sec",
+        "--from-literal=password=hunter2",
+    ]);
+    assert_eq!(
+        k.ok(&["get", "secret", "sec", "-o", "jsonpath={.data.password}"]),
+        "aHVudGVyMg=="
+    );
+    k.ok(&["create", "namespace", "team-a"]);
+    assert!(
+        k.ok(&["get", "sa", "-n", "team-a", "-o", "name"])
+            .contains("serviceaccount/default")
+    );
+    k.ok(&[
+        "expose",
+        "deployment",
+        "web",
+        "--port=80",
+        "--target-port=8080",
+    ]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "svc",
+            "web",
+            "-o",
+            "jsonpath={.spec.ports[0].targetPort}"
+        ]),
+        "8080"
+    );
+    k.ok(&[
+        "create",
+        "job",
+        "once",
+        "--image=busybox:1.36",
+        "--",
+        "true",
+    ]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "job",
+            "once",
+            "-o",
+            "jsonpath={.spec.template.spec.restartPolicy}"
+        ]),
+        "Never"
+    );
+    k.ok(&[
+        "run",
+        "solo",
+        "--image=busybox:1.36",
+        "--restart=Never",
+        "--",
+        "sleep",
+        "1",
+    ]);
+    let pods = k.ok(&["get", "pods"]);
+    assert!(pods.contains("solo") && pods.contains("Pending"), "{pods}");
+    k.ok(&[
+        "autoscale",
+        "deployment",
+        "web",
+        "--min=2",
+        "--max=5",
+        "--cpu-percent=70",
+    ]);
+    assert!(k.ok(&["get", "hpa", "web"]).contains("Deployment/web"));
+    k.ok(&[
+        "create",
+        "role",
+        "reader",
+        "--verb=get,list",
+        "--resource=pods",
+    ]);
+    k.ok(&[
+        "create",
+        "rolebinding",
+        "reader",
+        "--role=reader",
+        "--user=alice",
+    ]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "rolebinding",
+            "reader",
+            "-o",
+            "jsonpath={.roleRef.name}"
+        ]),
+        "reader"
+    );
+    // Bad input through protobuf is refused the same way.
+    let err = k.fails(&["create", "deployment", "Bad_Name", "--image=nginx"]);
+    assert!(
+        err.contains("is invalid") && err.contains("metadata.name"),
+        "{err}"
+    );
+    let err = k.fails(&["create", "configmap", "cfg"]);
+    assert!(err.contains("already exists"), "{err}");
+}
+
+#[test]
+fn t15_invalid_labels_and_stale_update() {
+    let k = Kumo::start();
+    k.ok(&["create", "configmap", "c"]);
+    let err = k.fails(&["label", "cm", "c", "bad key=x"]);
+    assert!(!err.is_empty());
+    // kubectl checks label syntax itself; a patch reaches the server's validation.
+    let err = k.fails(&[
+        "patch",
+        "cm",
+        "c",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"labels":{"ok":"-bad-value-"}}}"#,
+    ]);
+    assert!(
+        err.contains("is invalid") && err.contains("metadata.labels"),
+        "{err}"
+    );
+    assert_eq!(
+        k.ok(&["get", "cm", "c", "-o", "jsonpath={.metadata.labels}"]),
+        ""
+    );
+    // An update carrying an old resourceVersion is a 409 Conflict.
+    let old = k.ok(&["get", "cm", "c", "-o", "json"]);
+    k.ok(&["label", "cm", "c", "fresh=yes"]);
+    let out = k.kubectl_stdin(&["replace", "-f", "-"], &old);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Conflict")
+            || String::from_utf8_lossy(&out.stderr).contains("modified")
+    );
+    assert_eq!(
+        k.ok(&["get", "cm", "c", "-o", "jsonpath={.metadata.labels.fresh}"]),
+        "yes"
+    );
+}
