@@ -22,22 +22,22 @@ pub enum UpError {
     )]
     InUse { dir: PathBuf },
     #[error(
-        "cannot listen on {addr}: {source}; is another API server running there? pass --api-addr to pick another address"
+        "cannot listen on {addr} (is another API server running there? pass --api-addr to pick another address)"
     )]
     Listen {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("store at {dir}: {source}")]
+    #[error("cannot open the store at {dir}")]
     Store {
         dir: PathBuf,
         source: kumo_raft_store::Error,
     },
-    #[error("certificates: {0}")]
+    #[error("certificates")]
     Pki(#[from] pki::Error),
     #[error("the store elected no leader within {0:?}")]
     NoLeader(Duration),
-    #[error("i/o: {0}")]
+    #[error("i/o")]
     Io(#[from] std::io::Error),
 }
 
@@ -109,6 +109,17 @@ pub async fn start(cfg: &UpConfig) -> Result<Running, UpError> {
             seg.display()
         );
     }
+    match serve_on(cfg, store.clone()).await {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            // Stop Raft cleanly before reporting: nothing is left running behind the error.
+            let _ = store.shutdown().await;
+            Err(e)
+        }
+    }
+}
+
+async fn serve_on(cfg: &UpConfig, store: StoreNode) -> Result<Running, UpError> {
     let wait = Duration::from_secs(10);
     store
         .wait_leader(wait)
