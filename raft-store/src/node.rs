@@ -76,7 +76,8 @@ async fn run_batcher(
             Command::Batch(cmds)
         };
         let n = replies.len();
-        match write(&raft, cmd).await {
+        let span = tracing::info_span!("raft.propose", commands = n);
+        match tracing::Instrument::instrument(write(&raft, cmd), span).await {
             Ok(Outcome::Batch(outs)) if outs.len() == n => {
                 for (reply, out) in replies.into_iter().zip(outs) {
                     let _ = reply.send(Ok(out));
@@ -200,7 +201,6 @@ impl StoreNode {
     /// Proposes a command and waits until it is committed and applied; the outcome is the
     /// state machine's answer. Concurrent proposals are grouped into one log entry (see
     /// `run_batcher`): one append and one fsync for all of them.
-    #[tracing::instrument(level = "debug", skip_all, name = "raft.propose")]
     pub async fn propose(&self, cmd: Command) -> Result<Outcome> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.proposals

@@ -386,12 +386,20 @@ async fn dispatch(State(server): State<Shared>, req: Request) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let span = tracing::info_span!("api.request", method = %method, path = %path, status = tracing::field::Empty);
-    let _enter = span.enter();
-    drop(_enter);
-    let (resp, verb, resource) = handle(server.clone(), req).await;
+    let span = tracing::info_span!(
+        "api.request",
+        method = %method,
+        path = %path,
+        verb = tracing::field::Empty,
+        resource = tracing::field::Empty,
+        status = tracing::field::Empty
+    );
+    let (resp, verb, resource) =
+        tracing::Instrument::instrument(handle(server.clone(), req), span.clone()).await;
     let code = resp.status().as_u16();
     span.record("status", code);
+    span.record("verb", verb);
+    span.record("resource", resource.as_str());
     server
         .metrics
         .observe_request(verb, &resource, code, started.elapsed());

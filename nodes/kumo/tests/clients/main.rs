@@ -186,3 +186,54 @@ fn t03_python_client() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn t04_kube_bookmarks_and_initial_events() {
+    let k = Kumo::start();
+    let c = client(&k).await;
+    let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "default");
+    cms.create(&PostParams::default(), &cm("b0"))
+        .await
+        .expect("create");
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv");
+    // A quiet watch that asked for bookmarks gets one (every 5 s), carrying the revision.
+    let mut stream = cms
+        .watch(&WatchParams::default().timeout(8), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    let ev = tokio::time::timeout(std::time::Duration::from_secs(8), stream.next())
+        .await
+        .expect("an event within 8 s");
+    match ev {
+        Some(Ok(WatchEvent::Bookmark(b))) => assert_eq!(b.metadata.resource_version, rv),
+        other => panic!("expected a bookmark, got {other:?}"),
+    }
+    // The streaming-list protocol: initial ADDED events, then a bookmark marking their end.
+    let wp = WatchParams::default().initial_events().timeout(5);
+    let mut stream = cms.watch(&wp, "").await.expect("watch").boxed();
+    let mut added = 0;
+    loop {
+        match stream.next().await {
+            Some(Ok(WatchEvent::Added(_))) => added += 1,
+            Some(Ok(WatchEvent::Bookmark(b))) => {
+                assert_eq!(
+                    b.metadata
+                        .annotations
+                        .get("k8s.io/initial-events-end")
+                        .map(String::as_str),
+                    Some("true")
+                );
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(added >= 1);
+}

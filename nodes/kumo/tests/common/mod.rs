@@ -50,7 +50,20 @@ impl Kumo {
         Kumo::start_args(dir, addr, &[])
     }
 
+    /// Starts `kumo up` in a fresh directory with extra environment variables.
+    pub fn start_with_env(env: &[(&str, &str)]) -> Kumo {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut k = Kumo::start_full(&dir, &format!("127.0.0.1:{}", free_port()), &[], env);
+        k._tmp = Some(tmp);
+        k
+    }
+
     fn start_args(dir: &Path, addr: &str, extra: &[&str]) -> Kumo {
+        Kumo::start_full(dir, addr, extra, &[])
+    }
+
+    fn start_full(dir: &Path, addr: &str, extra: &[&str], env: &[(&str, &str)]) -> Kumo {
         let log = std::fs::File::create(
             dir.join(format!("kumo-{}.log", Instant::now().elapsed().as_nanos())),
         )
@@ -58,6 +71,7 @@ impl Kumo {
         let _ = std::fs::create_dir_all(dir);
         let log = log.or_else(|| std::fs::File::create(dir.join("kumo.log")).ok());
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kumo"));
+        cmd.envs(env.iter().copied());
         cmd.args(["up", "--data-dir"])
             .arg(dir)
             .args(["--api-addr", addr])
