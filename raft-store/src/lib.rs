@@ -27,8 +27,20 @@ pub use state_machine::{Shared, StateMachine};
 
 /// Node ids are plain integers, unique in a cluster.
 pub type NodeId = u64;
-/// A node as Raft membership records it: its peer address.
-pub type Node = openraft::BasicNode;
+/// A node as Raft membership records it: where peers and clients reach it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Node {
+    /// QUIC address for Raft and forwarded requests.
+    pub peer_addr: String,
+    /// HTTPS address of its Kubernetes API.
+    pub api_addr: String,
+}
+
+impl std::fmt::Display for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "peer={} api={}", self.peer_addr, self.api_addr)
+    }
+}
 
 openraft::declare_raft_types!(
     /// The Raft type configuration of the object store.

@@ -1,10 +1,14 @@
 //! The durable Raft log: checksummed records in segment files, written and fsynced by one
 //! writer thread that groups whatever is queued into one fsync (group commit).
 //!
-//! Record frame: `[len: u32 LE][crc32c(payload): u32 LE][payload: postcard(Record)]`.
-//! On open every segment is replayed in order. A torn or corrupt frame at the tail of the
-//! last segment is cut off and reported (it was never acknowledged: acknowledgement waits for
-//! the fsync); a bad frame anywhere else is a fatal [`Error::Corrupt`].
+//! A segment is a sequence of groups, one per write + fsync:
+//! `[b"KUMOWAL1"][len: u32 LE][crc32c(body): u32 LE][body]`, where the body is record frames
+//! `[len: u32 LE][crc32c(payload): u32 LE][payload: postcard(Record)]`. Nothing in a group is
+//! acknowledged before the group's fsync, so only the last group can be torn by a crash.
+//! On open every segment is replayed in order. A bad group at the end of the last segment —
+//! with no valid group after it — is a torn write: it is cut off and reported. A bad group
+//! followed by a valid one is damage to acknowledged data: a fatal [`Error::Corrupt`], as is
+//! a bad group in any segment but the last.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -13,7 +17,6 @@ use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{
@@ -27,8 +30,14 @@ use crate::{Error, NodeId, TypeConfig};
 
 /// A segment is closed and a new one started past this size.
 const SEGMENT_BYTES: u64 = 64 << 20;
-/// Largest frame accepted on replay; a length above it is treated as corruption.
-const MAX_FRAME: u32 = 64 << 20;
+/// Largest record; a longer one is refused when written (never acknowledged) and treated as
+/// corruption on replay. The batcher keeps entries far below it.
+const MAX_FRAME: u32 = 48 << 20;
+/// A group (one write + fsync) is closed past this size; a larger write is split into
+/// several groups, each fsynced before the next is written.
+const MAX_GROUP_BYTES: usize = 56 << 20;
+/// Marks the start of every group, so replay can tell whether valid data follows damage.
+const GROUP_MAGIC: &[u8; 8] = b"KUMOWAL1";
 /// Bound of the writer queue: `append` waits (back-pressure on Raft) when it is full.
 const WRITER_QUEUE: usize = 4096;
 /// At most this many queued requests are grouped into one fsync.
@@ -93,7 +102,7 @@ enum Done {
 #[derive(Clone)]
 pub struct LogStore {
     state: Arc<Mutex<LogState2>>,
-    writer: SyncSender<WriterMsg>,
+    writer: tokio::sync::mpsc::Sender<WriterMsg>,
 }
 
 fn io_err(
@@ -120,37 +129,102 @@ fn segment_path(dir: &Path, seq: u64) -> PathBuf {
 
 fn encode_frame(rec: &Record, out: &mut Vec<u8>) -> io::Result<()> {
     let payload = postcard::to_allocvec(rec).map_err(io::Error::other)?;
+    if payload.len() > MAX_FRAME as usize {
+        return Err(io::Error::other(format!(
+            "log record of {} bytes exceeds the {MAX_FRAME}-byte limit",
+            payload.len()
+        )));
+    }
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
     out.extend_from_slice(&payload);
     Ok(())
 }
 
-/// Reads frames from `buf`; returns the records and the offset of the first bad frame, if any.
-fn decode_frames(buf: &[u8]) -> (Vec<Record>, Option<u64>) {
+/// Wraps record frames into one group.
+fn encode_group(body: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(GROUP_MAGIC);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32c::crc32c(body).to_le_bytes());
+    out.extend_from_slice(body);
+}
+
+/// Decodes the record frames of a group body; `None` if any is damaged.
+fn decode_frames(buf: &[u8]) -> Option<Vec<Record>> {
     let mut out = Vec::new();
     let mut off = 0usize;
     while off < buf.len() {
-        let bad = Some(off as u64);
         if buf.len() - off < 8 {
-            return (out, bad);
+            return None;
         }
         let len = u32::from_le_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]);
         let crc = u32::from_le_bytes([buf[off + 4], buf[off + 5], buf[off + 6], buf[off + 7]]);
         if len > MAX_FRAME || buf.len() - off - 8 < len as usize {
-            return (out, bad);
+            return None;
         }
         let payload = &buf[off + 8..off + 8 + len as usize];
         if crc32c::crc32c(payload) != crc {
-            return (out, bad);
+            return None;
         }
-        match postcard::from_bytes::<Record>(payload) {
-            Ok(r) => out.push(r),
-            Err(_) => return (out, bad),
-        }
+        out.push(postcard::from_bytes::<Record>(payload).ok()?);
         off += 8 + len as usize;
     }
-    (out, None)
+    Some(out)
+}
+
+/// The group at `off`: its records and its total length, if it is whole and valid.
+fn group_at(buf: &[u8], off: usize) -> Option<(Vec<Record>, usize)> {
+    let head = buf.get(off..off + 16)?;
+    if &head[..8] != GROUP_MAGIC {
+        return None;
+    }
+    let len = u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize;
+    let crc = u32::from_le_bytes([head[12], head[13], head[14], head[15]]);
+    if len > MAX_GROUP_BYTES {
+        return None;
+    }
+    let body = buf.get(off + 16..off + 16 + len)?;
+    if crc32c::crc32c(body) != crc {
+        return None;
+    }
+    Some((decode_frames(body)?, 16 + len))
+}
+
+/// What replay of one segment found.
+struct Replayed {
+    records: Vec<Record>,
+    /// Offset of the first bad group, if any.
+    bad: Option<u64>,
+    /// A valid group follows the bad one: acknowledged data is damaged.
+    valid_after_bad: bool,
+}
+
+fn replay_segment(buf: &[u8]) -> Replayed {
+    let mut records = Vec::new();
+    let mut off = 0usize;
+    while off < buf.len() {
+        match group_at(buf, off) {
+            Some((recs, len)) => {
+                records.extend(recs);
+                off += len;
+            }
+            None => {
+                let valid_after_bad = (off + 1..buf.len().saturating_sub(GROUP_MAGIC.len() - 1))
+                    .filter(|&i| &buf[i..i + GROUP_MAGIC.len()] == GROUP_MAGIC)
+                    .any(|i| group_at(buf, i).is_some());
+                return Replayed {
+                    records,
+                    bad: Some(off as u64),
+                    valid_after_bad,
+                };
+            }
+        }
+    }
+    Replayed {
+        records,
+        bad: None,
+        valid_after_bad: false,
+    }
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -182,7 +256,11 @@ impl LogStore {
             let path = segment_path(dir, *seq);
             let mut buf = Vec::new();
             File::open(&path)?.read_to_end(&mut buf)?;
-            let (records, bad) = decode_frames(&buf);
+            let Replayed {
+                records,
+                bad,
+                valid_after_bad,
+            } = replay_segment(&buf);
             let mut max_index = None;
             for r in records {
                 if let Record::Entry(e) = &r {
@@ -192,6 +270,14 @@ impl LogStore {
                 state.apply(r);
             }
             if let Some(off) = bad {
+                if valid_after_bad {
+                    return Err(Error::Corrupt(format!(
+                        "{}: damaged data at offset {off} followed by valid log groups: \
+                         acknowledged entries are damaged; refusing to start (restore this \
+                         node from a peer or a backup)",
+                        path.display()
+                    )));
+                }
                 if i + 1 != seqs.len() {
                     return Err(Error::Corrupt(format!(
                         "{}: bad frame at offset {off} in a segment that is not the last; \
@@ -212,7 +298,7 @@ impl LogStore {
                 max_index,
             });
         }
-        let (tx, rx) = sync_channel(WRITER_QUEUE);
+        let (tx, rx) = tokio::sync::mpsc::channel(WRITER_QUEUE);
         let mut writer = Writer::open(dir.to_path_buf(), segments, &state)?;
         std::thread::Builder::new()
             .name("raft-log-writer".into())
@@ -226,16 +312,21 @@ impl LogStore {
         ))
     }
 
-    fn send(&self, records: Vec<Record>, done: Option<Done>) -> Result<(), StorageError<NodeId>> {
-        // A full queue blocks this Raft task until the writer catches up: back-pressure.
+    async fn send(
+        &self,
+        records: Vec<Record>,
+        done: Option<Done>,
+    ) -> Result<(), StorageError<NodeId>> {
+        // A full queue makes this Raft task wait until the writer catches up: back-pressure.
         self.writer
             .send(WriterMsg::Records(records, done))
+            .await
             .map_err(|_| writer_gone())
     }
 
     async fn send_and_wait(&self, records: Vec<Record>) -> Result<(), StorageError<NodeId>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.send(records, Some(Done::Notify(tx)))?;
+        self.send(records, Some(Done::Notify(tx))).await?;
         match rx.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(io_err(ErrorSubject::Logs, ErrorVerb::Write, e)),
@@ -286,13 +377,13 @@ impl Writer {
         })
     }
 
-    fn run(&mut self, rx: Receiver<WriterMsg>) {
-        while let Ok(first) = rx.recv() {
+    fn run(&mut self, mut rx: tokio::sync::mpsc::Receiver<WriterMsg>) {
+        while let Some(first) = rx.blocking_recv() {
             let mut group = vec![first];
             while group.len() < MAX_GROUP {
                 match rx.try_recv() {
                     Ok(m) => group.push(m),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                    Err(_) => break,
                 }
             }
             let result = self.write_group(&group);
@@ -332,7 +423,14 @@ impl Writer {
         let mut purge_upto = None;
         for WriterMsg::Records(records, _) in group {
             for r in records {
+                let before = buf.len();
                 encode_frame(r, &mut buf)?;
+                if buf.len() > MAX_GROUP_BYTES && before > 0 {
+                    // Close the group before this record: write and fsync it, then go on.
+                    let rest = buf.split_off(before);
+                    self.write_synced(&buf)?;
+                    buf = rest;
+                }
                 match r {
                     Record::Entry(e) => {
                         if let Some(seg) = self.segments.last_mut() {
@@ -349,16 +447,26 @@ impl Writer {
                 }
             }
         }
-        self.file.write_all(&buf)?;
-        self.file.flush()?;
-        self.file.get_ref().sync_data()?;
-        self.size += buf.len() as u64;
+        if !buf.is_empty() {
+            self.write_synced(&buf)?;
+        }
         if self.size >= SEGMENT_BYTES {
             self.rotate()?;
         }
         if let Some(upto) = purge_upto {
             self.delete_purged(upto)?;
         }
+        Ok(())
+    }
+
+    /// Writes record frames as one group and fsyncs it.
+    fn write_synced(&mut self, frames: &[u8]) -> io::Result<()> {
+        let mut out = Vec::with_capacity(frames.len() + 16);
+        encode_group(frames, &mut out);
+        self.file.write_all(&out)?;
+        self.file.flush()?;
+        self.file.get_ref().sync_data()?;
+        self.size += out.len() as u64;
         Ok(())
     }
 
@@ -376,6 +484,9 @@ impl Writer {
             encode_frame(&Record::Purge(p), &mut head)?;
         }
         encode_frame(&Record::Committed(self.committed), &mut head)?;
+        let mut group = Vec::new();
+        encode_group(&head, &mut group);
+        let head = group;
         let mut w = BufWriter::with_capacity(1 << 20, f);
         w.write_all(&head)?;
         w.flush()?;
@@ -455,7 +566,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError<NodeId>> {
         self.state.lock().committed = committed;
-        self.send(vec![Record::Committed(committed)], None)
+        self.send(vec![Record::Committed(committed)], None).await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError<NodeId>> {
@@ -479,17 +590,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 records.push(Record::Entry(e));
             }
         }
-        self.send(records, Some(Done::Flushed(callback)))
+        self.send(records, Some(Done::Flushed(callback))).await
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         self.state.lock().apply(Record::Truncate(log_id.index));
-        self.send(vec![Record::Truncate(log_id.index)], None)
+        self.send(vec![Record::Truncate(log_id.index)], None).await
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         self.state.lock().apply(Record::Purge(log_id));
-        self.send(vec![Record::Purge(log_id)], None)
+        self.send(vec![Record::Purge(log_id)], None).await
     }
 }
 
@@ -497,23 +608,45 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 mod tests {
     use super::*;
 
+    fn group(records: &[Record]) -> Vec<u8> {
+        let mut frames = Vec::new();
+        for r in records {
+            encode_frame(r, &mut frames).unwrap();
+        }
+        let mut out = Vec::new();
+        encode_group(&frames, &mut out);
+        out
+    }
+
     #[test]
-    fn frames_detect_torn_and_corrupt_tails() {
-        let mut buf = Vec::new();
-        encode_frame(&Record::Truncate(5), &mut buf).unwrap();
-        let good = buf.len();
-        encode_frame(&Record::Truncate(6), &mut buf).unwrap();
-        let (recs, bad) = decode_frames(&buf);
-        assert_eq!(recs.len(), 2);
-        assert_eq!(bad, None);
-        // Torn: the second frame is cut short.
-        let (recs, bad) = decode_frames(&buf[..buf.len() - 1]);
-        assert_eq!((recs.len(), bad), (1, Some(good as u64)));
-        // Corrupt: a flipped payload bit.
-        let mut flipped = buf.clone();
-        let last = flipped.len() - 1;
-        flipped[last] ^= 0x40;
-        let (recs, bad) = decode_frames(&flipped);
-        assert_eq!((recs.len(), bad), (1, Some(good as u64)));
+    fn replay_tells_torn_tails_from_damage() {
+        let mut buf = group(&[Record::Truncate(5), Record::Truncate(6)]);
+        let first = buf.len();
+        buf.extend(group(&[Record::Truncate(7)]));
+        let r = replay_segment(&buf);
+        assert_eq!((r.records.len(), r.bad), (3, None));
+        // Torn: the last group is cut short.
+        let r = replay_segment(&buf[..buf.len() - 1]);
+        assert_eq!(
+            (r.records.len(), r.bad, r.valid_after_bad),
+            (2, Some(first as u64), false)
+        );
+        // Damage in the first group with a valid group after it: not a torn write.
+        let mut damaged = buf.clone();
+        damaged[20] ^= 0x40;
+        let r = replay_segment(&damaged);
+        assert_eq!(
+            (r.records.len(), r.bad, r.valid_after_bad),
+            (0, Some(0), true)
+        );
+        // Damage in the last group only: a torn write.
+        let mut tail = buf.clone();
+        let last = tail.len() - 1;
+        tail[last] ^= 0x40;
+        let r = replay_segment(&tail);
+        assert_eq!(
+            (r.records.len(), r.bad, r.valid_after_bad),
+            (2, Some(first as u64), false)
+        );
     }
 }

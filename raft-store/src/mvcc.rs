@@ -53,6 +53,13 @@ pub enum Command {
     /// Independent commands proposed together as one log entry (one fsync); each is applied
     /// in order with its own revision and its own outcome, as if proposed alone.
     Batch(Vec<Command>),
+    /// `cmd`, only if `guard_key` is still at `guard_revision` (e.g. a create only while
+    /// its namespace is unchanged since it was checked); else `GuardFailed`.
+    Guarded {
+        guard_key: String,
+        guard_revision: Revision,
+        cmd: Box<Command>,
+    },
 }
 
 /// The result of applying one command: the `R` of the Raft log.
@@ -80,6 +87,8 @@ pub enum Outcome {
     Empty,
     /// Outcomes of a `Command::Batch`, in order.
     Batch(Vec<Outcome>),
+    /// The guard of a `Command::Guarded` changed; nothing was applied.
+    GuardFailed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,6 +223,17 @@ impl Mvcc {
             Command::Compact { revision } => self.compact(revision),
             Command::Batch(cmds) => {
                 Outcome::Batch(cmds.into_iter().map(|c| self.apply(c)).collect())
+            }
+            Command::Guarded {
+                guard_key,
+                guard_revision,
+                cmd,
+            } => {
+                if self.kvs.get(&guard_key).map(|kv| kv.mod_revision) == Some(guard_revision) {
+                    self.apply(*cmd)
+                } else {
+                    Outcome::GuardFailed
+                }
             }
         }
     }
@@ -616,6 +636,23 @@ mod tests {
         assert!(matches!(outs[0], Outcome::Done { revision: 1, .. }));
         assert!(matches!(outs[1], Outcome::AlreadyExists { .. }));
         assert!(matches!(outs[2], Outcome::Done { revision: 2, .. }));
+    }
+
+    #[test]
+    fn guarded_commands_apply_only_while_the_guard_holds() {
+        let mut s = Mvcc::default();
+        s.apply(put("ns/a", "1", Precondition::Absent));
+        let guarded = |rev| Command::Guarded {
+            guard_key: "ns/a".into(),
+            guard_revision: rev,
+            cmd: Box::new(put("obj/x", "1", Precondition::Absent)),
+        };
+        assert!(matches!(s.apply(guarded(9)), Outcome::GuardFailed));
+        assert!(s.get("obj/x").is_none());
+        assert!(matches!(
+            s.apply(guarded(1)),
+            Outcome::Done { revision: 2, .. }
+        ));
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct StoreConfig {
     pub node_id: NodeId,
     /// Address peers reach this node at (recorded in the membership).
     pub peer_addr: String,
+    /// Address of this node's Kubernetes API (recorded in the membership).
+    pub api_addr: String,
     /// A snapshot is built after this many applied entries; the log is purged behind it.
     pub snapshot_every: u64,
     /// Entries kept in the log behind a snapshot, for followers slightly behind.
@@ -31,9 +33,11 @@ pub struct StoreConfig {
 
 impl StoreConfig {
     pub fn single(peer_addr: impl Into<String>) -> Self {
+        let peer_addr = peer_addr.into();
         Self {
             node_id: 1,
-            peer_addr: peer_addr.into(),
+            api_addr: peer_addr.clone(),
+            peer_addr,
             snapshot_every: 50_000,
             keep_behind_snapshot: 5_000,
             max_events: crate::mvcc::DEFAULT_MAX_EVENTS,
@@ -46,8 +50,39 @@ impl StoreConfig {
 const PROPOSAL_QUEUE: usize = 16_384;
 /// Commands grouped into one log entry at most.
 const MAX_BATCH: usize = 1_024;
+/// Bytes of keys and values grouped into one log entry at most (a single larger command
+/// goes alone). Keeps every entry far below the log's record limit and the transport's
+/// frame limit.
+const MAX_BATCH_BYTES: usize = 8 << 20;
+
+fn command_bytes(cmd: &Command) -> usize {
+    match cmd {
+        Command::Put { key, value, .. } => key.len() + value.len(),
+        Command::Delete { key, .. } => key.len(),
+        Command::Compact { .. } => 8,
+        Command::Batch(cmds) => cmds.iter().map(command_bytes).sum(),
+        Command::Guarded { guard_key, cmd, .. } => guard_key.len() + command_bytes(cmd),
+    }
+}
 
 type Reply = tokio::sync::oneshot::Sender<Result<Outcome>>;
+
+/// A boxed future, for the object-safe [`Peers`] trait.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// How a node reaches the leader for what only the leader can do. Implemented over the
+/// transport by [`crate::cluster`]; a one-node cluster has none.
+pub trait Peers: Send + Sync + 'static {
+    /// Proposes `cmd` at `leader` and returns its outcome.
+    fn forward(&self, leader: NodeId, cmd: Command) -> BoxFuture<'_, Result<Outcome>>;
+    /// Asks `leader` for a read index: the log index a linearizable read must wait for.
+    fn read_index(&self, leader: NodeId) -> BoxFuture<'_, Result<u64>>;
+}
+
+/// Attempts to reach a leader for one batch or read (each waits for an election if needed).
+const LEADER_ATTEMPTS: usize = 20;
+/// Pause between attempts while no leader is known or the known one moved.
+const LEADER_RETRY: Duration = Duration::from_millis(100);
 
 /// A running store node.
 #[derive(Clone)]
@@ -56,6 +91,7 @@ pub struct StoreNode {
     shared: Arc<Shared>,
     node_id: NodeId,
     proposals: tokio::sync::mpsc::Sender<(Command, Reply)>,
+    peers: Option<Arc<dyn Peers>>,
     _lock: Arc<File>,
 }
 
@@ -65,11 +101,40 @@ pub struct StoreNode {
 /// concurrency into throughput.
 async fn run_batcher(
     raft: Raft<TypeConfig>,
+    peers: Option<Arc<dyn Peers>>,
     mut rx: tokio::sync::mpsc::Receiver<(Command, Reply)>,
 ) {
-    let mut batch: Vec<(Command, Reply)> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (cmds, replies): (Vec<Command>, Vec<Reply>) = batch.drain(..).unzip();
+    let mut received: Vec<(Command, Reply)> = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut received, MAX_BATCH).await > 0 {
+        // Split what arrived into entries of at most MAX_BATCH_BYTES.
+        let mut entries: Vec<Vec<(Command, Reply)>> = Vec::new();
+        let mut size = 0;
+        for item in received.drain(..) {
+            let n = command_bytes(&item.0);
+            match entries.last_mut() {
+                Some(last) if size + n <= MAX_BATCH_BYTES => {
+                    size += n;
+                    last.push(item);
+                }
+                _ => {
+                    size = n;
+                    entries.push(vec![item]);
+                }
+            }
+        }
+        for batch in entries {
+            propose_batch(&raft, peers.as_deref(), batch).await;
+        }
+    }
+}
+
+async fn propose_batch(
+    raft: &Raft<TypeConfig>,
+    peers: Option<&dyn Peers>,
+    batch: Vec<(Command, Reply)>,
+) {
+    {
+        let (cmds, replies): (Vec<Command>, Vec<Reply>) = batch.into_iter().unzip();
         let cmd = if cmds.len() == 1 {
             cmds.into_iter().next().expect("one")
         } else {
@@ -77,7 +142,8 @@ async fn run_batcher(
         };
         let n = replies.len();
         let span = tracing::info_span!("raft.propose", commands = n);
-        match tracing::Instrument::instrument(write(&raft, cmd), span).await {
+        let written = tracing::Instrument::instrument(write_anywhere(raft, peers, cmd), span);
+        match written.await {
             Ok(Outcome::Batch(outs)) if outs.len() == n => {
                 for (reply, out) in replies.into_iter().zip(outs) {
                     let _ = reply.send(Ok(out));
@@ -104,7 +170,41 @@ async fn run_batcher(
     }
 }
 
-async fn write(raft: &Raft<TypeConfig>, cmd: Command) -> Result<Outcome> {
+/// Writes through this node when it leads, else through the leader (forwarded over the
+/// transport); waits out elections, up to [`LEADER_ATTEMPTS`].
+async fn write_anywhere(
+    raft: &Raft<TypeConfig>,
+    peers: Option<&dyn Peers>,
+    cmd: Command,
+) -> Result<Outcome> {
+    let mut last = Error::NotLeader { leader: None };
+    for _ in 0..LEADER_ATTEMPTS {
+        let result = match (raft.current_leader().await, peers) {
+            (Some(l), Some(p)) if l != raft_id(raft) => p.forward(l, cmd.clone()).await,
+            _ => write(raft, cmd.clone()).await,
+        };
+        match result {
+            Err(e @ Error::NotLeader { .. }) => {
+                last = e;
+                if peers.is_none() {
+                    break;
+                }
+                tokio::time::sleep(LEADER_RETRY).await;
+            }
+            // A forwarded command whose fate is unknown (the leader may have applied it)
+            // is not retried: the caller gets the error and decides.
+            other => return other,
+        }
+    }
+    Err(last)
+}
+
+fn raft_id(raft: &Raft<TypeConfig>) -> NodeId {
+    raft.metrics().borrow().id
+}
+
+/// Proposes `cmd` on this node's Raft; `NotLeader` when it does not lead.
+pub(crate) async fn write(raft: &Raft<TypeConfig>, cmd: Command) -> Result<Outcome> {
     match raft.client_write(cmd).await {
         Ok(resp) => Ok(resp.data),
         Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(Error::NotLeader {
@@ -133,6 +233,22 @@ impl StoreNode {
     /// Opens the node's data in `dir` (creating it), replays the log, restores the last
     /// snapshot, starts Raft and — on a fresh directory — initialises a one-voter cluster.
     pub async fn open(dir: &Path, cfg: StoreConfig) -> Result<(Self, RecoveryReport)> {
+        Self::open_with(dir, cfg, NoPeers, None, true).await
+    }
+
+    /// Opens a node that reaches its peers through `network` (Raft) and `peers` (forwarding).
+    /// With `bootstrap`, a fresh directory initialises a one-voter cluster of this node;
+    /// without, the node waits to be added by a leader (`kumo control --join`).
+    pub async fn open_with<N>(
+        dir: &Path,
+        cfg: StoreConfig,
+        network: N,
+        peers: Option<Arc<dyn Peers>>,
+        bootstrap: bool,
+    ) -> Result<(Self, RecoveryReport)>
+    where
+        N: openraft::network::RaftNetworkFactory<TypeConfig>,
+    {
         std::fs::create_dir_all(dir)?;
         let lock = lock_dir(dir)?;
         let (log, report) = LogStore::open(&dir.join("raft-log"))?;
@@ -149,18 +265,19 @@ impl StoreNode {
             ..Default::default()
         };
         let config = Arc::new(config.validate().map_err(|e| Error::Raft(e.to_string()))?);
-        let raft = Raft::new(cfg.node_id, config, NoPeers, log, sm)
+        let raft = Raft::new(cfg.node_id, config, network, log, sm)
             .await
             .map_err(|e| Error::Raft(e.to_string()))?;
-        if !raft
+        let initialized = raft
             .is_initialized()
             .await
-            .map_err(|e| Error::Raft(e.to_string()))?
-        {
+            .map_err(|e| Error::Raft(e.to_string()))?;
+        if bootstrap && !initialized {
             let members = BTreeMap::from([(
                 cfg.node_id,
                 Node {
-                    addr: cfg.peer_addr.clone(),
+                    peer_addr: cfg.peer_addr.clone(),
+                    api_addr: cfg.api_addr.clone(),
                 },
             )]);
             raft.initialize(members)
@@ -168,12 +285,13 @@ impl StoreNode {
                 .map_err(|e| Error::Raft(e.to_string()))?;
         }
         let (proposals, rx) = tokio::sync::mpsc::channel(PROPOSAL_QUEUE);
-        tokio::spawn(run_batcher(raft.clone(), rx));
+        tokio::spawn(run_batcher(raft.clone(), peers.clone(), rx));
         let node = Self {
             raft,
             shared,
             node_id: cfg.node_id,
             proposals,
+            peers,
             _lock: Arc::new(lock),
         };
         Ok((node, report))
@@ -211,20 +329,61 @@ impl StoreNode {
     }
 
     /// Waits until this node has applied everything committed before the call (read index):
-    /// a read after it is linearizable.
+    /// a read after it is linearizable. A follower asks the leader for the index, then
+    /// waits for its own state machine to reach it.
     pub async fn read_barrier(&self) -> Result<()> {
+        let mut last = Error::NotLeader { leader: None };
+        for _ in 0..LEADER_ATTEMPTS {
+            let leader = self.raft.current_leader().await;
+            let index = match (leader, &self.peers) {
+                (Some(l), Some(p)) if l != self.node_id => p.read_index(l).await,
+                _ => self.local_read_index().await,
+            };
+            match index {
+                Ok(index) => return self.wait_applied(index).await,
+                Err(e @ Error::NotLeader { .. }) => {
+                    last = e;
+                    if self.peers.is_none() {
+                        break;
+                    }
+                    tokio::time::sleep(LEADER_RETRY).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    /// The read index when this node leads (after confirming leadership with a quorum).
+    pub async fn local_read_index(&self) -> Result<u64> {
+        match self.raft.ensure_linearizable().await {
+            Ok(log_id) => Ok(log_id.map_or(0, |l| l.index)),
+            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+                Err(Error::NotLeader {
+                    leader: f.leader_id,
+                })
+            }
+            Err(other) => Err(Error::Raft(other.to_string())),
+        }
+    }
+
+    /// Waits (bounded) until the state machine has applied `index`.
+    pub async fn wait_applied(&self, index: u64) -> Result<()> {
+        if self.shared.last_applied_index().unwrap_or(0) >= index {
+            return Ok(());
+        }
         self.raft
-            .ensure_linearizable()
+            .wait(Some(Duration::from_secs(10)))
+            .applied_index_at_least(Some(index), "read barrier")
             .await
             .map(|_| ())
-            .map_err(|e| match e {
-                RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f)) => {
-                    Error::NotLeader {
-                        leader: f.leader_id,
-                    }
-                }
-                other => Error::Raft(other.to_string()),
-            })
+            .map_err(|e| Error::Raft(e.to_string()))
+    }
+
+    /// Proposes on this node only: `NotLeader` when it does not lead (used for commands
+    /// forwarded by a peer, so they never bounce between nodes).
+    pub async fn propose_local(&self, cmd: Command) -> Result<Outcome> {
+        write(&self.raft, cmd).await
     }
 
     /// Stops Raft; the log writer flushes what it has.

@@ -178,7 +178,12 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 st.membership.clone(),
             )
         };
-        let data = postcard::to_allocvec(&snap).map_err(|e| snap_err(ErrorVerb::Write, e))?;
+        let revision = snap.revision;
+        // Encoding a large store is CPU work: keep it off the async workers.
+        let data = tokio::task::spawn_blocking(move || postcard::to_allocvec(&snap))
+            .await
+            .map_err(|e| snap_err(ErrorVerb::Write, e))?
+            .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         let snapshot_id = match last_applied {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, self.seq),
             None => format!("0-0-{}", self.seq),
@@ -198,7 +203,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 .await
                 .map_err(|e| snap_err(ErrorVerb::Write, e))?
                 .map_err(|e| snap_err(ErrorVerb::Write, e))?;
-        tracing::info!(snapshot = %meta.snapshot_id, revision = snap.revision, "built snapshot");
+        tracing::info!(snapshot = %meta.snapshot_id, revision, "built snapshot");
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(file.data)),

@@ -155,7 +155,9 @@ async fn corruption_before_the_tail_is_refused() {
     std::fs::write(&seg, &bytes).expect("write");
     std::fs::write(log.join("segment-00000000000000000099.wal"), b"").expect("next segment");
     match StoreNode::open(dir.path(), StoreConfig::single("x")).await {
-        Err(kumo_raft_store::Error::Corrupt(msg)) => assert!(msg.contains("not the last"), "{msg}"),
+        Err(kumo_raft_store::Error::Corrupt(msg)) => {
+            assert!(msg.contains("refusing to start"), "{msg}")
+        }
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("a corrupt segment before the tail was accepted"),
     }

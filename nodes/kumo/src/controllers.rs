@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use kumo_apimachinery::patch::PatchType;
 use kumo_apimachinery::resources::{self, RESOURCES};
 use serde_json::Value;
 
@@ -16,17 +17,41 @@ pub enum NamespaceStep {
     Nothing,
     /// Delete its remaining content.
     DeleteContent,
-    /// Empty: drop the `kubernetes` finalizer and remove the namespace.
+    /// Empty: drop the `kubernetes` finalizer from `spec.finalizers`.
+    RemoveFinalizer,
+    /// Empty and no finalizer left: remove the namespace.
     Finish,
+    /// Empty, but other finalizers hold it.
+    Wait,
 }
 
 pub fn namespace_step(ns: &Value, remaining: usize) -> NamespaceStep {
+    let list = |p: &str| -> Vec<String> {
+        ns.pointer(p)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     if ns.pointer("/metadata/deletionTimestamp").is_none() {
-        NamespaceStep::Nothing
-    } else if remaining > 0 {
-        NamespaceStep::DeleteContent
-    } else {
+        return NamespaceStep::Nothing;
+    }
+    if remaining > 0 {
+        return NamespaceStep::DeleteContent;
+    }
+    let spec = list("/spec/finalizers");
+    if spec.iter().any(|f| f == "kubernetes") {
+        return NamespaceStep::RemoveFinalizer;
+    }
+    if spec.is_empty() && list("/metadata/finalizers").is_empty() {
         NamespaceStep::Finish
+    } else {
+        // Someone else's finalizer holds it; their controller removes it.
+        NamespaceStep::Wait
     }
 }
 
@@ -123,6 +148,36 @@ async fn step(api: &SharedApi, key: &str) -> Result<bool, crate::api::error::Api
                 delete_content(api, &name).await;
                 Ok(true)
             }
+            NamespaceStep::Wait => Ok(true),
+            NamespaceStep::RemoveFinalizer => {
+                let kept: Vec<Value> = obj
+                    .pointer("/spec/finalizers")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter(|f| f.as_str() != Some("kubernetes"))
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                // Pinned to the revision read: a concurrent change makes this a conflict,
+                // and the next pass starts over.
+                let body = serde_json::json!({
+                    "metadata": {"resourceVersion": obj.pointer("/metadata/resourceVersion")},
+                    "spec": {"finalizers": kept},
+                });
+                api.patch(
+                    res,
+                    None,
+                    &name,
+                    PatchType::Merge,
+                    body.to_string().as_bytes(),
+                    None,
+                    &gc_opts("namespace-controller"),
+                )
+                .await?;
+                Ok(true)
+            }
             NamespaceStep::Finish => {
                 let rev = obj
                     .pointer("/metadata/resourceVersion")
@@ -133,12 +188,19 @@ async fn step(api: &SharedApi, key: &str) -> Result<bool, crate::api::error::Api
                     key: key.to_string(),
                     precondition: kumo_raft_store::Precondition::Revision(rev),
                 };
-                api.store
+                match api
+                    .store
                     .propose(cmd)
                     .await
-                    .map_err(crate::api::error::ApiError::from)?;
-                tracing::info!(namespace = %name, "namespace deleted");
-                Ok(false)
+                    .map_err(crate::api::error::ApiError::from)?
+                {
+                    kumo_raft_store::Outcome::Done { .. } | kumo_raft_store::Outcome::NotFound => {
+                        tracing::info!(namespace = %name, "namespace deleted");
+                        Ok(false)
+                    }
+                    // Changed since read: look again.
+                    _ => Ok(true),
+                }
             }
         };
     }
@@ -242,7 +304,8 @@ async fn propagation_finalizers(
                             .into_iter()
                             .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()))
                             .collect();
-                        let body = serde_json::json!({"metadata": {"ownerReferences": kept}});
+                        // Pinned to the revision read, so a concurrent change is not lost.
+                        let body = serde_json::json!({"metadata": {"ownerReferences": kept, "resourceVersion": d.pointer("/metadata/resourceVersion")}});
                         api.patch(
                             dr,
                             dns.as_deref(),
@@ -250,7 +313,7 @@ async fn propagation_finalizers(
                             kumo_apimachinery::patch::PatchType::Merge,
                             body.to_string().as_bytes(),
                             None,
-                            &gc_opts(),
+                            &gc_opts("generic-garbage-collector"),
                         )
                         .await?;
                     }
@@ -265,7 +328,7 @@ async fn propagation_finalizers(
     }
     let kept: Vec<&String> = fins.iter().filter(|f| !done.contains(f)).collect();
     let name = registry::meta_str(obj, "name").unwrap_or("").to_string();
-    let body = serde_json::json!({"metadata": {"finalizers": kept}});
+    let body = serde_json::json!({"metadata": {"finalizers": kept, "resourceVersion": obj.pointer("/metadata/resourceVersion")}});
     api.patch(
         r,
         ns.as_deref(),
@@ -273,15 +336,15 @@ async fn propagation_finalizers(
         kumo_apimachinery::patch::PatchType::Merge,
         body.to_string().as_bytes(),
         None,
-        &gc_opts(),
+        &gc_opts("generic-garbage-collector"),
     )
     .await?;
     Ok(false)
 }
 
-fn gc_opts() -> WriteOpts {
+fn gc_opts(manager: &str) -> WriteOpts {
     WriteOpts {
-        field_manager: Some("generic-garbage-collector".into()),
+        field_manager: Some(manager.into()),
         ..Default::default()
     }
 }
@@ -343,5 +406,10 @@ mod tests {
         assert_eq!(namespace_step(&live, 3), NamespaceStep::Nothing);
         assert_eq!(namespace_step(&dying, 3), NamespaceStep::DeleteContent);
         assert_eq!(namespace_step(&dying, 0), NamespaceStep::Finish);
+        let fin =
+            json!({"metadata": {"deletionTimestamp": "t"}, "spec": {"finalizers": ["kubernetes"]}});
+        assert_eq!(namespace_step(&fin, 0), NamespaceStep::RemoveFinalizer);
+        let held = json!({"metadata": {"deletionTimestamp": "t", "finalizers": ["example.com/hold"]}, "spec": {"finalizers": []}});
+        assert_eq!(namespace_step(&held, 0), NamespaceStep::Wait);
     }
 }

@@ -654,6 +654,7 @@ async fn serve_resource(
                 Rendering::Json => obj.clone(),
                 r => render_table(res.kind, std::slice::from_ref(obj), r, Value::Null),
             });
+            wq.name = t.name.clone();
             let rx = watch::start(api.clone(), res, t.namespace.clone(), wq, render).await?;
             let stream = ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>);
             let mut resp = Response::new(Body::from_stream(stream));
@@ -682,6 +683,9 @@ async fn serve_resource(
                 .name
                 .as_deref()
                 .ok_or_else(|| ApiError::method_not_allowed("PUT on a collection"))?;
+            if sub == Some("finalize") {
+                return Err(ApiError::method_not_allowed("PUT on namespaces/finalize"));
+            }
             let opts = write_opts(q, headers)?;
             let bytes = read_body(body, api.limits.max_body).await?;
             let obj = registry::parse_body(&bytes, ct)?;
@@ -771,6 +775,9 @@ async fn serve_resource(
             ))
         }
         "delete" => {
+            if sub.is_some() {
+                return Err(ApiError::method_not_allowed("DELETE on a subresource"));
+            }
             let name = t.name.as_deref().unwrap_or("");
             let opts = delete_opts(q, body, ct, api.limits.max_body).await?;
             let d = api.delete(res, ns, name, &opts).await?;

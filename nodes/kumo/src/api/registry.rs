@@ -26,7 +26,9 @@ pub struct Limits {
     pub max_watchers: usize,
     /// Largest page a list returns at once, whatever `limit` asks.
     pub max_page: usize,
-    /// Retries of a read-modify-write (patch, delete) that lost an optimistic-concurrency race.
+    /// Retries of a read-modify-write (unconditional update, patch, delete) that lost an
+    /// optimistic-concurrency race; past it, 409 Conflict. Each retry waits a random 0–2 ms
+    /// so contenders spread out.
     pub max_retries: usize,
 }
 
@@ -37,7 +39,7 @@ impl Default for Limits {
             max_object: 3 << 19,
             max_watchers: 10_000,
             max_page: 10_000,
-            max_retries: 8,
+            max_retries: 64,
         }
     }
 }
@@ -397,9 +399,9 @@ impl Api {
         }
     }
 
-    /// `None` when the namespace does not exist, else whether it is terminating. Reads only
-    /// the metadata field it needs (this runs on every namespaced create).
-    async fn namespace_state(&self, ns: &str) -> ApiResult<Option<bool>> {
+    /// `None` when the namespace does not exist, else whether it is terminating and its
+    /// revision. Reads only the metadata field it needs (this runs on every namespaced create).
+    async fn namespace_state(&self, ns: &str) -> ApiResult<Option<(bool, u64)>> {
         #[derive(serde::Deserialize)]
         struct Meta {
             #[serde(rename = "deletionTimestamp")]
@@ -411,9 +413,10 @@ impl Api {
         }
         let nsres = resources::lookup("", "v1", "namespaces").expect("namespaces registered");
         Ok(self.get_kv(nsres, None, ns).await?.map(|kv| {
-            serde_json::from_slice::<Ns>(&kv.value)
+            let terminating = serde_json::from_slice::<Ns>(&kv.value)
                 .map(|n| n.metadata.deletion_timestamp.is_some())
-                .unwrap_or(false)
+                .unwrap_or(false);
+            (terminating, kv.mod_revision)
         }))
     }
 
@@ -478,46 +481,35 @@ impl Api {
                 &res.api_version(),
             );
         }
-        if res.namespaced {
-            let ns_name = meta_str(&obj, "namespace").unwrap_or("default").to_string();
-            match self.namespace_state(&ns_name).await? {
-                None => return Err(ApiError::namespace_not_found(&ns_name)),
-                Some(true) => {
-                    return Err(ApiError::forbidden(
-                        res,
-                        &name,
-                        &format!(
-                            "unable to create new content in namespace {ns_name} because it is being terminated"
-                        ),
-                    ));
-                }
-                Some(false) => {}
-            }
-        }
         let ns_of = meta_str(&obj, "namespace").map(str::to_string);
         let k = key(res, ns_of.as_deref(), &name);
-        let claimed = if res.kind == "Service" && !opts.dry_run {
-            self.claim_cluster_ip(res, &mut obj, &k, &name).await?
-        } else {
-            None
-        };
-        let bytes = self.encode(res, &obj)?;
+        // Every check runs before anything is written: the size first (a claimed IP must
+        // never outlive a refused object).
+        self.encode(res, &obj)?;
         if opts.dry_run {
+            if res.namespaced {
+                self.namespace_guard(res, &name, ns_of.as_deref().unwrap_or("default"))
+                    .await?;
+            }
+            if self.get_kv(res, ns_of.as_deref(), &name).await?.is_some() {
+                return Err(ApiError::already_exists(res, &name));
+            }
             return Ok(Written {
                 obj,
                 created: true,
                 warnings,
             });
         }
-        match self
-            .propose(Command::Put {
-                key: k,
-                value: bytes,
-                precondition: Precondition::Absent,
-            })
-            .await?
-        {
-            Outcome::Done { kv: Some(kv), .. } => {
+        let claimed = if res.kind == "Service" {
+            self.claim_cluster_ip(res, &mut obj, &k, &name).await?
+        } else {
+            None
+        };
+        let result = self
+            .create_guarded(res, &name, ns_of.as_deref(), k, &obj)
+            .await;
+        match result {
+            Ok(kv) => {
                 // The object as stored, without parsing it back.
                 set_rv(&mut obj, kv.mod_revision);
                 if res.kind == "Namespace" {
@@ -529,16 +521,86 @@ impl Api {
                     warnings,
                 })
             }
-            Outcome::AlreadyExists { .. } => {
+            Err(e) => {
                 if let Some(ip) = claimed {
                     self.release_cluster_ip(&ip).await;
                 }
-                Err(ApiError::already_exists(res, &name))
+                Err(e)
             }
-            other => Err(ApiError::internal(format!(
-                "unexpected store outcome {other:?}"
-            ))),
         }
+    }
+
+    /// The namespace's store key and revision, after checking it exists and is not being
+    /// deleted (404 / 403).
+    async fn namespace_guard(
+        &self,
+        res: &ResourceInfo,
+        name: &str,
+        ns: &str,
+    ) -> ApiResult<(String, u64)> {
+        match self.namespace_state(ns).await? {
+            None => Err(ApiError::namespace_not_found(ns)),
+            Some((true, _)) => Err(ApiError::forbidden(
+                res,
+                name,
+                &format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                ),
+            )),
+            Some((false, rev)) => {
+                let nsres =
+                    resources::lookup("", "v1", "namespaces").expect("namespaces registered");
+                Ok((key(nsres, None, ns), rev))
+            }
+        }
+    }
+
+    /// Writes a new object; a namespaced one only while its namespace is unchanged since it
+    /// was checked (so nothing lands in a namespace being deleted). Retried when the
+    /// namespace changed in between.
+    async fn create_guarded(
+        &self,
+        res: &ResourceInfo,
+        name: &str,
+        ns: Option<&str>,
+        k: String,
+        obj: &Value,
+    ) -> ApiResult<KeyValue> {
+        let bytes = self.encode(res, obj)?;
+        for _ in 0..self.limits.max_retries {
+            let put = Command::Put {
+                key: k.clone(),
+                value: bytes.clone(),
+                precondition: Precondition::Absent,
+            };
+            let cmd = if res.namespaced {
+                let (guard_key, guard_revision) = self
+                    .namespace_guard(res, name, ns.unwrap_or("default"))
+                    .await?;
+                Command::Guarded {
+                    guard_key,
+                    guard_revision,
+                    cmd: Box::new(put),
+                }
+            } else {
+                put
+            };
+            match self.propose(cmd).await? {
+                Outcome::Done { kv: Some(kv), .. } => return Ok(kv),
+                Outcome::AlreadyExists { .. } => return Err(ApiError::already_exists(res, name)),
+                Outcome::GuardFailed => continue,
+                other => {
+                    return Err(ApiError::internal(format!(
+                        "unexpected store outcome {other:?}"
+                    )));
+                }
+            }
+        }
+        Err(ApiError::conflict_msg(
+            res,
+            name,
+            "the namespace kept changing; try again",
+        ))
     }
 
     /// Server-set fields on create: status reset, job selectors, namespace finalizers.
@@ -704,20 +766,46 @@ impl Api {
                 })?),
                 None => None,
             };
-        let Some(kv) = self.get_kv(res, ns, name).await? else {
-            return Err(ApiError::not_found(res, name));
-        };
-        if let Some(rv) = expected
-            && rv != kv.mod_revision
-        {
-            return Err(ApiError::conflict(res, name));
+        // Without a resourceVersion the update is unconditional: a race with another
+        // writer is retried here, as Kubernetes does, rather than returned as a conflict.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Some(kv) = self.get_kv(res, ns, name).await? else {
+                return Err(ApiError::not_found(res, name));
+            };
+            if let Some(rv) = expected
+                && rv != kv.mod_revision
+            {
+                return Err(ApiError::conflict(res, name));
+            }
+            let old = decode(res, &kv);
+            match self
+                .commit_update(
+                    res,
+                    name,
+                    &old,
+                    kv.mod_revision,
+                    obj.clone(),
+                    sub,
+                    opts,
+                    None,
+                )
+                .await
+            {
+                Err(e)
+                    if is_race(&e) && expected.is_none() && attempt < self.limits.max_retries =>
+                {
+                    backoff().await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+                Ok(mut w) => {
+                    w.warnings.extend(warnings);
+                    return Ok(w);
+                }
+            }
         }
-        let old = decode(res, &kv);
-        let mut w = self
-            .commit_update(res, name, &old, kv.mod_revision, obj, sub, opts, None)
-            .await?;
-        w.warnings.extend(warnings);
-        Ok(w)
     }
 
     /// The shared tail of update and patch: carry server-owned fields over from `old`,
@@ -955,11 +1043,9 @@ impl Api {
             };
             match result {
                 Err(e)
-                    if e.code == 409
-                        && e.reason == "Conflict"
-                        && attempt < self.limits.max_retries
-                        && !patch_has_rv(body) =>
+                    if is_race(&e) && attempt < self.limits.max_retries && !patch_has_rv(body) =>
                 {
+                    backoff().await;
                     continue;
                 }
                 r => return r,
@@ -1239,6 +1325,12 @@ impl Api {
                             self.wait_revision(rv).await?;
                             at = Some(rv);
                         }
+                        // The legacy form: a resourceVersion with a limit and no match is
+                        // an exact read (Kubernetes' paginated lists from a revision).
+                        None | Some("") if rv > 0 && q.limit.is_some_and(|l| l > 0) => {
+                            self.wait_revision(rv).await?;
+                            at = Some(rv);
+                        }
                         None | Some("") | Some("NotOlderThan") => {
                             if rv > 0 {
                                 self.wait_revision(rv).await?;
@@ -1390,6 +1482,20 @@ impl Api {
         }
         n
     }
+}
+
+/// An optimistic-concurrency loss (not an apply conflict or a precondition failure).
+/// A random pause of 0–2 ms between retries of a lost race.
+async fn backoff() {
+    let micros = rand::rng().random_range(0..2_000);
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+}
+
+fn is_race(e: &ApiError) -> bool {
+    e.code == 409
+        && e.reason == "Conflict"
+        && e.message
+            .ends_with("please apply your changes to the latest version and try again")
 }
 
 fn strip_managed(v: &Value) -> Value {

@@ -29,6 +29,8 @@ pub struct WatchQuery {
     pub allow_bookmarks: bool,
     pub send_initial_events: Option<bool>,
     pub timeout: Option<Duration>,
+    /// Watch one object (`.../configmaps/NAME?watch=1`), not the collection.
+    pub name: Option<String>,
     /// Objects are rendered as stored JSON (no table, no version conversion): events can
     /// then be written without parsing when no selector needs the object's fields.
     pub raw_json: bool,
@@ -91,12 +93,21 @@ pub async fn start(
         api.store.read_barrier().await?;
     }
     let fast = q.raw_json && label.is_empty() && field.is_none();
+    let exact = q
+        .name
+        .as_deref()
+        .map(|n| registry::key(res, ns.as_deref(), n));
     let (tx, rx) = mpsc::channel(CHANNEL);
     let pfx = registry::prefix(res, ns.as_deref());
     tokio::spawn(async move {
         let _slot: WatchSlot = slot;
         let mut applied = api.store.shared().subscribe();
-        let timeout = q.timeout.unwrap_or(MAX_TIMEOUT).min(MAX_TIMEOUT);
+        // timeoutSeconds=0 (or absent) means the server's default, as in Kubernetes.
+        let timeout = q
+            .timeout
+            .filter(|t| !t.is_zero())
+            .unwrap_or(MAX_TIMEOUT)
+            .min(MAX_TIMEOUT);
         let deadline = tokio::time::Instant::now() + timeout;
         let matches = |obj: &Value| api.matches(res, obj, &label, field.as_ref());
         let mut last = match start_rev {
@@ -112,6 +123,9 @@ pub async fn start(
                 Ok(page) => {
                     last = page.revision;
                     for kv in &page.items {
+                        if exact.as_ref().is_some_and(|k| *k != kv.key) {
+                            continue;
+                        }
                         if fast {
                             if tx.send(raw_line("ADDED", kv)).await.is_err() {
                                 return;
@@ -161,6 +175,9 @@ pub async fn start(
                 }
             };
             for ev in &events {
+                if exact.as_ref().is_some_and(|k| *k != ev.kv.key) {
+                    continue;
+                }
                 if fast {
                     let kind = match (ev.kind, &ev.prev) {
                         (EventKind::Delete, _) => "DELETED",

@@ -1,0 +1,268 @@
+//! Storage semantics found wrong in review, each pinned by a test through a real client.
+
+#![allow(clippy::disallowed_methods)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use common::Kumo;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, PostParams, WatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+async fn client(k: &Kumo) -> kube::Client {
+    let kc = Kubeconfig::read_from(&k.kubeconfig).expect("kubeconfig");
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    kube::Client::try_from(cfg).expect("client")
+}
+
+fn cm(name: &str, data: &str) -> ConfigMap {
+    serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "data": {"a": data}}))
+        .expect("cm")
+}
+
+#[test]
+fn t01_refused_service_keeps_no_cluster_ip() {
+    let k = Kumo::start();
+    let big = serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "big"},
+        "spec": {"clusterIP": "10.96.100.101", "ports": [{"port": 80}], "junk": "x".repeat(1_600_000)}})
+    .to_string();
+    let out = k.kubectl_stdin(
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/default/services?fieldValidation=Ignore",
+            "-f",
+            "-",
+        ],
+        &big,
+    );
+    assert!(!out.status.success(), "an oversized Service was accepted");
+    k.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "small",
+        "--clusterip=10.96.100.101",
+        "--tcp=80:80",
+    ]);
+    assert_eq!(
+        k.ok(&["get", "svc", "small", "-o", "jsonpath={.spec.clusterIP}"]),
+        "10.96.100.101"
+    );
+    // Deleting a Service frees its IP.
+    k.ok(&["delete", "svc", "small"]);
+    k.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "again",
+        "--clusterip=10.96.100.101",
+        "--tcp=80:80",
+    ]);
+}
+
+#[test]
+fn t02_delete_on_a_subresource_is_refused() {
+    let k = Kumo::start();
+    k.ok(&["create", "deployment", "d", "--image=nginx"]);
+    let (server, _, token) = k.credentials();
+    let out = std::process::Command::new("kubectl")
+        .args([
+            "--server",
+            &server,
+            "--insecure-skip-tls-verify",
+            "--token",
+            &token,
+            "delete",
+            "--raw",
+            "/apis/apps/v1/namespaces/default/deployments/d/status",
+        ])
+        .env("KUBECONFIG", "/dev/null")
+        .output()
+        .expect("kubectl");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("MethodNotAllowed")
+            || String::from_utf8_lossy(&out.stderr).contains("not allow")
+    );
+    k.ok(&["get", "deploy", "d"]);
+}
+
+#[test]
+fn t03_namespace_finalizers_hold_the_namespace() {
+    let k = Kumo::start();
+    k.ok(&["create", "namespace", "held"]);
+    k.ok(&["create", "configmap", "c", "-n", "held"]);
+    k.ok(&[
+        "patch",
+        "ns",
+        "held",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+    ]);
+    k.ok(&["delete", "ns", "held", "--wait=false"]);
+    // Content goes; the namespace stays Terminating while the finalizer is there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !k
+        .ok(&["get", "cm", "-n", "held", "-o", "name"])
+        .trim()
+        .is_empty()
+    {
+        assert!(std::time::Instant::now() < deadline, "content not deleted");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        k.ok(&["get", "ns", "held", "-o", "jsonpath={.status.phase}"]),
+        "Terminating"
+    );
+    k.ok(&[
+        "patch",
+        "ns",
+        "held",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    k.ok(&["wait", "--for=delete", "ns/held", "--timeout=20s"]);
+}
+
+#[test]
+fn t04_dry_run_create_of_an_existing_name_conflicts() {
+    let k = Kumo::start();
+    k.ok(&["create", "configmap", "a"]);
+    let err = k.fails(&["create", "configmap", "a", "--dry-run=server"]);
+    assert!(err.contains("already exists"), "{err}");
+    k.ok(&["create", "configmap", "b", "--dry-run=server"]);
+    k.fails(&["get", "configmap", "b"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn t05_concurrent_unconditional_updates_all_succeed() {
+    let k = Kumo::start();
+    let c = client(&k).await;
+    let cms: Api<ConfigMap> = Api::namespaced(c, "default");
+    cms.create(&PostParams::default(), &cm("u", "0"))
+        .await
+        .expect("create");
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let cms = cms.clone();
+        tasks.push(tokio::spawn(async move {
+            cms.replace("u", &PostParams::default(), &cm("u", &i.to_string()))
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await
+            .expect("join")
+            .expect("an update without resourceVersion failed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn t06_watching_one_object_sees_only_it() {
+    let k = Kumo::start();
+    let c = client(&k).await;
+    let cms: Api<ConfigMap> = Api::namespaced(c, "default");
+    cms.create(&PostParams::default(), &cm("one", "1"))
+        .await
+        .expect("create");
+    let rv = cms
+        .get("one")
+        .await
+        .expect("get")
+        .metadata
+        .resource_version
+        .expect("rv");
+    let stream = cms
+        .watch(
+            &WatchParams::default()
+                .fields("metadata.name=one")
+                .timeout(3),
+            &rv,
+        )
+        .await
+        .expect("watch");
+    // kube's field-selector watch goes to the collection; the named-path form is checked raw.
+    drop(stream);
+    let (server, _, token) = k.credentials();
+    let url = format!(
+        "{server}/api/v1/namespaces/default/configmaps/one?watch=1&resourceVersion={rv}&timeoutSeconds=2"
+    );
+    let child = std::process::Command::new("kubectl")
+        .args([
+            "--server",
+            &server,
+            "--insecure-skip-tls-verify",
+            "--token",
+            &token,
+            "get",
+            "--raw",
+            &url[server.len()..],
+        ])
+        .env("KUBECONFIG", "/dev/null")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    cms.create(&PostParams::default(), &cm("two", "2"))
+        .await
+        .expect("create");
+    cms.replace("one", &PostParams::default(), &cm("one", "changed"))
+        .await
+        .expect("replace");
+    let out = child.wait_with_output().expect("watch output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\"changed\""), "{text}");
+    assert!(
+        !text.contains("\"two\""),
+        "a watch on one object saw another: {text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn t07_large_concurrent_writes_survive_restart() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut k = Kumo::start_in(tmp.path(), &addr);
+    let c = client(&k).await;
+    let cms: Api<ConfigMap> = Api::namespaced(c, "default");
+    // 60 × 900 KB at once: far more than one log entry may carry.
+    let payload = "x".repeat(900_000);
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let cms = cms.clone();
+        let payload = payload.clone();
+        tasks.push(tokio::spawn(async move {
+            cms.create(&PostParams::default(), &cm(&format!("big-{i}"), &payload))
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("create");
+    }
+    k.kill9();
+    let k2 = Kumo::start_in(tmp.path(), &addr);
+    let names = k2.ok(&["get", "cm", "-o", "name"]);
+    assert_eq!(
+        names
+            .lines()
+            .filter(|l| l.starts_with("configmap/big-"))
+            .count(),
+        60,
+        "{}",
+        k2.log()
+    );
+}
