@@ -10,6 +10,7 @@
 // boxing it at every call would only add allocations on the log path.
 #![allow(clippy::result_large_err)]
 
+pub mod cluster;
 pub mod log;
 pub mod mvcc;
 pub mod network;

@@ -73,10 +73,26 @@ pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T
 /// How a node reaches the leader for what only the leader can do. Implemented over the
 /// transport by [`crate::cluster`]; a one-node cluster has none.
 pub trait Peers: Send + Sync + 'static {
+    /// Records where a member listens (from the membership), before talking to it.
+    fn learn(&self, id: NodeId, node: &Node);
     /// Proposes `cmd` at `leader` and returns its outcome.
     fn forward(&self, leader: NodeId, cmd: Command) -> BoxFuture<'_, Result<Outcome>>;
     /// Asks `leader` for a read index: the log index a linearizable read must wait for.
     fn read_index(&self, leader: NodeId) -> BoxFuture<'_, Result<u64>>;
+    /// Asks `leader` to add a member.
+    fn join(&self, leader: NodeId, req: crate::cluster::JoinRequest) -> BoxFuture<'_, Result<()>>;
+}
+
+/// The leader this node knows of, with its membership entry, told to `peers`.
+async fn known_leader(raft: &Raft<TypeConfig>, peers: Option<&dyn Peers>) -> Option<NodeId> {
+    let leader = raft.current_leader().await?;
+    if let Some(p) = peers {
+        let m = raft.metrics().borrow().membership_config.clone();
+        if let Some(node) = m.membership().get_node(&leader) {
+            p.learn(leader, node);
+        }
+    }
+    Some(leader)
 }
 
 /// Attempts to reach a leader for one batch or read (each waits for an election if needed).
@@ -179,7 +195,7 @@ async fn write_anywhere(
 ) -> Result<Outcome> {
     let mut last = Error::NotLeader { leader: None };
     for _ in 0..LEADER_ATTEMPTS {
-        let result = match (raft.current_leader().await, peers) {
+        let result = match (known_leader(raft, peers).await, peers) {
             (Some(l), Some(p)) if l != raft_id(raft) => p.forward(l, cmd.clone()).await,
             _ => write(raft, cmd.clone()).await,
         };
@@ -334,7 +350,7 @@ impl StoreNode {
     pub async fn read_barrier(&self) -> Result<()> {
         let mut last = Error::NotLeader { leader: None };
         for _ in 0..LEADER_ATTEMPTS {
-            let leader = self.raft.current_leader().await;
+            let leader = known_leader(&self.raft, self.peers.as_deref()).await;
             let index = match (leader, &self.peers) {
                 (Some(l), Some(p)) if l != self.node_id => p.read_index(l).await,
                 _ => self.local_read_index().await,
@@ -378,6 +394,76 @@ impl StoreNode {
             .await
             .map(|_| ())
             .map_err(|e| Error::Raft(e.to_string()))
+    }
+
+    /// Adds a member when this node leads: as a learner (returning once it has caught up),
+    /// then, if `voter`, as a voter. `NotLeader` elsewhere.
+    pub async fn add_member(&self, id: NodeId, node: Node, voter: bool) -> Result<()> {
+        let map = |e: RaftError<NodeId, ClientWriteError<NodeId, Node>>| match e {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => Error::NotLeader {
+                leader: f.leader_id,
+            },
+            other => Error::Raft(other.to_string()),
+        };
+        let already = {
+            let m = self.raft.metrics().borrow().membership_config.clone();
+            (
+                m.membership().get_node(&id).is_some(),
+                m.membership().voter_ids().any(|v| v == id),
+            )
+        };
+        if !already.0 {
+            self.raft.add_learner(id, node, true).await.map_err(map)?;
+        }
+        if voter && !already.1 {
+            let ids = std::collections::BTreeSet::from([id]);
+            self.raft
+                .change_membership(openraft::ChangeMembers::AddVoterIds(ids), false)
+                .await
+                .map_err(map)?;
+        }
+        Ok(())
+    }
+
+    /// Adds a member through whichever node leads.
+    pub async fn join(&self, req: crate::cluster::JoinRequest) -> Result<()> {
+        for _ in 0..LEADER_ATTEMPTS {
+            let leader = known_leader(&self.raft, self.peers.as_deref()).await;
+            let r = match (leader, &self.peers) {
+                (Some(l), Some(p)) if l != self.node_id => p.join(l, req.clone()).await,
+                _ => self.add_member(req.id, req.node.clone(), req.voter).await,
+            };
+            match r {
+                Err(Error::NotLeader { .. }) if self.peers.is_some() => {
+                    tokio::time::sleep(LEADER_RETRY).await
+                }
+                other => return other,
+            }
+        }
+        Err(Error::NotLeader { leader: None })
+    }
+
+    /// Removes a member (voter or learner) when this node leads.
+    pub async fn remove_member(&self, id: NodeId) -> Result<()> {
+        let map = |e: RaftError<NodeId, ClientWriteError<NodeId, Node>>| match e {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => Error::NotLeader {
+                leader: f.leader_id,
+            },
+            other => Error::Raft(other.to_string()),
+        };
+        let ids = std::collections::BTreeSet::from([id]);
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        if m.membership().voter_ids().any(|v| v == id) {
+            self.raft
+                .change_membership(openraft::ChangeMembers::RemoveVoters(ids.clone()), false)
+                .await
+                .map_err(map)?;
+        }
+        self.raft
+            .change_membership(openraft::ChangeMembers::RemoveNodes(ids), false)
+            .await
+            .map_err(map)?;
+        Ok(())
     }
 
     /// Proposes on this node only: `NotLeader` when it does not lead (used for commands

@@ -1,0 +1,329 @@
+//! The store's cluster protocol over `kumo-transport`: Raft's RPCs (append entries, vote,
+//! snapshot chunks), and what followers ask of the leader (forwarded writes, read index,
+//! joining). Messages are postcard-encoded; every reply is `Result<T, RemoteFailure>`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use kumo_transport::{Handler, Service, Transport};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::mvcc::{Command, Outcome};
+use crate::node::{BoxFuture, Peers, StoreNode};
+use crate::{Error, Node, NodeId, Result, TypeConfig};
+
+/// Raft AppendEntries.
+pub const SVC_APPEND: Service = 1;
+/// Raft Vote.
+pub const SVC_VOTE: Service = 2;
+/// Raft InstallSnapshot (one chunk per request; openraft chunks snapshots).
+pub const SVC_SNAPSHOT: Service = 3;
+/// A write proposed at the leader on a follower's behalf.
+pub const SVC_FORWARD: Service = 10;
+/// The leader's read index.
+pub const SVC_READ_INDEX: Service = 11;
+/// Add a node: as a learner, then as a voter once it has caught up.
+pub const SVC_JOIN: Service = 12;
+/// Remove a node from the membership.
+pub const SVC_LEAVE: Service = 13;
+
+/// Time allowed to a forwarded write or a read-index request.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed to a join (the learner catches up first).
+const JOIN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why a peer could not do what was asked, as it travels back over the wire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum RemoteFailure {
+    /// The peer does not lead; `leader` if it knows who does.
+    NotLeader {
+        leader: Option<NodeId>,
+    },
+    /// The peer is still starting.
+    NotReady,
+    Other(String),
+}
+
+impl From<Error> for RemoteFailure {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NotLeader { leader } => RemoteFailure::NotLeader { leader },
+            other => RemoteFailure::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<RemoteFailure> for Error {
+    fn from(f: RemoteFailure) -> Self {
+        match f {
+            RemoteFailure::NotLeader { leader } => Error::NotLeader { leader },
+            RemoteFailure::NotReady => Error::NotLeader { leader: None },
+            RemoteFailure::Other(s) => Error::Raft(s),
+        }
+    }
+}
+
+/// A request to join the cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinRequest {
+    pub id: NodeId,
+    pub node: Node,
+    /// Join as a voter (else stay a learner).
+    pub voter: bool,
+}
+
+fn encode<T: Serialize>(v: &T) -> std::result::Result<Bytes, String> {
+    postcard::to_allocvec(v)
+        .map(Bytes::from)
+        .map_err(|e| format!("encode: {e}"))
+}
+
+fn decode<T: DeserializeOwned>(b: &[u8]) -> std::result::Result<T, String> {
+    postcard::from_bytes(b).map_err(|e| format!("decode: {e}"))
+}
+
+/// Serves the cluster protocol for one node. The node is set once it is open (requests
+/// before that get `NotReady`).
+#[derive(Default)]
+pub struct ClusterService {
+    node: OnceLock<StoreNode>,
+}
+
+impl ClusterService {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    pub fn set_node(&self, node: StoreNode) {
+        let _ = self.node.set(node);
+    }
+
+    async fn serve(&self, service: Service, body: Bytes) -> std::result::Result<Bytes, String> {
+        let Some(node) = self.node.get() else {
+            return match service {
+                SVC_FORWARD | SVC_READ_INDEX | SVC_JOIN | SVC_LEAVE => {
+                    encode(&Err::<(), _>(RemoteFailure::NotReady))
+                }
+                _ => Err("node is starting".into()),
+            };
+        };
+        match service {
+            SVC_APPEND => {
+                let req: AppendEntriesRequest<TypeConfig> = decode(&body)?;
+                encode(&node.raft.append_entries(req).await)
+            }
+            SVC_VOTE => {
+                let req: VoteRequest<NodeId> = decode(&body)?;
+                encode(&node.raft.vote(req).await)
+            }
+            SVC_SNAPSHOT => {
+                let req: InstallSnapshotRequest<TypeConfig> = decode(&body)?;
+                encode(&node.raft.install_snapshot(req).await)
+            }
+            SVC_FORWARD => {
+                let cmd: Command = decode(&body)?;
+                let r: std::result::Result<Outcome, RemoteFailure> =
+                    node.propose_local(cmd).await.map_err(Into::into);
+                encode(&r)
+            }
+            SVC_READ_INDEX => {
+                let r: std::result::Result<u64, RemoteFailure> =
+                    node.local_read_index().await.map_err(Into::into);
+                encode(&r)
+            }
+            SVC_JOIN => {
+                let req: JoinRequest = decode(&body)?;
+                let r: std::result::Result<(), RemoteFailure> =
+                    node.join(req).await.map_err(Into::into);
+                encode(&r)
+            }
+            SVC_LEAVE => {
+                let id: NodeId = decode(&body)?;
+                let r: std::result::Result<(), RemoteFailure> =
+                    node.remove_member(id).await.map_err(Into::into);
+                encode(&r)
+            }
+            other => Err(format!("unknown service {other}")),
+        }
+    }
+}
+
+impl Handler for ClusterService {
+    fn handle(
+        &self,
+        _from: kumo_transport::NodeId,
+        service: Service,
+        body: Bytes,
+    ) -> impl std::future::Future<Output = std::result::Result<Bytes, String>> + Send {
+        self.serve(service, body)
+    }
+}
+
+/// Raft's network factory over a transport.
+#[derive(Clone)]
+pub struct TransportNetwork<T: Transport> {
+    transport: T,
+}
+
+impl<T: Transport> TransportNetwork<T> {
+    pub fn new(transport: T) -> Self {
+        Self { transport }
+    }
+}
+
+fn peer_addr(node: &Node) -> Option<SocketAddr> {
+    node.peer_addr.parse().ok()
+}
+
+impl<T: Transport> RaftNetworkFactory<TypeConfig> for TransportNetwork<T> {
+    type Network = TransportClient<T>;
+
+    async fn new_client(&mut self, target: NodeId, node: &Node) -> Self::Network {
+        if let Some(addr) = peer_addr(node) {
+            self.transport.set_peer(target, addr);
+        }
+        TransportClient {
+            transport: self.transport.clone(),
+            target,
+        }
+    }
+}
+
+/// Raft's client for one peer.
+pub struct TransportClient<T: Transport> {
+    transport: T,
+    target: NodeId,
+}
+
+impl<T: Transport> TransportClient<T> {
+    async fn call<Req: Serialize, Resp: DeserializeOwned, E>(
+        &self,
+        service: Service,
+        req: &Req,
+        timeout: Duration,
+    ) -> std::result::Result<Resp, RPCError<NodeId, Node, E>>
+    where
+        E: std::error::Error,
+    {
+        let body =
+            encode(req).map_err(|e| RPCError::Network(NetworkError::new(&Error::Raft(e))))?;
+        let reply = self
+            .transport
+            .request(self.target, service, body, timeout)
+            .await
+            .map_err(|e| match e {
+                kumo_transport::Error::Remote(msg) => {
+                    RPCError::Network(NetworkError::new(&Error::Raft(msg)))
+                }
+                other => RPCError::Unreachable(Unreachable::new(&other)),
+            })?;
+        decode(&reply).map_err(|e| RPCError::Network(NetworkError::new(&Error::Raft(e))))
+    }
+}
+
+impl<T: Transport> RaftNetwork<TypeConfig> for TransportClient<T> {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> std::result::Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Node, RaftError<NodeId>>>
+    {
+        let r: std::result::Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>> =
+            self.call(SVC_APPEND, &rpc, option.hard_ttl()).await?;
+        r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> std::result::Result<
+        InstallSnapshotResponse<NodeId>,
+        RPCError<NodeId, Node, RaftError<NodeId, InstallSnapshotError>>,
+    > {
+        let r: std::result::Result<
+            InstallSnapshotResponse<NodeId>,
+            RaftError<NodeId, InstallSnapshotError>,
+        > = self.call(SVC_SNAPSHOT, &rpc, option.hard_ttl()).await?;
+        r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> std::result::Result<VoteResponse<NodeId>, RPCError<NodeId, Node, RaftError<NodeId>>> {
+        let r: std::result::Result<VoteResponse<NodeId>, RaftError<NodeId>> =
+            self.call(SVC_VOTE, &rpc, option.hard_ttl()).await?;
+        r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+    }
+}
+
+/// Forwarding to the leader over a transport.
+pub struct TransportPeers<T: Transport> {
+    transport: T,
+}
+
+impl<T: Transport> TransportPeers<T> {
+    pub fn new(transport: T) -> Arc<Self> {
+        Arc::new(Self { transport })
+    }
+
+    async fn ask<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        to: NodeId,
+        service: Service,
+        req: &Req,
+        timeout: Duration,
+    ) -> Result<Resp> {
+        let body = encode(req).map_err(Error::Raft)?;
+        let reply = self
+            .transport
+            .request(to, service, body, timeout)
+            .await
+            .map_err(|e| match e {
+                // The leader is unknown or gone: the caller retries after an election.
+                kumo_transport::Error::Unreachable { .. } | kumo_transport::Error::Closed => {
+                    Error::NotLeader { leader: None }
+                }
+                other => Error::Raft(other.to_string()),
+            })?;
+        let r: std::result::Result<Resp, RemoteFailure> = decode(&reply).map_err(Error::Raft)?;
+        r.map_err(Into::into)
+    }
+
+    /// Asks the node at `to` to remove `id` from the cluster.
+    pub async fn leave(&self, to: NodeId, id: NodeId) -> Result<()> {
+        self.ask(to, SVC_LEAVE, &id, JOIN_TIMEOUT).await
+    }
+}
+
+impl<T: Transport> Peers for TransportPeers<T> {
+    fn learn(&self, id: NodeId, node: &Node) {
+        if let Some(addr) = peer_addr(node) {
+            self.transport.set_peer(id, addr);
+        }
+    }
+
+    fn join(&self, leader: NodeId, req: JoinRequest) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move { self.ask(leader, SVC_JOIN, &req, JOIN_TIMEOUT).await })
+    }
+
+    fn forward(&self, leader: NodeId, cmd: Command) -> BoxFuture<'_, Result<Outcome>> {
+        Box::pin(async move { self.ask(leader, SVC_FORWARD, &cmd, FORWARD_TIMEOUT).await })
+    }
+
+    fn read_index(&self, leader: NodeId) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move { self.ask(leader, SVC_READ_INDEX, &(), FORWARD_TIMEOUT).await })
+    }
+}

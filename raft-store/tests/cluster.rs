@@ -1,0 +1,260 @@
+//! In-process clusters over the in-memory transport: membership, forwarding, read index,
+//! partitions (the minority never acknowledges), convergence after healing (same state hash
+//! at the same index), snapshot catch-up and removal.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kumo_raft_store::cluster::{ClusterService, JoinRequest, TransportNetwork, TransportPeers};
+use kumo_raft_store::node::Peers;
+use kumo_raft_store::{Command, Node, NodeId, Outcome, Precondition, StoreConfig, StoreNode};
+use kumo_transport::{MemNetwork, MemTransport};
+
+struct Member {
+    node: StoreNode,
+    transport: MemTransport,
+}
+
+fn info(id: NodeId) -> Node {
+    Node {
+        peer_addr: MemNetwork::addr_of(id).to_string(),
+        api_addr: format!("api-{id}"),
+    }
+}
+
+async fn start(net: &MemNetwork, id: NodeId, dir: &Path, snapshot_every: u64) -> Member {
+    let svc = ClusterService::new();
+    let transport = net.join(id, svc.clone());
+    let mut cfg = StoreConfig::single(info(id).peer_addr);
+    cfg.node_id = id;
+    cfg.api_addr = info(id).api_addr;
+    cfg.snapshot_every = snapshot_every;
+    cfg.keep_behind_snapshot = 10;
+    let (node, _) = StoreNode::open_with(
+        dir,
+        cfg,
+        TransportNetwork::new(transport.clone()),
+        Some(TransportPeers::new(transport.clone())),
+        id == 1,
+    )
+    .await
+    .expect("open");
+    svc.set_node(node.clone());
+    Member { node, transport }
+}
+
+async fn join(m: &Member, via: NodeId) {
+    let peers = TransportPeers::new(m.transport.clone());
+    peers.learn(via, &info(via));
+    let req = JoinRequest {
+        id: m.node.node_id(),
+        node: info(m.node.node_id()),
+        voter: true,
+    };
+    peers.join(via, req).await.expect("join");
+}
+
+async fn put(node: &StoreNode, key: &str) -> kumo_raft_store::Result<u64> {
+    let cmd = Command::Put {
+        key: key.into(),
+        value: Bytes::from(key.to_string()),
+        precondition: Precondition::Absent,
+    };
+    match node.propose(cmd).await? {
+        Outcome::Done { revision, .. } => Ok(revision),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// (last applied index, hash of every key, value and revision).
+fn state(node: &StoreNode) -> (u64, u64) {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    node.shared().read(|m| {
+        for kv in m.range("", None, None, None).expect("range").items {
+            (
+                kv.key,
+                kv.value.to_vec(),
+                kv.mod_revision,
+                kv.create_revision,
+            )
+                .hash(&mut h);
+        }
+        m.revision().hash(&mut h);
+    });
+    (node.shared().last_applied_index().unwrap_or(0), h.finish())
+}
+
+async fn converged(members: &[&Member]) -> BTreeMap<NodeId, (u64, u64)> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let states: BTreeMap<NodeId, (u64, u64)> = members
+            .iter()
+            .map(|m| (m.node.node_id(), state(&m.node)))
+            .collect();
+        let first = states.values().next().copied();
+        if states.values().all(|s| Some(*s) == first) {
+            return states;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no convergence: {states:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn three(
+    net: &MemNetwork,
+    dirs: &[tempfile::TempDir; 3],
+    snapshot_every: u64,
+) -> Vec<Member> {
+    let a = start(net, 1, dirs[0].path(), snapshot_every).await;
+    a.node
+        .wait_leader(Duration::from_secs(5))
+        .await
+        .expect("leader");
+    let b = start(net, 2, dirs[1].path(), snapshot_every).await;
+    let c = start(net, 3, dirs[2].path(), snapshot_every).await;
+    join(&b, 1).await;
+    join(&c, 2).await; // through a follower: forwarded to the leader
+    vec![a, b, c]
+}
+
+fn dirs() -> [tempfile::TempDir; 3] {
+    [
+        tempfile::tempdir().expect("t"),
+        tempfile::tempdir().expect("t"),
+        tempfile::tempdir().expect("t"),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_through_every_node_converge() {
+    let net = MemNetwork::new();
+    let d = dirs();
+    let m = three(&net, &d, 10_000).await;
+    let voters: Vec<NodeId> = m[0]
+        .node
+        .raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .voter_ids()
+        .collect();
+    assert_eq!(voters, [1, 2, 3]);
+    let mut revs = Vec::new();
+    for i in 0..30 {
+        let via = &m[i % 3].node;
+        revs.push(put(via, &format!("k/{i:02}")).await.expect("put"));
+    }
+    // Revisions are global and increasing, whichever node took the write.
+    assert!(revs.windows(2).all(|w| w[0] < w[1]), "{revs:?}");
+    // A read barrier on a follower sees every acknowledged write.
+    for member in &m {
+        member.node.read_barrier().await.expect("barrier");
+        assert_eq!(
+            member
+                .node
+                .shared()
+                .read(|s| s.range("k/", None, None, None).expect("r").items.len()),
+            30
+        );
+    }
+    converged(&[&m[0], &m[1], &m[2]]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn minority_never_acknowledges_and_healing_converges() {
+    let net = MemNetwork::new();
+    let d = dirs();
+    let m = three(&net, &d, 10_000).await;
+    put(&m[0].node, "before").await.expect("put");
+    let leader = m[0].node.raft.current_leader().await.expect("leader");
+    let old = m
+        .iter()
+        .find(|x| x.node.node_id() == leader)
+        .expect("leader member");
+    net.faults().isolate(leader);
+    // The isolated leader cannot commit: its write fails or times out, never succeeds.
+    let minority = tokio::time::timeout(Duration::from_secs(3), put(&old.node, "minority")).await;
+    assert!(
+        !matches!(minority, Ok(Ok(_))),
+        "the minority acknowledged a write: {minority:?}"
+    );
+    // The majority elects a new leader and keeps writing.
+    let majority: Vec<&Member> = m.iter().filter(|x| x.node.node_id() != leader).collect();
+    let mut ok = false;
+    for _ in 0..50 {
+        if put(&majority[0].node, "majority").await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "the majority could not write");
+    net.faults().heal();
+    let states = converged(&[&m[0], &m[1], &m[2]]).await;
+    for member in &m {
+        member.node.read_barrier().await.expect("barrier");
+        let keys: Vec<String> = member.node.shared().read(|s| {
+            s.range("", None, None, None)
+                .expect("r")
+                .items
+                .into_iter()
+                .map(|kv| kv.key)
+                .collect()
+        });
+        assert!(
+            keys.contains(&"majority".to_string()) && keys.contains(&"before".to_string()),
+            "{keys:?}"
+        );
+    }
+    assert_eq!(states.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lagging_follower_catches_up_by_snapshot_and_removed_node_stops() {
+    let net = MemNetwork::new();
+    let d = dirs();
+    let m = three(&net, &d, 100).await;
+    // Node 3 is cut off while the others write well past a snapshot and purge.
+    net.faults().isolate(3);
+    for i in 0..400 {
+        put(&m[0].node, &format!("s/{i:03}")).await.expect("put");
+    }
+    let leader = &m[0].node;
+    let purged = leader.raft.metrics().borrow().purged;
+    assert!(
+        purged.is_some_and(|p| p.index > 100),
+        "log not purged: {purged:?}"
+    );
+    net.faults().heal();
+    converged(&[&m[0], &m[1], &m[2]]).await;
+    assert!(
+        m[2].node.raft.metrics().borrow().snapshot.is_some(),
+        "node 3 did not install a snapshot"
+    );
+    // Remove node 3: it is no longer a member and later writes do not reach it.
+    m[0].node.remove_member(3).await.expect("remove");
+    put(&m[0].node, "after-removal").await.expect("put");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        m[2].node
+            .shared()
+            .read(|s| s.get("after-removal").is_none())
+    );
+    let voters: Vec<NodeId> = m[0]
+        .node
+        .raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .voter_ids()
+        .collect();
+    assert_eq!(voters, [1, 2]);
+}

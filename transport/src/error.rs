@@ -1,0 +1,45 @@
+//! The transport's error type.
+
+use crate::NodeId;
+
+/// Errors of the transport: reaching a peer, a request's outcome, or key material.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The peer is not known, not listening, cut off by a fault filter, or the connection
+    /// to it failed. The request may or may not have reached the handler.
+    #[error("node {node} unreachable: {reason}")]
+    Unreachable { node: NodeId, reason: String },
+    /// No response within the request's timeout. The request may or may not have been
+    /// handled.
+    #[error("request timed out")]
+    Timeout,
+    /// The peer was rejected, or rejected us, during the handshake (wrong CA, expired
+    /// certificate, certificate naming another node …). No request was read.
+    #[error("peer refused: {0}")]
+    Refused(String),
+    /// A request or response body is larger than the frame limit.
+    #[error("frame of {len} bytes exceeds the limit of {max} bytes")]
+    TooLarge { len: usize, max: usize },
+    /// The remote handler returned an error.
+    #[error("remote handler failed: {0}")]
+    Remote(String),
+    /// This transport has been shut down.
+    #[error("transport is shut down")]
+    Closed,
+    #[error("i/o")]
+    Io(#[from] std::io::Error),
+    #[error("tls")]
+    Tls(#[from] rustls::Error),
+    #[error("encoding")]
+    Codec(#[from] postcard::Error),
+    /// Generating or signing a certificate failed.
+    #[error("certificate generation")]
+    Cert(#[from] rcgen::Error),
+    /// Key material that cannot be used: unparsable PEM, a certificate without a node id,
+    /// an identity for another node, an invalid host name.
+    #[error("invalid key material: {0}")]
+    Pki(String),
+}
+
+/// Result of the transport.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,691 @@
+//! The QUIC transport: one quinn endpoint per node, mutual TLS under the cluster CA, one
+//! lazily dialled connection per peer, one bidirectional stream per request.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use dashmap::DashMap;
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use parking_lot::Mutex;
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use quinn::{ConnectionError, ReadError, ReadExactError, VarInt, WriteError};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::error::Error;
+use crate::faults::{self, Faults};
+use crate::frame::{
+    DEFAULT_MAX_FRAME, REQUEST_HEADER, RESPONSE_HEADER, Response, check_len, parse_request_header,
+    request_header,
+};
+use crate::pki::{self, NodeIdentity, node_id_of, node_server_name};
+use crate::{DynHandler, Handler, NodeId, Service, Transport};
+
+/// Application close code: the node shut down.
+const CLOSE_SHUTDOWN: u32 = 0;
+/// Application close code: the peer's identity was not accepted.
+const CLOSE_REFUSED: u32 = 1;
+/// Application close code: the peer was removed or moved.
+const CLOSE_PEER_CHANGED: u32 = 2;
+/// Stream stop code: the request was larger than the frame limit.
+const STOP_TOO_LARGE: u32 = 1;
+
+/// Limits and timings of a [`QuicTransport`].
+#[derive(Debug, Clone)]
+pub struct QuicConfig {
+    /// Largest request or response body (default 64 MiB). Larger → [`Error::TooLarge`].
+    pub max_frame: usize,
+    /// Requests in flight to one peer (default 1024); past it, callers wait.
+    pub max_in_flight_per_peer: usize,
+    /// Concurrent incoming streams (requests) per connection (default 1024); past it, the
+    /// dialler waits to open a stream.
+    pub max_incoming_streams: u32,
+    /// Incoming connections served at once (default 4096); past it, new ones are refused.
+    pub max_connections: usize,
+    /// Keep-alive interval, so idle connections survive (default 2 s).
+    pub keep_alive: Duration,
+    /// A connection that hears nothing for this long is dead (default 10 s).
+    pub idle_timeout: Duration,
+    /// Longest dial (QUIC + TLS handshake) (default 3 s).
+    pub connect_timeout: Duration,
+    /// First wait between failed dials to a peer; doubles up to `backoff_max`
+    /// (defaults 50 ms and 2 s). A successful request resets it.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Fault filters applied to this node's requests.
+    pub faults: Faults,
+}
+
+impl Default for QuicConfig {
+    fn default() -> Self {
+        QuicConfig {
+            max_frame: DEFAULT_MAX_FRAME,
+            max_in_flight_per_peer: 1024,
+            max_incoming_streams: 1024,
+            max_connections: 4096,
+            keep_alive: Duration::from_secs(2),
+            idle_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(2),
+            faults: Faults::new(),
+        }
+    }
+}
+
+/// A node's QUIC endpoint: it serves its handler and reaches its peers. Cheap to clone.
+#[derive(Clone)]
+pub struct QuicTransport {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: NodeId,
+    local_addr: SocketAddr,
+    endpoint: Mutex<Option<quinn::Endpoint>>,
+    client: quinn::ClientConfig,
+    config: QuicConfig,
+    peers: DashMap<NodeId, Arc<Peer>>,
+    closed: AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(endpoint) = self.endpoint.lock().take() {
+            endpoint.close(VarInt::from_u32(CLOSE_SHUTDOWN), b"shutdown");
+        }
+    }
+}
+
+/// One peer: where it listens, its connection and the bound on requests in flight to it.
+struct Peer {
+    in_flight: Semaphore,
+    state: Mutex<PeerState>,
+}
+
+struct PeerState {
+    addr: SocketAddr,
+    /// Bumped when the address changes or the peer is removed; a dial of an older epoch
+    /// does not install its connection.
+    epoch: u64,
+    conn: Conn,
+    backoff: Duration,
+    next_attempt: Instant,
+    last_error: Option<Failure>,
+}
+
+type Dial = Shared<BoxFuture<'static, Result<quinn::Connection, Failure>>>;
+
+enum Conn {
+    None,
+    Dialing(Dial),
+    Up(quinn::Connection),
+}
+
+/// Why a peer could not be reached, kept to answer callers during back-off.
+#[derive(Debug, Clone)]
+enum Failure {
+    Refused(String),
+    Unreachable(String),
+}
+
+impl Failure {
+    fn into_error(self, node: NodeId) -> Error {
+        match self {
+            Failure::Refused(r) => Error::Refused(r),
+            Failure::Unreachable(reason) => Error::Unreachable { node, reason },
+        }
+    }
+
+    fn of(e: &Error) -> Option<Failure> {
+        match e {
+            Error::Refused(r) => Some(Failure::Refused(r.clone())),
+            Error::Unreachable { reason, .. } => Some(Failure::Unreachable(reason.clone())),
+            _ => None,
+        }
+    }
+}
+
+fn is_crypto(code: quinn::TransportErrorCode) -> bool {
+    (0x100..0x200).contains(&u64::from(code))
+}
+
+/// A TLS failure's reason without rustls' prefix for `Error::General`.
+fn tls_reason(reason: &str) -> String {
+    reason
+        .strip_prefix("unexpected error: ")
+        .unwrap_or(reason)
+        .to_string()
+}
+
+/// What a dead connection means for the caller.
+fn connection_failure(e: &ConnectionError) -> Failure {
+    match e {
+        ConnectionError::TransportError(t) if is_crypto(t.code) => {
+            Failure::Refused(if t.reason.is_empty() {
+                t.to_string()
+            } else {
+                tls_reason(&t.reason)
+            })
+        }
+        ConnectionError::ConnectionClosed(c) if is_crypto(c.error_code) => {
+            let reason = String::from_utf8_lossy(&c.reason);
+            Failure::Refused(if reason.is_empty() {
+                format!("the peer rejected our certificate ({})", c.error_code)
+            } else {
+                format!("the peer rejected our certificate: {}", tls_reason(&reason))
+            })
+        }
+        ConnectionError::ApplicationClosed(c)
+            if c.error_code == VarInt::from_u32(CLOSE_REFUSED) =>
+        {
+            Failure::Refused(String::from_utf8_lossy(&c.reason).into_owned())
+        }
+        other => Failure::Unreachable(other.to_string()),
+    }
+}
+
+fn write_failure(e: WriteError) -> Failure {
+    match e {
+        WriteError::ConnectionLost(c) => connection_failure(&c),
+        other => Failure::Unreachable(format!("sending the request: {other}")),
+    }
+}
+
+fn read_failure(e: ReadExactError) -> Failure {
+    match e {
+        ReadExactError::ReadError(ReadError::ConnectionLost(c)) => connection_failure(&c),
+        other => Failure::Unreachable(format!("reading the response: {other}")),
+    }
+}
+
+fn transport_config(config: &QuicConfig) -> Result<quinn::TransportConfig, Error> {
+    let mut t = quinn::TransportConfig::default();
+    t.max_concurrent_bidi_streams(VarInt::from_u32(config.max_incoming_streams))
+        .max_concurrent_uni_streams(VarInt::from_u32(0))
+        .keep_alive_interval(Some(config.keep_alive))
+        .max_idle_timeout(Some(config.idle_timeout.try_into().map_err(|_| {
+            Error::Pki(format!("idle timeout {:?} too large", config.idle_timeout))
+        })?))
+        .stream_receive_window(VarInt::from_u32(8 << 20))
+        .receive_window(VarInt::from_u32(32 << 20))
+        .send_window(32 << 20);
+    Ok(t)
+}
+
+impl QuicTransport {
+    /// Binds `listen` as node `id` with the default [`QuicConfig`] and spawns the accept
+    /// loop that serves `handler`. Must be called inside a tokio runtime.
+    pub fn bind<H: Handler>(
+        id: NodeId,
+        listen: SocketAddr,
+        identity: NodeIdentity,
+        handler: Arc<H>,
+    ) -> Result<QuicTransport, Error> {
+        Self::bind_with(id, listen, identity, handler, QuicConfig::default())
+    }
+
+    /// [`QuicTransport::bind`] with explicit limits, timings and fault filters.
+    pub fn bind_with<H: Handler>(
+        id: NodeId,
+        listen: SocketAddr,
+        identity: NodeIdentity,
+        handler: Arc<H>,
+        config: QuicConfig,
+    ) -> Result<QuicTransport, Error> {
+        if identity.node != id {
+            return Err(Error::Pki(format!(
+                "identity is for node {}, not node {id}",
+                identity.node
+            )));
+        }
+        let (server_tls, client_tls) = pki::tls_configs(&identity)?;
+        let transport = Arc::new(transport_config(&config)?);
+        let no_suite = |e| Error::Pki(format!("TLS: {e}"));
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(
+            QuicServerConfig::try_from(server_tls).map_err(no_suite)?,
+        ));
+        server.transport_config(transport.clone());
+        let mut client = quinn::ClientConfig::new(Arc::new(
+            QuicClientConfig::try_from(client_tls).map_err(no_suite)?,
+        ));
+        client.transport_config(transport);
+        let endpoint = quinn::Endpoint::server(server, listen)?;
+        let local_addr = endpoint.local_addr()?;
+        tokio::spawn(accept_loop(
+            id,
+            endpoint.clone(),
+            Arc::new(handler),
+            config.max_frame,
+            Arc::new(Semaphore::new(config.max_connections)),
+        ));
+        tracing::debug!(node = id, %local_addr, "transport listening");
+        Ok(QuicTransport {
+            inner: Arc::new(Inner {
+                id,
+                local_addr,
+                endpoint: Mutex::new(Some(endpoint)),
+                client,
+                config,
+                peers: DashMap::new(),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The address the endpoint is bound to (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// The fault filters applied to this node's requests.
+    pub fn faults(&self) -> Faults {
+        self.inner.config.faults.clone()
+    }
+
+    /// Stops serving and closes every connection; requests then fail with `Closed`.
+    /// Returns once the connections have drained, so the port can be bound again after
+    /// every clone of this transport is dropped.
+    pub async fn shutdown(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        let endpoint = self.inner.endpoint.lock().take();
+        self.inner.peers.clear();
+        if let Some(endpoint) = endpoint {
+            endpoint.close(VarInt::from_u32(CLOSE_SHUTDOWN), b"shutdown");
+            endpoint.wait_idle().await;
+        }
+        tracing::debug!(node = self.inner.id, "transport shut down");
+    }
+}
+
+impl Inner {
+    fn peer(&self, node: NodeId) -> Option<Arc<Peer>> {
+        self.peers.get(&node).map(|p| p.clone())
+    }
+
+    /// The connection to `to`: the live one, the dial in progress, or a new dial unless
+    /// the peer is in back-off.
+    async fn connection(&self, to: NodeId, peer: &Arc<Peer>) -> Result<quinn::Connection, Error> {
+        let dial = {
+            let mut st = peer.state.lock();
+            if let Conn::Up(c) = &st.conn {
+                if c.close_reason().is_none() {
+                    return Ok(c.clone());
+                }
+                st.conn = Conn::None;
+            }
+            match &st.conn {
+                Conn::Dialing(d) => d.clone(),
+                _ => {
+                    let now = Instant::now();
+                    if now < st.next_attempt {
+                        let wait = st.next_attempt - now;
+                        return Err(match st.last_error.clone() {
+                            Some(Failure::Refused(r)) => Error::Refused(r),
+                            Some(Failure::Unreachable(r)) => Error::Unreachable {
+                                node: to,
+                                reason: format!("{r} (next dial in {wait:?})"),
+                            },
+                            None => Error::Unreachable {
+                                node: to,
+                                reason: format!("next dial in {wait:?}"),
+                            },
+                        });
+                    }
+                    st.next_attempt = now + st.backoff;
+                    st.backoff = (st.backoff * 2).min(self.config.backoff_max);
+                    let d = self.dial(to, st.addr, st.epoch, peer.clone())?;
+                    st.conn = Conn::Dialing(d.clone());
+                    d
+                }
+            }
+        };
+        dial.await.map_err(|f| f.into_error(to))
+    }
+
+    /// Starts a dial in its own task, so it completes (and records its outcome) even if
+    /// the request that started it times out.
+    fn dial(
+        &self,
+        to: NodeId,
+        addr: SocketAddr,
+        epoch: u64,
+        peer: Arc<Peer>,
+    ) -> Result<Dial, Error> {
+        let endpoint = self.endpoint.lock().clone().ok_or(Error::Closed)?;
+        let client = self.client.clone();
+        let connect_timeout = self.config.connect_timeout;
+        let local = self.id;
+        let task = tokio::spawn(async move {
+            let result = async {
+                let connecting = endpoint
+                    .connect_with(client, addr, &node_server_name(to))
+                    .map_err(|e| Failure::Unreachable(format!("dialling {addr}: {e}")))?;
+                match tokio::time::timeout(connect_timeout, connecting).await {
+                    Err(_) => Err(Failure::Unreachable(format!(
+                        "no handshake with {addr} within {connect_timeout:?}"
+                    ))),
+                    Ok(Err(e)) => Err(connection_failure(&e)),
+                    Ok(Ok(c)) => Ok(c),
+                }
+            }
+            .await;
+            let mut st = peer.state.lock();
+            if st.epoch != epoch {
+                if let Ok(c) = &result {
+                    c.close(VarInt::from_u32(CLOSE_PEER_CHANGED), b"peer changed");
+                }
+                return Err(Failure::Unreachable("peer changed while dialling".into()));
+            }
+            match &result {
+                Ok(c) => {
+                    tracing::debug!(node = local, peer = to, %addr, "connected");
+                    st.conn = Conn::Up(c.clone());
+                }
+                Err(f) => {
+                    tracing::debug!(node = local, peer = to, %addr, failure = ?f, "dial failed");
+                    st.conn = Conn::None;
+                    st.last_error = Some(f.clone());
+                }
+            }
+            result
+        });
+        Ok(async move {
+            task.await
+                .unwrap_or_else(|e| Err(Failure::Unreachable(format!("dial task: {e}"))))
+        }
+        .boxed()
+        .shared())
+    }
+
+    /// One delivery of a request (the fault filters may call it twice).
+    async fn send_once(
+        &self,
+        to: NodeId,
+        peer: Arc<Peer>,
+        service: Service,
+        body: Bytes,
+    ) -> Result<Bytes, Error> {
+        let _permit = peer.in_flight.acquire().await.map_err(|_| Error::Closed)?;
+        let conn = self.connection(to, &peer).await?;
+        let result = call(&conn, to, service, body, self.config.max_frame).await;
+        let mut st = peer.state.lock();
+        match &result {
+            // The link works: the next failure starts its back-off afresh.
+            Ok(_) | Err(Error::Remote(_)) => {
+                if st.backoff != self.config.backoff_min || st.last_error.is_some() {
+                    st.backoff = self.config.backoff_min;
+                    st.next_attempt = Instant::now();
+                    st.last_error = None;
+                }
+            }
+            Err(e) if conn.close_reason().is_some() => st.last_error = Failure::of(e),
+            Err(_) => {}
+        }
+        result
+    }
+}
+
+/// Reads exactly `len` bytes as they arrive (memory follows the bytes received, not the
+/// announced length); a body that arrives in one chunk is not copied.
+async fn read_body(recv: &mut quinn::RecvStream, len: usize) -> Result<Bytes, ReadExactError> {
+    let mut first: Option<Bytes> = None;
+    let mut buf = BytesMut::new();
+    let mut got = 0;
+    while got < len {
+        let Some(chunk) = recv.read_chunk(len - got, true).await? else {
+            return Err(ReadExactError::FinishedEarly(got));
+        };
+        got += chunk.bytes.len();
+        if first.is_none() && buf.is_empty() {
+            first = Some(chunk.bytes);
+        } else {
+            if let Some(f) = first.take() {
+                buf.extend_from_slice(&f);
+            }
+            buf.extend_from_slice(&chunk.bytes);
+        }
+    }
+    Ok(first.unwrap_or_else(|| buf.freeze()))
+}
+
+/// Sends one request to `to` on a new stream of `conn` and reads its response.
+async fn call(
+    conn: &quinn::Connection,
+    to: NodeId,
+    service: Service,
+    body: Bytes,
+    max_frame: usize,
+) -> Result<Bytes, Error> {
+    let (mut send, mut recv) = conn
+        .open_bi()
+        .await
+        .map_err(|e| connection_failure(&e).into_error(to))?;
+    let header = request_header(service, body.len());
+    let written = async {
+        send.write_all(&header).await?;
+        send.write_chunk(body).await?;
+        send.finish().map_err(|_| WriteError::ClosedStream)
+    }
+    .await;
+    match written {
+        // The peer stopped reading (a body over its limit): its response says why.
+        Ok(()) | Err(WriteError::Stopped(_)) => {}
+        Err(e) => return Err(write_failure(e).into_error(to)),
+    }
+    let mut h = [0; RESPONSE_HEADER];
+    recv.read_exact(&mut h)
+        .await
+        .map_err(|e| read_failure(e).into_error(to))?;
+    let (status, len) = Response::parse_header(&h);
+    if let Err(e) = check_len(len, max_frame) {
+        let _ = recv.stop(VarInt::from_u32(STOP_TOO_LARGE));
+        return Err(e);
+    }
+    let body = read_body(&mut recv, len)
+        .await
+        .map_err(|e| read_failure(e).into_error(to))?;
+    Response::decode(status, body)
+}
+
+async fn accept_loop(
+    local: NodeId,
+    endpoint: quinn::Endpoint,
+    handler: Arc<dyn DynHandler>,
+    max_frame: usize,
+    connections: Arc<Semaphore>,
+) {
+    while let Some(incoming) = endpoint.accept().await {
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracing::warn!(node = local, remote = %incoming.remote_address(), "too many connections, refusing");
+            incoming.refuse();
+            continue;
+        };
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            serve_connection(local, incoming, handler, max_frame).await;
+        });
+    }
+}
+
+/// The node id proven by the peer's certificate.
+fn peer_node(conn: &quinn::Connection) -> Result<NodeId, String> {
+    let certs = conn
+        .peer_identity()
+        .ok_or("no peer certificate")?
+        .downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+        .map_err(|_| "unexpected peer identity type")?;
+    node_id_of(certs.first().ok_or("empty peer certificate chain")?)
+}
+
+async fn serve_connection(
+    local: NodeId,
+    incoming: quinn::Incoming,
+    handler: Arc<dyn DynHandler>,
+    max_frame: usize,
+) {
+    let remote = incoming.remote_address();
+    let conn = match incoming.await {
+        Ok(c) => c,
+        Err(e) => {
+            // A refused certificate was already logged by the verifier.
+            tracing::debug!(node = local, %remote, error = %e, "incoming handshake failed");
+            return;
+        }
+    };
+    let from = match peer_node(&conn) {
+        Ok(id) => id,
+        Err(reason) => {
+            tracing::warn!(node = local, %remote, %reason, "refused incoming peer");
+            conn.close(VarInt::from_u32(CLOSE_REFUSED), reason.as_bytes());
+            return;
+        }
+    };
+    tracing::debug!(node = local, peer = from, %remote, "accepted connection");
+    loop {
+        match conn.accept_bi().await {
+            Ok((send, recv)) => {
+                tokio::spawn(serve_stream(from, send, recv, handler.clone(), max_frame));
+            }
+            Err(e) => {
+                tracing::debug!(node = local, peer = from, error = %e, "connection ended");
+                return;
+            }
+        }
+    }
+}
+
+async fn serve_stream(
+    from: NodeId,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    handler: Arc<dyn DynHandler>,
+    max_frame: usize,
+) {
+    let result: Result<(), String> = async {
+        let mut h = [0; REQUEST_HEADER];
+        recv.read_exact(&mut h).await.map_err(|e| e.to_string())?;
+        let (service, len) = parse_request_header(&h);
+        let response = match check_len(len, max_frame) {
+            Err(_) => {
+                let _ = recv.stop(VarInt::from_u32(STOP_TOO_LARGE));
+                Response::TooLarge {
+                    len,
+                    max: max_frame,
+                }
+            }
+            Ok(()) => {
+                let body = read_body(&mut recv, len).await.map_err(|e| e.to_string())?;
+                match handler.call(from, service, body).await {
+                    Ok(reply) => match check_len(reply.len(), max_frame) {
+                        Ok(()) => Response::Ok(reply),
+                        Err(_) => Response::TooLarge {
+                            len: reply.len(),
+                            max: max_frame,
+                        },
+                    },
+                    Err(m) => Response::Remote(m),
+                }
+            }
+        };
+        let (h, body) = response.encode();
+        send.write_all(&h).await.map_err(|e| e.to_string())?;
+        send.write_chunk(body).await.map_err(|e| e.to_string())?;
+        send.finish().map_err(|e| e.to_string())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::debug!(peer = from, error = %e, "request stream failed");
+    }
+}
+
+impl Transport for QuicTransport {
+    fn id(&self) -> NodeId {
+        self.inner.id
+    }
+
+    fn set_peer(&self, node: NodeId, addr: SocketAddr) {
+        let cfg = &self.inner.config;
+        let peer = self
+            .inner
+            .peers
+            .entry(node)
+            .or_insert_with(|| {
+                Arc::new(Peer {
+                    in_flight: Semaphore::new(cfg.max_in_flight_per_peer),
+                    state: Mutex::new(PeerState {
+                        addr,
+                        epoch: 0,
+                        conn: Conn::None,
+                        backoff: cfg.backoff_min,
+                        next_attempt: Instant::now(),
+                        last_error: None,
+                    }),
+                })
+            })
+            .clone();
+        let mut st = peer.state.lock();
+        if st.addr != addr {
+            st.addr = addr;
+            st.epoch += 1;
+            if let Conn::Up(c) = std::mem::replace(&mut st.conn, Conn::None) {
+                c.close(VarInt::from_u32(CLOSE_PEER_CHANGED), b"peer moved");
+            }
+            st.backoff = cfg.backoff_min;
+            st.next_attempt = Instant::now();
+            st.last_error = None;
+        }
+    }
+
+    fn remove_peer(&self, node: NodeId) {
+        if let Some((_, peer)) = self.inner.peers.remove(&node) {
+            let mut st = peer.state.lock();
+            st.epoch += 1;
+            if let Conn::Up(c) = std::mem::replace(&mut st.conn, Conn::None) {
+                c.close(VarInt::from_u32(CLOSE_PEER_CHANGED), b"peer removed");
+            }
+        }
+    }
+
+    fn request(
+        &self,
+        to: NodeId,
+        service: Service,
+        body: Bytes,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Bytes, Error>> + Send {
+        let inner = self.inner.clone();
+        async move {
+            if inner.closed.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
+            check_len(body.len(), inner.config.max_frame)?;
+            let peer = inner.peer(to).ok_or_else(|| Error::Unreachable {
+                node: to,
+                reason: "unknown peer".into(),
+            })?;
+            let from = inner.id;
+            let send = || {
+                let inner = inner.clone();
+                let peer = peer.clone();
+                let body = body.clone();
+                async move {
+                    tokio::time::timeout(timeout, inner.send_once(to, peer, service, body))
+                        .await
+                        .unwrap_or(Err(Error::Timeout))
+                }
+            };
+            tokio::time::timeout(
+                timeout,
+                faults::deliver(&inner.config.faults, from, to, send),
+            )
+            .await
+            .unwrap_or(Err(Error::Timeout))
+        }
+    }
+}
