@@ -14,6 +14,6 @@
 pub mod linearizability;
 
 pub use linearizability::{
-    Budget, CheckResult, History, Invocation, Op, Operation, Output, Recorder, Returned,
-    Revisions, check_history, check_history_with, check_per_key, check_per_key_with,
+    Budget, CheckResult, History, Invocation, Op, Operation, Output, Recorder, Returned, Revisions,
+    check_history, check_history_with, check_per_key, check_per_key_with,
 };

@@ -441,7 +441,11 @@ pub fn check_per_key_with(history: &History, budget: &Budget) -> CheckResult {
     check_per_key_inner(history, budget, deadline)
 }
 
-fn check_per_key_inner(history: &History, budget: &Budget, deadline: Option<Instant>) -> CheckResult {
+fn check_per_key_inner(
+    history: &History,
+    budget: &Budget,
+    deadline: Option<Instant>,
+) -> CheckResult {
     if let Err(e) = history.validate() {
         return CheckResult::Illegal {
             explanation: format!("malformed history: {e}"),
@@ -457,7 +461,13 @@ fn check_per_key_inner(history: &History, budget: &Budget, deadline: Option<Inst
     for key in keys {
         let compiled = Compiled::new(history, Some(key));
         let scope = format!("key {key:?}, revisions only increasing within the key");
-        match search(&compiled, false, history.initial_revision + 1, budget, deadline) {
+        match search(
+            &compiled,
+            false,
+            history.initial_revision + 1,
+            budget,
+            deadline,
+        ) {
             Outcome::Linearizable => {}
             Outcome::Illegal(f) => {
                 return CheckResult::Illegal {
@@ -476,7 +486,11 @@ fn check_per_key_inner(history: &History, budget: &Budget, deadline: Option<Inst
 }
 
 /// The whole-history search alone (no per-key pass, no revision facts).
-fn check_whole_search(history: &History, budget: &Budget, deadline: Option<Instant>) -> CheckResult {
+fn check_whole_search(
+    history: &History,
+    budget: &Budget,
+    deadline: Option<Instant>,
+) -> CheckResult {
     if let Err(e) = history.validate() {
         return CheckResult::Illegal {
             explanation: format!("malformed history: {e}"),
@@ -488,7 +502,13 @@ fn check_whole_search(history: &History, budget: &Budget, deadline: Option<Insta
         Revisions::Consecutive => "whole history, each write takes the previous revision + 1",
         Revisions::Increasing => "whole history, revisions increasing across all keys",
     };
-    match search(&compiled, exact, history.initial_revision + 1, budget, deadline) {
+    match search(
+        &compiled,
+        exact,
+        history.initial_revision + 1,
+        budget,
+        deadline,
+    ) {
         Outcome::Linearizable => CheckResult::Ok,
         Outcome::Illegal(f) => CheckResult::Illegal {
             explanation: explain(history, &compiled, exact, &f, scope),
@@ -535,16 +555,28 @@ fn revision_facts(h: &History) -> Option<String> {
     }
     // A read of revision r shows what the write of revision r wrote.
     for (i, o) in h.ops.iter().enumerate() {
-        let (Op::Get { key }, Some(Returned { output: Output::Found { value, mod_revision }, .. })) =
-            (&o.op, &o.ret)
+        let (
+            Op::Get { key },
+            Some(Returned {
+                output:
+                    Output::Found {
+                        value,
+                        mod_revision,
+                    },
+                ..
+            }),
+        ) = (&o.op, &o.ret)
         else {
             continue;
         };
-        let Some(&w) = writer.get(mod_revision) else { continue };
+        let Some(&w) = writer.get(mod_revision) else {
+            continue;
+        };
         let matches = match &h.ops[w].op {
-            Op::Create { key: k, value: v } | Op::Update { key: k, value: v, .. } => {
-                k == key && v == value
-            }
+            Op::Create { key: k, value: v }
+            | Op::Update {
+                key: k, value: v, ..
+            } => k == key && v == value,
             Op::Delete { .. } | Op::Get { .. } => false,
         };
         if !matches {
@@ -613,14 +645,15 @@ struct Entry {
 }
 
 /// The model state: the least revision the next write may take (exactly that revision when
-/// revisions are consecutive) and each key's entry.
+/// revisions are consecutive) and each key's entry (`None`: never written; a deleted key
+/// keeps an entry with the value [`GONE`] and the revision of the delete).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct State {
     next: Revision,
     keys: Box<[Option<Entry>]>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
     Get,
     Create,
@@ -647,9 +680,9 @@ struct COp {
     out: Option<Out>,
     call: u64,
     ret: Option<u64>,
-    /// A revision this call can take if it writes: above every revision seen by a call that
-    /// returned before it was invoked.
-    floor: Revision,
+    /// For a call without reply: calls of one class have the same effect on the model, so
+    /// the search tries one of each (see [`search`]).
+    class: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -667,7 +700,9 @@ impl Model<'_> {
     /// The state after `op` with its recorded output, if the model allows it. A call without
     /// reply is stepped as "took effect"; "did not" is the search leaving it out.
     fn step(self, s: &State, op: &COp) -> Option<State> {
-        let cur = s.keys[op.key];
+        let slot = s.keys[op.key];
+        let cur = slot.filter(|e| e.value != GONE);
+        let tomb = slot.filter(|e| e.value == GONE).map(|e| e.rev);
         match (op.kind, op.out) {
             (Kind::Get, Some(Out::NotFound))
             | (Kind::Update | Kind::Delete, Some(Out::NotFound)) => {
@@ -689,7 +724,7 @@ impl Model<'_> {
                 if cur.is_some() {
                     return None;
                 }
-                self.write(s, op, s.next, None, out)
+                self.write(s, op, s.next, tomb, out)
             }
             (Kind::Update | Kind::Delete, Some(Out::Conflict)) => {
                 let e = cur?;
@@ -710,11 +745,11 @@ impl Model<'_> {
     }
 
     /// Applies a write (`Create`/`Update` sets the key, `Delete` removes it) over the key's
-    /// revision `prev`, at the revision the output names. A call without reply takes the
-    /// next revision when revisions are exact; otherwise its revision is only known to be
-    /// above `prev` and its floor, and it leaves `next` alone: then where it is placed among
-    /// calls on other keys changes nothing, which lets the search place it late (see
-    /// [`search`]).
+    /// revision `prev` (of its value, or of its deletion), at the revision the output names.
+    /// A call without reply takes the next revision when revisions are exact; otherwise its
+    /// revision is only known to be above `prev`, and it leaves `next` alone: then where it
+    /// is placed among calls on other keys changes nothing, which lets the search place it
+    /// late (see [`search`]).
     fn write(
         self,
         s: &State,
@@ -745,15 +780,17 @@ impl Model<'_> {
                     Rev::Known(r) | Rev::AtLeast(r) => r + 1,
                 });
                 let after_answered = if self.exact { self.last_taken + 1 } else { 0 };
-                (Rev::AtLeast(op.floor.max(above).max(after_answered)), next)
+                (Rev::AtLeast(above.max(after_answered)), next)
             }
         };
         let mut n = s.clone();
         n.next = next;
-        n.keys[op.key] = (op.kind != Kind::Delete).then_some(Entry {
-            value: op.value,
-            rev,
-        });
+        let value = if op.kind == Kind::Delete {
+            GONE
+        } else {
+            op.value
+        };
+        n.keys[op.key] = Some(Entry { value, rev });
         Some(n)
     }
 }
@@ -764,6 +801,20 @@ fn observe(rev: Rev, want: Revision, next: Revision) -> Option<Revision> {
     match rev {
         Rev::Known(r) => (r == want).then_some(next),
         Rev::AtLeast(lo) => (want >= lo).then(|| next.max(want + 1)),
+    }
+}
+
+/// The value id of a deleted key's entry (which keeps the revision of the delete).
+const GONE: u32 = u32::MAX - 1;
+
+/// The value id of a write without reply whose value no read returned: such values are
+/// never compared, so all of them are one.
+const UNREAD: u32 = u32::MAX;
+
+fn value_of(op: &Op) -> &str {
+    match op {
+        Op::Create { value, .. } | Op::Update { value, .. } => value,
+        Op::Get { .. } | Op::Delete { .. } => "",
     }
 }
 
@@ -788,7 +839,18 @@ impl Compiled {
             taken: HashSet::new(),
         };
         let inferred = infer_unanswered(h);
-        let floors = floors(h);
+        // Values read by some answered call; a value nobody read is never compared.
+        let read: HashSet<(&str, &str)> = h
+            .ops
+            .iter()
+            .filter_map(|o| match (&o.op, &o.ret.as_ref()?.output) {
+                (Op::Get { key }, Output::Found { value, .. }) => {
+                    Some((key.as_str(), value.as_str()))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut classes: HashMap<(usize, Kind, u32, Option<Revision>), u32> = HashMap::new();
         let mut key_ids: HashMap<&str, usize> = HashMap::new();
         let mut value_ids: HashMap<&str, u32> = HashMap::new();
         let mut value = |v: &'h str, values: &mut Vec<String>| -> u32 {
@@ -843,7 +905,7 @@ impl Compiled {
                 out,
                 call: o.call,
                 ret: o.ret.as_ref().map(|r| r.at),
-                floor: floors[i],
+                class: u32::MAX,
             };
             if let Some(&(at, revision)) = inferred.get(&i) {
                 op.out = Some(Out::Ok(revision));
@@ -852,41 +914,22 @@ impl Compiled {
             if let Some(Out::Ok(revision)) = op.out {
                 c.taken.insert(revision);
             }
+            if op.ret.is_none() {
+                if matches!(o.op, Op::Create { .. } | Op::Update { .. })
+                    && !read.contains(&(key, value_of(&o.op)))
+                {
+                    op.value = UNREAD;
+                }
+                let n = u32::try_from(classes.len()).unwrap_or(u32::MAX);
+                op.class = *classes
+                    .entry((op.key, op.kind, op.value, op.expected))
+                    .or_insert(n);
+            }
             c.ops.push(op);
             c.orig.push(i);
         }
         c
     }
-}
-
-/// For each call: one more than the highest revision seen by a call that returned before it
-/// was invoked (at least the first revision of the recording).
-fn floors(h: &History) -> Vec<Revision> {
-    let mut seen: Vec<(u64, Revision)> = h
-        .ops
-        .iter()
-        .filter_map(|o| {
-            let ret = o.ret.as_ref()?;
-            match ret.output {
-                Output::Ok { revision } => Some((ret.at, revision)),
-                Output::Found { mod_revision, .. } => Some((ret.at, mod_revision)),
-                _ => None,
-            }
-        })
-        .collect();
-    seen.sort_unstable();
-    let mut by_call: Vec<(u64, usize)> = h.ops.iter().enumerate().map(|(i, o)| (o.call, i)).collect();
-    by_call.sort_unstable();
-    let mut floors = vec![0; h.ops.len()];
-    let (mut j, mut max) = (0, h.initial_revision);
-    for (call, i) in by_call {
-        while j < seen.len() && seen[j].0 < call {
-            max = max.max(seen[j].1);
-            j += 1;
-        }
-        floors[i] = max + 1;
-    }
-    floors
 }
 
 /// Writes without reply that a read proves applied: the write is the only one of its value
@@ -907,10 +950,11 @@ fn infer_unanswered(h: &History) -> HashMap<usize, (u64, Revision)> {
             Op::Get { key },
             Some(Returned {
                 at,
-                output: Output::Found {
-                    value,
-                    mod_revision,
-                },
+                output:
+                    Output::Found {
+                        value,
+                        mod_revision,
+                    },
             }),
         ) = (&o.op, &o.ret)
         else {
@@ -1087,7 +1131,20 @@ fn search(
         if steps > budget.max_steps {
             if std::env::var("LIN_DEBUG").is_ok() {
                 if let Some(f) = &best {
-                    eprintln!("{}", explain(&History { initial_revision: 0, revisions: Revisions::Consecutive, ops: DEBUG_H.with(|h| h.borrow().clone()) }, c, exact, f, "debug"));
+                    eprintln!(
+                        "{}",
+                        explain(
+                            &History {
+                                initial_revision: 0,
+                                revisions: Revisions::Consecutive,
+                                ops: DEBUG_H.with(|h| h.borrow().clone())
+                            },
+                            c,
+                            exact,
+                            f,
+                            "debug"
+                        )
+                    );
                 }
             }
             return Outcome::OutOfBudget(format!(
@@ -1146,6 +1203,7 @@ fn search(
             Phase::Unanswered => {
                 op.ret.is_none()
                     && (hot[op.key] || (exact && state.next <= model.last_taken))
+                    && !later_of_class(&nodes, ops, cursor)
             }
         };
         if wanted && let Some(next_state) = model.step(&state, op) {
@@ -1176,6 +1234,22 @@ fn search(
         };
     }
     Outcome::Linearizable
+}
+
+/// Whether a candidate after `call` (in list order) is a call without reply of the same
+/// class. Such calls are interchangeable and never expire, so the search tries only the
+/// last of them: the trees under the others are the same up to renaming.
+fn later_of_class(nodes: &[Node], ops: &[COp], call: usize) -> bool {
+    let class = ops[nodes[call].op].class;
+    let mut x = nodes[call].next;
+    while x != NIL && nodes[x].call {
+        let op = &ops[nodes[x].op];
+        if op.ret.is_none() && op.class == class {
+            return true;
+        }
+        x = nodes[x].next;
+    }
+    false
 }
 
 /// Marks the keys of the answered calls among the candidates (the calls before the first
@@ -1261,12 +1335,16 @@ fn explain(h: &History, c: &Compiled, exact: bool, f: &Failure, scope: &str) -> 
     }
     let entry = match f.state.keys[key] {
         None => "absent".to_string(),
+        Some(Entry { value: GONE, .. }) => "deleted".to_string(),
         Some(Entry { value, rev }) => {
             let rev = match rev {
                 Rev::Known(r) => format!("revision {r}"),
                 Rev::AtLeast(r) => format!("revision >= {r} (written by a call without reply)"),
             };
-            format!("{:?} at {rev}", c.values[value as usize])
+            match c.values.get(value as usize) {
+                Some(v) => format!("{v:?} at {rev}"),
+                None => format!("a value no read returned, at {rev}"),
+            }
         }
     };
     let next = if exact { "" } else { ">= " };

@@ -313,6 +313,34 @@ impl StoreNode {
         Ok((node, report))
     }
 
+    /// Waits until this node knows a leader (itself or a peer).
+    pub async fn wait_leader_known(&self, timeout: Duration) -> Result<NodeId> {
+        self.raft
+            .wait(Some(timeout))
+            .metrics(|m| m.current_leader.is_some(), "a leader is known")
+            .await
+            .map(|m| m.current_leader.unwrap_or_default())
+            .map_err(|e| Error::Raft(e.to_string()))
+    }
+
+    /// Whether `id` is in the membership (voter or learner).
+    pub fn is_member(&self, id: NodeId) -> bool {
+        self.raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .is_some()
+    }
+
+    /// Whether this node leads now.
+    pub fn is_leader(&self) -> bool {
+        let rx = self.raft.metrics();
+        let m = rx.borrow();
+        m.current_leader == Some(m.id)
+    }
+
     /// Waits until this node leads (a one-voter cluster elects itself).
     pub async fn wait_leader(&self, timeout: Duration) -> Result<()> {
         self.raft

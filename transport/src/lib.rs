@@ -34,6 +34,11 @@ pub use quic::{QuicConfig, QuicTransport};
 /// A node of the cluster, named in its certificate.
 pub type NodeId = u64;
 
+/// Dial this id to reach whichever node listens at an address (a first contact, such as
+/// joining a cluster through a peer known only by address): any node certified by the
+/// cluster CA is accepted. Real node ids start at 1.
+pub const ANY_NODE: NodeId = 0;
+
 /// A service number names a kind of request (Raft append, vote, snapshot, KV forward …);
 /// the caller defines them.
 pub type Service = u16;

@@ -486,18 +486,27 @@ impl ServerCertVerifier for NodeServerVerifier {
         let presented = node_id_of(end_entity);
         if let Ok(presented) = &presented
             && *presented != dialled
+            && dialled != crate::ANY_NODE
         {
             return Err(refuse(format!(
                 "dialled node {dialled} but the peer's certificate is for node {presented}"
             )));
         }
-        if let Err(e) = self.inner.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        // Dialling ANY_NODE (a first contact known only by address): any node certified by
+        // the cluster CA will do, checked under the name its certificate claims.
+        let claimed_name;
+        let name = match (&presented, dialled) {
+            (Ok(p), crate::ANY_NODE) => {
+                claimed_name = ServerName::try_from(node_server_name(*p))
+                    .map_err(|e| refuse(format!("bad node name: {e}")))?;
+                &claimed_name
+            }
+            _ => server_name,
+        };
+        if let Err(e) =
+            self.inner
+                .verify_server_cert(end_entity, intermediates, name, ocsp_response, now)
+        {
             return Err(refuse(format!(
                 "certificate of node {dialled} rejected: {e}"
             )));

@@ -94,7 +94,12 @@ pub async fn run(api: SharedApi) {
             }
             Err(_) => last = rescan(&api, &mut pending),
         }
-        let keys: Vec<String> = pending.iter().cloned().collect();
+        // Only the leader acts: followers keep their pending set warm for a failover.
+        let keys: Vec<String> = if api.store.is_leader() {
+            pending.iter().cloned().collect()
+        } else {
+            Vec::new()
+        };
         for key in keys {
             match step(&api, &key).await {
                 Ok(true) => {}

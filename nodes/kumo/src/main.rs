@@ -27,6 +27,38 @@ enum Cmd {
         /// falls further behind gets 410 Expired and relists.
         #[arg(long, default_value_t = kumo_raft_store::mvcc::DEFAULT_MAX_EVENTS)]
         history_events: usize,
+        /// Lay out and run a local cluster of this many control-plane nodes (processes on
+        /// 127.0.0.1 … 127.0.0.N).
+        #[arg(long, default_value_t = 1)]
+        nodes: u64,
+    },
+    /// Run one control-plane node of a cluster.
+    Control {
+        /// This node's id (unique in the cluster, from 1).
+        #[arg(long)]
+        id: u64,
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// QUIC address for Raft and peers.
+        #[arg(long)]
+        peer_addr: SocketAddr,
+        /// HTTPS address of the Kubernetes API.
+        #[arg(long)]
+        api_addr: SocketAddr,
+        /// Peer address of a member to join through (omit to start a new cluster).
+        #[arg(long)]
+        join: Option<SocketAddr>,
+        #[arg(long, default_value_t = kumo_raft_store::mvcc::DEFAULT_MAX_EVENTS)]
+        history_events: usize,
+    },
+    /// List the members of a cluster: role, term, log position, replication lag.
+    Members {
+        /// Data directory of `kumo up` (reads its kubeconfig and node pids).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Any kubeconfig of the cluster.
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
     },
     /// Benchmarks.
     Bench {
@@ -54,6 +86,42 @@ fn main() -> std::process::ExitCode {
                 data_dir,
                 api_addr,
                 history_events,
+                nodes,
+            } if nodes > 1 => {
+                let dir = data_dir.unwrap_or_else(up::default_data_dir);
+                kumo_nodes::cluster::run_local_cluster(nodes, &dir, api_addr, history_events)
+                    .await?;
+                Ok(())
+            }
+            Cmd::Control {
+                id,
+                data_dir,
+                peer_addr,
+                api_addr,
+                join,
+                history_events,
+            } => {
+                let cfg = kumo_nodes::cluster::ControlConfig {
+                    id,
+                    data_dir,
+                    peer_addr,
+                    api_addr,
+                    join,
+                    limits: Default::default(),
+                    history_events,
+                };
+                kumo_nodes::cluster::run_control(cfg).await?;
+                Ok(())
+            }
+            Cmd::Members {
+                data_dir,
+                kubeconfig,
+            } => kumo_nodes::cluster::members(data_dir, kubeconfig).await,
+            Cmd::Up {
+                data_dir,
+                api_addr,
+                history_events,
+                ..
             } => {
                 let cfg = up::UpConfig {
                     data_dir: data_dir.unwrap_or_else(up::default_data_dir),

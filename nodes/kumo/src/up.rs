@@ -17,6 +17,10 @@ use crate::pki::{self, Pki};
 /// Errors that stop `kumo up`, each with what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum UpError {
+    #[error("cluster transport")]
+    Transport(#[from] kumo_transport::Error),
+    #[error("{0}")]
+    Cluster(String),
     #[error(
         "data directory {dir} is in use by another kumo process; stop it first, or pass another --data-dir"
     )]
@@ -72,6 +76,7 @@ pub struct Running {
     pub kubeconfig: PathBuf,
     shutdown: tokio::sync::watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    transport: Option<kumo_transport::QuicTransport>,
 }
 
 impl Running {
@@ -80,6 +85,9 @@ impl Running {
         let _ = self.shutdown.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
         let _ = self.store.shutdown().await;
+        if let Some(t) = self.transport {
+            t.shutdown().await;
+        }
     }
 }
 
@@ -109,7 +117,7 @@ pub async fn start(cfg: &UpConfig) -> Result<Running, UpError> {
             seg.display()
         );
     }
-    match serve_on(cfg, store.clone()).await {
+    match serve_on(cfg, store.clone(), None).await {
         Ok(r) => Ok(r),
         Err(e) => {
             // Stop Raft cleanly before reporting: nothing is left running behind the error.
@@ -119,10 +127,16 @@ pub async fn start(cfg: &UpConfig) -> Result<Running, UpError> {
     }
 }
 
-async fn serve_on(cfg: &UpConfig, store: StoreNode) -> Result<Running, UpError> {
-    let wait = Duration::from_secs(10);
+/// Serves the API of `store` on `cfg.api_addr`. `transport` is the node's QUIC endpoint in
+/// a cluster (shut down with the node).
+pub(crate) async fn serve_on(
+    cfg: &UpConfig,
+    store: StoreNode,
+    transport: Option<kumo_transport::QuicTransport>,
+) -> Result<Running, UpError> {
+    let wait = Duration::from_secs(30);
     store
-        .wait_leader(wait)
+        .wait_leader_known(wait)
         .await
         .map_err(|_| UpError::NoLeader(wait))?;
     let hosts = vec![cfg.api_addr.ip().to_string()];
@@ -155,6 +169,7 @@ async fn serve_on(cfg: &UpConfig, store: StoreNode) -> Result<Running, UpError> 
         kubeconfig,
         shutdown,
         server: handle,
+        transport,
     })
 }
 
@@ -190,6 +205,12 @@ pub async fn run(cfg: UpConfig) -> Result<(), UpError> {
         cfg.data_dir.display()
     );
     let running = start(&cfg).await?;
+    serve_until_signal(running).await;
+    Ok(())
+}
+
+/// Prints how to use the running node, serves until SIGINT/SIGTERM, then stops cleanly.
+pub(crate) async fn serve_until_signal(running: Running) {
     let kc = running.kubeconfig.display();
     eprintln!("kumo: API serving at https://{}", running.addr);
     eprintln!("kumo: kubeconfig written to {kc}");
@@ -202,10 +223,9 @@ pub async fn run(cfg: UpConfig) -> Result<(), UpError> {
     eprintln!("kumo: shutting down");
     running.stop().await;
     eprintln!("kumo: stopped");
-    Ok(())
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).ok();
     let term_fut = async {

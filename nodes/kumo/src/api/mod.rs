@@ -461,6 +461,10 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
             );
             return (r, "metrics", String::new());
         }
+        "/kumo/v1/status" => {
+            let v = crate::cluster::status(&server.api.store);
+            return (json_response(StatusCode::OK, &v), "status", String::new());
+        }
         "/openapi/v3" => {
             return (
                 bytes_response("application/json", openapi::v3_index_bytes()),

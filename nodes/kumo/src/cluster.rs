@@ -1,0 +1,629 @@
+//! Running Kumo as a cluster: `kumo control` (one control-plane node over QUIC with mutual
+//! TLS), `kumo up --nodes N` (a local cluster laid out as processes on 127.0.0.x), and
+//! `kumo members` (who is in the cluster and how far along each node is).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use kumo_raft_store::cluster::{ClusterService, JoinRequest, TransportNetwork, TransportPeers};
+use kumo_raft_store::node::Peers;
+use kumo_raft_store::{Node, NodeId, StoreConfig, StoreNode};
+use kumo_transport::{ANY_NODE, ClusterCa, NodeIdentity, QuicTransport, Transport};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::api::registry::Limits;
+use crate::pki::{self, Pki};
+use crate::up::{self, Running, UpConfig, UpError};
+
+/// Settings of one control-plane node.
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    pub id: NodeId,
+    pub data_dir: PathBuf,
+    pub peer_addr: SocketAddr,
+    pub api_addr: SocketAddr,
+    /// A member's peer address to join through (none: bootstrap a new cluster).
+    pub join: Option<SocketAddr>,
+    pub limits: Limits,
+    pub history_events: usize,
+}
+
+/// What a data directory records about its node (`DIR/node.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    pub id: NodeId,
+    pub peer_addr: String,
+    pub api_addr: String,
+}
+
+const CLUSTER_CA_KEY: &str = "cluster-ca.key";
+/// How long a new node keeps asking to join before giving up.
+const JOIN_PATIENCE: Duration = Duration::from_secs(120);
+
+fn cluster_err(msg: impl Into<String>) -> UpError {
+    UpError::Cluster(msg.into())
+}
+
+/// Checks or writes `DIR/node.json`: a data directory belongs to one node id for life.
+fn record_node(cfg: &ControlConfig) -> Result<(), UpError> {
+    let path = cfg.data_dir.join("node.json");
+    let me = NodeRecord {
+        id: cfg.id,
+        peer_addr: cfg.peer_addr.to_string(),
+        api_addr: cfg.api_addr.to_string(),
+    };
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let old: NodeRecord = serde_json::from_str(&text)
+            .map_err(|e| cluster_err(format!("{}: {e}", path.display())))?;
+        if old.id != me.id {
+            return Err(cluster_err(format!(
+                "{} belongs to node {}, not node {}; pass --id {} or another --data-dir",
+                cfg.data_dir.display(),
+                old.id,
+                me.id,
+                old.id
+            )));
+        }
+    }
+    let text = serde_json::to_string_pretty(&me).map_err(|e| cluster_err(e.to_string()))?;
+    std::fs::write(&path, text)?;
+    Ok(())
+}
+
+/// This node's QUIC identity: loaded from `DIR/pki`, or issued from the cluster CA there
+/// (a first node generates the CA).
+fn identity(cfg: &ControlConfig) -> Result<NodeIdentity, UpError> {
+    let dir = cfg.data_dir.join("pki");
+    std::fs::create_dir_all(&dir)?;
+    if let Ok(id) = NodeIdentity::load(&dir) {
+        if id.node != cfg.id {
+            return Err(cluster_err(format!(
+                "{} holds the certificate of node {}",
+                dir.display(),
+                id.node
+            )));
+        }
+        return Ok(id);
+    }
+    let ca_cert = dir.join(kumo_transport::CA_CERT_FILE);
+    let ca_key = dir.join(CLUSTER_CA_KEY);
+    let ca = if ca_key.exists() {
+        let cert = std::fs::read_to_string(&ca_cert)?;
+        let key = std::fs::read_to_string(&ca_key)?;
+        ClusterCa::from_pem(&cert, &key)?
+    } else if cfg.join.is_none() {
+        let ca = ClusterCa::try_generate()?;
+        let (cert, key) = ca.to_pem();
+        pki::write_private(&ca_cert, cert.as_bytes())?;
+        pki::write_private(&ca_key, key.as_bytes())?;
+        ca
+    } else {
+        return Err(cluster_err(format!(
+            "no cluster CA in {}: copy {} and {} from a member of the cluster before joining",
+            dir.display(),
+            kumo_transport::CA_CERT_FILE,
+            CLUSTER_CA_KEY
+        )));
+    };
+    let hosts = vec![cfg.peer_addr.ip().to_string()];
+    let id = ca.issue(cfg.id, &hosts, 3650)?;
+    id.save(&dir)?;
+    Ok(id)
+}
+
+/// Starts one control-plane node and returns once its API serves.
+pub async fn start_control(cfg: &ControlConfig) -> Result<Running, UpError> {
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let identity = identity(cfg)?;
+    let svc = ClusterService::new();
+    let transport = QuicTransport::bind(cfg.id, cfg.peer_addr, identity, svc.clone())?;
+    let mut scfg = StoreConfig::single(cfg.peer_addr.to_string());
+    scfg.node_id = cfg.id;
+    scfg.api_addr = cfg.api_addr.to_string();
+    scfg.max_events = cfg.history_events;
+    let store_dir = cfg.data_dir.join("store");
+    let opened = StoreNode::open_with(
+        &store_dir,
+        scfg,
+        TransportNetwork::new(transport.clone()),
+        Some(TransportPeers::new(transport.clone())),
+        cfg.join.is_none(),
+    )
+    .await;
+    let store = match opened {
+        Ok((s, _)) => s,
+        Err(e) => {
+            transport.shutdown().await;
+            return Err(match e {
+                kumo_raft_store::Error::Locked(_) => UpError::InUse {
+                    dir: cfg.data_dir.clone(),
+                },
+                source => UpError::Store {
+                    dir: store_dir,
+                    source,
+                },
+            });
+        }
+    };
+    record_node(cfg)?;
+    svc.set_node(store.clone());
+    if let Some(via) = cfg.join
+        && !store.is_member(cfg.id)
+        && let Err(e) = join(cfg, &transport, via).await
+    {
+        let _ = store.shutdown().await;
+        transport.shutdown().await;
+        return Err(e);
+    }
+    let up_cfg = UpConfig {
+        data_dir: cfg.data_dir.clone(),
+        api_addr: cfg.api_addr,
+        limits: cfg.limits.clone(),
+        history_events: cfg.history_events,
+    };
+    match up::serve_on(&up_cfg, store.clone(), Some(transport.clone())).await {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            let _ = store.shutdown().await;
+            transport.shutdown().await;
+            Err(e)
+        }
+    }
+}
+
+/// Asks the node at `via` to add this one (as a learner until caught up, then a voter).
+async fn join(
+    cfg: &ControlConfig,
+    transport: &QuicTransport,
+    via: SocketAddr,
+) -> Result<(), UpError> {
+    transport.set_peer(ANY_NODE, via);
+    let peers = TransportPeers::new(transport.clone());
+    let req = JoinRequest {
+        id: cfg.id,
+        node: Node {
+            peer_addr: cfg.peer_addr.to_string(),
+            api_addr: cfg.api_addr.to_string(),
+        },
+        voter: true,
+    };
+    let deadline = Instant::now() + JOIN_PATIENCE;
+    loop {
+        match peers.join(ANY_NODE, req.clone()).await {
+            Ok(()) => {
+                tracing::info!(node = cfg.id, via = %via, "joined the cluster");
+                return Ok(());
+            }
+            Err(e) if Instant::now() < deadline => {
+                tracing::info!(via = %via, error = %e, "join not accepted yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(cluster_err(format!("could not join through {via}: {e}"))),
+        }
+    }
+}
+
+/// `kumo control`: one node, until SIGINT/SIGTERM.
+pub async fn run_control(cfg: ControlConfig) -> Result<(), UpError> {
+    eprintln!(
+        "kumo: starting control-plane node {} (peer {}, API {}, data in {})",
+        cfg.id,
+        cfg.peer_addr,
+        cfg.api_addr,
+        cfg.data_dir.display()
+    );
+    let running = start_control(&cfg).await?;
+    up::serve_until_signal(running).await;
+    Ok(())
+}
+
+/// The addresses of node `i` of a local cluster: 127.0.0.i, API on the given port, peers on
+/// the next one.
+fn local_addrs(i: u64, api_port: u16) -> (SocketAddr, SocketAddr) {
+    let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, i as u8));
+    (
+        SocketAddr::new(ip, api_port),
+        SocketAddr::new(ip, api_port + 1),
+    )
+}
+
+fn copy_if_missing(from: &Path, to: &Path) -> Result<(), UpError> {
+    if !to.exists() {
+        let data = std::fs::read(from)?;
+        pki::write_private(to, &data)?;
+    }
+    Ok(())
+}
+
+/// `kumo up --nodes N`: lays out a local cluster in `dir` (one data directory per node,
+/// shared API CA and token, shared cluster CA), starts every node as its own `kumo control`
+/// process on 127.0.0.x, writes `dir/kubeconfig`, and stops them all on SIGINT/SIGTERM.
+pub async fn run_local_cluster(
+    n: u64,
+    dir: &Path,
+    api_addr: SocketAddr,
+    history_events: usize,
+) -> Result<(), UpError> {
+    if !(1..=9).contains(&n) {
+        return Err(cluster_err("--nodes must be between 1 and 9"));
+    }
+    if !api_addr.ip().is_loopback() || api_addr.port() == 0 {
+        return Err(cluster_err(
+            "a local cluster needs --api-addr 127.0.0.1:PORT with a fixed port",
+        ));
+    }
+    std::fs::create_dir_all(dir)?;
+    let node_dir = |i: u64| dir.join(format!("node-{i}"));
+    // Shared credentials: the API CA and token (so one kubeconfig works on every node) and
+    // the cluster CA (so nodes can issue their own QUIC certificates).
+    let first = node_dir(1);
+    std::fs::create_dir_all(first.join("pki"))?;
+    let hosts: Vec<String> = (1..=n)
+        .map(|i| local_addrs(i, api_addr.port()).0.ip().to_string())
+        .collect();
+    let api_pki = Pki::load_or_create(&first, &hosts)?;
+    let first_ca = first.join("pki").join(kumo_transport::CA_CERT_FILE);
+    if !first_ca.exists() {
+        let ca = ClusterCa::try_generate()?;
+        let (cert, key) = ca.to_pem();
+        pki::write_private(&first_ca, cert.as_bytes())?;
+        pki::write_private(&first.join("pki").join(CLUSTER_CA_KEY), key.as_bytes())?;
+    }
+    for i in 2..=n {
+        let pki_dir = node_dir(i).join("pki");
+        std::fs::create_dir_all(&pki_dir)?;
+        for f in [
+            "ca.crt",
+            "ca.key",
+            "admin.token",
+            kumo_transport::CA_CERT_FILE,
+            CLUSTER_CA_KEY,
+        ] {
+            copy_if_missing(&first.join("pki").join(f), &pki_dir.join(f))?;
+        }
+    }
+    let exe = std::env::current_exe()?;
+    let mut children: Vec<(u64, Child)> = Vec::new();
+    let ca_pem = api_pki.ca_pem.clone();
+    for i in 1..=n {
+        let (api, peer) = local_addrs(i, api_addr.port());
+        let d = node_dir(i);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(d.join("kumo.log"))?;
+        let mut cmd = Process::new(&exe);
+        cmd.arg("control")
+            .args(["--id", &i.to_string()])
+            .arg("--data-dir")
+            .arg(&d)
+            .args([
+                "--peer-addr",
+                &peer.to_string(),
+                "--api-addr",
+                &api.to_string(),
+            ])
+            .args(["--history-events", &history_events.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        if i > 1 {
+            cmd.args(["--join", &local_addrs(1, api_addr.port()).1.to_string()]);
+        }
+        let child = cmd.spawn()?;
+        std::fs::write(d.join("pid"), child.id().to_string())?;
+        eprintln!(
+            "kumo: node {i}: pid {} — API https://{api}, peer {peer}, log {}",
+            child.id(),
+            d.join("kumo.log").display()
+        );
+        children.push((i, child));
+        // The first node bootstraps; the others join through it once it serves.
+        if let Err(e) = wait_ready(
+            &format!("https://{api}"),
+            &ca_pem,
+            &api_pki.admin_token,
+            Duration::from_secs(60),
+        )
+        .await
+        {
+            stop_children(&mut children).await;
+            return Err(cluster_err(format!(
+                "node {i} did not become ready: {e}; see {}",
+                d.join("kumo.log").display()
+            )));
+        }
+    }
+    let urls: Vec<String> = (1..=n)
+        .map(|i| format!("https://{}", local_addrs(i, api_addr.port()).0))
+        .collect();
+    let kubeconfig = dir.join("kubeconfig");
+    pki::write_private(
+        &kubeconfig,
+        multi_kubeconfig(&urls, &ca_pem, &api_pki.admin_token).as_bytes(),
+    )?;
+    eprintln!(
+        "kumo: {n}-node cluster serving; kubeconfig written to {}",
+        kubeconfig.display()
+    );
+    eprintln!();
+    eprintln!("  export KUBECONFIG={}", kubeconfig.display());
+    eprintln!("  kubectl get namespaces                  # through node 1");
+    for (i, u) in urls.iter().enumerate().skip(1) {
+        eprintln!(
+            "  kubectl --context kumo-node-{} get ns    # through {u}",
+            i + 1
+        );
+    }
+    eprintln!("  kumo members --data-dir {}", dir.display());
+    eprintln!();
+    eprintln!("kumo: press Ctrl-C to stop the cluster");
+    // A node that exits (crash, kill) is reported, not fatal: the others keep serving.
+    let watcher = async {
+        let mut reported = std::collections::BTreeSet::new();
+        loop {
+            for (i, c) in children.iter_mut() {
+                if !reported.contains(i)
+                    && let Ok(Some(status)) = c.try_wait()
+                {
+                    eprintln!("kumo: node {i} exited ({status}); the others keep serving");
+                    reported.insert(*i);
+                }
+            }
+            if reported.len() == children.len() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::select! {
+        _ = up::wait_for_signal() => {}
+        _ = watcher => eprintln!("kumo: every node has exited"),
+    }
+    eprintln!("kumo: stopping {} nodes", children.len());
+    stop_children(&mut children).await;
+    eprintln!("kumo: stopped");
+    Ok(())
+}
+
+/// SIGTERM to every node, then waits (up to 20 s) before killing what is left.
+async fn stop_children(children: &mut Vec<(u64, Child)>) {
+    for (_, c) in children.iter() {
+        let _ = Process::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for (_, c) in children.iter_mut() {
+        while Instant::now() < deadline && !matches!(c.try_wait(), Ok(Some(_))) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    children.clear();
+}
+
+fn https_client(ca_pem: &str) -> Result<reqwest::Client, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
+        roots
+            .add(cert.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+async fn wait_ready(
+    url: &str,
+    ca_pem: &str,
+    token: &str,
+    patience: Duration,
+) -> Result<(), String> {
+    let client = https_client(ca_pem)?;
+    let deadline = Instant::now() + patience;
+    let mut last = String::from("not answering");
+    while Instant::now() < deadline {
+        match client
+            .get(format!("{url}/readyz"))
+            .bearer_auth(token)
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => last = format!("readyz answered {}", r.status()),
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(last)
+}
+
+/// A kubeconfig whose current context is the first URL, with a context per node.
+fn multi_kubeconfig(urls: &[String], ca_pem: &str, token: &str) -> String {
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let mut clusters = String::new();
+    let mut contexts = String::new();
+    for (i, u) in urls.iter().enumerate() {
+        let name = if i == 0 {
+            "kumo".to_string()
+        } else {
+            format!("kumo-node-{}", i + 1)
+        };
+        clusters.push_str(&format!(
+            "- name: {name}\n  cluster:\n    server: {u}\n    certificate-authority-data: {ca}\n"
+        ));
+        contexts.push_str(&format!("- name: {name}\n  context:\n    cluster: {name}\n    user: kumo-admin\n    namespace: default\n"));
+    }
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n{clusters}users:\n- name: kumo-admin\n  user:\n    token: {token}\ncontexts:\n{contexts}current-context: kumo\n"
+    )
+}
+
+/// Every cluster server URL in a kubeconfig.
+fn kubeconfig_servers(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(v) = serde_yaml::from_str::<Value>(&text) else {
+        return Vec::new();
+    };
+    v["clusters"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["cluster"]["server"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// This node's view of the cluster, served at `/kumo/v1/status`.
+pub fn status(store: &StoreNode) -> Value {
+    let m = store.raft.metrics().borrow().clone();
+    let membership = m.membership_config.membership();
+    let voters: Vec<NodeId> = membership.voter_ids().collect();
+    let members: Vec<Value> = membership
+        .nodes()
+        .map(|(id, n)| json!({"id": id, "peerAddr": n.peer_addr, "apiAddr": n.api_addr, "voter": voters.contains(id)}))
+        .collect();
+    let replication: serde_json::Map<String, Value> = m
+        .replication
+        .as_ref()
+        .map(|r| {
+            r.iter()
+                .map(|(id, l)| (id.to_string(), json!(l.map_or(0, |l| l.index))))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "id": m.id,
+        "state": format!("{:?}", m.state),
+        "term": m.current_term,
+        "leader": m.current_leader,
+        "lastLogIndex": m.last_log_index.unwrap_or(0),
+        "applied": store.shared().last_applied_index().unwrap_or(0),
+        "members": members,
+        "replication": replication,
+    })
+}
+
+/// `kumo members`: one line per node — id, addresses, role, term, last log index,
+/// replication lag, and the pid of nodes started locally.
+pub async fn members(data_dir: Option<PathBuf>, kubeconfig: Option<PathBuf>) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let kc = match (&kubeconfig, &data_dir) {
+        (Some(k), _) => k.clone(),
+        (None, Some(d)) => d.join("kubeconfig"),
+        (None, None) => up::default_data_dir().join("kubeconfig"),
+    };
+    let (server, ca_b64, token) = up::read_kubeconfig(&kc)
+        .with_context(|| format!("cannot read server, CA and token from {}", kc.display()))?;
+    let servers = kubeconfig_servers(&kc);
+    use base64::Engine;
+    let ca = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(ca_b64)?)?;
+    let client = https_client(&ca).map_err(anyhow::Error::msg)?;
+    let get = |url: String| {
+        let client = client.clone();
+        let token = token.clone();
+        async move {
+            let r = client
+                .get(format!("{url}/kumo/v1/status"))
+                .bearer_auth(&token)
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().is_success(), "{url}: {}", r.status());
+            Ok::<Value, anyhow::Error>(r.json().await?)
+        }
+    };
+    // The first node that answers tells who the members are.
+    let mut first = None;
+    let mut last_err = None;
+    for s in std::iter::once(server.clone()).chain(servers) {
+        match get(s.clone()).await {
+            Ok(v) => {
+                first = Some(v);
+                break;
+            }
+            Err(e) => last_err = Some(e.context(format!("asking {s}"))),
+        }
+    }
+    let first = match (first, last_err) {
+        (Some(v), _) => v,
+        (None, Some(e)) => return Err(e),
+        (None, None) => anyhow::bail!("no server in {}", kc.display()),
+    };
+    let mut statuses = std::collections::BTreeMap::new();
+    let members = first["members"].as_array().cloned().unwrap_or_default();
+    for mem in &members {
+        let id = mem["id"].as_u64().unwrap_or(0);
+        let url = format!("https://{}", mem["apiAddr"].as_str().unwrap_or(""));
+        statuses.insert(id, get(url).await.ok());
+    }
+    let leader_status = statuses
+        .values()
+        .flatten()
+        .find(|s| s["leader"] == s["id"])
+        .cloned();
+    println!(
+        "{:<4} {:<21} {:<21} {:<9} {:>6} {:>10} {:>6} PID",
+        "ID", "PEER", "API", "ROLE", "TERM", "LAST-LOG", "LAG"
+    );
+    for mem in &members {
+        let id = mem["id"].as_u64().unwrap_or(0);
+        let st = statuses.get(&id).cloned().flatten();
+        let role = match &st {
+            None => "down".to_string(),
+            Some(s) if s["leader"] == s["id"] => "leader".into(),
+            Some(_) if mem["voter"] == json!(true) => "follower".into(),
+            Some(_) => "learner".into(),
+        };
+        let term = st.as_ref().map_or("-".into(), |s| s["term"].to_string());
+        let last = st
+            .as_ref()
+            .map_or("-".into(), |s| s["lastLogIndex"].to_string());
+        let lag = match &leader_status {
+            Some(l) if l["id"].as_u64() == Some(id) => "0".to_string(),
+            Some(l) => {
+                let matched = l["replication"][id.to_string()].as_u64().unwrap_or(0);
+                l["lastLogIndex"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    .saturating_sub(matched)
+                    .to_string()
+            }
+            None => "-".into(),
+        };
+        let pid = data_dir
+            .as_ref()
+            .and_then(|d| std::fs::read_to_string(d.join(format!("node-{id}")).join("pid")).ok())
+            .map_or(String::new(), |p| format!("pid={}", p.trim()));
+        println!(
+            "{:<4} {:<21} {:<21} {:<9} {:>6} {:>10} {:>6} {}",
+            id,
+            mem["peerAddr"].as_str().unwrap_or(""),
+            mem["apiAddr"].as_str().unwrap_or(""),
+            role,
+            term,
+            last,
+            lag,
+            pid
+        );
+    }
+    Ok(())
+}
