@@ -84,8 +84,9 @@
 //!   revisions to increase, and the cross-key revision contract is reduced to cheap sound
 //!   facts (no revision given twice; an operation that returned revision `r` before another
 //!   write was invoked forces that write above `r`; a read of revision `r` shows what the
-//!   write of revision `r` wrote). It may accept histories that the whole check rejects,
-//!   never the reverse.
+//!   write of revision `r` wrote; with consecutive revisions, no revision above the
+//!   initial one plus the number of writes). It may accept histories that the whole check
+//!   rejects, never the reverse.
 //!
 //! [`check_history`] runs the per-key check first (a per-key violation is a violation of the
 //! whole), then the whole search. Both are bounded by a [`Budget`]; past it the answer is
@@ -99,15 +100,32 @@
 //! lifts its call and return out of the list (dancing links) and restarts from the head;
 //! reaching a return whose call is not linearized backtracks. Every reached pair (set of
 //! linearized calls as a bitset, model state) is remembered, and a step that reaches a known
-//! pair is pruned. Calls that never returned have no return entry (their return is at
-//! infinity): they are tried only after the answered candidates failed, and the search ends
-//! once every answered call is placed — the unplaced unanswered calls are the ones that did
-//! not take effect.
+//! pair is pruned.
 //!
-//! For a correct history the search mostly walks straight through (a few steps per
-//! operation: 2,000 operations with 8 concurrent clients check in milliseconds). A wrong
-//! history can make it explore every interleaving of the open calls; the memo bounds that by
-//! the distinct (set, state) pairs, and [`Budget`] bounds the rest.
+//! Calls that never returned have no return entry (their return is at infinity): the search
+//! ends once every answered call is placed, and the unplaced unanswered calls are the ones
+//! that did not take effect. Each of them doubles what the search may have to explore, so
+//! they get more care than porcupine gives them:
+//! - a write without reply whose value (unique to it) some read returned surely applied,
+//!   before that read returned, at the revision the read saw: it is checked as an answered
+//!   write with that return time and revision;
+//! - the others are tried only after the answered candidates failed (latest first), and
+//!   only one of each class of identical effect (same kind, key, expected revision, and
+//!   value — all values nobody read are one);
+//! - with consecutive revisions one cannot take a revision an answered write took; and
+//!   past the last answered revision, and always with increasing revisions, its revision is
+//!   only known to be above the key's previous one and it does not advance the counter, so
+//!   its place among calls on other keys does not matter and it is tried only for the
+//!   keys of the answered candidates. This relaxes the model (it accepts slightly more,
+//!   never less).
+//!
+//! Measured (debug build) on simulated correct histories of 2,000 calls from 8 clients on
+//! 8 keys: consecutive revisions with 5% of calls unanswered check in about 50 ms;
+//! increasing revisions with 2% unanswered in about 250 ms. Many more unanswered calls on
+//! few keys under increasing revisions can exhaust the default budget (then the answer is
+//! [`CheckResult::Unknown`]). A wrong history can make the search explore every interleaving
+//! of the open calls; the memo bounds that by the distinct (set, state) pairs, and the
+//! budget bounds the rest.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
@@ -523,6 +541,16 @@ fn check_whole_search(
 /// Returns the explanation of the first one broken.
 fn revision_facts(h: &History) -> Option<String> {
     let d = |i: usize| describe(i, &h.ops[i]);
+    // With consecutive revisions, each write takes one: none can be above this.
+    let writes = h
+        .ops
+        .iter()
+        .filter(|o| match &o.ret {
+            None => !matches!(o.op, Op::Get { .. }),
+            Some(r) => matches!(r.output, Output::Ok { .. }),
+        })
+        .count();
+    let last_possible = h.initial_revision + writes as u64;
     // Revisions observed by each answered call, and who wrote each revision.
     let mut writer: HashMap<Revision, usize> = HashMap::new();
     let mut observed: Vec<(u64, Revision, usize)> = Vec::new();
@@ -543,6 +571,14 @@ fn revision_facts(h: &History) -> Option<String> {
             Output::Found { mod_revision, .. } => mod_revision,
             _ => continue,
         };
+        if h.revisions == Revisions::Consecutive && rev > last_possible {
+            return Some(format!(
+                "{} shows revision {rev}, but the store started at revision {} and only {writes} \
+                 writes (with or without reply) were made",
+                d(i),
+                h.initial_revision
+            ));
+        }
         if rev <= h.initial_revision {
             return Some(format!(
                 "{} shows revision {rev}, but the store was at revision {} when recording \
@@ -978,7 +1014,6 @@ fn infer_unanswered(h: &History) -> HashMap<usize, (u64, Revision)> {
 // The search.
 
 const NIL: usize = usize::MAX;
-thread_local! { pub(crate) static DEBUG_H: std::cell::RefCell<Vec<Operation>> = const { std::cell::RefCell::new(Vec::new()) }; }
 
 /// A call or return in the time-ordered list. Node 0 is the head.
 #[derive(Debug, Clone, Copy)]
@@ -1084,6 +1119,9 @@ enum Outcome {
     OutOfBudget(String),
 }
 
+/// The just-in-time linearization search with memo (see the module docs): answered calls
+/// first, in list order; then calls without reply, latest first, one per class, and (where
+/// their place does not matter) only on keys an answered candidate is waiting on.
 fn search(
     c: &Compiled,
     exact: bool,
@@ -1129,31 +1167,13 @@ fn search(
         }
         steps += 1;
         if steps > budget.max_steps {
-            if std::env::var("LIN_DEBUG").is_ok() {
-                if let Some(f) = &best {
-                    eprintln!(
-                        "{}",
-                        explain(
-                            &History {
-                                initial_revision: 0,
-                                revisions: Revisions::Consecutive,
-                                ops: DEBUG_H.with(|h| h.borrow().clone())
-                            },
-                            c,
-                            exact,
-                            f,
-                            "debug"
-                        )
-                    );
-                }
-            }
             return Outcome::OutOfBudget(format!(
                 "step budget of {} spent with {} of {answered} answered calls placed at best",
                 budget.max_steps,
                 answered - best_remaining
             ));
         }
-        if steps % 4096 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+        if steps.is_multiple_of(4096) && deadline.is_some_and(|d| Instant::now() >= d) {
             return Outcome::OutOfBudget(format!(
                 "time budget spent after {steps} steps with {} of {answered} answered calls \
                  placed at best",

@@ -292,11 +292,13 @@ impl<T: Transport> TransportPeers<T> {
             .request(to, service, body, timeout)
             .await
             .map_err(|e| match e {
-                // The leader is unknown or gone: the caller retries after an election.
-                kumo_transport::Error::Unreachable { .. } | kumo_transport::Error::Closed => {
+                // Never delivered: safe to retry after an election.
+                kumo_transport::Error::Unreachable { .. } | kumo_transport::Error::Refused(_) => {
                     Error::NotLeader { leader: None }
                 }
-                other => Error::Raft(other.to_string()),
+                // Maybe delivered and applied (a timeout, a connection lost mid-request): the
+                // outcome is unknown, so it must not be retried blindly.
+                other => Error::Unknown(other.to_string()),
             })?;
         let r: std::result::Result<Resp, RemoteFailure> = decode(&reply).map_err(Error::Raft)?;
         r.map_err(Into::into)

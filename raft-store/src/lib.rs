@@ -74,6 +74,10 @@ pub enum Error {
     Locked(String),
     #[error("the store is shutting down")]
     Shutdown,
+    /// A write was sent to the leader but no answer came back: it may or may not have been
+    /// applied.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

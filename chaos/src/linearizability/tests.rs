@@ -391,11 +391,17 @@ fn only_the_whole_history_sees_across_keys() {
     assert_eq!(check_per_key(&h), CheckResult::Ok);
     let why = assert_illegal(&h);
     assert!(why.contains("whole history"), "{why}");
-    // A revision skipped although only the recorded clients write.
+    // A revision skipped although only the recorded clients write: too many revisions for
+    // the writes made is a cheap fact...
     let h = B::default()
         .op(1, 0, 10, create("a", "x"), ok(1))
         .op(2, 20, 30, create("b", "y"), ok(3))
         .0;
+    assert!(check_per_key(&h).is_illegal());
+    assert_illegal(&h);
+    // ...but with a write without reply that could have taken revision 2, only the search
+    // sees that it was invoked too late to.
+    let h = B(h).lost(3, 40, create("c", "z")).0;
     assert_eq!(check_per_key(&h), CheckResult::Ok);
     let why = assert_illegal(&h);
     assert!(why.contains("next write takes revision 2"), "{why}");
@@ -821,8 +827,9 @@ proptest! {
         if let Some(what) = corrupt_surely(&mut h, &mut rng) {
             let r = check_history(&h);
             prop_assert!(r.is_illegal(), "{what}: {r:?}");
+            // The search alone may run out of budget on a wrong history, never accept it.
             let r = whole_search(&h);
-            prop_assert!(r.is_illegal(), "{what}: {r:?}");
+            prop_assert!(!r.is_ok(), "{what}: {r:?}");
         }
     }
 }
@@ -852,83 +859,31 @@ fn plausibly_corrupted_histories_are_usually_illegal() {
 
 #[test]
 fn two_thousand_calls_from_eight_clients_check_quickly() {
-    for increasing in [false, true] {
-        let p = Sim {
-            unknown: 0.02,
-            ..sim(8, 8, 2000, increasing)
-        };
-        let h = simulate(7, &p);
-        let t = Instant::now();
-        let r = check_history(&h);
-        eprintln!("{:?}: 2000 calls checked in {:?}", p.revisions, t.elapsed());
-        assert_eq!(r, CheckResult::Ok);
-        assert_eq!(whole_search(&h), CheckResult::Ok);
-        let mut rng = StdRng::seed_from_u64(1);
-        let mut bad = h.clone();
-        let what = corrupt_surely(&mut bad, &mut rng).unwrap();
-        let t = Instant::now();
-        let r = check_history(&bad);
-        eprintln!("corrupted ({what}) checked in {:?}", t.elapsed());
-        assert!(r.is_illegal(), "{r:?}");
-    }
-}
-
-#[test]
-#[ignore]
-fn probe_scale() {
-    for (clients, keys, unknown) in [
-        (8, 8, 0.05),
-        (8, 8, 0.1),
-        (8, 2, 0.05),
-        (8, 1, 0.05),
-        (16, 4, 0.05),
-        (8, 64, 0.05),
-    ] {
-        for increasing in [false, true] {
+    // Unanswered calls are what costs: with revisions consecutive their revisions are
+    // forced; with revisions only increasing they can go anywhere, so fewer are used here.
+    for (increasing, unknown) in [(false, 0.05), (true, 0.02)] {
+        for seed in 0..3 {
             let p = Sim {
                 unknown,
-                ..sim(clients, keys, 2000, increasing)
+                ..sim(8, 8, 2000, increasing)
             };
-            for seed in 0..3 {
-                let h = simulate(seed, &p);
-                let t = Instant::now();
-                let r = whole_search(&h);
-                let t1 = t.elapsed();
-                let mut bad = h.clone();
-                let mut rng = StdRng::seed_from_u64(seed);
-                corrupt_plausibly(&mut bad, &mut rng);
-                let t = Instant::now();
-                let rb = check_history(&bad);
-                let rb2 = whole_search(&bad);
-                eprintln!(
-                    "c{clients} k{keys} unknown {unknown} inc {increasing} seed {seed}: {t1:?} {r:?} | bad {:?} {} {}",
-                    t.elapsed(),
-                    rb.is_illegal(),
-                    match rb2 {
-                        CheckResult::Unknown { .. } => "U",
-                        CheckResult::Ok => "O",
-                        _ => "I",
-                    }
-                );
-            }
-        }
-    }
-}
-
-#[test]
-#[ignore]
-fn probe_one() {
-    let p = Sim {
-        unknown: 0.05,
-        ..sim(8, 1, 2000, true)
-    };
-    let h = simulate(1, &p);
-    DEBUG_H.with(|d| *d.borrow_mut() = h.ops.clone());
-    let r = whole_search(&h);
-    eprintln!("{r:?}");
-    for (i, o) in h.ops.iter().enumerate() {
-        if o.call > 2850 && o.call < 3040 {
-            eprintln!("{}", describe(i, o));
+            let h = simulate(seed, &p);
+            let t = Instant::now();
+            let r = check_history(&h);
+            eprintln!(
+                "{:?} seed {seed}: 2000 calls checked in {:?}",
+                p.revisions,
+                t.elapsed()
+            );
+            assert_eq!(r, CheckResult::Ok);
+            assert_eq!(whole_search(&h), CheckResult::Ok);
+            let mut rng = StdRng::seed_from_u64(seed);
+            let mut bad = h.clone();
+            let what = corrupt_surely(&mut bad, &mut rng).unwrap();
+            let t = Instant::now();
+            let r = check_history(&bad);
+            eprintln!("  corrupted ({what}) checked in {:?}", t.elapsed());
+            assert!(r.is_illegal(), "{r:?}");
         }
     }
 }

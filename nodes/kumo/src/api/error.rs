@@ -207,6 +207,10 @@ impl From<kumo_raft_store::Error> for ApiError {
             kumo_raft_store::Error::NotLeader { .. } | kumo_raft_store::Error::Shutdown => {
                 ApiError::unavailable(format!("storage is not ready: {e}"))
             }
+            // Kubernetes answers an etcd timeout with 504: the write may have happened.
+            kumo_raft_store::Error::Unknown(_) => ApiError::timeout(format!(
+                "the request timed out; it may or may not have been applied: {e}"
+            )),
             other => ApiError::internal(other.to_string()),
         }
     }

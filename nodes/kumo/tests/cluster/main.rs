@@ -1,0 +1,584 @@
+//! Replicated control plane as separate processes on loopback (`kumo up --nodes N`):
+//! kubectl through every node, and leader SIGKILLs under continuous writes through every
+//! node with the history checked for linearizability and every acknowledged write present on
+//! every node with the same revision.
+
+#![allow(clippy::disallowed_methods)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kumo_chaos::linearizability::{self as lin, CheckResult, Op, Output, Recorder, Revisions};
+use rand::Rng;
+use serde_json::Value;
+
+struct Cluster {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    n: u64,
+    launcher: Child,
+    restarted: Vec<Child>,
+}
+
+fn free_port() -> u16 {
+    loop {
+        let p = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        if p < 60000 && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+}
+
+impl Cluster {
+    fn start(n: u64) -> Cluster {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().to_path_buf();
+        let port = free_port();
+        let log = std::fs::File::create(dir.join("launcher.log")).expect("log");
+        let launcher = Command::new(env!("CARGO_BIN_EXE_kumo"))
+            .args(["up", "--nodes", &n.to_string(), "--data-dir"])
+            .arg(&dir)
+            .args(["--api-addr", &format!("127.0.0.1:{port}")])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn kumo up --nodes");
+        let c = Cluster {
+            _tmp: tmp,
+            dir,
+            n,
+            launcher,
+            restarted: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !c.dir.join("kubeconfig").exists() {
+            assert!(
+                Instant::now() < deadline,
+                "cluster did not start:\n{}",
+                c.logs()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        c
+    }
+
+    fn logs(&self) -> String {
+        let mut s = std::fs::read_to_string(self.dir.join("launcher.log")).unwrap_or_default();
+        for i in 1..=self.n {
+            let log = std::fs::read_to_string(self.dir.join(format!("node-{i}/kumo.log")))
+                .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            s.push_str(&format!("\n--- node {i} (last lines) ---\n"));
+            for l in tail.into_iter().rev() {
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+
+    fn context(i: u64) -> String {
+        if i == 1 {
+            "kumo".into()
+        } else {
+            format!("kumo-node-{i}")
+        }
+    }
+
+    fn kubectl(&self, node: u64, args: &[&str]) -> std::process::Output {
+        Command::new("kubectl")
+            .args(["--context", &Self::context(node)])
+            .args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .output()
+            .expect("kubectl")
+    }
+
+    fn ok(&self, node: u64, args: &[&str]) -> String {
+        let out = self.kubectl(node, args);
+        assert!(
+            out.status.success(),
+            "kubectl on node {node} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn node_json(&self, i: u64) -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(self.dir.join(format!("node-{i}/node.json")))
+                .expect("node.json"),
+        )
+        .expect("json")
+    }
+
+    fn pid(&self, i: u64) -> u32 {
+        std::fs::read_to_string(self.dir.join(format!("node-{i}/pid")))
+            .expect("pid")
+            .trim()
+            .parse()
+            .expect("pid")
+    }
+
+    /// The leader, as the first node that answers sees it.
+    fn leader(&self) -> Option<u64> {
+        for i in 1..=self.n {
+            let out = self.kubectl(
+                i,
+                &["get", "--raw", "/kumo/v1/status", "--request-timeout=2s"],
+            );
+            if out.status.success()
+                && let Ok(v) = serde_json::from_slice::<Value>(&out.stdout)
+                && let Some(l) = v["leader"].as_u64()
+            {
+                return Some(l);
+            }
+        }
+        None
+    }
+
+    fn kill9(&self, i: u64) {
+        let _ = Command::new("kill")
+            .args(["-9", &self.pid(i).to_string()])
+            .status();
+    }
+
+    /// Restarts node `i` from its data directory (it rejoins as a member).
+    fn restart(&mut self, i: u64) {
+        let nj = self.node_json(i);
+        let d = self.dir.join(format!("node-{i}"));
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(d.join("kumo.log"))
+            .expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_kumo"))
+            .args(["control", "--id", &i.to_string(), "--data-dir"])
+            .arg(&d)
+            .args([
+                "--peer-addr",
+                nj["peer_addr"].as_str().expect("peer"),
+                "--api-addr",
+                nj["api_addr"].as_str().expect("api"),
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone"))
+            .stderr(log)
+            .spawn()
+            .expect("restart");
+        std::fs::write(d.join("pid"), child.id().to_string()).expect("pid");
+        self.restarted.push(child);
+    }
+
+    async fn client(&self, i: u64) -> kube::Client {
+        let kc = Kubeconfig::read_from(self.kubeconfig()).expect("kubeconfig");
+        let opts = KubeConfigOptions {
+            context: Some(Self::context(i)),
+            ..Default::default()
+        };
+        let mut cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
+            .await
+            .expect("config");
+        cfg.read_timeout = Some(Duration::from_secs(5));
+        cfg.write_timeout = Some(Duration::from_secs(5));
+        cfg.connect_timeout = Some(Duration::from_secs(2));
+        kube::Client::try_from(cfg).expect("client")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for c in &mut self.restarted {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for i in 1..=self.n {
+            if let Ok(p) = std::fs::read_to_string(self.dir.join(format!("node-{i}/pid"))) {
+                let _ = Command::new("kill").args(["-9", p.trim()]).status();
+            }
+        }
+        let _ = self.launcher.kill();
+        let _ = self.launcher.wait();
+    }
+}
+
+#[test]
+fn t01_kubectl_through_every_node_sees_the_same_objects() {
+    let c = Cluster::start(3);
+    for i in 1..=3 {
+        c.ok(
+            i,
+            &[
+                "create",
+                "configmap",
+                &format!("from-{i}"),
+                &format!("--from-literal=node={i}"),
+            ],
+        );
+    }
+    let app = include_str!("../kubectl/testdata/app.yaml");
+    let out = Command::new("kubectl")
+        .args(["--context", "kumo-node-3", "apply", "-f", "-"])
+        .env("KUBECONFIG", c.kubeconfig())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut ch| {
+            use std::io::Write;
+            ch.stdin.take().expect("stdin").write_all(app.as_bytes())?;
+            ch.wait_with_output()
+        })
+        .expect("apply");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let views: Vec<String> = (1..=3)
+        .map(|i| {
+            c.ok(i, &["get", "cm,deploy,svc,sts,job", "-A", "-o", "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}@{.metadata.resourceVersion} {end}"])
+        })
+        .collect();
+    assert!(
+        views[0].contains("default/from-2@") && views[0].contains("shop/web@"),
+        "{}",
+        views[0]
+    );
+    assert_eq!(views[0], views[1]);
+    assert_eq!(views[1], views[2]);
+    let members = Command::new(env!("CARGO_BIN_EXE_kumo"))
+        .args(["members", "--data-dir"])
+        .arg(&c.dir)
+        .output()
+        .expect("members");
+    let text = String::from_utf8_lossy(&members.stdout);
+    assert_eq!(
+        text.lines().filter(|l| l.contains("leader")).count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.contains("follower")).count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("pid="), "{text}");
+}
+
+/// One client's step: a random operation on a small set of keys, recorded.
+async fn step(
+    api: &Api<ConfigMap>,
+    rec: &Recorder,
+    client: u64,
+    i: u64,
+    keys: &[String],
+    last_rv: &mut BTreeMap<String, u64>,
+) {
+    let (key, roll) = {
+        let mut rng = rand::rng();
+        (
+            keys[rng.random_range(0..keys.len())].clone(),
+            rng.random_range(0..100),
+        )
+    };
+    let value = format!("c{client}-{i}");
+    let cm = |v: &str, rv: Option<u64>| -> ConfigMap {
+        let mut o = serde_json::json!({"metadata": {"name": key}, "data": {"v": v}});
+        if let Some(rv) = rv {
+            o["metadata"]["resourceVersion"] = serde_json::json!(rv.to_string());
+        }
+        serde_json::from_value(o).expect("cm")
+    };
+    let code = |e: &kube::Error| match e {
+        kube::Error::Api(s) => Some((s.code, s.reason.clone())),
+        _ => None,
+    };
+    let rv_of = |o: &ConfigMap| {
+        o.metadata
+            .resource_version
+            .as_deref()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0)
+    };
+    // A call that certainly had no effect is left out of the history: a read that failed,
+    // a connection that was refused, or 503 (no leader: the write was not applied). Any
+    // other failure leaves the write's outcome unknown.
+    let no_effect = |e: &kube::Error| {
+        matches!(code(e), Some((503, _)))
+            || e.to_string().contains("Connect")
+            || e.to_string().contains("connection refused")
+    };
+    match roll {
+        0..40 => {
+            let at = rec.now();
+            match api.get_opt(&key).await {
+                Ok(Some(o)) => {
+                    let v = o
+                        .data
+                        .as_ref()
+                        .and_then(|d| d.get("v"))
+                        .cloned()
+                        .unwrap_or_default();
+                    last_rv.insert(key.clone(), rv_of(&o));
+                    let inv = rec.invoke_at(client, Op::Get { key: key.clone() }, at);
+                    rec.ok(
+                        inv,
+                        Output::Found {
+                            value: v,
+                            mod_revision: rv_of(&o),
+                        },
+                    );
+                }
+                Ok(None) => {
+                    let inv = rec.invoke_at(client, Op::Get { key: key.clone() }, at);
+                    rec.ok(inv, Output::NotFound);
+                }
+                Err(_) => backoff().await,
+            }
+        }
+        40..60 => {
+            let op = Op::Create {
+                key: key.clone(),
+                value: value.clone(),
+            };
+            let at = rec.now();
+            let result = api.create(&PostParams::default(), &cm(&value, None)).await;
+            if let Err(e) = &result
+                && no_effect(e)
+            {
+                return backoff().await;
+            }
+            let inv = rec.invoke_at(client, op, at);
+            match result {
+                Ok(o) => rec.ok(
+                    inv,
+                    Output::Ok {
+                        revision: rv_of(&o),
+                    },
+                ),
+                Err(e) if code(&e).is_some_and(|(c, r)| c == 409 && r == "AlreadyExists") => {
+                    rec.ok(inv, Output::AlreadyExists)
+                }
+                Err(_) => {
+                    rec.unknown(inv);
+                    backoff().await;
+                }
+            }
+        }
+        60..90 => {
+            let expected = if roll < 80 {
+                last_rv.get(&key).copied()
+            } else {
+                None
+            };
+            let op = Op::Update {
+                key: key.clone(),
+                value: value.clone(),
+                expected_revision: expected,
+            };
+            let at = rec.now();
+            let result = api
+                .replace(&key, &PostParams::default(), &cm(&value, expected))
+                .await;
+            if let Err(e) = &result
+                && no_effect(e)
+            {
+                return backoff().await;
+            }
+            let inv = rec.invoke_at(client, op, at);
+            match result {
+                Ok(o) => rec.ok(
+                    inv,
+                    Output::Ok {
+                        revision: rv_of(&o),
+                    },
+                ),
+                Err(e) if code(&e).is_some_and(|(c, r)| c == 409 && r == "Conflict") => {
+                    rec.ok(inv, Output::Conflict)
+                }
+                Err(e) if code(&e).is_some_and(|(c, _)| c == 404) => rec.ok(inv, Output::NotFound),
+                Err(_) => {
+                    rec.unknown(inv);
+                    backoff().await;
+                }
+            }
+        }
+        _ => {
+            let op = Op::Delete {
+                key: key.clone(),
+                expected_revision: None,
+            };
+            let at = rec.now();
+            let result = api.delete(&key, &DeleteParams::default()).await;
+            if let Err(e) = &result
+                && no_effect(e)
+            {
+                return backoff().await;
+            }
+            let inv = rec.invoke_at(client, op, at);
+            match result {
+                Ok(either) => {
+                    let rv = either.left().map(|o| rv_of(&o)).unwrap_or(0);
+                    rec.ok(inv, Output::Ok { revision: rv });
+                }
+                Err(e) if code(&e).is_some_and(|(c, _)| c == 404) => rec.ok(inv, Output::NotFound),
+                Err(_) => {
+                    rec.unknown(inv);
+                    backoff().await;
+                }
+            }
+        }
+    }
+}
+
+async fn backoff() {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+async fn kill_the_leader_three_times(n: u64) {
+    let mut c = Cluster::start(n);
+    let rec = Arc::new(Recorder::with_store(0, Revisions::Increasing));
+    let keys: Arc<Vec<String>> = Arc::new((0..6).map(|k| format!("lin-{k}")).collect());
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked: Arc<parking_lot::Mutex<Vec<(String, String)>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for client in 0..(2 * n) {
+        let node = client % n + 1;
+        let api: Api<ConfigMap> = Api::namespaced(c.client(node).await, "default");
+        let (rec, keys, stop, acked) = (rec.clone(), keys.clone(), stop.clone(), acked.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut last_rv = BTreeMap::new();
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                step(&api, &rec, client, i, &keys, &mut last_rv).await;
+                // Write-once objects: each acknowledged one must survive with its revision.
+                let name = format!("ack-{client}-{i}");
+                let obj: ConfigMap =
+                    serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))
+                        .expect("cm");
+                if let Ok(o) = api.create(&PostParams::default(), &obj).await {
+                    acked
+                        .lock()
+                        .push((name, o.metadata.resource_version.expect("rv")));
+                }
+                i += 1;
+            }
+        }));
+    }
+    for round in 0..3 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let leader = c
+            .leader()
+            .unwrap_or_else(|| panic!("no leader in round {round}:\n{}", c.logs()));
+        c.kill9(leader);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        c.restart(leader);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    // Linearizability of everything the clients saw.
+    let history = rec.history();
+    let answered = history.ops.iter().filter(|o| o.ret.is_some()).count();
+    assert!(
+        answered > 100,
+        "too few operations answered: {answered}\n{}",
+        c.logs()
+    );
+    let save = || {
+        let path = std::env::temp_dir().join(format!("kumo-lin-{n}-{}.json", std::process::id()));
+        std::fs::write(&path, history.to_json()).expect("save");
+        path
+    };
+    match lin::check_history(&history) {
+        CheckResult::Ok => {}
+        CheckResult::Unknown { .. } => match lin::check_per_key(&history) {
+            CheckResult::Ok => {}
+            other => panic!(
+                "per-key check: {other:?} (history saved to {})",
+                save().display()
+            ),
+        },
+        CheckResult::Illegal { explanation } => {
+            panic!(
+                "history is not linearizable (saved to {}): {explanation}",
+                save().display()
+            );
+        }
+    }
+    // Every acknowledged write-once object is on every node, with the same revision.
+    let acked = acked.lock().clone();
+    assert!(
+        acked.len() > 50,
+        "too few acknowledged creates: {}",
+        acked.len()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for node in 1..=n {
+        let view = loop {
+            let out = c.kubectl(
+                node,
+                &[
+                    "get",
+                    "cm",
+                    "-o",
+                    "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}",
+                ],
+            );
+            if out.status.success() {
+                break String::from_utf8_lossy(&out.stdout).into_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {node} does not answer:\n{}",
+                c.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        };
+        let stored: BTreeMap<&str, &str> = view
+            .split_whitespace()
+            .filter_map(|p| p.split_once('='))
+            .collect();
+        for (name, rv) in &acked {
+            assert_eq!(
+                stored.get(name.as_str()),
+                Some(&rv.as_str()),
+                "node {node} lost or changed acknowledged {name}@{rv}"
+            );
+        }
+    }
+    eprintln!(
+        "{n} nodes: {answered} operations answered and linearizable; {} acknowledged creates on every node",
+        acked.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn t02_three_nodes_survive_three_leader_kills() {
+    kill_the_leader_three_times(3).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn t03_five_nodes_survive_three_leader_kills() {
+    kill_the_leader_three_times(5).await;
+}
