@@ -287,19 +287,18 @@ impl<T: Transport> TransportPeers<T> {
         timeout: Duration,
     ) -> Result<Resp> {
         let body = encode(req).map_err(Error::Raft)?;
-        let reply = self
-            .transport
-            .request(to, service, body, timeout)
-            .await
-            .map_err(|e| match e {
-                // Never delivered: safe to retry after an election.
-                kumo_transport::Error::Unreachable { .. } | kumo_transport::Error::Refused(_) => {
-                    Error::NotLeader { leader: None }
-                }
-                // Maybe delivered and applied (a timeout, a connection lost mid-request): the
-                // outcome is unknown, so it must not be retried blindly.
-                other => Error::Unknown(other.to_string()),
-            })?;
+        let reply =
+            self.transport
+                .request(to, service, body, timeout)
+                .await
+                .map_err(|e| match e {
+                    // Never delivered: safe to retry after an election.
+                    kumo_transport::Error::Unreachable { .. }
+                    | kumo_transport::Error::Refused(_) => Error::NotLeader { leader: None },
+                    // Maybe delivered and applied (a timeout, a connection lost mid-request): the
+                    // outcome is unknown, so it must not be retried blindly.
+                    other => Error::Unknown(other.to_string()),
+                })?;
         let r: std::result::Result<Resp, RemoteFailure> = decode(&reply).map_err(Error::Raft)?;
         r.map_err(Into::into)
     }
