@@ -51,6 +51,8 @@ pub enum RemoteFailure {
     },
     /// The peer is still starting.
     NotReady,
+    /// The asking node is not a member of the cluster (it was removed, or never joined).
+    NotMember,
     Other(String),
 }
 
@@ -58,6 +60,7 @@ impl From<Error> for RemoteFailure {
     fn from(e: Error) -> Self {
         match e {
             Error::NotLeader { leader } => RemoteFailure::NotLeader { leader },
+            Error::NotMember => RemoteFailure::NotMember,
             other => RemoteFailure::Other(other.to_string()),
         }
     }
@@ -68,6 +71,7 @@ impl From<RemoteFailure> for Error {
         match f {
             RemoteFailure::NotLeader { leader } => Error::NotLeader { leader },
             RemoteFailure::NotReady => Error::NotLeader { leader: None },
+            RemoteFailure::NotMember => Error::NotMember,
             RemoteFailure::Other(s) => Error::Raft(s),
         }
     }
@@ -108,7 +112,12 @@ impl ClusterService {
         let _ = self.node.set(node);
     }
 
-    async fn serve(&self, service: Service, body: Bytes) -> std::result::Result<Bytes, String> {
+    async fn serve(
+        &self,
+        from: NodeId,
+        service: Service,
+        body: Bytes,
+    ) -> std::result::Result<Bytes, String> {
         let Some(node) = self.node.get() else {
             return match service {
                 SVC_FORWARD | SVC_READ_INDEX | SVC_JOIN | SVC_LEAVE => {
@@ -117,6 +126,11 @@ impl ClusterService {
                 _ => Err("node is starting".into()),
             };
         };
+        // Only members may write or read through the leader: a removed node must stop
+        // serving writes even if it never learned of its removal.
+        if matches!(service, SVC_FORWARD | SVC_READ_INDEX) && !node.is_member(from) {
+            return encode(&Err::<(), _>(RemoteFailure::NotMember));
+        }
         match service {
             SVC_APPEND => {
                 let req: AppendEntriesRequest<TypeConfig> = decode(&body)?;
@@ -161,11 +175,11 @@ impl ClusterService {
 impl Handler for ClusterService {
     fn handle(
         &self,
-        _from: kumo_transport::NodeId,
+        from: kumo_transport::NodeId,
         service: Service,
         body: Bytes,
     ) -> impl std::future::Future<Output = std::result::Result<Bytes, String>> + Send {
-        self.serve(service, body)
+        self.serve(from, service, body)
     }
 }
 

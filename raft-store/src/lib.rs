@@ -74,6 +74,9 @@ pub enum Error {
     Locked(String),
     #[error("the store is shutting down")]
     Shutdown,
+    /// This node is not (or no longer) a member of the cluster.
+    #[error("this node is not a member of the cluster")]
+    NotMember,
     /// A write was sent to the leader but no answer came back: it may or may not have been
     /// applied.
     #[error("outcome unknown: {0}")]

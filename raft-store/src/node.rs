@@ -178,6 +178,7 @@ async fn propose_batch(
                 for reply in replies {
                     let _ = reply.send(Err(match &e {
                         Error::NotLeader { leader } => Error::NotLeader { leader: *leader },
+                        Error::NotMember => Error::NotMember,
                         Error::Unknown(m) => Error::Unknown(m.clone()),
                         _ => Error::Raft(msg.clone()),
                     }));

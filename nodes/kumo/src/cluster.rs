@@ -29,6 +29,8 @@ pub struct ControlConfig {
     pub join: Option<SocketAddr>,
     pub limits: Limits,
     pub history_events: usize,
+    /// Extra names or addresses for the API's serving certificate (a load balancer).
+    pub tls_san: Vec<String>,
 }
 
 /// What a data directory records about its node (`DIR/node.json`).
@@ -163,6 +165,7 @@ pub async fn start_control(cfg: &ControlConfig) -> Result<Running, UpError> {
         api_addr: cfg.api_addr,
         limits: cfg.limits.clone(),
         history_events: cfg.history_events,
+        tls_san: cfg.tls_san.clone(),
     };
     match up::serve_on(&up_cfg, store.clone(), Some(transport.clone())).await {
         Ok(r) => Ok(r),
@@ -246,6 +249,7 @@ pub async fn run_local_cluster(
     dir: &Path,
     api_addr: SocketAddr,
     history_events: usize,
+    tls_san: &[String],
 ) -> Result<(), UpError> {
     if !(1..=9).contains(&n) {
         return Err(cluster_err("--nodes must be between 1 and 9"));
@@ -307,6 +311,7 @@ pub async fn run_local_cluster(
                 &api.to_string(),
             ])
             .args(["--history-events", &history_events.to_string()])
+            .args(tls_san.iter().flat_map(|s| ["--tls-san", s.as_str()]))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);

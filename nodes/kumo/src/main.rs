@@ -31,6 +31,9 @@ enum Cmd {
         /// 127.0.0.1 … 127.0.0.N).
         #[arg(long, default_value_t = 1)]
         nodes: u64,
+        /// Extra names or addresses for the API's serving certificate (e.g. a load balancer).
+        #[arg(long = "tls-san")]
+        tls_san: Vec<String>,
     },
     /// Run one control-plane node of a cluster.
     Control {
@@ -50,6 +53,9 @@ enum Cmd {
         join: Option<SocketAddr>,
         #[arg(long, default_value_t = kumo_raft_store::mvcc::DEFAULT_MAX_EVENTS)]
         history_events: usize,
+        /// Extra names or addresses for the API's serving certificate (e.g. a load balancer).
+        #[arg(long = "tls-san")]
+        tls_san: Vec<String>,
     },
     /// List the members of a cluster: role, term, log position, replication lag.
     Members {
@@ -87,10 +93,17 @@ fn main() -> std::process::ExitCode {
                 api_addr,
                 history_events,
                 nodes,
+                tls_san,
             } if nodes > 1 => {
                 let dir = data_dir.unwrap_or_else(up::default_data_dir);
-                kumo_nodes::cluster::run_local_cluster(nodes, &dir, api_addr, history_events)
-                    .await?;
+                kumo_nodes::cluster::run_local_cluster(
+                    nodes,
+                    &dir,
+                    api_addr,
+                    history_events,
+                    &tls_san,
+                )
+                .await?;
                 Ok(())
             }
             Cmd::Control {
@@ -100,6 +113,7 @@ fn main() -> std::process::ExitCode {
                 api_addr,
                 join,
                 history_events,
+                tls_san,
             } => {
                 let cfg = kumo_nodes::cluster::ControlConfig {
                     id,
@@ -109,6 +123,7 @@ fn main() -> std::process::ExitCode {
                     join,
                     limits: Default::default(),
                     history_events,
+                    tls_san,
                 };
                 kumo_nodes::cluster::run_control(cfg).await?;
                 Ok(())
@@ -121,6 +136,7 @@ fn main() -> std::process::ExitCode {
                 data_dir,
                 api_addr,
                 history_events,
+                tls_san,
                 ..
             } => {
                 let cfg = up::UpConfig {
@@ -128,6 +144,7 @@ fn main() -> std::process::ExitCode {
                     api_addr,
                     limits: Default::default(),
                     history_events,
+                    tls_san,
                 };
                 up::run(cfg).await?;
                 Ok(())

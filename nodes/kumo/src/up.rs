@@ -53,6 +53,8 @@ pub struct UpConfig {
     pub limits: Limits,
     /// Bound of the store's event window (see `kumo_raft_store::mvcc::DEFAULT_MAX_EVENTS`).
     pub history_events: usize,
+    /// Extra names or addresses the API's serving certificate covers (a load balancer).
+    pub tls_san: Vec<String>,
 }
 
 /// The default data directory: `$KUMO_HOME`, else `$XDG_DATA_HOME/kumo`, else `~/.local/share/kumo`.
@@ -139,7 +141,8 @@ pub(crate) async fn serve_on(
         .wait_leader_known(wait)
         .await
         .map_err(|_| UpError::NoLeader(wait))?;
-    let hosts = vec![cfg.api_addr.ip().to_string()];
+    let mut hosts = vec![cfg.api_addr.ip().to_string()];
+    hosts.extend(cfg.tls_san.iter().cloned());
     let pki = Pki::load_or_create(&cfg.data_dir, &hosts)?;
     let tls = pki.server_config()?;
     let listener = tokio::net::TcpListener::bind(cfg.api_addr)

@@ -204,7 +204,9 @@ impl ApiError {
 impl From<kumo_raft_store::Error> for ApiError {
     fn from(e: kumo_raft_store::Error) -> Self {
         match e {
-            kumo_raft_store::Error::NotLeader { .. } | kumo_raft_store::Error::Shutdown => {
+            kumo_raft_store::Error::NotLeader { .. }
+            | kumo_raft_store::Error::Shutdown
+            | kumo_raft_store::Error::NotMember => {
                 ApiError::unavailable(format!("storage is not ready: {e}"))
             }
             // Kubernetes answers an etcd timeout with 504: the write may have happened.
