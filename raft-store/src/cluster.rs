@@ -164,7 +164,7 @@ impl ClusterService {
             SVC_LEAVE => {
                 let id: NodeId = decode(&body)?;
                 let r: std::result::Result<(), RemoteFailure> =
-                    node.remove_member(id).await.map_err(Into::into);
+                    node.remove_anywhere(id).await.map_err(Into::into);
                 encode(&r)
             }
             other => Err(format!("unknown service {other}")),
@@ -316,11 +316,6 @@ impl<T: Transport> TransportPeers<T> {
         let r: std::result::Result<Resp, RemoteFailure> = decode(&reply).map_err(Error::Raft)?;
         r.map_err(Into::into)
     }
-
-    /// Asks the node at `to` to remove `id` from the cluster.
-    pub async fn leave(&self, to: NodeId, id: NodeId) -> Result<()> {
-        self.ask(to, SVC_LEAVE, &id, JOIN_TIMEOUT).await
-    }
 }
 
 impl<T: Transport> Peers for TransportPeers<T> {
@@ -328,6 +323,10 @@ impl<T: Transport> Peers for TransportPeers<T> {
         if let Some(addr) = peer_addr(node) {
             self.transport.set_peer(id, addr);
         }
+    }
+
+    fn leave(&self, leader: NodeId, id: NodeId) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move { self.ask(leader, SVC_LEAVE, &id, JOIN_TIMEOUT).await })
     }
 
     fn join(&self, leader: NodeId, req: JoinRequest) -> BoxFuture<'_, Result<()>> {

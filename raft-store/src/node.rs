@@ -81,6 +81,8 @@ pub trait Peers: Send + Sync + 'static {
     fn read_index(&self, leader: NodeId) -> BoxFuture<'_, Result<u64>>;
     /// Asks `leader` to add a member.
     fn join(&self, leader: NodeId, req: crate::cluster::JoinRequest) -> BoxFuture<'_, Result<()>>;
+    /// Asks `leader` to remove a member.
+    fn leave(&self, leader: NodeId, id: NodeId) -> BoxFuture<'_, Result<()>>;
 }
 
 /// The leader this node knows of, with its membership entry, told to `peers`.
@@ -462,6 +464,24 @@ impl StoreNode {
             let r = match (leader, &self.peers) {
                 (Some(l), Some(p)) if l != self.node_id => p.join(l, req.clone()).await,
                 _ => self.add_member(req.id, req.node.clone(), req.voter).await,
+            };
+            match r {
+                Err(Error::NotLeader { .. }) if self.peers.is_some() => {
+                    tokio::time::sleep(LEADER_RETRY).await
+                }
+                other => return other,
+            }
+        }
+        Err(Error::NotLeader { leader: None })
+    }
+
+    /// Removes a member through whichever node leads.
+    pub async fn remove_anywhere(&self, id: NodeId) -> Result<()> {
+        for _ in 0..LEADER_ATTEMPTS {
+            let leader = known_leader(&self.raft, self.peers.as_deref()).await;
+            let r = match (leader, &self.peers) {
+                (Some(l), Some(p)) if l != self.node_id => p.leave(l, id).await,
+                _ => self.remove_member(id).await,
             };
             match r {
                 Err(Error::NotLeader { .. }) if self.peers.is_some() => {

@@ -30,6 +30,39 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 0)]
         rate: u64,
     },
+    /// Acknowledged puts/s and p50/p99 latency through Raft with fsync: Kumo's store (N nodes
+    /// in this process, QUIC with mutual TLS) and, in the same run with the same settings,
+    /// etcd (N `etcd` processes on 127.0.0.1, driven by the etcd-client crate).
+    Store {
+        /// Store nodes (and etcd members): 1, 3 or 5.
+        #[arg(long, default_value_t = 3)]
+        nodes: u64,
+        /// Concurrent clients (≤ 10,000), each with one put in flight.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Bytes per value (≤ 1 MiB).
+        #[arg(long, default_value_t = 256)]
+        value_size: usize,
+        /// Seconds per system (≤ 600).
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Distinct keys, written round-robin.
+        #[arg(long, default_value_t = 100_000)]
+        keys: usize,
+        /// The etcd binary (Debian's `etcd-server` package).
+        #[arg(long)]
+        etcd: Option<std::path::PathBuf>,
+        /// Run Kumo's side only.
+        #[arg(long)]
+        no_etcd: bool,
+        /// Send every write to the leader (default: clients spread round-robin over the nodes).
+        #[arg(long)]
+        leader_only: bool,
+        /// etcd client connections shared by the clients (0: one per 10 clients, at least one
+        /// per node, at most 100).
+        #[arg(long, default_value_t = 0)]
+        etcd_conns: usize,
+    },
 }
 
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
@@ -43,6 +76,30 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         } => {
             let kc = kubeconfig.unwrap_or_else(|| crate::up::default_data_dir().join("kubeconfig"));
             api(&kc, clients, Duration::from_secs(duration), watchers, rate).await
+        }
+        BenchCmd::Store {
+            nodes,
+            clients,
+            value_size,
+            duration,
+            keys,
+            etcd,
+            no_etcd,
+            leader_only,
+            etcd_conns,
+        } => {
+            crate::bench_store::run(crate::bench_store::StoreBench {
+                nodes,
+                clients,
+                value_size,
+                duration: Duration::from_secs(duration),
+                keys,
+                etcd: etcd.unwrap_or_else(|| crate::bench_store::DEFAULT_ETCD.into()),
+                no_etcd,
+                leader_only,
+                etcd_conns,
+            })
+            .await
         }
     }
 }
@@ -376,11 +433,11 @@ async fn server_rss(t: &Target) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-fn num_cpus() -> usize {
+pub(crate) fn num_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {

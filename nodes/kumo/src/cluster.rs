@@ -530,7 +530,11 @@ pub fn status(store: &StoreNode) -> Value {
 
 /// `kumo members`: one line per node — id, addresses, role, term, last log index,
 /// replication lag, and the pid of nodes started locally.
-pub async fn members(data_dir: Option<PathBuf>, kubeconfig: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn members(
+    data_dir: Option<PathBuf>,
+    kubeconfig: Option<PathBuf>,
+    remove: Option<NodeId>,
+) -> anyhow::Result<()> {
     use anyhow::Context;
     let kc = match (&kubeconfig, &data_dir) {
         (Some(k), _) => k.clone(),
@@ -556,6 +560,24 @@ pub async fn members(data_dir: Option<PathBuf>, kubeconfig: Option<PathBuf>) -> 
             Ok::<Value, anyhow::Error>(r.json().await?)
         }
     };
+    if let Some(id) = remove {
+        let mut done = false;
+        for s in std::iter::once(server.clone()).chain(servers.clone()) {
+            let r = client
+                .post(format!("{s}/kumo/v1/remove?id={id}"))
+                .bearer_auth(&token)
+                .send()
+                .await;
+            if let Ok(r) = r
+                && r.status().is_success()
+            {
+                done = true;
+                break;
+            }
+        }
+        anyhow::ensure!(done, "no member accepted the removal of node {id}");
+        println!("node {id} removed from the membership; stop its process now");
+    }
     // The first node that answers tells who the members are.
     let mut first = None;
     let mut last_err = None;

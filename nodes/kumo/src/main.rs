@@ -65,6 +65,9 @@ enum Cmd {
         /// Any kubeconfig of the cluster.
         #[arg(long)]
         kubeconfig: Option<PathBuf>,
+        /// Remove this node from the membership (then stop its process).
+        #[arg(long)]
+        remove: Option<u64>,
     },
     /// Benchmarks.
     Bench {
@@ -131,7 +134,8 @@ fn main() -> std::process::ExitCode {
             Cmd::Members {
                 data_dir,
                 kubeconfig,
-            } => kumo_nodes::cluster::members(data_dir, kubeconfig).await,
+                remove,
+            } => kumo_nodes::cluster::members(data_dir, kubeconfig, remove).await,
             Cmd::Up {
                 data_dir,
                 api_addr,

@@ -461,6 +461,23 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
             );
             return (r, "metrics", String::new());
         }
+        "/kumo/v1/remove" if method == Method::POST => {
+            let Some(id) = q.get("id").and_then(|v| v.parse::<u64>().ok()) else {
+                return (
+                    ApiError::bad_request("id: a node id is required").into_response(),
+                    "members",
+                    String::new(),
+                );
+            };
+            return match server.api.store.remove_anywhere(id).await {
+                Ok(()) => (
+                    json_response(StatusCode::OK, &crate::cluster::status(&server.api.store)),
+                    "members",
+                    String::new(),
+                ),
+                Err(e) => (ApiError::from(e).into_response(), "members", String::new()),
+            };
+        }
         "/kumo/v1/status" => {
             let v = crate::cluster::status(&server.api.store);
             return (json_response(StatusCode::OK, &v), "status", String::new());

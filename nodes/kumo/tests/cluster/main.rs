@@ -280,6 +280,36 @@ fn t01_kubectl_through_every_node_sees_the_same_objects() {
         "{text}"
     );
     assert!(text.contains("pid="), "{text}");
+    // Remove node 3 while the API serves: it leaves the membership and stops taking writes.
+    let out = Command::new(env!("CARGO_BIN_EXE_kumo"))
+        .args(["members", "--remove", "3", "--data-dir"])
+        .arg(&c.dir)
+        .output()
+        .expect("members");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.lines().any(|l| l.starts_with("3 ")), "{text}");
+    c.ok(1, &["create", "configmap", "after-removal"]);
+    let refused = c.kubectl(
+        3,
+        &[
+            "create",
+            "configmap",
+            "from-removed",
+            "--request-timeout=10s",
+        ],
+    );
+    assert!(!refused.status.success(), "a removed node took a write");
+    c.ok(2, &["get", "configmap", "after-removal"]);
+    assert!(
+        !c.kubectl(1, &["get", "configmap", "from-removed"])
+            .status
+            .success()
+    );
 }
 
 /// One client's step: a random operation on a small set of keys, recorded.
