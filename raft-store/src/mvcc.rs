@@ -145,6 +145,14 @@ pub struct MvccSnapshot {
 /// falls that far behind gets `Compacted` (HTTP 410) and must relist.
 pub const DEFAULT_MAX_EVENTS: usize = 200_000;
 
+/// Bound on the bytes of values (new and previous) held by the event window, whatever the
+/// count; past it the oldest events are compacted away as with [`DEFAULT_MAX_EVENTS`].
+pub const MAX_EVENT_BYTES: u64 = 512 << 20;
+
+fn event_bytes(e: &Event) -> u64 {
+    (e.kv.value.len() + e.prev.as_ref().map_or(0, |p| p.value.len())) as u64
+}
+
 /// The store.
 #[derive(Debug, Clone)]
 pub struct Mvcc {
@@ -155,6 +163,8 @@ pub struct Mvcc {
     events: VecDeque<Event>,
     max_events: usize,
     value_bytes: u64,
+    /// Bytes of values held by `events` (see [`MAX_EVENT_BYTES`]).
+    event_bytes: u64,
 }
 
 impl Default for Mvcc {
@@ -172,6 +182,7 @@ impl Mvcc {
             events: VecDeque::new(),
             max_events: max_events.max(1),
             value_bytes: 0,
+            event_bytes: 0,
         }
     }
 
@@ -319,7 +330,9 @@ impl Mvcc {
             };
         }
         while self.events.front().is_some_and(|e| e.revision <= revision) {
-            self.events.pop_front();
+            if let Some(old) = self.events.pop_front() {
+                self.event_bytes -= event_bytes(&old);
+            }
         }
         self.compact_revision = revision;
         Outcome::Done {
@@ -330,10 +343,14 @@ impl Mvcc {
     }
 
     fn record(&mut self, event: Event) {
+        self.event_bytes += event_bytes(&event);
         self.events.push_back(event);
-        // Past the bound, the oldest event goes and the compact revision follows it.
-        while self.events.len() > self.max_events {
+        // Past either bound, the oldest event goes and the compact revision follows it.
+        while self.events.len() > self.max_events
+            || (self.event_bytes > MAX_EVENT_BYTES && self.events.len() > 1)
+        {
             if let Some(old) = self.events.pop_front() {
+                self.event_bytes -= event_bytes(&old);
                 self.compact_revision = old.revision;
             }
         }
@@ -498,6 +515,7 @@ impl Mvcc {
         self.revision = snap.revision;
         self.compact_revision = snap.revision;
         self.events.clear();
+        self.event_bytes = 0;
         self.value_bytes = snap.kvs.iter().map(|kv| kv.value.len() as u64).sum();
         self.kvs = snap
             .kvs
