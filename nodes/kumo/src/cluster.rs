@@ -348,7 +348,7 @@ pub async fn run_local_cluster(
     let kubeconfig = dir.join("kubeconfig");
     pki::write_private(
         &kubeconfig,
-        multi_kubeconfig(&urls, &ca_pem, &api_pki.admin_token).as_bytes(),
+        pki::kubeconfig_multi(&urls, &ca_pem, &api_pki.admin_token).as_bytes(),
     )?;
     eprintln!(
         "kumo: {n}-node cluster serving; kubeconfig written to {}",
@@ -412,34 +412,13 @@ async fn stop_children(children: &mut Vec<(u64, Child)>) {
     children.clear();
 }
 
-fn https_client(ca_pem: &str) -> Result<reqwest::Client, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
-        roots
-            .add(cert.map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| e.to_string())
-}
-
 async fn wait_ready(
     url: &str,
     ca_pem: &str,
     token: &str,
     patience: Duration,
 ) -> Result<(), String> {
-    let client = https_client(ca_pem)?;
+    let client = pki::https_client(ca_pem, 1)?;
     let deadline = Instant::now() + patience;
     let mut last = String::from("not answering");
     while Instant::now() < deadline {
@@ -456,28 +435,6 @@ async fn wait_ready(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Err(last)
-}
-
-/// A kubeconfig whose current context is the first URL, with a context per node.
-fn multi_kubeconfig(urls: &[String], ca_pem: &str, token: &str) -> String {
-    use base64::Engine;
-    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
-    let mut clusters = String::new();
-    let mut contexts = String::new();
-    for (i, u) in urls.iter().enumerate() {
-        let name = if i == 0 {
-            "kumo".to_string()
-        } else {
-            format!("kumo-node-{}", i + 1)
-        };
-        clusters.push_str(&format!(
-            "- name: {name}\n  cluster:\n    server: {u}\n    certificate-authority-data: {ca}\n"
-        ));
-        contexts.push_str(&format!("- name: {name}\n  context:\n    cluster: {name}\n    user: kumo-admin\n    namespace: default\n"));
-    }
-    format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n{clusters}users:\n- name: kumo-admin\n  user:\n    token: {token}\ncontexts:\n{contexts}current-context: kumo\n"
-    )
 }
 
 /// Every cluster server URL in a kubeconfig.
@@ -546,7 +503,7 @@ pub async fn members(
     let servers = kubeconfig_servers(&kc);
     use base64::Engine;
     let ca = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(ca_b64)?)?;
-    let client = https_client(&ca).map_err(anyhow::Error::msg)?;
+    let client = pki::https_client(&ca, 4).map_err(anyhow::Error::msg)?;
     let get = |url: String| {
         let client = client.clone();
         let token = token.clone();

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rand::Rng;
 use rcgen::{
@@ -179,11 +180,56 @@ impl Pki {
 
 /// Renders a kubeconfig for `server` (an https URL) with the CA and the admin token.
 pub fn kubeconfig(server: &str, ca_pem: &str, token: &str) -> String {
+    kubeconfig_multi(&[server.to_string()], ca_pem, token)
+}
+
+/// A kubeconfig whose current context (`kumo`) is the first URL, with a context
+/// `kumo-node-N` for each further one.
+pub fn kubeconfig_multi(urls: &[String], ca_pem: &str, token: &str) -> String {
     use base64::Engine;
     let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let mut clusters = String::new();
+    let mut contexts = String::new();
+    for (i, u) in urls.iter().enumerate() {
+        let name = if i == 0 {
+            "kumo".to_string()
+        } else {
+            format!("kumo-node-{}", i + 1)
+        };
+        clusters.push_str(&format!(
+            "- name: {name}\n  cluster:\n    server: {u}\n    certificate-authority-data: {ca}\n"
+        ));
+        contexts.push_str(&format!(
+            "- name: {name}\n  context:\n    cluster: {name}\n    user: kumo-admin\n    namespace: default\n"
+        ));
+    }
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: kumo\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: kumo-admin\n  user:\n    token: {token}\ncontexts:\n- name: kumo\n  context:\n    cluster: kumo\n    user: kumo-admin\n    namespace: default\ncurrent-context: kumo\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n{clusters}users:\n- name: kumo-admin\n  user:\n    token: {token}\ncontexts:\n{contexts}current-context: kumo\n"
     )
+}
+
+/// An HTTPS client that trusts only `ca_pem` (ring provider), keeping up to `pool` idle
+/// connections per host.
+pub fn https_client(ca_pem: &str, pool: usize) -> Result<reqwest::Client, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
+        roots
+            .add(cert.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .pool_max_idle_per_host(pool.max(1))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
