@@ -227,7 +227,15 @@ async fn lagging_follower_catches_up_by_snapshot_and_removed_node_stops() {
         put(&m[0].node, &format!("s/{i:03}")).await.expect("put");
     }
     let leader = &m[0].node;
-    let purged = leader.raft.metrics().borrow().purged;
+    // Snapshots are built in the background; wait (bounded) for the purge behind one.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let purged = loop {
+        let purged = leader.raft.metrics().borrow().purged;
+        if purged.is_some_and(|p| p.index > 100) || tokio::time::Instant::now() > deadline {
+            break purged;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(
         purged.is_some_and(|p| p.index > 100),
         "log not purged: {purged:?}"

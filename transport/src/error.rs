@@ -23,8 +23,9 @@ pub enum Error {
     /// The remote handler returned an error.
     #[error("remote handler failed: {0}")]
     Remote(String),
-    /// This transport has been shut down.
-    #[error("transport is shut down")]
+    /// This transport has been shut down; or, on a long-lived stream, the peer reset its
+    /// side (dropped it without finishing) or stopped reading, or the connection was lost.
+    #[error("transport or stream closed")]
     Closed,
     #[error("i/o")]
     Io(#[from] std::io::Error),

@@ -10,6 +10,14 @@
 //!   (the handler never runs), half lose the response (the handler ran);
 //! - delayed: the delay counts against the request's timeout;
 //! - duplicated: the handler runs twice, the caller gets one response.
+//!
+//! Streams ([`crate::StreamSender`], [`crate::StreamReceiver`]) are filtered when opened
+//! (a cut fails the open with [`Error::Unreachable`], a delay delays it, a drop makes it
+//! time out; duplicates do not apply) and while open: both ends watch the filters, and a
+//! partition or isolation that starts later breaks the stream (the next or pending `send`
+//! or `recv` fails with [`Error::Unreachable`], and the peer's with an error too). Healing
+//! does not mend a broken stream. Frames of an open stream are never dropped, delayed or
+//! duplicated: a stream is reliable and ordered, as QUIC makes it.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -19,14 +27,26 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+use tokio::sync::watch;
 
 use crate::NodeId;
 use crate::error::Error;
 
 /// A shared, cheaply cloned set of fault filters.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Faults {
     inner: Arc<Mutex<State>>,
+    /// Bumped whenever partitions or isolations change, so open streams re-check.
+    changes: Arc<watch::Sender<u64>>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            inner: Arc::default(),
+            changes: Arc::new(watch::Sender::new(0)),
+        }
+    }
 }
 
 impl std::fmt::Debug for Faults {
@@ -112,18 +132,23 @@ impl Faults {
             .lock()
             .partitions
             .push((a.iter().copied().collect(), b.iter().copied().collect()));
+        self.changed();
     }
 
     /// Cuts all traffic to and from `node` (its requests to itself still pass).
     pub fn isolate(&self, node: NodeId) {
         self.inner.lock().isolated.insert(node);
+        self.changed();
     }
 
     /// Removes every partition and isolation.
     pub fn heal(&self) {
-        let mut s = self.inner.lock();
-        s.partitions.clear();
-        s.isolated.clear();
+        {
+            let mut s = self.inner.lock();
+            s.partitions.clear();
+            s.isolated.clear();
+        }
+        self.changed();
     }
 
     /// Drops each request with probability `p` (0 turns drops off).
@@ -159,11 +184,27 @@ impl Faults {
         s.drop_rate = 0.0;
         s.duplicate_rate = 0.0;
         s.delay = None;
+        drop(s);
+        self.changed();
     }
 
     /// Whether traffic between `a` and `b` is cut by a partition or an isolation.
     pub fn is_cut(&self, a: NodeId, b: NodeId) -> bool {
         cut_reason(&self.inner.lock(), a, b).is_some()
+    }
+
+    /// Why traffic between `a` and `b` is cut, if it is.
+    pub(crate) fn cut(&self, a: NodeId, b: NodeId) -> Option<String> {
+        cut_reason(&self.inner.lock(), a, b)
+    }
+
+    /// Wakes whenever partitions or isolations change.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     pub(crate) fn decide(&self, from: NodeId, to: NodeId) -> Verdict {
@@ -212,6 +253,23 @@ fn cut_reason(s: &State, a: NodeId, b: NodeId) -> Option<String> {
         .iter()
         .any(|(x, y)| (x.contains(&a) && y.contains(&b)) || (x.contains(&b) && y.contains(&a)))
         .then(|| format!("partition between {a} and {b}"))
+}
+
+/// Admits the opening of a stream: a cut fails it, a delay delays it, a drop never
+/// completes (the caller's timeout ends it). Duplicates do not apply to streams.
+pub(crate) async fn admit_stream(faults: &Faults, from: NodeId, to: NodeId) -> Result<(), Error> {
+    match faults.decide(from, to) {
+        Verdict::Cut(reason) => Err(Error::Unreachable { node: to, reason }),
+        Verdict::Deliver { delay, lost, .. } => {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if lost.is_some() {
+                return std::future::pending().await;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Runs one request through the filters. `send` delivers it once (it is called twice for

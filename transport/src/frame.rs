@@ -1,13 +1,25 @@
-//! The frame format: one request and its response per bidirectional QUIC stream.
+//! The frame format. Every bidirectional QUIC stream starts with a kind byte: 0 for a
+//! request (one request and its response), 1 for a long-lived stream.
 //!
 //! ```text
-//! request:  service u16 BE | length u32 BE | body
+//! request:  kind u8 = 0 | service u16 BE | length u32 BE | body
 //! response: status  u8     | length u32 BE | body
 //!           status 0 = ok (body = reply), 1 = handler error (body = UTF-8 message),
 //!           2 = too large (body = length u64 BE | limit u64 BE)
 //! ```
 //! Each side reads at most its frame limit; a longer length is refused before its body is
 //! read.
+//!
+//! A long-lived stream:
+//!
+//! ```text
+//! opener → listener:  kind u8 = 1 | service u16 BE | frame*  [FIN]
+//! listener → opener:  frame*  [FIN]
+//! frame:              length u32 BE | bytes
+//! ```
+//! Each direction ends with a FIN at a frame boundary (finished) or a reset (the sender
+//! gave up); a receiver that gives up stops the other side's sending. Reset and stop codes
+//! are the `CODE_*` constants. A FIN inside a frame is a broken stream.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -17,7 +29,25 @@ use crate::error::Error;
 /// The default frame limit: 64 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 64 << 20;
 
+/// First byte of a request stream.
+pub(crate) const KIND_REQUEST: u8 = 0;
+/// First byte of a long-lived stream.
+pub(crate) const KIND_STREAM: u8 = 1;
+
 pub(crate) const REQUEST_HEADER: usize = 6;
+/// A long-lived stream's header after its kind byte: the service.
+pub(crate) const STREAM_HEADER: usize = 2;
+/// Length prefix of a frame of a long-lived stream.
+pub(crate) const FRAME_HEADER: usize = 4;
+
+/// Reset/stop code: the other end dropped its half (or the stream failed there).
+pub(crate) const CODE_DROPPED: u32 = 0;
+/// Reset/stop code: the listener's handler serves no streams for this service.
+pub(crate) const CODE_NO_SERVICE: u32 = 1;
+/// Stop code: a frame was longer than the receiver's limit.
+pub(crate) const CODE_TOO_LARGE: u32 = 2;
+/// Reset/stop code: a fault filter cut the stream at the other end.
+pub(crate) const CODE_CUT: u32 = 3;
 pub(crate) const RESPONSE_HEADER: usize = 5;
 
 const OK: u8 = 0;
@@ -29,6 +59,16 @@ pub(crate) fn request_header(service: Service, len: usize) -> [u8; REQUEST_HEADE
     h[..2].copy_from_slice(&service.to_be_bytes());
     h[2..].copy_from_slice(&(len as u32).to_be_bytes());
     h
+}
+
+/// The opening bytes of a long-lived stream: kind and service.
+pub(crate) fn stream_header(service: Service) -> [u8; 1 + STREAM_HEADER] {
+    let [a, b] = service.to_be_bytes();
+    [KIND_STREAM, a, b]
+}
+
+pub(crate) fn frame_header(len: usize) -> [u8; FRAME_HEADER] {
+    (len as u32).to_be_bytes()
 }
 
 pub(crate) fn parse_request_header(h: &[u8; REQUEST_HEADER]) -> (Service, usize) {

@@ -1,5 +1,5 @@
-//! `kumo-transport` owns how Kumo nodes talk to each other: request/response between node
-//! ids over QUIC (quinn + rustls/ring), the cluster CA and the mutual TLS that binds every
+//! `kumo-transport` owns how Kumo nodes talk to each other: request/response and
+//! long-lived streams (see [`StreamSender`]) between node ids over QUIC (quinn + rustls/ring), the cluster CA and the mutual TLS that binds every
 //! connection to a node id, the frame format and its limits, an in-memory network with the
 //! same contract for deterministic tests, and the fault filters (partition, drop, delay,
 //! duplicate) that tests and `chaos/` drive.
@@ -14,6 +14,7 @@ mod frame;
 mod mem;
 mod pki;
 mod quic;
+mod stream;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,6 +31,7 @@ pub use pki::{
     node_server_name, node_uri,
 };
 pub use quic::{QuicConfig, QuicTransport};
+pub use stream::{MEM_STREAM_CAPACITY, StreamReceiver, StreamSender};
 
 /// A node of the cluster, named in its certificate.
 pub type NodeId = u64;
@@ -53,6 +55,27 @@ pub trait Handler: Send + Sync + 'static {
         service: Service,
         body: Bytes,
     ) -> impl Future<Output = Result<Bytes, String>> + Send;
+
+    /// Serves one long-lived stream opened by node `from` (the id proven by its
+    /// certificate on QUIC): `rx` carries the opener's frames, `tx` this node's. The
+    /// stream lives until both directions are closed; see [`StreamSender`] for how each
+    /// ends. Dropping `tx` without [`StreamSender::finish`] resets the opener's direction.
+    ///
+    /// The default serves no streams: it refuses, and the opener's `recv` fails with
+    /// [`Error::Remote`] ("node N has no stream service S").
+    fn handle_stream(
+        &self,
+        from: NodeId,
+        service: Service,
+        tx: StreamSender,
+        rx: StreamReceiver,
+    ) -> impl Future<Output = ()> + Send {
+        async move {
+            tracing::debug!(peer = from, service, "no stream service, refusing");
+            tx.refuse();
+            rx.refuse();
+        }
+    }
 }
 
 /// What a node uses to reach its peers. Cheap to clone (Arc inside).
@@ -71,6 +94,17 @@ pub trait Transport: Clone + Send + Sync + 'static {
         body: Bytes,
         timeout: Duration,
     ) -> impl Future<Output = Result<Bytes, Error>> + Send;
+    /// Opens a long-lived stream to `to`'s [`Handler::handle_stream`] for `service`.
+    /// `timeout` bounds the opening only (dial, fault delay, waiting for a free stream when
+    /// the peer's limit of concurrent streams is reached), not the stream's life. Returns
+    /// once the stream is open on this side; a refusal by the peer shows on the first
+    /// `recv`. Cut by a fault filter or an unknown peer → [`Error::Unreachable`].
+    fn open_stream(
+        &self,
+        to: NodeId,
+        service: Service,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(StreamSender, StreamReceiver), Error>> + Send;
 }
 
 /// A handler behind a vtable, so transports need not be generic over it.
@@ -81,6 +115,14 @@ pub(crate) trait DynHandler: Send + Sync + 'static {
         service: Service,
         body: Bytes,
     ) -> futures::future::BoxFuture<'static, Result<Bytes, String>>;
+
+    fn call_stream(
+        &self,
+        from: NodeId,
+        service: Service,
+        tx: StreamSender,
+        rx: StreamReceiver,
+    ) -> futures::future::BoxFuture<'static, ()>;
 }
 
 impl<H: Handler> DynHandler for std::sync::Arc<H> {
@@ -97,6 +139,28 @@ impl<H: Handler> DynHandler for std::sync::Arc<H> {
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| Err(format!("handler panicked on service {service}")))
+        }
+        .boxed()
+    }
+
+    fn call_stream(
+        &self,
+        from: NodeId,
+        service: Service,
+        tx: StreamSender,
+        rx: StreamReceiver,
+    ) -> futures::future::BoxFuture<'static, ()> {
+        use futures::FutureExt;
+        let h = self.clone();
+        async move {
+            // A panic drops both halves, which resets the stream for the opener.
+            if std::panic::AssertUnwindSafe(h.handle_stream(from, service, tx, rx))
+                .catch_unwind()
+                .await
+                .is_err()
+            {
+                tracing::warn!(peer = from, service, "stream handler panicked");
+            }
         }
         .boxed()
     }

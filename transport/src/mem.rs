@@ -5,6 +5,11 @@
 //! address held by another node is refused as a certificate naming the wrong node would
 //! be. Requests run the target's handler in a tokio task, so a caller that gives up does
 //! not cancel the handler, as on a real network.
+//!
+//! A long-lived stream is a pair of bounded channels ([`crate::MEM_STREAM_CAPACITY`] frames
+//! each way, the back-pressure), with the QUIC stream's semantics; its handler runs in a
+//! task of its own. A member that leaves or shuts down breaks its streams (`Closed`), as a
+//! lost connection does. There is no bound on the number of open streams.
 
 use std::net::{Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -13,11 +18,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use dashmap::DashMap;
+use tokio::sync::watch;
 
 use crate::error::Error;
 use crate::faults::{self, Faults};
 use crate::frame::{DEFAULT_MAX_FRAME, check_len};
-use crate::{DynHandler, Handler, NodeId, Service, Transport};
+use crate::stream::{self, Guard};
+use crate::{DynHandler, Handler, NodeId, Service, StreamReceiver, StreamSender, Transport};
 
 /// The in-memory network that [`MemTransport`]s join. Cheap to clone.
 #[derive(Clone)]
@@ -37,6 +44,8 @@ struct Member {
     id: NodeId,
     generation: u64,
     handler: Arc<dyn DynHandler>,
+    /// Turns true when the member leaves or shuts down: its streams break.
+    down: Arc<watch::Sender<bool>>,
 }
 
 impl Default for MemNetwork {
@@ -78,14 +87,19 @@ impl MemNetwork {
     /// restarted process would) and returns its transport. It knows no peers yet.
     pub fn join<H: Handler>(&self, id: NodeId, handler: Arc<H>) -> MemTransport {
         let generation = self.inner.generation.fetch_add(1, Ordering::Relaxed);
-        self.inner.members.insert(
+        let down = Arc::new(watch::Sender::new(false));
+        let replaced = self.inner.members.insert(
             Self::addr_of(id),
             Member {
                 id,
                 generation,
                 handler: Arc::new(handler),
+                down: down.clone(),
             },
         );
+        if let Some(old) = replaced {
+            old.down.send_replace(true);
+        }
         MemTransport {
             inner: Arc::new(MemInner {
                 id,
@@ -93,13 +107,17 @@ impl MemNetwork {
                 net: self.inner.clone(),
                 peers: DashMap::new(),
                 closed: AtomicBool::new(false),
+                down,
             }),
         }
     }
 
     /// Removes node `id`: requests to it fail as `Unreachable` (a crashed process).
+    /// Its streams break (`Closed`).
     pub fn leave(&self, id: NodeId) {
-        self.inner.members.remove(&Self::addr_of(id));
+        if let Some((_, m)) = self.inner.members.remove(&Self::addr_of(id)) {
+            m.down.send_replace(true);
+        }
     }
 }
 
@@ -115,6 +133,7 @@ struct MemInner {
     net: Arc<Net>,
     peers: DashMap<NodeId, SocketAddr>,
     closed: AtomicBool,
+    down: Arc<watch::Sender<bool>>,
 }
 
 impl MemTransport {
@@ -129,9 +148,10 @@ impl MemTransport {
     }
 
     /// Leaves the network: this node's requests fail with `Closed`, requests to it with
-    /// `Unreachable`. A later member with the same id is not affected.
+    /// `Unreachable`, its streams break. A later member with the same id is not affected.
     pub fn shutdown(&self) {
         self.inner.closed.store(true, Ordering::Release);
+        self.inner.down.send_replace(true);
         self.inner
             .net
             .members
@@ -140,14 +160,8 @@ impl MemTransport {
             });
     }
 
-    async fn send(
-        net: Arc<Net>,
-        from: NodeId,
-        to: NodeId,
-        addr: SocketAddr,
-        service: Service,
-        body: Bytes,
-    ) -> Result<Bytes, Error> {
+    /// The member listening at `addr`, if it is node `to`.
+    fn member(net: &Net, from: NodeId, to: NodeId, addr: SocketAddr) -> Result<Member, Error> {
         let member =
             net.members
                 .get(&addr)
@@ -168,6 +182,18 @@ impl MemTransport {
                 member.id
             )));
         }
+        Ok(member)
+    }
+
+    async fn send(
+        net: Arc<Net>,
+        from: NodeId,
+        to: NodeId,
+        addr: SocketAddr,
+        service: Service,
+        body: Bytes,
+    ) -> Result<Bytes, Error> {
+        let member = Self::member(&net, from, to, addr)?;
         let reply = tokio::spawn(member.handler.call(from, service, body))
             .await
             .map_err(|e| Error::Remote(format!("handler task failed: {e}")))?
@@ -215,6 +241,46 @@ impl Transport for MemTransport {
             let net = inner.net.clone();
             let send = || Self::send(net.clone(), from, to, addr, service, body.clone());
             tokio::time::timeout(timeout, faults::deliver(&inner.net.faults, from, to, send))
+                .await
+                .unwrap_or(Err(Error::Timeout))
+        }
+    }
+
+    fn open_stream(
+        &self,
+        to: NodeId,
+        service: Service,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(StreamSender, StreamReceiver), Error>> + Send {
+        let inner = self.inner.clone();
+        async move {
+            if inner.closed.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
+            let addr = inner
+                .peers
+                .get(&to)
+                .map(|a| *a)
+                .ok_or_else(|| Error::Unreachable {
+                    node: to,
+                    reason: "unknown peer".into(),
+                })?;
+            let from = inner.id;
+            let net = &inner.net;
+            let open = async {
+                faults::admit_stream(&net.faults, from, to).await?;
+                let member = Self::member(net, from, to, addr)?;
+                let (a, b) = (inner.down.subscribe(), member.down.subscribe());
+                let opener =
+                    Guard::new(&net.faults, from, member.id).with_downs(a.clone(), b.clone());
+                let listener = Guard::new(&net.faults, member.id, from).with_downs(a, b);
+                let (mine, theirs) =
+                    stream::mem_pair(from, member.id, service, net.max_frame, opener, listener);
+                let (tx, rx) = theirs;
+                tokio::spawn(member.handler.call_stream(from, service, tx, rx));
+                Ok(mine)
+            };
+            tokio::time::timeout(timeout, open)
                 .await
                 .unwrap_or(Err(Error::Timeout))
         }

@@ -26,8 +26,10 @@ use rustls::{DigitallySignedStruct, DistinguishedName as TlsName, RootCertStore,
 use crate::NodeId;
 use crate::error::{Error, Result};
 
-/// ALPN protocol of Kumo's node-to-node transport.
-pub(crate) const ALPN: &[u8] = b"kumo/1";
+/// ALPN protocol of Kumo's node-to-node transport. `kumo/2` added the kind byte at the
+/// start of every QUIC stream (requests and long-lived streams), so a node speaking
+/// `kumo/1` fails the handshake instead of misreading requests.
+pub(crate) const ALPN: &[u8] = b"kumo/2";
 const NODE_NAME_PREFIX: &str = "kumo-node-";
 const NODE_URI_PREFIX: &str = "kumo://node/";
 
@@ -538,7 +540,7 @@ impl ServerCertVerifier for NodeServerVerifier {
     }
 }
 
-/// rustls configurations (TLS 1.3 only, ALPN `kumo/1`) for one node's identity.
+/// rustls configurations (TLS 1.3 only, ALPN `kumo/2`) for one node's identity.
 pub(crate) fn tls_configs(
     identity: &NodeIdentity,
 ) -> Result<(rustls::ServerConfig, rustls::ClientConfig)> {

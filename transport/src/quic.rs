@@ -1,5 +1,6 @@
 //! The QUIC transport: one quinn endpoint per node, mutual TLS under the cluster CA, one
-//! lazily dialled connection per peer, one bidirectional stream per request.
+//! lazily dialled connection per peer, one bidirectional stream per request and one per
+//! long-lived stream (told apart by their first byte, `frame.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,11 +20,12 @@ use tokio::time::Instant;
 use crate::error::Error;
 use crate::faults::{self, Faults};
 use crate::frame::{
-    DEFAULT_MAX_FRAME, REQUEST_HEADER, RESPONSE_HEADER, Response, check_len, parse_request_header,
-    request_header,
+    CODE_DROPPED, DEFAULT_MAX_FRAME, KIND_REQUEST, KIND_STREAM, REQUEST_HEADER, RESPONSE_HEADER,
+    Response, STREAM_HEADER, check_len, parse_request_header, request_header, stream_header,
 };
 use crate::pki::{self, NodeIdentity, node_id_of, node_server_name};
-use crate::{DynHandler, Handler, NodeId, Service, Transport};
+use crate::stream::{self, Ends, Guard};
+use crate::{DynHandler, Handler, NodeId, Service, StreamReceiver, StreamSender, Transport};
 
 /// Application close code: the node shut down.
 const CLOSE_SHUTDOWN: u32 = 0;
@@ -37,12 +39,22 @@ const STOP_TOO_LARGE: u32 = 1;
 /// Limits and timings of a [`QuicTransport`].
 #[derive(Debug, Clone)]
 pub struct QuicConfig {
-    /// Largest request or response body (default 64 MiB). Larger → [`Error::TooLarge`].
+    /// Largest request or response body, and largest frame of a long-lived stream
+    /// (default 64 MiB). Larger → [`Error::TooLarge`].
     pub max_frame: usize,
     /// Requests in flight to one peer (default 1024); past it, callers wait.
     pub max_in_flight_per_peer: usize,
-    /// Concurrent incoming streams (requests) per connection (default 1024); past it, the
-    /// dialler waits to open a stream.
+    /// Concurrent incoming QUIC streams per connection (default 1024): requests in flight
+    /// and open long-lived streams together (QUIC's `max_concurrent_bidi_streams`). Past
+    /// it, the dialler waits for one to close: a request until its timeout, and
+    /// `open_stream` until its open timeout. A long-lived stream holds its slot until both
+    /// of its directions are closed, so many idle streams to one peer can starve requests.
+    ///
+    /// Flow control: each stream's receive window is 8 MiB and each connection's 32 MiB; a
+    /// stream whose receiver does not read makes its sender wait once 8 MiB are
+    /// unread (the back-pressure), and holds that much of its connection's window, so
+    /// four stalled streams stall every stream and request on that connection until
+    /// they are read or closed.
     pub max_incoming_streams: u32,
     /// Incoming connections served at once (default 4096); past it, new ones are refused.
     pub max_connections: usize,
@@ -262,6 +274,7 @@ impl QuicTransport {
             Arc::new(handler),
             config.max_frame,
             Arc::new(Semaphore::new(config.max_connections)),
+            config.faults.clone(),
         ));
         tracing::debug!(node = id, %local_addr, "transport listening");
         Ok(QuicTransport {
@@ -465,7 +478,8 @@ async fn call(
         .open_bi()
         .await
         .map_err(|e| connection_failure(&e).into_error(to))?;
-    let header = request_header(service, body.len());
+    let mut header = [KIND_REQUEST; 1 + REQUEST_HEADER];
+    header[1..].copy_from_slice(&request_header(service, body.len()));
     let written = async {
         send.write_all(&header).await?;
         send.write_chunk(body).await?;
@@ -498,6 +512,7 @@ async fn accept_loop(
     handler: Arc<dyn DynHandler>,
     max_frame: usize,
     connections: Arc<Semaphore>,
+    faults: Faults,
 ) {
     while let Some(incoming) = endpoint.accept().await {
         let Ok(permit) = connections.clone().try_acquire_owned() else {
@@ -506,9 +521,10 @@ async fn accept_loop(
             continue;
         };
         let handler = handler.clone();
+        let faults = faults.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            serve_connection(local, incoming, handler, max_frame).await;
+            serve_connection(local, incoming, handler, max_frame, faults).await;
         });
     }
 }
@@ -528,6 +544,7 @@ async fn serve_connection(
     incoming: quinn::Incoming,
     handler: Arc<dyn DynHandler>,
     max_frame: usize,
+    faults: Faults,
 ) {
     let remote = incoming.remote_address();
     let conn = match incoming.await {
@@ -550,7 +567,14 @@ async fn serve_connection(
     loop {
         match conn.accept_bi().await {
             Ok((send, recv)) => {
-                tokio::spawn(serve_stream(from, send, recv, handler.clone(), max_frame));
+                let served = Served {
+                    local,
+                    from,
+                    handler: handler.clone(),
+                    max_frame,
+                    faults: faults.clone(),
+                };
+                tokio::spawn(serve_stream(served, send, recv));
             }
             Err(e) => {
                 tracing::debug!(node = local, peer = from, error = %e, "connection ended");
@@ -560,13 +584,56 @@ async fn serve_connection(
     }
 }
 
-async fn serve_stream(
+/// What serving one incoming QUIC stream needs.
+struct Served {
+    local: NodeId,
     from: NodeId,
-    mut send: quinn::SendStream,
-    mut recv: quinn::RecvStream,
     handler: Arc<dyn DynHandler>,
     max_frame: usize,
-) {
+    faults: Faults,
+}
+
+/// Serves one incoming QUIC stream: a request or a long-lived stream, by its first byte.
+async fn serve_stream(served: Served, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+    let from = served.from;
+    let mut kind = [0u8; 1];
+    if let Err(e) = recv.read_exact(&mut kind).await {
+        tracing::debug!(peer = from, error = %e, "stream ended before its kind byte");
+        return;
+    }
+    match kind[0] {
+        KIND_REQUEST => serve_request(served, send, recv).await,
+        KIND_STREAM => {
+            let mut h = [0u8; STREAM_HEADER];
+            if let Err(e) = recv.read_exact(&mut h).await {
+                tracing::debug!(peer = from, error = %e, "stream ended before its header");
+                return;
+            }
+            let service = u16::from_be_bytes(h);
+            let ends = Ends {
+                peer: from,
+                service,
+                max_frame: served.max_frame,
+            };
+            let guard = Guard::new(&served.faults, served.local, from);
+            let (tx, rx) = stream::quic_end(send, recv, ends, guard);
+            served.handler.call_stream(from, service, tx, rx).await;
+        }
+        k => {
+            tracing::debug!(peer = from, kind = k, "unknown stream kind");
+            let _ = recv.stop(VarInt::from_u32(CODE_DROPPED));
+            let _ = send.reset(VarInt::from_u32(CODE_DROPPED));
+        }
+    }
+}
+
+async fn serve_request(served: Served, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+    let Served {
+        from,
+        handler,
+        max_frame,
+        ..
+    } = served;
     let result: Result<(), String> = async {
         let mut h = [0; REQUEST_HEADER];
         recv.read_exact(&mut h).await.map_err(|e| e.to_string())?;
@@ -686,6 +753,51 @@ impl Transport for QuicTransport {
             )
             .await
             .unwrap_or(Err(Error::Timeout))
+        }
+    }
+
+    fn open_stream(
+        &self,
+        to: NodeId,
+        service: Service,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(StreamSender, StreamReceiver), Error>> + Send {
+        let inner = self.inner.clone();
+        async move {
+            if inner.closed.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
+            let peer = inner.peer(to).ok_or_else(|| Error::Unreachable {
+                node: to,
+                reason: "unknown peer".into(),
+            })?;
+            let faults = &inner.config.faults;
+            let open = async {
+                faults::admit_stream(faults, inner.id, to).await?;
+                let conn = inner.connection(to, &peer).await?;
+                // Waits here while the peer's limit of concurrent streams is reached.
+                let (mut send, recv) = conn
+                    .open_bi()
+                    .await
+                    .map_err(|e| connection_failure(&e).into_error(to))?;
+                send.write_all(&stream_header(service))
+                    .await
+                    .map_err(|e| write_failure(e).into_error(to))?;
+                let ends = Ends {
+                    peer: to,
+                    service,
+                    max_frame: inner.config.max_frame,
+                };
+                Ok(stream::quic_end(
+                    send,
+                    recv,
+                    ends,
+                    Guard::new(faults, inner.id, to),
+                ))
+            };
+            tokio::time::timeout(timeout, open)
+                .await
+                .unwrap_or(Err(Error::Timeout))
         }
     }
 }

@@ -3,9 +3,13 @@
 //! same run with the same settings, etcd (N `etcd` processes on 127.0.0.1) driven through
 //! the `etcd-client` crate. One table with both and the ratio.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+#[cfg(feature = "etcd-baseline")]
+use std::net::TcpListener;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
+use std::process::Command as Process;
+#[cfg(feature = "etcd-baseline")]
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -158,15 +162,6 @@ fn row(system: String, (mut lat, errors, elapsed): (Vec<Duration>, u64, Duration
         }
         lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1e3
     };
-    if std::env::var_os("KUMO_BENCH_DECILES").is_some() {
-        let d: Vec<String> = [
-            0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999,
-        ]
-        .iter()
-        .map(|p| format!("{p}:{:.2}", q(*p)))
-        .collect();
-        eprintln!("DECILES {system}: {}", d.join(" "));
-    }
     Row {
         system,
         puts: lat.len(),
@@ -322,12 +317,14 @@ async fn run_kumo(b: &StoreBench) -> anyhow::Result<Row> {
 // ---------------------------------------------------------------------------------------
 // etcd: N processes on 127.0.0.1.
 
+#[cfg(feature = "etcd-baseline")]
 struct EtcdCluster {
     children: Vec<Child>,
     client_urls: Vec<String>,
     dirs: Vec<tempfile::TempDir>,
 }
 
+#[cfg(feature = "etcd-baseline")]
 impl Drop for EtcdCluster {
     fn drop(&mut self) {
         for child in &mut self.children {
@@ -337,6 +334,7 @@ impl Drop for EtcdCluster {
     }
 }
 
+#[cfg(feature = "etcd-baseline")]
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
@@ -356,6 +354,7 @@ fn etcd_version(bin: &Path) -> anyhow::Result<String> {
         .unwrap_or_else(|| "unknown".into()))
 }
 
+#[cfg(feature = "etcd-baseline")]
 impl EtcdCluster {
     async fn start(bin: &Path, n: u64) -> anyhow::Result<Self> {
         let mut c = EtcdCluster {
@@ -375,7 +374,7 @@ impl EtcdCluster {
             .map(|(i, u)| format!("e{}={u}", i + 1))
             .collect();
         let initial = initial.join(",");
-        for i in 0..n as usize {
+        for (i, peer_url) in peer_urls.iter().enumerate() {
             let dir = tempfile::Builder::new()
                 .prefix(&format!("etcd-bench-store-{}-", i + 1))
                 .tempdir()?;
@@ -386,8 +385,8 @@ impl EtcdCluster {
                 .arg(dir.path().join("data"))
                 .args(["--listen-client-urls", &c.client_urls[i]])
                 .args(["--advertise-client-urls", &c.client_urls[i]])
-                .args(["--listen-peer-urls", &peer_urls[i]])
-                .args(["--initial-advertise-peer-urls", &peer_urls[i]])
+                .args(["--listen-peer-urls", peer_url])
+                .args(["--initial-advertise-peer-urls", peer_url])
                 .args(["--initial-cluster", &initial])
                 .args(["--initial-cluster-state", "new"])
                 .args([
@@ -470,6 +469,7 @@ impl EtcdCluster {
     }
 }
 
+#[cfg(feature = "etcd-baseline")]
 async fn run_etcd(b: &StoreBench, version: &str) -> anyhow::Result<Row> {
     let cluster = EtcdCluster::start(&b.etcd, b.nodes).await?;
     let leader = if b.leader_only {
@@ -507,6 +507,12 @@ pub async fn run(b: StoreBench) -> anyhow::Result<()> {
     b.check()?;
     let etcd_version = if b.no_etcd {
         None
+    } else if cfg!(not(feature = "etcd-baseline")) {
+        bail!(
+            "this kumo was built without the etcd baseline: rebuild with \
+             `cargo build --release -p kumo-nodes --features etcd-baseline` (needs protoc), \
+             or pass --no-etcd"
+        );
     } else if !b.etcd.exists() {
         bail!(
             "no etcd binary at {}: install Debian's etcd-server (apt-get install etcd-server) \
@@ -564,7 +570,9 @@ pub async fn run(b: StoreBench) -> anyhow::Result<()> {
     }
     println!();
 
+    #[allow(unused_mut)] // the etcd row is only there with the etcd-baseline feature
     let mut rows = vec![run_kumo(&b).await?];
+    #[cfg(feature = "etcd-baseline")]
     if let Some(v) = &etcd_version {
         rows.push(run_etcd(&b, v).await?);
     }

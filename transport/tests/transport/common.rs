@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kumo_transport::{
-    ClusterCa, Faults, Handler, MemNetwork, NodeId, QuicConfig, QuicTransport, Service, Transport,
+    ClusterCa, Error, Faults, Handler, MemNetwork, NodeId, QuicConfig, QuicTransport, Service,
+    StreamReceiver, StreamSender, Transport,
 };
 
 pub const ECHO: Service = 1;
@@ -22,6 +23,24 @@ pub const COUNT: Service = 5;
 pub const BIG: Service = 6;
 pub const PANIC: Service = 7;
 
+/// Stream: echoes every frame, finishes after the opener finishes.
+pub const S_ECHO: Service = 20;
+/// Stream: drains the opener's frames; when it finishes, answers one frame (count u64 BE |
+/// sum of the frames' first 8 bytes as u64 BE) and finishes.
+pub const S_SUM: Service = 21;
+/// Stream: reads nothing until `release` is notified; then drains, answers the count of
+/// frames (u64 BE) and finishes.
+pub const S_HOLD: Service = 22;
+/// Stream: reads one frame, then drops both halves without finishing.
+pub const S_DROP: Service = 23;
+/// Stream: answers the opener's id (u64 BE) and finishes.
+pub const S_WHO: Service = 24;
+/// Stream: for each frame (a length, u64 BE), answers a frame of that length, or the frame
+/// "too large" if sending it failed with `TooLarge`.
+pub const S_BIG: Service = 25;
+/// Stream: panics.
+pub const S_PANIC: Service = 26;
+
 /// A handler with a few services, counting every call.
 #[derive(Default)]
 pub struct TestHandler {
@@ -29,6 +48,10 @@ pub struct TestHandler {
     pub total: AtomicU64,
     /// Calls of `COUNT`.
     pub counted: AtomicU64,
+    /// Streams served, whatever the service.
+    pub streams: AtomicU64,
+    /// Lets an `S_HOLD` stream start reading.
+    pub release: tokio::sync::Notify,
 }
 
 impl TestHandler {
@@ -69,6 +92,96 @@ impl Handler for TestHandler {
             }
         }
     }
+
+    fn handle_stream(
+        &self,
+        from: NodeId,
+        service: Service,
+        tx: StreamSender,
+        rx: StreamReceiver,
+    ) -> impl Future<Output = ()> + Send {
+        self.streams.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if let Err(e) = self.serve_stream(from, service, tx, rx).await {
+                tracing::debug!(peer = from, service, error = %e, "test stream ended");
+            }
+        }
+    }
+}
+
+impl TestHandler {
+    async fn serve_stream(
+        &self,
+        from: NodeId,
+        service: Service,
+        mut tx: StreamSender,
+        mut rx: StreamReceiver,
+    ) -> Result<(), Error> {
+        match service {
+            S_ECHO => {
+                while let Some(frame) = rx.recv().await? {
+                    tx.send(frame).await?;
+                }
+                tx.finish().await
+            }
+            S_SUM => {
+                let (mut count, mut sum) = (0u64, 0u64);
+                while let Some(frame) = rx.recv().await? {
+                    count += 1;
+                    sum += body_u64(&frame[..8]);
+                }
+                let mut answer = count.to_be_bytes().to_vec();
+                answer.extend_from_slice(&sum.to_be_bytes());
+                tx.send(Bytes::from(answer)).await?;
+                tx.finish().await
+            }
+            S_HOLD => {
+                self.release.notified().await;
+                let mut count = 0u64;
+                while rx.recv().await?.is_some() {
+                    count += 1;
+                }
+                tx.send(u64_body(count)).await?;
+                tx.finish().await
+            }
+            S_DROP => {
+                rx.recv().await?;
+                Ok(())
+            }
+            S_WHO => {
+                tx.send(u64_body(from)).await?;
+                tx.finish().await
+            }
+            S_BIG => {
+                while let Some(frame) = rx.recv().await? {
+                    let big = Bytes::from(vec![7u8; body_u64(&frame) as usize]);
+                    match tx.send(big).await {
+                        Err(Error::TooLarge { .. }) => {
+                            tx.send(Bytes::from_static(b"too large")).await?
+                        }
+                        r => r?,
+                    }
+                }
+                tx.finish().await
+            }
+            S_PANIC => panic!("stream handler panics on purpose"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A handler that serves requests only (the default `handle_stream`).
+pub struct Plain(pub Arc<TestHandler>);
+
+impl Handler for Plain {
+    fn handle(
+        &self,
+        from: NodeId,
+        service: Service,
+        body: Bytes,
+    ) -> impl Future<Output = Result<Bytes, String>> + Send {
+        self.0.handle(from, service, body)
+    }
 }
 
 /// A running node of a test cluster.
@@ -88,6 +201,17 @@ pub trait Harness {
         ids: &[NodeId],
         faults: Faults,
         max_frame: usize,
+    ) -> impl Future<Output = Vec<Node<Self::T>>> {
+        self.start_with(ids, faults, max_frame, &[])
+    }
+
+    /// [`Harness::start`], the nodes of `plain` serving requests only (`Plain`).
+    fn start_with(
+        &self,
+        ids: &[NodeId],
+        faults: Faults,
+        max_frame: usize,
+        plain: &[NodeId],
     ) -> impl Future<Output = Vec<Node<Self::T>>>;
 }
 
@@ -96,15 +220,26 @@ pub struct Mem;
 impl Harness for Mem {
     type T = kumo_transport::MemTransport;
 
-    async fn start(&self, ids: &[NodeId], faults: Faults, max_frame: usize) -> Vec<Node<Self::T>> {
+    async fn start_with(
+        &self,
+        ids: &[NodeId],
+        faults: Faults,
+        max_frame: usize,
+        plain: &[NodeId],
+    ) -> Vec<Node<Self::T>> {
         let net = MemNetwork::with(faults, max_frame);
         let nodes: Vec<_> = ids
             .iter()
             .map(|&id| {
                 let handler = Arc::new(TestHandler::default());
+                let transport = if plain.contains(&id) {
+                    net.join(id, Arc::new(Plain(handler.clone())))
+                } else {
+                    net.join(id, handler.clone())
+                };
                 Node {
                     id,
-                    transport: net.join(id, handler.clone()),
+                    transport,
                     handler,
                 }
             })
@@ -127,7 +262,13 @@ pub fn loopback() -> SocketAddr {
 impl Harness for Quic {
     type T = QuicTransport;
 
-    async fn start(&self, ids: &[NodeId], faults: Faults, max_frame: usize) -> Vec<Node<Self::T>> {
+    async fn start_with(
+        &self,
+        ids: &[NodeId],
+        faults: Faults,
+        max_frame: usize,
+        plain: &[NodeId],
+    ) -> Vec<Node<Self::T>> {
         let ca = ClusterCa::generate();
         let nodes: Vec<_> = ids
             .iter()
@@ -139,9 +280,13 @@ impl Harness for Quic {
                     faults: faults.clone(),
                     ..QuicConfig::default()
                 };
-                let transport =
+                let transport = if plain.contains(&id) {
+                    let plain = Arc::new(Plain(handler.clone()));
+                    QuicTransport::bind_with(id, loopback(), identity, plain, config)
+                } else {
                     QuicTransport::bind_with(id, loopback(), identity, handler.clone(), config)
-                        .unwrap();
+                }
+                .unwrap();
                 Node {
                     id,
                     transport,

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kumo_transport::{DEFAULT_MAX_FRAME, Error, Faults, Transport};
+use kumo_transport::{DEFAULT_MAX_FRAME, Error, Faults, StreamReceiver, StreamSender, Transport};
 
 use crate::common::*;
 
@@ -68,6 +68,54 @@ macro_rules! suite {
             #[tokio::test]
             async fn c14_default_limit_body() {
                 super::c14_default_limit_body(&$harness).await
+            }
+            #[tokio::test]
+            async fn s01_echo_1000_frames_in_order() {
+                super::s01_echo_1000_frames_in_order(&$harness).await
+            }
+            #[tokio::test]
+            async fn s02_half_close() {
+                super::s02_half_close(&$harness).await
+            }
+            #[tokio::test]
+            async fn s03_stream_frame_limit() {
+                super::s03_stream_frame_limit(&$harness).await
+            }
+            #[tokio::test]
+            async fn s04_back_pressure() {
+                super::s04_back_pressure(&$harness).await
+            }
+            #[tokio::test]
+            async fn s05_server_drop_is_closed() {
+                super::s05_server_drop_is_closed(&$harness).await
+            }
+            #[tokio::test]
+            async fn s06_partition_breaks_stream() {
+                super::s06_partition_breaks_stream(&$harness).await
+            }
+            #[tokio::test]
+            async fn s07_fifty_concurrent_streams() {
+                super::s07_fifty_concurrent_streams(&$harness).await
+            }
+            #[tokio::test]
+            async fn s08_stream_from_is_the_opener() {
+                super::s08_stream_from_is_the_opener(&$harness).await
+            }
+            #[tokio::test]
+            async fn s09_stream_to_unknown_peer_is_unreachable() {
+                super::s09_stream_to_unknown_peer_is_unreachable(&$harness).await
+            }
+            #[tokio::test]
+            async fn s10_no_stream_service_is_remote() {
+                super::s10_no_stream_service_is_remote(&$harness).await
+            }
+            #[tokio::test]
+            async fn s11_stream_handler_panic_is_closed() {
+                super::s11_stream_handler_panic_is_closed(&$harness).await
+            }
+            #[tokio::test]
+            async fn s12_faults_on_open() {
+                super::s12_faults_on_open(&$harness).await
             }
         }
     };
@@ -377,4 +425,345 @@ async fn c14_default_limit_body<H: Harness>(h: &H) {
         .request(2, ECHO, Bytes::from(vec![0u8; DEFAULT_MAX_FRAME + 1]), T)
         .await;
     assert!(matches!(r, Err(Error::TooLarge { .. })), "{r:?}");
+}
+
+// ---- Long-lived streams ----
+
+const MAX: usize = 1 << 20;
+
+async fn open<Tr: Transport>(t: &Tr, to: u64, service: u16) -> (StreamSender, StreamReceiver) {
+    t.open_stream(to, service, T).await.unwrap()
+}
+
+/// The next frame, within the suite's timeout.
+async fn next(rx: &mut StreamReceiver) -> Result<Option<Bytes>, Error> {
+    tokio::time::timeout(T, rx.recv())
+        .await
+        .expect("recv timed out")
+}
+
+fn numbered(i: u64) -> Bytes {
+    // Frames of varied sizes (8 .. 8 + 1000 bytes), numbered in their first 8 bytes.
+    let mut v = i.to_be_bytes().to_vec();
+    v.resize(8 + (i as usize * 37) % 1000, i as u8);
+    Bytes::from(v)
+}
+
+async fn s01_echo_1000_frames_in_order<H: Harness>(h: &H) {
+    let (nodes, _) = start(h, 2).await;
+    let (mut tx, mut rx) = open(&nodes[0].transport, 2, S_ECHO).await;
+    let started = Instant::now();
+    // Sending and reading at once: both directions are bounded.
+    let sender = tokio::spawn(async move {
+        for i in 0..1_000u64 {
+            tx.send(numbered(i)).await.unwrap();
+        }
+        tx.finish().await.unwrap();
+    });
+    for i in 0..1_000u64 {
+        let frame = next(&mut rx).await.unwrap().expect("a frame");
+        assert_eq!(frame, numbered(i), "frame {i}");
+    }
+    assert!(matches!(next(&mut rx).await, Ok(None)), "the echo finishes");
+    assert!(matches!(rx.recv().await, Ok(None)), "and stays finished");
+    sender.await.unwrap();
+    eprintln!("1,000 frames echoed in {:?}", started.elapsed());
+    assert_eq!(
+        nodes[1]
+            .handler
+            .streams
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+}
+
+async fn s02_half_close<H: Harness>(h: &H) {
+    let (nodes, _) = start(h, 2).await;
+    let (mut tx, mut rx) = open(&nodes[0].transport, 2, S_SUM).await;
+    for i in 1..=100u64 {
+        tx.send(u64_body(i)).await.unwrap();
+    }
+    // Nothing comes back until the client's side is finished …
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), rx.recv())
+            .await
+            .is_err(),
+        "the server answers only after the client finished"
+    );
+    tx.finish().await.unwrap();
+    // … then the server, having drained, answers on its still open side and finishes.
+    let answer = next(&mut rx).await.unwrap().expect("the answer");
+    assert_eq!(body_u64(&answer[..8]), 100);
+    assert_eq!(body_u64(&answer[8..]), 5050);
+    assert!(matches!(next(&mut rx).await, Ok(None)));
+}
+
+async fn s03_stream_frame_limit<H: Harness>(h: &H) {
+    let (nodes, _) = start(h, 2).await;
+    let (mut tx, mut rx) = open(&nodes[0].transport, 2, S_ECHO).await;
+    let at_limit = Bytes::from(vec![5u8; MAX]);
+    tx.send(at_limit.clone()).await.unwrap();
+    assert_eq!(next(&mut rx).await.unwrap().unwrap(), at_limit);
+    let r = tx.send(Bytes::from(vec![5u8; MAX + 1])).await;
+    assert!(
+        matches!(r, Err(Error::TooLarge { len, max }) if len == MAX + 1 && max == MAX),
+        "{r:?}"
+    );
+    // The refused frame was not sent and the stream goes on.
+    tx.send(Bytes::from_static(b"after")).await.unwrap();
+    assert_eq!(&next(&mut rx).await.unwrap().unwrap()[..], b"after");
+    tx.send(Bytes::new()).await.unwrap();
+    assert!(
+        next(&mut rx).await.unwrap().unwrap().is_empty(),
+        "an empty frame is a frame"
+    );
+    tx.finish().await.unwrap();
+    assert!(matches!(next(&mut rx).await, Ok(None)));
+
+    // The listener's side has the same limit.
+    let (mut tx, mut rx) = open(&nodes[0].transport, 2, S_BIG).await;
+    tx.send(u64_body(MAX as u64)).await.unwrap();
+    assert_eq!(next(&mut rx).await.unwrap().unwrap().len(), MAX);
+    tx.send(u64_body(MAX as u64 + 1)).await.unwrap();
+    assert_eq!(&next(&mut rx).await.unwrap().unwrap()[..], b"too large");
+    tx.finish().await.unwrap();
+    assert!(matches!(next(&mut rx).await, Ok(None)));
+}
+
+async fn s04_back_pressure<H: Harness>(h: &H) {
+    let (nodes, _) = start(h, 2).await;
+    let (mut tx, mut rx) = open(&nodes[0].transport, 2, S_HOLD).await;
+    let frame = Bytes::from(vec![1u8; 64 << 10]);
+    let mut sent = 0u64;
+    let mut pended = false;
+    // At most 128 MiB: far past any buffer of either transport.
+    for _ in 0..2_048 {
+        match tokio::time::timeout(Duration::from_millis(300), tx.send(frame.clone())).await {
+            Ok(r) => {
+                r.unwrap();
+                sent += 1;
+            }
+            Err(_) => {
+                pended = true;
+                break;
+            }
+        }
+    }
+    eprintln!("send pended after {sent} frames of 64 KiB");
+    assert!(pended, "a receiver that does not read makes send wait");
+    assert!(sent >= 1, "some frames are buffered");
+    // Once the receiver reads, everything flows: the cancelled send may or may not have
+    // delivered its frame.
+    nodes[1].handler.release.notify_one();
+    for _ in 0..10 {
+        tokio::time::timeout(T, tx.send(frame.clone()))
+            .await
+            .expect("send resumes")
+            .unwrap();
+    }
+    tx.finish().await.unwrap();
+    let count = body_u64(&next(&mut rx).await.unwrap().unwrap());
+    assert!(
+        count == sent + 10 || count == sent + 11,
+        "received {count}, sent {sent} + 10 (+1 cancelled)"
+    );
+    assert!(matches!(next(&mut rx).await, Ok(None)));
+}
+
+async fn s05_server_drop_is_closed<H: Harness>(h: &H) {
+    let (nodes, _) = start(h, 2).await;
+    let (mut tx, mut rx) = open(&nodes[0].transport, 2, S_DROP).await;
+    tx.send(Bytes::from_static(b"one")).await.unwrap();
+    // The listener dropped its sender without finishing: a reset, not a finish.
+    let r = next(&mut rx).await;
+    assert!(matches!(r, Err(Error::Closed)), "{r:?}");
+    assert!(
+        matches!(rx.recv().await, Err(Error::Closed)),
+        "the error stays"
+    );
+    // It dropped its receiver too: sending fails once that news arrives.
+    let deadline = Instant::now() + T;
+    loop {
+        match tx.send(Bytes::from_static(b"more")).await {
+            Ok(()) => {
+                assert!(Instant::now() < deadline, "send never failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => {
+                assert!(matches!(e, Error::Closed), "{e:?}");
+                break;
+            }
+        }
+    }
+    assert!(matches!(tx.finish().await, Err(Error::Closed)));
+}
+
+async fn s06_partition_breaks_stream<H: Harness>(h: &H) {
+    let (nodes, faults) = start(h, 3).await;
+    let a = &nodes[0].transport;
+    let (mut tx1, mut rx1) = open(a, 2, S_ECHO).await;
+    let (mut tx2, mut rx2) = open(a, 2, S_ECHO).await;
+    let (mut tx3, mut rx3) = open(a, 3, S_ECHO).await;
+    for (tx, rx) in [
+        (&mut tx1, &mut rx1),
+        (&mut tx2, &mut rx2),
+        (&mut tx3, &mut rx3),
+    ] {
+        tx.send(Bytes::from_static(b"hi")).await.unwrap();
+        assert_eq!(&next(rx).await.unwrap().unwrap()[..], b"hi");
+    }
+    // A recv waiting when the partition starts is woken with an error.
+    let waiting = tokio::spawn(async move { rx1.recv().await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    faults.partition(&[1], &[2]);
+    let r = tokio::time::timeout(T, waiting)
+        .await
+        .expect("recv woken")
+        .unwrap();
+    assert!(
+        matches!(r, Err(Error::Unreachable { node: 2, .. })),
+        "{r:?}"
+    );
+    // The next send on another stream across the partition fails.
+    let r = tx2.send(Bytes::from_static(b"x")).await;
+    assert!(
+        matches!(r, Err(Error::Unreachable { node: 2, .. })),
+        "{r:?}"
+    );
+    assert!(next(&mut rx2).await.is_err());
+    // Opening across it fails; a stream to a node on the same side lives on.
+    let r = a.open_stream(2, S_ECHO, T).await;
+    assert!(
+        matches!(r, Err(Error::Unreachable { node: 2, .. })),
+        "{r:?}"
+    );
+    tx3.send(Bytes::from_static(b"still")).await.unwrap();
+    assert_eq!(&next(&mut rx3).await.unwrap().unwrap()[..], b"still");
+    // Healing does not mend a broken stream, but new ones open.
+    faults.heal();
+    assert!(tx2.send(Bytes::from_static(b"x")).await.is_err());
+    let (mut tx, mut rx) = open(a, 2, S_ECHO).await;
+    tx.send(Bytes::from_static(b"again")).await.unwrap();
+    assert_eq!(&next(&mut rx).await.unwrap().unwrap()[..], b"again");
+    // Isolation cuts too.
+    faults.isolate(2);
+    assert!(tx.send(Bytes::from_static(b"x")).await.is_err() || next(&mut rx).await.is_err());
+    faults.heal();
+}
+
+async fn s07_fifty_concurrent_streams<H: Harness>(h: &H) {
+    let (nodes, _) = start(h, 2).await;
+    let a = &nodes[0].transport;
+    let started = Instant::now();
+    let results = futures::future::join_all((0..50u64).map(|s| {
+        let a = a.clone();
+        async move {
+            let (mut tx, mut rx) = a.open_stream(2, S_ECHO, T).await?;
+            for i in 0..20u64 {
+                tx.send(u64_body(s * 1_000 + i)).await?;
+            }
+            tx.finish().await?;
+            let mut got = Vec::new();
+            while let Some(f) = rx.recv().await? {
+                got.push(body_u64(&f));
+            }
+            Ok::<_, Error>(got)
+        }
+    }))
+    .await;
+    for (s, r) in results.into_iter().enumerate() {
+        let want: Vec<u64> = (0..20).map(|i| s as u64 * 1_000 + i).collect();
+        assert_eq!(r.unwrap(), want, "stream {s}");
+    }
+    assert_eq!(
+        nodes[1]
+            .handler
+            .streams
+            .load(std::sync::atomic::Ordering::SeqCst),
+        50
+    );
+    eprintln!("50 concurrent streams in {:?}", started.elapsed());
+}
+
+async fn s08_stream_from_is_the_opener<H: Harness>(h: &H) {
+    let (nodes, _) = start(h, 3).await;
+    for n in &nodes {
+        let (tx, mut rx) = open(&n.transport, 2, S_WHO).await;
+        assert_eq!(body_u64(&next(&mut rx).await.unwrap().unwrap()), n.id);
+        assert_eq!((tx.peer(), rx.peer(), rx.service()), (2, 2, S_WHO));
+        assert!(matches!(next(&mut rx).await, Ok(None)));
+    }
+}
+
+async fn s09_stream_to_unknown_peer_is_unreachable<H: Harness>(h: &H) {
+    let (nodes, _) = start(h, 2).await;
+    let a = &nodes[0].transport;
+    let r = a.open_stream(99, S_ECHO, T).await;
+    assert!(
+        matches!(r, Err(Error::Unreachable { node: 99, .. })),
+        "{r:?}"
+    );
+    open(a, 2, S_WHO).await;
+    a.remove_peer(2);
+    let r = a.open_stream(2, S_ECHO, T).await;
+    assert!(
+        matches!(r, Err(Error::Unreachable { node: 2, .. })),
+        "{r:?}"
+    );
+}
+
+async fn s10_no_stream_service_is_remote<H: Harness>(h: &H) {
+    let nodes = h.start_with(&[1, 2], Faults::new(), MAX, &[2]).await;
+    let a = &nodes[0].transport;
+    // A handler without stream support: the open succeeds, the first recv says why not.
+    let (mut tx, mut rx) = open(a, 2, S_ECHO).await;
+    let _ = tx.send(Bytes::from_static(b"anyone?")).await;
+    let r = next(&mut rx).await;
+    assert!(
+        matches!(&r, Err(Error::Remote(m)) if m.contains("no stream service 20")),
+        "{r:?}"
+    );
+    // Requests to it still work.
+    a.request(2, ECHO, Bytes::new(), T).await.unwrap();
+    // A stream handler that ignores a service drops its halves: `Closed`.
+    let (_tx, mut rx) = open(&nodes[1].transport, 1, 999).await;
+    let r = next(&mut rx).await;
+    assert!(matches!(r, Err(Error::Closed)), "{r:?}");
+}
+
+async fn s11_stream_handler_panic_is_closed<H: Harness>(h: &H) {
+    let (nodes, _) = start(h, 2).await;
+    let a = &nodes[0].transport;
+    let (_tx, mut rx) = open(a, 2, S_PANIC).await;
+    let r = next(&mut rx).await;
+    assert!(matches!(r, Err(Error::Closed)), "{r:?}");
+    let (mut tx, mut rx) = open(a, 2, S_ECHO).await;
+    tx.send(Bytes::from_static(b"fine")).await.unwrap();
+    assert_eq!(&next(&mut rx).await.unwrap().unwrap()[..], b"fine");
+}
+
+async fn s12_faults_on_open<H: Harness>(h: &H) {
+    let (nodes, faults) = start(h, 2).await;
+    let a = &nodes[0].transport;
+    open(a, 2, S_WHO).await;
+    // A delay delays the opening and counts against its timeout …
+    let d = Duration::from_millis(150);
+    faults.delay(d..=d);
+    let started = Instant::now();
+    let (mut tx, mut rx) = open(a, 2, S_ECHO).await;
+    assert!(started.elapsed() >= d);
+    let r = a.open_stream(2, S_ECHO, Duration::from_millis(50)).await;
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    // … but not the frames of an open stream, which are never dropped either.
+    faults.drop_rate(1.0);
+    let started = Instant::now();
+    tx.send(Bytes::from_static(b"through")).await.unwrap();
+    assert_eq!(&next(&mut rx).await.unwrap().unwrap()[..], b"through");
+    assert!(started.elapsed() < d);
+    // A dropped opening times out.
+    faults.delay(Duration::ZERO..Duration::ZERO);
+    let r = a.open_stream(2, S_ECHO, Duration::from_millis(100)).await;
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    faults.clear();
+    open(a, 2, S_WHO).await;
 }

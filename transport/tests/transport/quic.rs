@@ -350,3 +350,67 @@ async fn q09_the_servers_frame_limit_is_reported() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn q10_stream_limit_makes_open_wait() {
+    let ca = ClusterCa::generate();
+    let config = QuicConfig {
+        max_incoming_streams: 2,
+        ..QuicConfig::default()
+    };
+    let (a, _) = bind(1, ca.issue(1, &[], 1).unwrap());
+    let b = QuicTransport::bind_with(
+        2,
+        loopback(),
+        ca.issue(2, &[], 1).unwrap(),
+        Arc::new(TestHandler::default()),
+        config,
+    )
+    .unwrap();
+    a.set_peer(2, b.local_addr());
+    let (mut tx1, mut rx1) = a.open_stream(2, S_ECHO, T).await.unwrap();
+    let (_tx2, _rx2) = a.open_stream(2, S_ECHO, T).await.unwrap();
+    // Two streams are open: a third waits for one to close, until its open timeout.
+    let started = Instant::now();
+    let r = a.open_stream(2, S_ECHO, Duration::from_millis(300)).await;
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // Requests share the limit.
+    let r = a
+        .request(2, ECHO, Bytes::new(), Duration::from_millis(300))
+        .await;
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    // Closing the first stream (both directions) frees a slot.
+    let waiting = {
+        let a = a.clone();
+        tokio::spawn(async move { a.open_stream(2, S_WHO, T).await })
+    };
+    tx1.send(Bytes::from_static(b"bye")).await.unwrap();
+    tx1.finish().await.unwrap();
+    assert_eq!(&rx1.recv().await.unwrap().unwrap()[..], b"bye");
+    assert!(rx1.recv().await.unwrap().is_none());
+    let (_tx3, mut rx3) = waiting.await.unwrap().unwrap();
+    assert_eq!(body_u64(&rx3.recv().await.unwrap().unwrap()), 1);
+}
+
+#[tokio::test]
+async fn q11_lost_connection_breaks_streams() {
+    let ca = ClusterCa::generate();
+    let (a, _) = bind(1, ca.issue(1, &[], 1).unwrap());
+    let (b, _) = bind(2, ca.issue(2, &[], 1).unwrap());
+    a.set_peer(2, b.local_addr());
+    let (mut tx, mut rx) = a.open_stream(2, S_ECHO, T).await.unwrap();
+    tx.send(Bytes::from_static(b"hi")).await.unwrap();
+    assert_eq!(&rx.recv().await.unwrap().unwrap()[..], b"hi");
+    b.shutdown().await;
+    let r = tokio::time::timeout(T, rx.recv()).await.unwrap();
+    assert!(matches!(r, Err(Error::Closed)), "{r:?}");
+    let r = tx.send(Bytes::from_static(b"x")).await;
+    assert!(matches!(r, Err(Error::Closed)), "{r:?}");
+    // A stream across an unusable peer fails to open.
+    let r = a.open_stream(2, S_ECHO, Duration::from_millis(500)).await;
+    assert!(
+        matches!(r, Err(Error::Unreachable { .. } | Error::Timeout)),
+        "{r:?}"
+    );
+}

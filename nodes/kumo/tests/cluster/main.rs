@@ -280,6 +280,43 @@ fn t01_kubectl_through_every_node_sees_the_same_objects() {
         "{text}"
     );
     assert!(text.contains("pid="), "{text}");
+    // A watch served by node 3 sees a write made through node 1, at the same revision.
+    let mut watch = Command::new("kubectl")
+        .args([
+            "--context",
+            "kumo-node-3",
+            "get",
+            "cm",
+            "-w",
+            "--output-watch-events",
+            "-o",
+            "jsonpath={.type} {.object.metadata.name} {.object.metadata.resourceVersion}{\"\\n\"}",
+        ])
+        .env("KUBECONFIG", c.kubeconfig())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watch");
+    std::thread::sleep(Duration::from_millis(1500));
+    c.ok(1, &["create", "configmap", "watched"]);
+    let rv = c.ok(
+        1,
+        &[
+            "get",
+            "cm",
+            "watched",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = watch.kill();
+    let seen = String::from_utf8_lossy(&watch.wait_with_output().expect("watch output").stdout)
+        .into_owned();
+    assert!(
+        seen.contains(&format!("ADDED watched {rv}")),
+        "node 3's watch saw {seen:?}, expected ADDED watched {rv}"
+    );
     // Remove node 3 while the API serves: it leaves the membership and stops taking writes.
     let out = Command::new(env!("CARGO_BIN_EXE_kumo"))
         .args(["members", "--remove", "3", "--data-dir"])
