@@ -116,8 +116,9 @@ pub async fn run(api: SharedApi) {
     }
 }
 
+/// Substring search (SIMD, via memchr): this runs on every stored change.
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// Full scan for objects being deleted; returns the revision it read at.

@@ -197,7 +197,7 @@ fn canonical(obj: &Value) -> Value {
 pub fn with_rv(kv: &KeyValue) -> Bytes {
     const NEEDLE: &[u8] = b"\"metadata\":{";
     let v = &kv.value;
-    if let Some(pos) = v.windows(NEEDLE.len()).position(|w| w == NEEDLE) {
+    if let Some(pos) = memchr::memmem::find(v, NEEDLE) {
         let at = pos + NEEDLE.len();
         let mut out = Vec::with_capacity(v.len() + 32);
         out.extend_from_slice(&v[..at]);
@@ -485,7 +485,7 @@ impl Api {
         let k = key(res, ns_of.as_deref(), &name);
         // Every check runs before anything is written: the size first (a claimed IP must
         // never outlive a refused object).
-        self.encode(res, &obj)?;
+        let mut bytes = self.encode(res, &obj)?;
         if opts.dry_run {
             if res.namespaced {
                 self.namespace_guard(res, &name, ns_of.as_deref().unwrap_or("default"))
@@ -505,8 +505,20 @@ impl Api {
         } else {
             None
         };
+        if res.kind == "Service" {
+            // The allocation (an IP, or `None` for a headless Service) is now in the object.
+            bytes = match self.encode(res, &obj) {
+                Ok(b) => b,
+                Err(e) => {
+                    if let Some(ip) = &claimed {
+                        self.release_cluster_ip(ip).await;
+                    }
+                    return Err(e);
+                }
+            };
+        }
         let result = self
-            .create_guarded(res, &name, ns_of.as_deref(), k, &obj)
+            .create_guarded(res, &name, ns_of.as_deref(), k, bytes)
             .await;
         match result {
             Ok(kv) => {
@@ -564,9 +576,8 @@ impl Api {
         name: &str,
         ns: Option<&str>,
         k: String,
-        obj: &Value,
+        bytes: Bytes,
     ) -> ApiResult<KeyValue> {
-        let bytes = self.encode(res, obj)?;
         for _ in 0..self.limits.max_retries {
             let put = Command::Put {
                 key: k.clone(),
