@@ -110,7 +110,16 @@ pub struct StoreNode {
     node_id: NodeId,
     proposals: tokio::sync::mpsc::Sender<(Command, Reply)>,
     peers: Option<Arc<dyn Peers>>,
+    barrier: Arc<parking_lot::Mutex<BarrierRound>>,
     _lock: Arc<File>,
+}
+
+/// Readers waiting for the next shared read-index round.
+#[derive(Default)]
+struct BarrierRound {
+    running: bool,
+    /// Bounded by the callers (each awaits its answer); one round serves them all.
+    waiters: Vec<tokio::sync::oneshot::Sender<Result<u64>>>,
 }
 
 /// Groups concurrent proposals into one `Command::Batch` entry: one append, one fsync, one
@@ -312,6 +321,7 @@ impl StoreNode {
             node_id: cfg.node_id,
             proposals,
             peers,
+            barrier: Arc::default(),
             _lock: Arc::new(lock),
         };
         Ok((node, report))
@@ -380,6 +390,52 @@ impl StoreNode {
     /// a read after it is linearizable. A follower asks the leader for the index, then
     /// waits for its own state machine to reach it.
     pub async fn read_barrier(&self) -> Result<()> {
+        let index = self.shared_read_index().await?;
+        self.wait_applied(index).await
+    }
+
+    /// A read index shared by every caller that asked while no round was under way:
+    /// callers arriving during a round join the next one (a round that started before a
+    /// read arrived cannot serve it), so concurrent reads cost one leadership check per
+    /// round instead of one each.
+    async fn shared_read_index(&self) -> Result<u64> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut b = self.barrier.lock();
+            b.waiters.push(tx);
+            !std::mem::replace(&mut b.running, true)
+        };
+        if start {
+            let node = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    let waiters = {
+                        let mut b = node.barrier.lock();
+                        if b.waiters.is_empty() {
+                            b.running = false;
+                            return;
+                        }
+                        std::mem::take(&mut b.waiters)
+                    };
+                    let r = node.read_index_once().await;
+                    for w in waiters {
+                        let _ = w.send(match &r {
+                            Ok(i) => Ok(*i),
+                            Err(Error::NotLeader { leader }) => {
+                                Err(Error::NotLeader { leader: *leader })
+                            }
+                            Err(Error::NotMember) => Err(Error::NotMember),
+                            Err(e) => Err(Error::Raft(e.to_string())),
+                        });
+                    }
+                }
+            });
+        }
+        rx.await.map_err(|_| Error::Shutdown)?
+    }
+
+    /// One read index: from this node when it leads, else from the leader.
+    async fn read_index_once(&self) -> Result<u64> {
         let mut last = Error::NotLeader { leader: None };
         for _ in 0..LEADER_ATTEMPTS {
             let leader = known_leader(&self.raft, self.peers.as_deref()).await;
@@ -388,7 +444,7 @@ impl StoreNode {
                 _ => self.local_read_index().await,
             };
             match index {
-                Ok(index) => return self.wait_applied(index).await,
+                Ok(index) => return Ok(index),
                 Err(e @ Error::NotLeader { .. }) => {
                     last = e;
                     if self.peers.is_none() {
