@@ -711,10 +711,7 @@ async fn serve_resource(
             let bytes = read_body(body, api.limits.max_body).await?;
             let obj = registry::parse_body(&bytes, ct)?;
             if sub == Some("scale") {
-                let replicas = obj
-                    .pointer("/spec/replicas")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
+                let replicas = scale_replicas(&obj)?;
                 let w = set_replicas(
                     api,
                     res,
@@ -767,10 +764,7 @@ async fn serve_resource(
                     }
                 }
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                let replicas = patched
-                    .pointer("/spec/replicas")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
+                let replicas = scale_replicas(&patched)?;
                 let w = set_replicas(api, res, ns, name, replicas, None, &opts).await?;
                 return Ok(json_response(StatusCode::OK, &scale_of(res, &w.obj)));
             }
@@ -895,6 +889,41 @@ async fn delete_opts(
             .and_then(Value::as_str)
             .map(str::to_string),
     })
+}
+
+/// `spec.replicas` of a Scale: absent means 0 (protobuf and Go omit a zero), anything but a
+/// non-negative integer is 422 as in Kubernetes.
+fn scale_replicas(scale: &Value) -> ApiResult<i64> {
+    match scale.pointer("/spec/replicas") {
+        None | Some(Value::Null) => Ok(0),
+        Some(v) => match v.as_i64() {
+            Some(n) if n >= 0 => Ok(n),
+            _ => {
+                let cause = kumo_apimachinery::validation::FieldError {
+                    field: "spec.replicas".into(),
+                    reason: "FieldValueInvalid",
+                    message: format!("Invalid value: {v}: must be greater than or equal to 0"),
+                };
+                let scale_res = kumo_apimachinery::resources::ResourceInfo {
+                    group: "autoscaling",
+                    version: "v1",
+                    kind: "Scale",
+                    plural: "scale",
+                    singular: "scale",
+                    namespaced: true,
+                    short_names: &[],
+                    categories: &[],
+                    status: false,
+                    scale: false,
+                };
+                let name = scale
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                Err(ApiError::invalid(&scale_res, name, &[cause]))
+            }
+        },
+    }
 }
 
 /// The autoscaling/v1 `Scale` of a scalable object.

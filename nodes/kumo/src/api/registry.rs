@@ -1307,6 +1307,12 @@ impl Api {
         let (mut at, mut start_after): (Option<u64>, Option<String>) = (None, None);
         if let Some(c) = q.continue_token.as_deref().filter(|c| !c.is_empty()) {
             let (rv, start) = decode_continue(c)?;
+            // A token is only good for the collection it came from.
+            if !start.starts_with(&prefix(res, ns)) {
+                return Err(ApiError::bad_request(
+                    "continue key is not valid: the continue token does not belong to this list",
+                ));
+            }
             at = Some(rv);
             start_after = Some(start);
         } else {
@@ -1467,10 +1473,15 @@ impl Api {
             match tokio::time::timeout_at(deadline, rx.changed()).await {
                 Ok(Ok(())) => {}
                 _ => {
-                    return Err(ApiError::timeout(format!(
+                    // The cause and retry hint client-go looks for to retry such lists.
+                    let msg = format!(
                         "Too large resource version: {rev}, current: {}",
                         *rx.borrow()
-                    )));
+                    );
+                    return Err(ApiError::timeout(msg.clone()).with_details(json!({
+                        "causes": [{"reason": "ResourceVersionTooLarge", "message": msg}],
+                        "retryAfterSeconds": 1,
+                    })));
                 }
             }
         }

@@ -118,7 +118,16 @@ pub async fn start(
             let page = api
                 .store
                 .shared()
-                .read(|m| m.range(&pfx, None, None, start_rev.or(Some(last))));
+                // sendInitialEvents=true reads "not older than" the revision: the current
+                // state serves it even when that revision is compacted.
+                .read(|m| {
+                    let at = if q.send_initial_events == Some(true) {
+                        None
+                    } else {
+                        start_rev.or(Some(last))
+                    };
+                    m.range(&pfx, None, None, at)
+                });
             match page {
                 Ok(page) => {
                     last = page.revision;

@@ -591,6 +591,35 @@ fn t08_scale_replace_conflict_and_delete_cascade() {
         ]),
         "5"
     );
+    // A negative scale is refused (422) and changes nothing.
+    let err = k.fails(&[
+        "patch",
+        "deploy",
+        "web",
+        "-n",
+        "shop",
+        "--subresource=scale",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"replicas":-2}}"#,
+    ]);
+    assert!(
+        err.contains("is invalid") && err.contains("spec.replicas"),
+        "{err}"
+    );
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ]),
+        "5"
+    );
     k.ok(&[
         "scale",
         "statefulset",
