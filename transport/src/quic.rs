@@ -102,6 +102,9 @@ struct Inner {
     client: quinn::ClientConfig,
     config: QuicConfig,
     peers: DashMap<NodeId, Arc<Peer>>,
+    /// Long-lived streams get their own connection per peer, so a stalled stream reader
+    /// (QUIC's connection-level flow control) can never hold up requests such as Raft's.
+    stream_peers: DashMap<NodeId, Arc<Peer>>,
     closed: AtomicBool,
 }
 
@@ -285,6 +288,7 @@ impl QuicTransport {
                 client,
                 config,
                 peers: DashMap::new(),
+                stream_peers: DashMap::new(),
                 closed: AtomicBool::new(false),
             }),
         })
@@ -307,6 +311,7 @@ impl QuicTransport {
         self.inner.closed.store(true, Ordering::Release);
         let endpoint = self.inner.endpoint.lock().take();
         self.inner.peers.clear();
+        self.inner.stream_peers.clear();
         if let Some(endpoint) = endpoint {
             endpoint.close(VarInt::from_u32(CLOSE_SHUTDOWN), b"shutdown");
             endpoint.wait_idle().await;
@@ -318,6 +323,10 @@ impl QuicTransport {
 impl Inner {
     fn peer(&self, node: NodeId) -> Option<Arc<Peer>> {
         self.peers.get(&node).map(|p| p.clone())
+    }
+
+    fn stream_peer(&self, node: NodeId) -> Option<Arc<Peer>> {
+        self.stream_peers.get(&node).map(|p| p.clone())
     }
 
     /// The connection to `to`: the live one, the dial in progress, or a new dial unless
@@ -677,44 +686,18 @@ impl Transport for QuicTransport {
     }
 
     fn set_peer(&self, node: NodeId, addr: SocketAddr) {
-        let cfg = &self.inner.config;
-        let peer = self
-            .inner
-            .peers
-            .entry(node)
-            .or_insert_with(|| {
-                Arc::new(Peer {
-                    in_flight: Semaphore::new(cfg.max_in_flight_per_peer),
-                    state: Mutex::new(PeerState {
-                        addr,
-                        epoch: 0,
-                        conn: Conn::None,
-                        backoff: cfg.backoff_min,
-                        next_attempt: Instant::now(),
-                        last_error: None,
-                    }),
-                })
-            })
-            .clone();
-        let mut st = peer.state.lock();
-        if st.addr != addr {
-            st.addr = addr;
-            st.epoch += 1;
-            if let Conn::Up(c) = std::mem::replace(&mut st.conn, Conn::None) {
-                c.close(VarInt::from_u32(CLOSE_PEER_CHANGED), b"peer moved");
-            }
-            st.backoff = cfg.backoff_min;
-            st.next_attempt = Instant::now();
-            st.last_error = None;
-        }
+        upsert_peer(&self.inner.peers, &self.inner.config, node, addr);
+        upsert_peer(&self.inner.stream_peers, &self.inner.config, node, addr);
     }
 
     fn remove_peer(&self, node: NodeId) {
-        if let Some((_, peer)) = self.inner.peers.remove(&node) {
-            let mut st = peer.state.lock();
-            st.epoch += 1;
-            if let Conn::Up(c) = std::mem::replace(&mut st.conn, Conn::None) {
-                c.close(VarInt::from_u32(CLOSE_PEER_CHANGED), b"peer removed");
+        for map in [&self.inner.peers, &self.inner.stream_peers] {
+            if let Some((_, peer)) = map.remove(&node) {
+                let mut st = peer.state.lock();
+                st.epoch += 1;
+                if let Conn::Up(c) = std::mem::replace(&mut st.conn, Conn::None) {
+                    c.close(VarInt::from_u32(CLOSE_PEER_CHANGED), b"peer removed");
+                }
             }
         }
     }
@@ -767,7 +750,7 @@ impl Transport for QuicTransport {
             if inner.closed.load(Ordering::Acquire) {
                 return Err(Error::Closed);
             }
-            let peer = inner.peer(to).ok_or_else(|| Error::Unreachable {
+            let peer = inner.stream_peer(to).ok_or_else(|| Error::Unreachable {
                 node: to,
                 reason: "unknown peer".into(),
             })?;
@@ -799,5 +782,42 @@ impl Transport for QuicTransport {
                 .await
                 .unwrap_or(Err(Error::Timeout))
         }
+    }
+}
+
+/// Records where `node` listens in `peers`: a new peer, or a moved one (its connection is
+/// closed and its back-off reset).
+fn upsert_peer(
+    peers: &DashMap<NodeId, Arc<Peer>>,
+    cfg: &QuicConfig,
+    node: NodeId,
+    addr: SocketAddr,
+) {
+    let peer = peers
+        .entry(node)
+        .or_insert_with(|| {
+            Arc::new(Peer {
+                in_flight: Semaphore::new(cfg.max_in_flight_per_peer),
+                state: Mutex::new(PeerState {
+                    addr,
+                    epoch: 0,
+                    conn: Conn::None,
+                    backoff: cfg.backoff_min,
+                    next_attempt: Instant::now(),
+                    last_error: None,
+                }),
+            })
+        })
+        .clone();
+    let mut st = peer.state.lock();
+    if st.addr != addr {
+        st.addr = addr;
+        st.epoch += 1;
+        if let Conn::Up(c) = std::mem::replace(&mut st.conn, Conn::None) {
+            c.close(VarInt::from_u32(CLOSE_PEER_CHANGED), b"peer moved");
+        }
+        st.backoff = cfg.backoff_min;
+        st.next_attempt = Instant::now();
+        st.last_error = None;
     }
 }
