@@ -1042,7 +1042,8 @@ impl Api {
                 None => return Err(ApiError::not_found(res, name)),
                 Some(kv) => {
                     let old = decode(res, &kv);
-                    let (new, managed) = self.patched(res, name, &old, ptype, body, sub, opts)?;
+                    let (new, managed, warnings) =
+                        self.patched(res, name, &old, ptype, body, sub, opts)?;
                     if let Some(rv) = meta_str(&new, "resourceVersion")
                         && rv != kv.mod_revision.to_string()
                     {
@@ -1050,6 +1051,10 @@ impl Api {
                     }
                     self.commit_update(res, name, &old, kv.mod_revision, new, sub, opts, managed)
                         .await
+                        .map(|mut w| {
+                            w.warnings.extend(warnings);
+                            w
+                        })
                 }
             };
             match result {
@@ -1074,7 +1079,7 @@ impl Api {
         body: &[u8],
         sub: Option<&str>,
         opts: &WriteOpts,
-    ) -> ApiResult<(Value, Option<()>)> {
+    ) -> ApiResult<(Value, Option<()>, Vec<String>)> {
         let map_err = |e: patch::PatchError| patch_error(res, name, e);
         let new = match ptype {
             patch::PatchType::Json => patch::apply_json_patch(old, body).map_err(map_err)?,
@@ -1098,7 +1103,7 @@ impl Api {
                     &res.api_version(),
                 )
                 .map_err(|e| self.apply_error(res, name, e))?;
-                return Ok((obj, Some(())));
+                return Ok((obj, Some(()), Vec::new()));
             }
         };
         if !new.is_object() {
@@ -1116,8 +1121,7 @@ impl Api {
         }
         self.check_identity(res, meta_str(old, "namespace"), &mut new)?;
         let warnings = self.check_fields(res, &new, opts.field_validation)?;
-        let _ = warnings;
-        Ok((new, None))
+        Ok((new, None, warnings))
     }
 
     fn apply_error(&self, res: &ResourceInfo, name: &str, e: apply::ApplyError) -> ApiError {

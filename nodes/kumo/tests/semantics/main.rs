@@ -266,3 +266,30 @@ async fn t07_large_concurrent_writes_survive_restart() {
         k2.log()
     );
 }
+
+#[test]
+fn t08_unknown_fields_in_a_patch_are_reported_as_warnings() {
+    let k = Kumo::start();
+    k.ok(&["create", "configmap", "w"]);
+    // kubectl patch sends no fieldValidation: the server's default (Warn) applies, and the
+    // client is told through a Warning header.
+    let out = k.kubectl(&[
+        "patch",
+        "cm",
+        "w",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"bogus":1}"#,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let warn = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warn.contains("Warning") && warn.contains("unknown field \"bogus\""),
+        "{warn}"
+    );
+}
