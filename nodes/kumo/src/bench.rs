@@ -117,22 +117,8 @@ fn target(kubeconfig: &std::path::Path, clients: usize) -> anyhow::Result<Target
             kubeconfig.display()
         )
     })?;
-    let ca = base64::engine::general_purpose::STANDARD.decode(ca_b64)?;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut ca.as_slice()) {
-        roots.add(cert?)?;
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let client = reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .pool_max_idle_per_host(clients.max(1))
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let ca = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(ca_b64)?)?;
+    let client = crate::pki::https_client(&ca, clients).map_err(anyhow::Error::msg)?;
     Ok(Target {
         client,
         server,

@@ -1196,7 +1196,11 @@ impl Api {
                 _ => {}
             }
             let graceful = !finalizers.is_empty() || res.kind == "Namespace";
-            if graceful {
+            let k = key(res, ns, name);
+            let precondition = Precondition::Revision(kv.mod_revision);
+            // Graceful: the object stays, marked with a deletionTimestamp, while finalizers
+            // remain. Otherwise it goes now. Either way one conditional write.
+            let (cmd, result) = if graceful {
                 if already
                     && obj
                         .pointer("/metadata/finalizers")
@@ -1206,7 +1210,7 @@ impl Api {
                 {
                     return Ok(Deleted { obj, gone: false });
                 }
-                let mut next = obj.clone();
+                let mut next = obj;
                 {
                     let m = meta_mut(&mut next);
                     if !already {
@@ -1224,59 +1228,43 @@ impl Api {
                 if res.kind == "Namespace" {
                     next["status"]["phase"] = json!("Terminating");
                 }
-                if opts.dry_run {
-                    return Ok(Deleted {
-                        obj: next,
-                        gone: false,
-                    });
-                }
-                let k = key(res, ns, name);
-                let bytes = self.encode(res, &next)?;
-                match self
-                    .propose(Command::Put {
+                let value = self.encode(res, &next)?;
+                (
+                    Command::Put {
                         key: k,
-                        value: bytes,
-                        precondition: Precondition::Revision(kv.mod_revision),
-                    })
-                    .await?
-                {
-                    Outcome::Done { kv: Some(kv), .. } => {
-                        return Ok(Deleted {
-                            obj: decode(res, &kv),
-                            gone: false,
-                        });
-                    }
-                    Outcome::Conflict { .. } if attempt < self.limits.max_retries => continue,
-                    Outcome::Conflict { .. } => return Err(ApiError::conflict(res, name)),
-                    Outcome::NotFound => return Err(ApiError::not_found(res, name)),
-                    other => {
-                        return Err(ApiError::internal(format!(
-                            "unexpected store outcome {other:?}"
-                        )));
-                    }
-                }
-            }
+                        value,
+                        precondition,
+                    },
+                    next,
+                )
+            } else {
+                (
+                    Command::Delete {
+                        key: k,
+                        precondition,
+                    },
+                    obj,
+                )
+            };
+            let gone = !graceful;
             if opts.dry_run {
-                return Ok(Deleted { obj, gone: true });
+                return Ok(Deleted { obj: result, gone });
             }
-            let k = key(res, ns, name);
-            match self
-                .propose(Command::Delete {
-                    key: k,
-                    precondition: Precondition::Revision(kv.mod_revision),
-                })
-                .await?
-            {
-                Outcome::Done { kv: Some(tomb), .. } => {
-                    self.after_delete(res, &obj).await;
-                    let mut gone = obj;
-                    set_rv(&mut gone, tomb.mod_revision);
-                    return Ok(Deleted {
-                        obj: gone,
-                        gone: true,
-                    });
+            match self.propose(cmd).await? {
+                Outcome::Done {
+                    kv: Some(written), ..
+                } => {
+                    if gone {
+                        self.after_delete(res, &result).await;
+                    }
+                    let mut obj = result;
+                    set_rv(&mut obj, written.mod_revision);
+                    return Ok(Deleted { obj, gone });
                 }
-                Outcome::Conflict { .. } if attempt < self.limits.max_retries => continue,
+                Outcome::Conflict { .. } if attempt < self.limits.max_retries => {
+                    backoff().await;
+                    continue;
+                }
                 Outcome::Conflict { .. } => return Err(ApiError::conflict(res, name)),
                 Outcome::NotFound => return Err(ApiError::not_found(res, name)),
                 other => {
