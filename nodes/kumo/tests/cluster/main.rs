@@ -19,6 +19,9 @@ use kumo_chaos::linearizability::{self as lin, CheckResult, Op, Output, Recorder
 use rand::Rng;
 use serde_json::Value;
 
+#[path = "../common/lines.rs"]
+mod lines;
+
 struct Cluster {
     _tmp: tempfile::TempDir,
     dir: PathBuf,
@@ -281,23 +284,21 @@ fn t01_kubectl_through_every_node_sees_the_same_objects() {
     );
     assert!(text.contains("pid="), "{text}");
     // A watch served by node 3 sees a write made through node 1, at the same revision.
-    let mut watch = Command::new("kubectl")
-        .args([
-            "--context",
-            "kumo-node-3",
-            "get",
-            "cm",
-            "-w",
-            "--output-watch-events",
-            "-o",
-            "jsonpath={.type} {.object.metadata.name} {.object.metadata.resourceVersion}{\"\\n\"}",
-        ])
-        .env("KUBECONFIG", c.kubeconfig())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("watch");
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut cmd = Command::new("kubectl");
+    cmd.args([
+        "--context",
+        "kumo-node-3",
+        "get",
+        "cm",
+        "-w",
+        "--output-watch-events",
+        "-o",
+        "jsonpath={.type} {.object.metadata.name} {.object.metadata.resourceVersion}{\"\\n\"}",
+    ])
+    .env("KUBECONFIG", c.kubeconfig());
+    let mut watch = lines::Lines::spawn(cmd);
+    // The watch is established once it has listed what node 1 created earlier.
+    watch.wait_for(Duration::from_secs(30), |l| l.starts_with("ADDED "));
     c.ok(1, &["create", "configmap", "watched"]);
     let rv = c.ok(
         1,
@@ -309,14 +310,9 @@ fn t01_kubectl_through_every_node_sees_the_same_objects() {
             "jsonpath={.metadata.resourceVersion}",
         ],
     );
-    std::thread::sleep(Duration::from_millis(1500));
-    let _ = watch.kill();
-    let seen = String::from_utf8_lossy(&watch.wait_with_output().expect("watch output").stdout)
-        .into_owned();
-    assert!(
-        seen.contains(&format!("ADDED watched {rv}")),
-        "node 3's watch saw {seen:?}, expected ADDED watched {rv}"
-    );
+    let want = format!("ADDED watched {rv}");
+    watch.wait_for(Duration::from_secs(30), |l| l == want);
+    drop(watch);
     // Remove node 3 while the API serves: it leaves the membership and stops taking writes.
     let out = Command::new(env!("CARGO_BIN_EXE_kumo"))
         .args(["members", "--remove", "3", "--data-dir"])

@@ -5,6 +5,8 @@
 // The harness is synchronous: it polls child processes between kubectl calls.
 #![allow(clippy::disallowed_methods)]
 
+pub mod lines;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

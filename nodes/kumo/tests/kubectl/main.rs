@@ -7,6 +7,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+use std::time::Duration;
+
 use common::Kumo;
 
 const APP: &str = include_str!("testdata/app.yaml");
@@ -701,20 +703,19 @@ fn t08_scale_replace_conflict_and_delete_cascade() {
 fn t09_watch_sees_update() {
     let k = Kumo::start();
     k.ok(&["create", "configmap", "watched", "--from-literal=a=1"]);
-    let mut child = std::process::Command::new("kubectl")
-        .args([
-            "get",
-            "cm",
-            "watched",
-            "-w",
-            "-o",
-            "jsonpath={.data.a}{\"\\n\"}",
-        ])
-        .env("KUBECONFIG", &k.kubeconfig)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("watch");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let mut cmd = std::process::Command::new("kubectl");
+    cmd.args([
+        "get",
+        "cm",
+        "watched",
+        "-w",
+        "-o",
+        "jsonpath={.data.a}{\"\\n\"}",
+    ])
+    .env("KUBECONFIG", &k.kubeconfig);
+    let mut watch = common::lines::Lines::spawn(cmd);
+    // The watch has listed (and so is watching) once it prints the current value.
+    watch.wait_for(Duration::from_secs(30), |l| l == "1");
     k.ok(&[
         "patch",
         "cm",
@@ -724,12 +725,8 @@ fn t09_watch_sees_update() {
         "-p",
         r#"{"data":{"a":"2"}}"#,
     ]);
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let _ = child.kill();
-    let out = child.wait_with_output().expect("output");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines, ["1", "2"], "watch output: {text}");
+    watch.wait_for(Duration::from_secs(30), |l| l == "2");
+    assert_eq!(watch.seen(), ["1", "2"]);
 }
 
 #[test]
