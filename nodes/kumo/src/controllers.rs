@@ -178,7 +178,7 @@ async fn step(api: &SharedApi, key: &str) -> Result<bool, crate::api::error::Api
                     &name,
                     PatchType::Merge,
                     body.to_string().as_bytes(),
-                    None,
+                    Some("finalize"),
                     &gc_opts("namespace-controller"),
                 )
                 .await?;

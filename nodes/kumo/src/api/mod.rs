@@ -608,6 +608,13 @@ async fn serve_resource(
         with_warnings(json_response(code, &out), warnings)
     };
     let sub = t.sub.as_deref();
+    // namespaces/finalize takes only PUT, as in Kubernetes.
+    if sub == Some("finalize") && verb != "update" {
+        return Err(ApiError::method_not_allowed(&format!(
+            "{} on namespaces/finalize",
+            verb.to_uppercase()
+        )));
+    }
     match verb {
         "get" => {
             let name = t.name.as_deref().unwrap_or("");
@@ -704,9 +711,6 @@ async fn serve_resource(
                 .name
                 .as_deref()
                 .ok_or_else(|| ApiError::method_not_allowed("PUT on a collection"))?;
-            if sub == Some("finalize") {
-                return Err(ApiError::method_not_allowed("PUT on namespaces/finalize"));
-            }
             let opts = write_opts(q, headers)?;
             let bytes = read_body(body, api.limits.max_body).await?;
             let obj = registry::parse_body(&bytes, ct)?;
@@ -725,8 +729,16 @@ async fn serve_resource(
                 .await?;
                 return Ok(json_response(StatusCode::OK, &scale_of(res, &w.obj)));
             }
+            // `status` and `finalize` are the subresources written through an update.
             let w = api
-                .update(res, ns, name, obj, sub.filter(|s| *s == "status"), &opts)
+                .update(
+                    res,
+                    ns,
+                    name,
+                    obj,
+                    sub.filter(|s| matches!(*s, "status" | "finalize")),
+                    &opts,
+                )
                 .await?;
             Ok(respond(StatusCode::OK, &w.obj, &w.warnings))
         }

@@ -880,6 +880,18 @@ impl Api {
                 }
                 obj = next;
             }
+            Some("finalize") => {
+                // namespaces/finalize: everything but status comes from the request; it is
+                // the one way to change spec.finalizers (see the arm below).
+                match old.get("status") {
+                    Some(s) => obj["status"] = s.clone(),
+                    None => {
+                        if let Some(o) = obj.as_object_mut() {
+                            o.remove("status");
+                        }
+                    }
+                }
+            }
             _ if res.status => {
                 // The main resource cannot change status.
                 match old.get("status") {
@@ -892,6 +904,17 @@ impl Api {
                 }
             }
             _ => {}
+        }
+        if res.kind == "Namespace" && sub != Some("finalize") {
+            // As in Kubernetes, spec.finalizers changes only through namespaces/finalize.
+            match old.pointer("/spec/finalizers") {
+                Some(f) => obj["spec"]["finalizers"] = f.clone(),
+                None => {
+                    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+                        spec.remove("finalizers");
+                    }
+                }
+            }
         }
         if res.kind == "Service" {
             // clusterIP is allocated once; an update that omits it keeps it.

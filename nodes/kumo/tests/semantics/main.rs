@@ -293,3 +293,77 @@ fn t08_unknown_fields_in_a_patch_are_reported_as_warnings() {
         "{warn}"
     );
 }
+
+#[test]
+fn t09_namespace_finalize_is_the_stuck_namespace_fix() {
+    let k = Kumo::start();
+    k.ok(&["create", "namespace", "stuck"]);
+    let finalizers = || k.ok(&["get", "ns", "stuck", "-o", "jsonpath={.spec.finalizers}"]);
+    assert_eq!(finalizers(), r#"["kubernetes"]"#);
+    // Another system's finalizer, added the way such systems do: PUT namespaces/x/finalize.
+    let with = r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"stuck"},"spec":{"finalizers":["kubernetes","example.com/x"]}}"#;
+    let out = k.kubectl_stdin(
+        &[
+            "replace",
+            "--raw",
+            "/api/v1/namespaces/stuck/finalize",
+            "-f",
+            "-",
+        ],
+        with,
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(finalizers(), r#"["kubernetes","example.com/x"]"#);
+    // The main resource cannot change spec.finalizers.
+    k.ok(&[
+        "patch",
+        "ns",
+        "stuck",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"finalizers":[]}}"#,
+    ]);
+    assert_eq!(finalizers(), r#"["kubernetes","example.com/x"]"#);
+    // Only PUT is allowed on finalize.
+    let err = k.fails(&["get", "--raw", "/api/v1/namespaces/stuck/finalize"]);
+    assert!(
+        err.contains("MethodNotAllowed") || err.contains("405"),
+        "{err}"
+    );
+    // Deleting: content goes, the namespace controller drops `kubernetes`, the foreign
+    // finalizer holds the namespace in Terminating.
+    k.ok(&["create", "configmap", "c", "-n", "stuck"]);
+    k.ok(&["delete", "ns", "stuck", "--wait=false"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while finalizers() != r#"["example.com/x"]"# {
+        assert!(std::time::Instant::now() < deadline, "{}", finalizers());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(k.ok(&["get", "cm", "-n", "stuck", "-o", "name"]).trim(), "");
+    assert_eq!(
+        k.ok(&["get", "ns", "stuck", "-o", "jsonpath={.status.phase}"]),
+        "Terminating"
+    );
+    // The well-known fix for a stuck namespace: empty spec.finalizers through finalize.
+    let cleared = r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"stuck"},"spec":{"finalizers":[]}}"#;
+    let out = k.kubectl_stdin(
+        &[
+            "replace",
+            "--raw",
+            "/api/v1/namespaces/stuck/finalize",
+            "-f",
+            "-",
+        ],
+        cleared,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while k.kubectl(&["get", "ns", "stuck"]).status.success() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "namespace not removed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
