@@ -398,13 +398,13 @@ fn hpa_v2_to_v1(obj: &Map<String, Value>) -> Value {
     });
     let new_status = obj.get("status").map(|status| {
         let mut out = Map::new();
-        for key in [
-            "observedGeneration",
-            "lastScaleTime",
-            "currentReplicas",
-            "desiredReplicas",
-        ] {
+        for key in ["observedGeneration", "lastScaleTime"] {
             put(&mut out, key, get(status, key));
+        }
+        // v1 always carries both counts (no omitempty in Kubernetes' v1 type).
+        for key in ["currentReplicas", "desiredReplicas"] {
+            let n = get(status, key);
+            out.insert(key.into(), if n.is_null() { json!(0) } else { n.clone() });
         }
         for metric in &current {
             let resource = get(metric, "resource");
@@ -664,13 +664,13 @@ fn hpa_v1_to_v2(obj: &Map<String, Value>) -> Value {
 
     let new_status = obj.get("status").map(|status| {
         let mut out = Map::new();
-        for key in [
-            "observedGeneration",
-            "lastScaleTime",
-            "currentReplicas",
-            "desiredReplicas",
-        ] {
+        for key in ["observedGeneration", "lastScaleTime"] {
             put(&mut out, key, get(status, key));
+        }
+        // v1 always carries both counts (no omitempty in Kubernetes' v1 type).
+        for key in ["currentReplicas", "desiredReplicas"] {
+            let n = get(status, key);
+            out.insert(key.into(), if n.is_null() { json!(0) } else { n.clone() });
         }
         if !current.is_empty() {
             out.insert("currentMetrics".into(), Value::Array(current.clone()));

@@ -986,15 +986,88 @@ pub fn prepare_for_create(kind: &str, obj: &mut Value) {
         | "ResourceQuota"
             if m.contains_key("status") =>
         {
-            m.insert("status".into(), json!({}));
+            m.insert("status".into(), empty_status(kind));
         }
         _ => {}
+    }
+}
+
+/// The status of a new object as Kubernetes serializes it: its Go status types have a few
+/// fields without `omitempty`, so a zero value is always sent, and clients generated from
+/// the OpenAPI schema (the Python package) refuse an object without them. The object may be
+/// in either HPA version here, so the HPA entry suits both.
+pub fn empty_status(kind: &str) -> Value {
+    let zeros =
+        |fields: &[&str]| Value::Object(fields.iter().map(|f| (f.to_string(), json!(0))).collect());
+    match kind {
+        "ReplicaSet" => zeros(&["replicas"]),
+        "StatefulSet" => zeros(&["replicas", "availableReplicas"]),
+        "DaemonSet" => zeros(&[
+            "currentNumberScheduled",
+            "numberMisscheduled",
+            "desiredNumberScheduled",
+            "numberReady",
+        ]),
+        // v1 requires both counts; v2 requires desiredReplicas and takes currentReplicas.
+        "HorizontalPodAutoscaler" => zeros(&["currentReplicas", "desiredReplicas"]),
+        "PodDisruptionBudget" => zeros(&[
+            "disruptionsAllowed",
+            "currentHealthy",
+            "desiredHealthy",
+            "expectedPods",
+        ]),
+        "Service" | "Ingress" => json!({"loadBalancer": {}}),
+        _ => json!({}),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every required field of each status schema is in the empty status, so clients that
+    /// check required fields accept a new object.
+    #[test]
+    fn empty_status_has_every_required_field() {
+        use k8s_openapi::api::{apps::v1 as apps, autoscaling::v2, policy::v1 as policy};
+        fn required<T: schemars::JsonSchema>() -> Vec<String> {
+            let schema = schemars::schema_for!(T);
+            schema
+                .as_value()
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+        let cases = [
+            ("ReplicaSet", required::<apps::ReplicaSetStatus>()),
+            ("StatefulSet", required::<apps::StatefulSetStatus>()),
+            ("DaemonSet", required::<apps::DaemonSetStatus>()),
+            ("Deployment", required::<apps::DeploymentStatus>()),
+            (
+                "HorizontalPodAutoscaler",
+                required::<v2::HorizontalPodAutoscalerStatus>(),
+            ),
+            (
+                "PodDisruptionBudget",
+                required::<policy::PodDisruptionBudgetStatus>(),
+            ),
+            (
+                "HorizontalPodAutoscaler",
+                required::<k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscalerStatus>(),
+            ),
+        ];
+        for (kind, fields) in cases {
+            let status = empty_status(kind);
+            for f in fields {
+                assert!(status.get(&f).is_some(), "{kind} status lacks required {f}");
+            }
+        }
+    }
 
     fn defaulted(kind: &str, v: Value) -> Value {
         let mut v = v;

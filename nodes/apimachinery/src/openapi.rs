@@ -1030,11 +1030,15 @@ fn resource_paths(r: &ResourceInfo, ident: &str, out: &mut Vec<PathItem>) {
     out.push(PathItem {
         path: base.clone(),
         params: scope_params.clone(),
-        ops: vec![
-            list_op(format!("list{ident}{scope}{kind}")),
-            create,
-            delete_collection,
-        ],
+        ops: if r.verbs().contains(&"deletecollection") {
+            vec![
+                list_op(format!("list{ident}{scope}{kind}")),
+                create,
+                delete_collection,
+            ]
+        } else {
+            vec![list_op(format!("list{ident}{scope}{kind}")), create]
+        },
     });
 
     // Item.

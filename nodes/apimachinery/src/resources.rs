@@ -55,8 +55,10 @@ impl ResourceInfo {
         }
     }
 
-    pub const fn verbs(&self) -> &'static [&'static str] {
-        &[
+    /// The verbs discovery lists. Namespaces have no `deletecollection` in Kubernetes (the
+    /// API server answers 405): deleting every namespace at once is not a request to honour.
+    pub fn verbs(&self) -> &'static [&'static str] {
+        const ALL: &[&str] = &[
             "create",
             "delete",
             "deletecollection",
@@ -65,7 +67,15 @@ impl ResourceInfo {
             "patch",
             "update",
             "watch",
-        ]
+        ];
+        const NO_COLLECTION: &[&str] = &[
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ];
+        if self.kind == "Namespace" {
+            NO_COLLECTION
+        } else {
+            ALL
+        }
     }
 }
 

@@ -3277,7 +3277,58 @@ fn validate_spec(kind: &str, obj: &Value, errs: &mut Vec<FieldError>) {
         "Namespace" => validate_namespace(obj, errs),
         "PersistentVolumeClaim" => validate_pvc(obj, errs),
         "RoleBinding" | "ClusterRoleBinding" => validate_rbac_binding(obj, errs),
+        "PodDisruptionBudget" => validate_pdb(obj, errs),
         _ => {}
+    }
+}
+
+/// `ValidatePodDisruptionBudgetSpec`: each bound is a non-negative integer or a percent up
+/// to 100%, and at most one of them is set.
+fn validate_pdb(obj: &Value, errs: &mut Vec<FieldError>) {
+    let spec = or_null(get(obj, "spec"));
+    let min = get(spec, "minAvailable").filter(|v| !v.is_null());
+    let max = get(spec, "maxUnavailable").filter(|v| !v.is_null());
+    if min.is_some() {
+        int_or_percent(min, "spec.minAvailable", errs);
+    }
+    if max.is_some() {
+        int_or_percent(max, "spec.maxUnavailable", errs);
+    }
+    if min.is_some() && max.is_some() {
+        errs.push(FieldError::invalid(
+            "spec",
+            &format!(
+                "policy.PodDisruptionBudgetSpec{{MinAvailable:{}, MaxUnavailable:{}}}",
+                go_int_or_string(min),
+                go_int_or_string(max)
+            ),
+            "minAvailable and maxUnavailable cannot be both set",
+        ));
+    }
+}
+
+/// `ValidateNamespaceStatusUpdate`: a changed phase follows the deletion timestamp.
+fn validate_namespace_status(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+    if at(old, &["status", "phase"]) == at(new, &["status", "phase"]) {
+        return;
+    }
+    let deleting = at(new, &["metadata", "deletionTimestamp"]).is_some_and(|v| !v.is_null());
+    let phase = at(new, &["status", "phase"])
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let (want, msg) = if deleting {
+        (
+            "Terminating",
+            "may only be 'Terminating' if `deletionTimestamp` is not empty",
+        )
+    } else {
+        (
+            "Active",
+            "may only be 'Active' if `deletionTimestamp` is empty",
+        )
+    };
+    if phase != want {
+        errs.push(FieldError::invalid("status.Phase", &go_quote(phase), msg));
     }
 }
 
@@ -3636,6 +3687,11 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> 
                     "cannot change roleRef",
                 ));
             }
+        }
+        "Namespace" => {
+            errs.extend(validate_object_meta_update(om, nm));
+            validate_spec(kind, new, &mut errs);
+            validate_namespace_status(old, new, &mut errs);
         }
         _ => {
             errs.extend(validate_object_meta_update(om, nm));

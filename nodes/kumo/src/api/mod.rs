@@ -429,7 +429,7 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
             );
             return (r, "health", String::new());
         }
-        "/version" => {
+        "/version" | "/version/" => {
             let v = json!({
                 "major": "1", "minor": "33", "gitVersion": KUBE_VERSION, "gitCommit": "kumo", "gitTreeState": "clean",
                 "buildDate": "2026-01-01T00:00:00Z", "goVersion": "rust", "compiler": "rustc", "platform": "linux/amd64",
@@ -740,7 +740,12 @@ async fn serve_resource(
                     &opts,
                 )
                 .await?;
-            Ok(respond(StatusCode::OK, &w.obj, &w.warnings))
+            let code = if w.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(respond(code, &w.obj, &w.warnings))
         }
         "patch" => {
             let name = t
@@ -820,6 +825,12 @@ async fn serve_resource(
             ))
         }
         "deletecollection" => {
+            if !res.verbs().contains(&"deletecollection") {
+                return Err(ApiError::method_not_allowed(&format!(
+                    "DELETE on the collection of {}",
+                    res.plural
+                )));
+            }
             let lq = list_query(q)?;
             let opts = delete_opts(q, body, ct, api.limits.max_body).await?;
             let page = api

@@ -153,6 +153,22 @@ pub fn prefix(res: &ResourceInfo, ns: Option<&str>) -> String {
     }
 }
 
+/// Kinds whose PUT creates a missing object (`AllowCreateOnUpdate` in their Kubernetes
+/// strategies); every other kind answers 404 to a PUT of a missing name.
+fn creates_on_update(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Endpoints"
+            | "Event"
+            | "Lease"
+            | "LimitRange"
+            | "Role"
+            | "ClusterRole"
+            | "RoleBinding"
+            | "ClusterRoleBinding"
+    )
+}
+
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
@@ -458,6 +474,9 @@ impl Api {
         }
         self.prepare_create(res, &mut obj, &uid);
         defaults::apply_defaults(res.kind, &mut obj);
+        // After defaulting, as Kubernetes does: a pod's QoS class counts requests defaulted
+        // from limits.
+        defaults::prepare_for_create(res.kind, &mut obj);
         let mut errs = validation::validate_object_meta(
             res.kind,
             res.namespaced,
@@ -614,17 +633,14 @@ impl Api {
         ))
     }
 
-    /// Server-set fields on create: status reset, job selectors, namespace finalizers.
+    /// Server-set fields on create before defaulting: status reset, job selectors.
     fn prepare_create(&self, res: &ResourceInfo, obj: &mut Value, uid: &str) {
         if res.status && res.kind != "Node" {
             obj["status"] = json!({});
         }
-        match res.kind {
-            "Service" => obj["status"] = json!({"loadBalancer": {}}),
-            "Job" => defaults::default_job_selector(obj, uid),
-            _ => {}
+        if res.kind == "Job" {
+            defaults::default_job_selector(obj, uid);
         }
-        defaults::prepare_for_create(res.kind, obj);
     }
 
     fn encode(&self, res: &ResourceInfo, obj: &Value) -> ApiResult<Bytes> {
@@ -783,6 +799,16 @@ impl Api {
         loop {
             attempt += 1;
             let Some(kv) = self.get_kv(res, ns, name).await? else {
+                if sub.is_none() && expected.is_none() && creates_on_update(res.kind) {
+                    match self.create(res, ns, obj.clone(), opts).await {
+                        Err(e)
+                            if e.reason == "AlreadyExists" && attempt < self.limits.max_retries =>
+                        {
+                            continue;
+                        }
+                        other => return other,
+                    }
+                }
                 return Err(ApiError::not_found(res, name));
             };
             if let Some(rv) = expected
@@ -837,8 +863,16 @@ impl Api {
         {
             let om = meta(old).clone();
             let m = meta_mut(&mut obj);
+            // A uid is kept only when the request leaves it out (rest.BeforeUpdate); a
+            // different one is refused by validation as immutable.
+            if m.get("uid")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+                && let Some(uid) = om.get("uid")
+            {
+                m.insert("uid".into(), uid.clone());
+            }
             for f in [
-                "uid",
                 "creationTimestamp",
                 "deletionTimestamp",
                 "deletionGracePeriodSeconds",
@@ -1174,6 +1208,14 @@ impl Api {
         name: &str,
         opts: &DeleteOpts,
     ) -> ApiResult<Deleted> {
+        // Kubernetes' NamespaceLifecycle admission keeps these three, even on a dry run.
+        if res.kind == "Namespace" && matches!(name, "default" | "kube-system" | "kube-public") {
+            return Err(ApiError::forbidden(
+                res,
+                name,
+                "this namespace may not be deleted",
+            ));
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;

@@ -42,6 +42,33 @@ v1.patch_namespaced_config_map("one", ns, {"data": {"k": "w"}})
 t.join(15)
 assert seen == [("ADDED", "two"), ("MODIFIED", "one")], seen
 
+# Every kind with a status deserializes in the typed client: the status fields Kubernetes
+# always sends (its Go types have no omitempty on them) are there on a new object.
+tmpl = {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+sel = {"matchLabels": {"app": "x"}}
+apps.create_namespaced_replica_set(ns, {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs"},
+                                        "spec": {"selector": sel, "template": tmpl}})
+apps.create_namespaced_stateful_set(ns, {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "sts"},
+                                         "spec": {"selector": sel, "serviceName": "sts", "template": tmpl}})
+apps.create_namespaced_daemon_set(ns, {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "ds"},
+                                       "spec": {"selector": sel, "template": tmpl}})
+client.AutoscalingV1Api().create_namespaced_horizontal_pod_autoscaler(ns, {
+    "apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "hpa1"},
+    "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 3,
+             "targetCPUUtilizationPercentage": 50}})
+client.PolicyV1Api().create_namespaced_pod_disruption_budget(ns, {
+    "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "pdb"},
+    "spec": {"selector": sel, "minAvailable": 1}})
+assert [x.metadata.name for x in apps.list_namespaced_replica_set(ns).items] == ["rs"]
+assert [x.metadata.name for x in apps.list_namespaced_stateful_set(ns).items] == ["sts"]
+assert [x.metadata.name for x in apps.list_namespaced_daemon_set(ns).items] == ["ds"]
+h1 = client.AutoscalingV1Api().list_namespaced_horizontal_pod_autoscaler(ns).items
+assert [(x.metadata.name, x.spec.target_cpu_utilization_percentage) for x in h1] == [("hpa1", 50)], h1
+h2 = client.AutoscalingV2Api().list_namespaced_horizontal_pod_autoscaler(ns).items
+assert h2[0].spec.metrics[0].resource.target.average_utilization == 50, h2
+assert [x.metadata.name for x in client.PolicyV1Api().list_namespaced_pod_disruption_budget(ns).items] == ["pdb"]
+assert client.VersionApi().get_code().minor == "33"
+
 try:
     v1.read_namespaced_config_map("missing", ns)
     raise SystemExit("expected 404")

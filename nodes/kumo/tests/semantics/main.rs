@@ -367,3 +367,133 @@ fn t09_namespace_finalize_is_the_stuck_namespace_fix() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// Review findings through kubectl: each answer is the one Kubernetes 1.33 gives.
+#[test]
+fn t10_kubernetes_answers_for_review_findings() {
+    let k = Kumo::start();
+    // autoscaling/v1 HPAs can be written, not just read.
+    let hpa = "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: h\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  maxReplicas: 4\n  targetCPUUtilizationPercentage: 60\n";
+    let out = k.kubectl_stdin(&["apply", "-f", "-"], hpa);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "hpa.v2.autoscaling",
+            "h",
+            "-o",
+            "jsonpath={.spec.metrics[0].resource.target.averageUtilization}"
+        ]),
+        "60"
+    );
+    // /version/ with a trailing slash (the Python client asks for it).
+    let v: serde_json::Value =
+        serde_json::from_str(&k.ok(&["get", "--raw", "/version/"])).expect("version json");
+    assert_eq!(v["minor"], "33");
+    // The three protected namespaces cannot be deleted, not even on a dry run.
+    for ns in ["default", "kube-system", "kube-public"] {
+        let err = k.fails(&["delete", "namespace", ns, "--dry-run=server"]);
+        assert!(
+            err.contains(&format!(
+                "namespaces \"{ns}\" is forbidden: this namespace may not be deleted"
+            )),
+            "{err}"
+        );
+    }
+    // Namespaces have no deletecollection.
+    let err = k.fails(&["delete", "--raw", "/api/v1/namespaces"]);
+    assert!(
+        err.contains("MethodNotAllowed") || err.contains("405"),
+        "{err}"
+    );
+    assert_eq!(
+        k.ok(&["get", "ns", "default", "-o", "name"]).trim(),
+        "namespace/default"
+    );
+    // QoS is computed after requests default from limits.
+    k.ok(&[
+        "run",
+        "q",
+        "--image=nginx",
+        "--overrides",
+        r#"{"spec":{"containers":[{"name":"q","image":"nginx","resources":{"limits":{"cpu":"100m","memory":"64Mi"}}}]}}"#,
+    ]);
+    assert_eq!(
+        k.ok(&["get", "pod", "q", "-o", "jsonpath={.status.qosClass}"]),
+        "Guaranteed"
+    );
+    // PUT creates the kinds whose strategies allow it (a Lease), and only those.
+    let lease = r#"{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"l","namespace":"default"},"spec":{"holderIdentity":"me"}}"#;
+    let out = k.kubectl_stdin(
+        &[
+            "replace",
+            "--raw",
+            "/apis/coordination.k8s.io/v1/namespaces/default/leases/l",
+            "-f",
+            "-",
+        ],
+        lease,
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        k.ok(&["get", "lease", "l", "-o", "jsonpath={.spec.holderIdentity}"]),
+        "me"
+    );
+    let cm = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"nope","namespace":"default"}}"#;
+    let out = k.kubectl_stdin(
+        &[
+            "replace",
+            "--raw",
+            "/api/v1/namespaces/default/configmaps/nope",
+            "-f",
+            "-",
+        ],
+        cm,
+    );
+    assert!(!out.status.success(), "{out:?}");
+    k.fails(&["get", "cm", "nope"]);
+    // A PDB with both bounds is invalid.
+    let pdb = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: p\nspec:\n  minAvailable: 1\n  maxUnavailable: 1\n  selector: {matchLabels: {a: b}}\n";
+    let out = k.kubectl_stdin(&["apply", "-f", "-"], pdb);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("minAvailable and maxUnavailable cannot be both set"),
+        "{err}"
+    );
+    k.fails(&["get", "pdb", "p"]);
+    // uid is immutable.
+    k.ok(&["create", "configmap", "u"]);
+    let err = k.fails(&[
+        "patch",
+        "cm",
+        "u",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"uid":"00000000-0000-0000-0000-000000000000"}}"#,
+    ]);
+    assert!(
+        err.contains("metadata.uid") && err.contains("field is immutable"),
+        "{err}"
+    );
+    // A live namespace cannot be reported Terminating.
+    k.ok(&["create", "ns", "live"]);
+    let err = k.fails(&[
+        "patch",
+        "ns",
+        "live",
+        "--subresource=status",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"status":{"phase":"Terminating"}}"#,
+    ]);
+    assert!(
+        err.contains("may only be 'Active' if `deletionTimestamp` is empty"),
+        "{err}"
+    );
+    assert_eq!(
+        k.ok(&["get", "ns", "live", "-o", "jsonpath={.status.phase}"]),
+        "Active"
+    );
+}
