@@ -153,6 +153,20 @@ pub fn prefix(res: &ResourceInfo, ns: Option<&str>) -> String {
     }
 }
 
+/// The range Service cluster IPs come from (Kubernetes' default service CIDR).
+const SERVICE_CIDR: &str = "10.96.0.0/12";
+
+/// Whether `ip` is a usable address of [`SERVICE_CIDR`] (not its network or broadcast).
+fn in_service_range(ip: &str) -> bool {
+    let Ok(ip) = ip.parse::<std::net::Ipv4Addr>() else {
+        return false;
+    };
+    let n = u32::from(ip);
+    let base = u32::from(std::net::Ipv4Addr::new(10, 96, 0, 0));
+    let size = 1u32 << (32 - 12);
+    n > base && n < base + size - 1
+}
+
 /// Kinds whose PUT creates a missing object (`AllowCreateOnUpdate` in their Kubernetes
 /// strategies); every other kind answers 404 to a PUT of a missing name.
 fn creates_on_update(kind: &str) -> bool {
@@ -691,6 +705,16 @@ impl Api {
         }
         let mut candidates: Vec<String> = Vec::new();
         if !requested.is_empty() {
+            if !in_service_range(&requested) {
+                let cause = validation::FieldError {
+                    field: "spec.clusterIPs".into(),
+                    reason: "FieldValueInvalid",
+                    message: format!(
+                        "Invalid value: [\"{requested}\"]: failed to allocate IP {requested}: the provided IP ({requested}) is not in the valid range. The range of valid IPs is {SERVICE_CIDR}"
+                    ),
+                };
+                return Err(ApiError::invalid(res, name, &[cause]));
+            }
             candidates.push(requested.clone());
         } else {
             let mut rng = rand::rng();
@@ -1699,4 +1723,27 @@ impl Api {
 
 pub fn qualified_name(res: &ResourceInfo) -> String {
     qualified(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_range_is_the_default_cidr() {
+        assert!(in_service_range("10.96.0.1"));
+        assert!(in_service_range("10.111.255.254"));
+        assert!(!in_service_range("10.96.0.0"));
+        assert!(!in_service_range("10.111.255.255"));
+        assert!(!in_service_range("10.112.0.1"));
+        assert!(!in_service_range("192.168.1.1"));
+        assert!(!in_service_range("fd00::1"));
+        assert!(!in_service_range("not-an-ip"));
+    }
+
+    #[test]
+    fn put_creates_only_where_kubernetes_does() {
+        assert!(creates_on_update("Lease") && creates_on_update("Endpoints"));
+        assert!(!creates_on_update("ConfigMap") && !creates_on_update("Pod"));
+    }
 }
