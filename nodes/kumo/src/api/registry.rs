@@ -167,6 +167,87 @@ fn in_service_range(ip: &str) -> bool {
     n > base && n < base + size - 1
 }
 
+/// The range node ports come from (Kubernetes' default `--service-node-port-range`).
+const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
+
+/// Whether a Service of this spec has node ports: NodePort, and LoadBalancer unless
+/// `allocateLoadBalancerNodePorts` is false.
+fn needs_node_ports(svc: &Value) -> bool {
+    match svc.pointer("/spec/type").and_then(Value::as_str) {
+        Some("NodePort") => true,
+        Some("LoadBalancer") => {
+            svc.pointer("/spec/allocateLoadBalancerNodePorts")
+                .and_then(Value::as_bool)
+                != Some(false)
+        }
+        _ => false,
+    }
+}
+
+/// The non-zero node ports in a Service's spec.
+fn node_ports(svc: &Value) -> Vec<i64> {
+    svc.pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .map(|ports| {
+            ports
+                .iter()
+                .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
+                .filter(|n| *n != 0)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// On update, before defaulting: a port that leaves out its node port keeps the one it had
+/// (matched by port and protocol) while the type still has node ports; when the type no
+/// longer has them, node ports left as they were are dropped (Kubernetes'
+/// `dropTypeDependentFields`) and a changed one is left for validation to refuse.
+fn carry_node_ports(old: &Value, new: &mut Value) {
+    let key = |p: &Value| {
+        (
+            p.get("port").and_then(Value::as_i64),
+            p.get("protocol")
+                .and_then(Value::as_str)
+                .unwrap_or("TCP")
+                .to_string(),
+        )
+    };
+    let old_ports: Vec<((Option<i64>, String), i64)> = old
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .map(|ps| {
+            ps.iter()
+                .filter_map(|p| Some((key(p), p.get("nodePort")?.as_i64()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let keep = needs_node_ports(new);
+    let had = needs_node_ports(old);
+    let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for p in ports.iter_mut() {
+        let was = old_ports
+            .iter()
+            .find(|(k, _)| *k == key(p))
+            .map(|(_, n)| *n);
+        let Some(m) = p.as_object_mut() else { continue };
+        let now = m
+            .get("nodePort")
+            .and_then(Value::as_i64)
+            .filter(|n| *n != 0);
+        match (keep, now, was) {
+            (true, None, Some(n)) => {
+                m.insert("nodePort".into(), json!(n));
+            }
+            (false, Some(n), Some(w)) if had && n == w => {
+                m.remove("nodePort");
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Kinds whose PUT creates a missing object (`AllowCreateOnUpdate` in their Kubernetes
 /// strategies); every other kind answers 404 to a PUT of a missing name.
 fn creates_on_update(kind: &str) -> bool {
@@ -538,14 +619,24 @@ impl Api {
         } else {
             None
         };
+        let mut ports_claimed = Vec::new();
         if res.kind == "Service" {
-            // The allocation (an IP, or `None` for a headless Service) is now in the object.
-            bytes = match self.encode(res, &obj) {
+            let ports = self
+                .claim_node_ports(res, &mut obj, &k, &name, &[], false)
+                .await;
+            // The allocations (an IP, or `None` for a headless Service, and node ports) are
+            // now in the object.
+            let encoded = ports.and_then(|p| {
+                ports_claimed = p;
+                self.encode(res, &obj)
+            });
+            bytes = match encoded {
                 Ok(b) => b,
                 Err(e) => {
                     if let Some(ip) = &claimed {
                         self.release_cluster_ip(ip).await;
                     }
+                    self.release_node_ports(&ports_claimed).await;
                     return Err(e);
                 }
             };
@@ -570,6 +661,7 @@ impl Api {
                 if let Some(ip) = claimed {
                     self.release_cluster_ip(&ip).await;
                 }
+                self.release_node_ports(&ports_claimed).await;
                 Err(e)
             }
         }
@@ -751,6 +843,115 @@ impl Api {
         Err(ApiError::internal(
             "failed to allocate a service IP: range is full",
         ))
+    }
+
+    /// Claims the node ports of a Service through store keys (`core/_nodeports/<port>`): a
+    /// requested one must be in [`NODE_PORTS`] and free (else 422, as Kubernetes answers),
+    /// a missing one is picked at random. Ports in `ours` are already this Service's.
+    /// Returns the ports newly claimed; on an error nothing stays claimed.
+    async fn claim_node_ports(
+        &self,
+        res: &ResourceInfo,
+        obj: &mut Value,
+        svc_key: &str,
+        name: &str,
+        ours: &[i64],
+        dry_run: bool,
+    ) -> ApiResult<Vec<i64>> {
+        let mut claimed: Vec<i64> = Vec::new();
+        if !needs_node_ports(obj) {
+            return Ok(claimed);
+        }
+        let count = obj
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        for i in 0..count {
+            let requested = obj
+                .pointer(&format!("/spec/ports/{i}/nodePort"))
+                .and_then(Value::as_i64)
+                .filter(|n| *n != 0);
+            if requested.is_some_and(|n| ours.contains(&n)) {
+                continue;
+            }
+            let invalid = |msg: String| {
+                let cause = validation::FieldError {
+                    field: format!("spec.ports[{i}].nodePort"),
+                    reason: "FieldValueInvalid",
+                    message: msg,
+                };
+                ApiError::invalid(res, name, &[cause])
+            };
+            let candidates: Vec<i64> = match requested {
+                Some(n) if !NODE_PORTS.contains(&n) => {
+                    self.release_node_ports(&claimed).await;
+                    return Err(invalid(format!(
+                        "Invalid value: {n}: provided port is not in the valid range. The range of valid ports is {}-{}",
+                        NODE_PORTS.start(),
+                        NODE_PORTS.end()
+                    )));
+                }
+                Some(n) => vec![n],
+                None => {
+                    let mut rng = rand::rng();
+                    (0..32).map(|_| rng.random_range(NODE_PORTS)).collect()
+                }
+            };
+            if dry_run {
+                // A dry run checks the range but reserves nothing.
+                continue;
+            }
+            let mut got = None;
+            for port in candidates {
+                let cmd = Command::Put {
+                    key: format!("core/_nodeports/{port}"),
+                    value: Bytes::from(svc_key.to_string()),
+                    precondition: Precondition::Absent,
+                };
+                match self.propose(cmd).await {
+                    Ok(Outcome::Done { .. }) => {
+                        got = Some(port);
+                        break;
+                    }
+                    Ok(_) => continue,
+                    Err(e) => {
+                        self.release_node_ports(&claimed).await;
+                        return Err(e);
+                    }
+                }
+            }
+            match (got, requested) {
+                (Some(port), _) => {
+                    claimed.push(port);
+                    obj["spec"]["ports"][i]["nodePort"] = json!(port);
+                }
+                (None, Some(n)) => {
+                    self.release_node_ports(&claimed).await;
+                    return Err(invalid(format!(
+                        "Invalid value: {n}: provided port is already allocated"
+                    )));
+                }
+                (None, None) => {
+                    self.release_node_ports(&claimed).await;
+                    return Err(ApiError::internal(
+                        "failed to allocate a node port: range is full",
+                    ));
+                }
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn release_node_ports(&self, ports: &[i64]) {
+        for port in ports {
+            let cmd = Command::Delete {
+                key: format!("core/_nodeports/{port}"),
+                precondition: Precondition::Exists,
+            };
+            if let Err(e) = self.propose(cmd).await {
+                tracing::warn!(port, error = %e.message, "could not release node port");
+            }
+        }
     }
 
     async fn release_cluster_ip(&self, ip: &str) {
@@ -983,6 +1184,7 @@ impl Api {
                     obj["spec"][f] = v.clone();
                 }
             }
+            carry_node_ports(old, &mut obj);
         }
         defaults::apply_defaults(res.kind, &mut obj);
         if GENERATION_KINDS.contains(&res.kind) && old.get("spec") != obj.get("spec") {
@@ -1002,6 +1204,51 @@ impl Api {
         if !errs.is_empty() {
             return Err(ApiError::invalid(res, name, &errs));
         }
+        if res.kind != "Service" {
+            return self
+                .write_update(res, name, old, rev, obj, sub, opts, managed_already)
+                .await;
+        }
+        // A Service's new node ports are claimed before the write and released if it fails;
+        // the ones it gave up are released after it.
+        let ns = meta_str(&obj, "namespace").map(str::to_string);
+        let svc_key = key(res, ns.as_deref(), name);
+        let before = node_ports(old);
+        let fresh = self
+            .claim_node_ports(res, &mut obj, &svc_key, name, &before, opts.dry_run)
+            .await?;
+        let result = self
+            .write_update(res, name, old, rev, obj, sub, opts, managed_already)
+            .await;
+        match &result {
+            Err(_) => self.release_node_ports(&fresh).await,
+            Ok(_) if !opts.dry_run => {
+                let after = result
+                    .as_ref()
+                    .map(|w| node_ports(&w.obj))
+                    .unwrap_or_default();
+                let gone: Vec<i64> = before.into_iter().filter(|p| !after.contains(p)).collect();
+                self.release_node_ports(&gone).await;
+            }
+            Ok(_) => {}
+        }
+        result
+    }
+
+    /// The tail of [`Self::commit_update`] after validation: managed fields, then the
+    /// conditional write (or the delete an update that drops the last finalizer completes).
+    #[allow(clippy::too_many_arguments)]
+    async fn write_update(
+        &self,
+        res: &ResourceInfo,
+        name: &str,
+        old: &Value,
+        rev: u64,
+        mut obj: Value,
+        sub: Option<&str>,
+        opts: &WriteOpts,
+        managed_already: Option<()>,
+    ) -> ApiResult<Written> {
         if managed_already.is_none() {
             apply::update_managed_fields(
                 res.kind,
@@ -1373,6 +1620,9 @@ impl Api {
         {
             self.release_cluster_ip(ip).await;
         }
+        if res.kind == "Service" {
+            self.release_node_ports(&node_ports(obj)).await;
+        }
     }
 
     /// Reads a page of a list. Selectors filter; `limit` counts matching objects.
@@ -1739,6 +1989,29 @@ mod tests {
         assert!(!in_service_range("192.168.1.1"));
         assert!(!in_service_range("fd00::1"));
         assert!(!in_service_range("not-an-ip"));
+    }
+
+    #[test]
+    fn node_ports_follow_the_type() {
+        let np = json!({"spec": {"type": "NodePort", "ports": [
+            {"port": 80, "protocol": "TCP", "nodePort": 30080},
+            {"port": 443, "protocol": "TCP", "nodePort": 30443}]}});
+        assert!(needs_node_ports(&np));
+        assert!(!needs_node_ports(
+            &json!({"spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": false}})
+        ));
+        assert_eq!(node_ports(&np), [30080, 30443]);
+        // An update that leaves a port's nodePort out keeps it; a new port gets none yet.
+        let mut upd = json!({"spec": {"type": "NodePort", "ports": [
+            {"port": 80, "protocol": "TCP"}, {"port": 8080, "protocol": "TCP"}]}});
+        carry_node_ports(&np, &mut upd);
+        assert_eq!(node_ports(&upd), [30080]);
+        // Turning into ClusterIP drops node ports left as they were, keeps a changed one.
+        let mut cip = json!({"spec": {"type": "ClusterIP", "ports": [
+            {"port": 80, "protocol": "TCP", "nodePort": 30080},
+            {"port": 443, "protocol": "TCP", "nodePort": 31000}]}});
+        carry_node_ports(&np, &mut cip);
+        assert_eq!(node_ports(&cip), [31000]);
     }
 
     #[test]

@@ -497,3 +497,94 @@ fn t10_kubernetes_answers_for_review_findings() {
         "Active"
     );
 }
+
+/// NodePort and LoadBalancer Services get node ports from 30000-32767, never shared, kept
+/// across updates and released when the Service or its type goes.
+#[test]
+fn t11_node_ports_are_allocated_and_released() {
+    let k = Kumo::start();
+    let port_of = |svc: &str| {
+        k.ok(&[
+            "get",
+            "svc",
+            svc,
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ])
+        .parse::<u32>()
+        .unwrap_or(0)
+    };
+    k.ok(&["create", "service", "nodeport", "np", "--tcp=80:80"]);
+    let p = port_of("np");
+    assert!((30000..=32767).contains(&p), "nodePort {p}");
+    let table = k.ok(&["get", "svc", "np"]);
+    assert!(table.contains(&format!("80:{p}/TCP")), "{table}");
+    k.ok(&["create", "service", "loadbalancer", "lb", "--tcp=80:80"]);
+    let l = port_of("lb");
+    assert!((30000..=32767).contains(&l) && l != p, "lb nodePort {l}");
+    // Taken and out-of-range ports are refused.
+    let taken = p.to_string();
+    let err = k.fails(&[
+        "create",
+        "service",
+        "nodeport",
+        "np2",
+        "--tcp=81:81",
+        &format!("--node-port={taken}"),
+    ]);
+    assert!(
+        err.contains(&format!(
+            "spec.ports[0].nodePort: Invalid value: {p}: provided port is already allocated"
+        )),
+        "{err}"
+    );
+    let err = k.fails(&[
+        "create",
+        "service",
+        "nodeport",
+        "np3",
+        "--tcp=80:80",
+        "--node-port=80",
+    ]);
+    assert!(
+        err.contains(
+            "provided port is not in the valid range. The range of valid ports is 30000-32767"
+        ),
+        "{err}"
+    );
+    k.fails(&["get", "svc", "np2"]);
+    // An update keeps the port.
+    k.ok(&["label", "svc", "np", "tier=web"]);
+    assert_eq!(port_of("np"), p);
+    // Becoming ClusterIP drops it, and it is free again.
+    k.ok(&[
+        "patch",
+        "svc",
+        "np",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"type":"ClusterIP"}}"#,
+    ]);
+    assert_eq!(port_of("np"), 0);
+    k.ok(&[
+        "create",
+        "service",
+        "nodeport",
+        "np2",
+        "--tcp=81:81",
+        &format!("--node-port={taken}"),
+    ]);
+    assert_eq!(port_of("np2"), p);
+    // Deleting a Service frees its port.
+    k.ok(&["delete", "svc", "lb"]);
+    k.ok(&[
+        "create",
+        "service",
+        "nodeport",
+        "np4",
+        "--tcp=82:82",
+        &format!("--node-port={l}"),
+    ]);
+    assert_eq!(port_of("np4"), l);
+}
