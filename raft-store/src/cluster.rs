@@ -37,8 +37,12 @@ pub const SVC_JOIN: Service = 12;
 /// Remove a node from the membership.
 pub const SVC_LEAVE: Service = 13;
 
-/// Time allowed to a forwarded write or a read-index request.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed to a forwarded write: past it the outcome is unknown (504 to the client),
+/// which is what a write forwarded to a leader that just died gets.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time allowed to a read-index request: past it the read asks whoever leads now (a read
+/// index is one heartbeat round on a live leader).
+const READ_INDEX_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time allowed to a join (the learner catches up first).
 const JOIN_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -54,6 +58,8 @@ pub enum RemoteFailure {
     /// The asking node is not a member of the cluster (it was removed, or never joined).
     NotMember,
     Other(String),
+    /// The peer does not know whether the operation took effect.
+    Unknown(String),
 }
 
 impl From<Error> for RemoteFailure {
@@ -61,6 +67,7 @@ impl From<Error> for RemoteFailure {
         match e {
             Error::NotLeader { leader } => RemoteFailure::NotLeader { leader },
             Error::NotMember => RemoteFailure::NotMember,
+            Error::Unknown(m) => RemoteFailure::Unknown(m),
             other => RemoteFailure::Other(other.to_string()),
         }
     }
@@ -73,6 +80,7 @@ impl From<RemoteFailure> for Error {
             RemoteFailure::NotReady => Error::NotLeader { leader: None },
             RemoteFailure::NotMember => Error::NotMember,
             RemoteFailure::Other(s) => Error::Raft(s),
+            RemoteFailure::Unknown(s) => Error::Unknown(s),
         }
     }
 }
@@ -338,6 +346,9 @@ impl<T: Transport> Peers for TransportPeers<T> {
     }
 
     fn read_index(&self, leader: NodeId) -> BoxFuture<'_, Result<u64>> {
-        Box::pin(async move { self.ask(leader, SVC_READ_INDEX, &(), FORWARD_TIMEOUT).await })
+        Box::pin(async move {
+            self.ask(leader, SVC_READ_INDEX, &(), READ_INDEX_TIMEOUT)
+                .await
+        })
     }
 }

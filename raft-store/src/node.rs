@@ -425,6 +425,7 @@ impl StoreNode {
                                 Err(Error::NotLeader { leader: *leader })
                             }
                             Err(Error::NotMember) => Err(Error::NotMember),
+                            Err(Error::Unknown(m)) => Err(Error::Unknown(m.clone())),
                             Err(e) => Err(Error::Raft(e.to_string())),
                         });
                     }
@@ -445,8 +446,13 @@ impl StoreNode {
             };
             match index {
                 Ok(index) => return Ok(index),
-                Err(e @ Error::NotLeader { .. }) => {
-                    last = e;
+                // A read index has no side effect, so a lost or timed-out request (the
+                // leader died with it) is asked again of whoever leads now.
+                Err(e @ (Error::NotLeader { .. } | Error::Unknown(_))) => {
+                    last = match e {
+                        Error::Unknown(_) => Error::NotLeader { leader: None },
+                        e => e,
+                    };
                     if self.peers.is_none() {
                         break;
                     }
@@ -560,15 +566,27 @@ impl StoreNode {
         let ids = std::collections::BTreeSet::from([id]);
         let m = self.raft.metrics().borrow().membership_config.clone();
         if m.membership().voter_ids().any(|v| v == id) {
+            // Not retained as a learner: this one change removes the node entirely. When the
+            // node is this leader, it steps down once the change commits, so there must be
+            // no second change from it (openraft 0.9 asserts a leader appends membership).
+            let r = self
+                .raft
+                .change_membership(openraft::ChangeMembers::RemoveVoters(ids), false)
+                .await
+                .map_err(map)?;
+            if r.membership.is_none_or(|m| m.get_node(&id).is_none()) {
+                return Ok(());
+            }
+            return Err(Error::Raft(format!(
+                "node {id} is still listed after its removal as a voter"
+            )));
+        }
+        if m.membership().get_node(&id).is_some() {
             self.raft
-                .change_membership(openraft::ChangeMembers::RemoveVoters(ids.clone()), false)
+                .change_membership(openraft::ChangeMembers::RemoveNodes(ids), false)
                 .await
                 .map_err(map)?;
         }
-        self.raft
-            .change_membership(openraft::ChangeMembers::RemoveNodes(ids), false)
-            .await
-            .map_err(map)?;
         Ok(())
     }
 

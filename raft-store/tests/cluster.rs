@@ -268,3 +268,56 @@ async fn lagging_follower_catches_up_by_snapshot_and_removed_node_stops() {
         .collect();
     assert_eq!(voters, [1, 2]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn removing_the_leader_moves_leadership_and_the_rest_keeps_writing() {
+    let net = MemNetwork::new();
+    let d = dirs();
+    let m = three(&net, &d, 10_000).await;
+    put(&m[1].node, "before").await.expect("put");
+    let leader = m[0].node.raft.current_leader().await.expect("leader");
+    // Asked through a follower: the leader itself is removed.
+    let via = m
+        .iter()
+        .find(|x| x.node.node_id() != leader)
+        .expect("follower");
+    via.node
+        .remove_anywhere(leader)
+        .await
+        .expect("remove the leader");
+    let rest: Vec<&Member> = m.iter().filter(|x| x.node.node_id() != leader).collect();
+    // The removed leader steps down; the others elect one of themselves and write on.
+    let mut ok = false;
+    for _ in 0..100 {
+        let led_by_rest = rest[0]
+            .node
+            .raft
+            .current_leader()
+            .await
+            .is_some_and(|l| l != leader);
+        if led_by_rest && put(&rest[0].node, "after").await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        ok,
+        "no new leader among the remaining members, or it could not write"
+    );
+    let voters: Vec<NodeId> = rest[0]
+        .node
+        .raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .voter_ids()
+        .collect();
+    assert!(!voters.contains(&leader), "{voters:?}");
+    converged(&[rest[0], rest[1]]).await;
+    // The removed node takes no writes any more.
+    let old = m.iter().find(|x| x.node.node_id() == leader).expect("old");
+    let write = tokio::time::timeout(Duration::from_secs(3), put(&old.node, "from-removed")).await;
+    assert!(!matches!(write, Ok(Ok(_))), "{write:?}");
+}

@@ -49,6 +49,65 @@ fn cluster_err(msg: impl Into<String>) -> UpError {
     UpError::Cluster(msg.into())
 }
 
+/// What `kumo control` was told, reconciled with what its data directory records: flags
+/// left out are taken from the record (so a node restarts with `--data-dir` alone), and a
+/// flag that contradicts it is refused — the cluster knows a node by its recorded
+/// addresses, so a node that moved would be unreachable to its peers.
+pub fn reconcile(
+    record: Option<&NodeRecord>,
+    id: Option<NodeId>,
+    peer_addr: Option<SocketAddr>,
+    api_addr: Option<SocketAddr>,
+) -> Result<(NodeId, SocketAddr, SocketAddr), String> {
+    let Some(rec) = record else {
+        return match (id, peer_addr, api_addr) {
+            (Some(i), Some(p), Some(a)) => Ok((i, p, a)),
+            _ => Err("a new node needs --id, --peer-addr and --api-addr".into()),
+        };
+    };
+    let parse = |s: &str, what: &str| {
+        s.parse::<SocketAddr>()
+            .map_err(|e| format!("node.json has a bad {what} {s:?}: {e}"))
+    };
+    let (rp, ra) = (
+        parse(&rec.peer_addr, "peer address")?,
+        parse(&rec.api_addr, "API address")?,
+    );
+    if let Some(i) = id
+        && i != rec.id
+    {
+        return Err(format!(
+            "this data directory belongs to node {}, not node {i}; pass --id {} or another --data-dir",
+            rec.id, rec.id
+        ));
+    }
+    for (what, given, recorded) in [("--peer-addr", peer_addr, rp), ("--api-addr", api_addr, ra)] {
+        if let Some(g) = given
+            && g != recorded
+        {
+            return Err(format!(
+                "node {} is known to the cluster at {what} {recorded}, not {g}; start it with its \
+                 recorded addresses (or leave them out), or remove it with `kumo members --remove {}` \
+                 and join a fresh data directory at the new address",
+                rec.id, rec.id
+            ));
+        }
+    }
+    Ok((rec.id, rp, ra))
+}
+
+/// Reads `DIR/node.json` if there is one.
+pub fn read_record(data_dir: &Path) -> Result<Option<NodeRecord>, UpError> {
+    let path = data_dir.join("node.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| cluster_err(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Checks or writes `DIR/node.json`: a data directory belongs to one node id for life.
 fn record_node(cfg: &ControlConfig) -> Result<(), UpError> {
     let path = cfg.data_dir.join("node.json");
@@ -151,14 +210,49 @@ pub async fn start_control(cfg: &ControlConfig) -> Result<Running, UpError> {
         }
     };
     record_node(cfg)?;
+    // This process holds the data directory now: its pid is for scripts on this machine
+    // (`kumo members` asks the node itself).
+    std::fs::write(cfg.data_dir.join("pid"), std::process::id().to_string())?;
     svc.set_node(store.clone());
-    if let Some(via) = cfg.join
-        && !store.is_member(cfg.id)
-        && let Err(e) = join(cfg, &transport, via).await
-    {
-        let _ = store.shutdown().await;
-        transport.shutdown().await;
-        return Err(e);
+    if let Some(via) = cfg.join {
+        if !store.is_member(cfg.id) {
+            if let Err(e) = join(cfg, &transport, via).await {
+                let _ = store.shutdown().await;
+                transport.shutdown().await;
+                return Err(e);
+            }
+        } else {
+            // It believes it is a member, but a node removed while it was away never hears
+            // of it. A join is a no-op for a member and re-adds a removed node, so ask once
+            // in the background; a restart must not wait on `via` being up.
+            let (cfg, transport) = (cfg.clone(), transport.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                transport.set_peer(ANY_NODE, via);
+                let peers = TransportPeers::new(transport);
+                let req = JoinRequest {
+                    id: cfg.id,
+                    node: Node {
+                        peer_addr: cfg.peer_addr.to_string(),
+                        api_addr: cfg.api_addr.to_string(),
+                    },
+                    voter: true,
+                };
+                // Bounded: a few tries while elections settle, then the node carries on.
+                for attempt in 1..=5 {
+                    match peers.join(ANY_NODE, req.clone()).await {
+                        Ok(()) => {
+                            tracing::info!(via = %via, "membership confirmed");
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::info!(via = %via, attempt, error = %e, "membership not confirmed yet");
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                        }
+                    }
+                }
+            });
+        }
     }
     let up_cfg = UpConfig {
         data_dir: cfg.data_dir.clone(),
@@ -220,6 +314,7 @@ pub async fn run_control(cfg: ControlConfig) -> Result<(), UpError> {
     );
     let running = start_control(&cfg).await?;
     up::serve_until_signal(running).await;
+    let _ = std::fs::remove_file(cfg.data_dir.join("pid"));
     Ok(())
 }
 
@@ -260,7 +355,23 @@ pub async fn run_local_cluster(
         ));
     }
     std::fs::create_dir_all(dir)?;
+    // One launcher per directory, for as long as it runs.
+    let lock = std::fs::File::create(dir.join("kumo-up.lock"))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(cluster_err(format!(
+                "{} is in use by another `kumo up --nodes`; stop it first (Ctrl-C in its \
+                 terminal) or pick another --data-dir",
+                dir.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+    }
     let node_dir = |i: u64| dir.join(format!("node-{i}"));
+    // A cluster laid out before restarts as a whole: every node at once, since none can
+    // serve before a quorum is back.
+    let restart = node_dir(1).join("store").exists();
     // Shared credentials: the API CA and token (so one kubeconfig works on every node) and
     // the cluster CA (so nodes can issue their own QUIC certificates).
     let first = node_dir(1);
@@ -292,7 +403,7 @@ pub async fn run_local_cluster(
     let exe = std::env::current_exe()?;
     let mut children: Vec<(u64, Child)> = Vec::new();
     let ca_pem = api_pki.ca_pem.clone();
-    for i in 1..=n {
+    let spawn = |i: u64| -> Result<Child, UpError> {
         let (api, peer) = local_addrs(i, api_addr.port());
         let d = node_dir(i);
         let log = std::fs::OpenOptions::new()
@@ -319,27 +430,52 @@ pub async fn run_local_cluster(
             cmd.args(["--join", &local_addrs(1, api_addr.port()).1.to_string()]);
         }
         let child = cmd.spawn()?;
-        std::fs::write(d.join("pid"), child.id().to_string())?;
         eprintln!(
             "kumo: node {i}: pid {} — API https://{api}, peer {peer}, log {}",
             child.id(),
             d.join("kumo.log").display()
         );
-        children.push((i, child));
-        // The first node bootstraps; the others join through it once it serves.
-        if let Err(e) = wait_ready(
-            &format!("https://{api}"),
-            &ca_pem,
-            &api_pki.admin_token,
-            Duration::from_secs(60),
-        )
-        .await
-        {
-            stop_children(&mut children).await;
-            return Err(cluster_err(format!(
-                "node {i} did not become ready: {e}; see {}",
-                d.join("kumo.log").display()
-            )));
+        Ok(child)
+    };
+    // A new cluster: the first node bootstraps, then the others join through it one by
+    // one. A restart: all at once.
+    let waves: Vec<Vec<u64>> = if restart {
+        vec![(1..=n).collect()]
+    } else {
+        (1..=n).map(|i| vec![i]).collect()
+    };
+    for wave in waves {
+        for &i in &wave {
+            match spawn(i) {
+                Ok(c) => children.push((i, c)),
+                Err(e) => {
+                    stop_children(&mut children).await;
+                    return Err(e);
+                }
+            }
+        }
+        for &i in &wave {
+            let url = format!("https://{}", local_addrs(i, api_addr.port()).0);
+            let child = &mut children
+                .iter_mut()
+                .find(|(j, _)| *j == i)
+                .expect("spawned")
+                .1;
+            let ready = wait_ready(
+                &url,
+                &ca_pem,
+                &api_pki.admin_token,
+                Duration::from_secs(60),
+                child,
+            )
+            .await;
+            if let Err(e) = ready {
+                stop_children(&mut children).await;
+                return Err(cluster_err(format!(
+                    "node {i} did not become ready: {e}; see {}",
+                    node_dir(i).join("kumo.log").display()
+                )));
+            }
         }
     }
     let urls: Vec<String> = (1..=n)
@@ -374,7 +510,11 @@ pub async fn run_local_cluster(
                 if !reported.contains(i)
                     && let Ok(Some(status)) = c.try_wait()
                 {
-                    eprintln!("kumo: node {i} exited ({status}); the others keep serving");
+                    eprintln!(
+                        "kumo: node {i} exited ({status}); the others keep serving. Restart it with:\n  {} control --data-dir {}",
+                        exe.display(),
+                        node_dir(*i).display()
+                    );
                     reported.insert(*i);
                 }
             }
@@ -412,16 +552,21 @@ async fn stop_children(children: &mut Vec<(u64, Child)>) {
     children.clear();
 }
 
+/// Waits until the node's `/readyz` answers 200; fails at once if its process exits.
 async fn wait_ready(
     url: &str,
     ca_pem: &str,
     token: &str,
     patience: Duration,
+    child: &mut Child,
 ) -> Result<(), String> {
     let client = pki::https_client(ca_pem, 1)?;
     let deadline = Instant::now() + patience;
     let mut last = String::from("not answering");
     while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("its process exited ({status})"));
+        }
         match client
             .get(format!("{url}/readyz"))
             .bearer_auth(token)
@@ -482,6 +627,7 @@ pub fn status(store: &StoreNode) -> Value {
         "applied": store.shared().last_applied_index().unwrap_or(0),
         "members": members,
         "replication": replication,
+        "pid": std::process::id(),
     })
 }
 
@@ -518,6 +664,27 @@ pub async fn members(
         }
     };
     if let Some(id) = remove {
+        // Only a member can be removed: ask first, so a typo is not reported as done.
+        let mut known = None;
+        for s in std::iter::once(server.clone()).chain(servers.clone()) {
+            if let Ok(v) = get(s).await {
+                known = Some(v);
+                break;
+            }
+        }
+        let known = known.context("no node of the cluster answers")?;
+        let ids: Vec<u64> = known["members"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|m| m["id"].as_u64()).collect())
+            .unwrap_or_default();
+        anyhow::ensure!(
+            ids.contains(&id),
+            "node {id} is not a member (members: {})",
+            ids.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let mut done = false;
         for s in std::iter::once(server.clone()).chain(servers.clone()) {
             let r = client
@@ -533,7 +700,11 @@ pub async fn members(
             }
         }
         anyhow::ensure!(done, "no member accepted the removal of node {id}");
-        println!("node {id} removed from the membership; stop its process now");
+        println!(
+            "node {id} removed from the membership; stop its process now. Its data directory \
+             no longer belongs to the cluster: to bring the node back, delete it and start the \
+             node again with --join"
+        );
     }
     // The first node that answers tells who the members are.
     let mut first = None;
@@ -593,10 +764,16 @@ pub async fn members(
             }
             None => "-".into(),
         };
-        let pid = data_dir
+        // The pid the node reports, for a node on this machine (a loopback API address).
+        let local = mem["apiAddr"]
+            .as_str()
+            .and_then(|a| a.parse::<SocketAddr>().ok())
+            .is_some_and(|a| a.ip().is_loopback());
+        let pid = st
             .as_ref()
-            .and_then(|d| std::fs::read_to_string(d.join(format!("node-{id}")).join("pid")).ok())
-            .map_or(String::new(), |p| format!("pid={}", p.trim()));
+            .and_then(|s| s["pid"].as_u64())
+            .filter(|_| local)
+            .map_or(String::new(), |p| format!("pid={p}"));
         println!(
             "{:<4} {:<21} {:<21} {:<9} {:>6} {:>10} {:>6} {}",
             id,

@@ -15,7 +15,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run the embedded single-node control plane.
+    /// Run the embedded single-node control plane, or a local cluster with --nodes N.
     Up {
         /// Where data, certificates and the kubeconfig live.
         #[arg(long, env = "KUMO_DATA_DIR")]
@@ -35,19 +35,21 @@ enum Cmd {
         #[arg(long = "tls-san")]
         tls_san: Vec<String>,
     },
-    /// Run one control-plane node of a cluster.
+    /// Run one control-plane node of a cluster. A node that ran before restarts with
+    /// `--data-dir` alone: its id and addresses are recorded there.
     Control {
         /// This node's id (unique in the cluster, from 1).
         #[arg(long)]
-        id: u64,
+        id: Option<u64>,
+        /// This node's data directory (its store, certificates and node.json).
         #[arg(long)]
         data_dir: PathBuf,
         /// QUIC address for Raft and peers.
         #[arg(long)]
-        peer_addr: SocketAddr,
+        peer_addr: Option<SocketAddr>,
         /// HTTPS address of the Kubernetes API.
         #[arg(long)]
-        api_addr: SocketAddr,
+        api_addr: Option<SocketAddr>,
         /// Peer address of a member to join through (omit to start a new cluster).
         #[arg(long)]
         join: Option<SocketAddr>,
@@ -59,7 +61,7 @@ enum Cmd {
     },
     /// List the members of a cluster: role, term, log position, replication lag.
     Members {
-        /// Data directory of `kumo up` (reads its kubeconfig and node pids).
+        /// Data directory of `kumo up` (reads its kubeconfig).
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Any kubeconfig of the cluster.
@@ -118,6 +120,10 @@ fn main() -> std::process::ExitCode {
                 history_events,
                 tls_san,
             } => {
+                let record = kumo_nodes::cluster::read_record(&data_dir)?;
+                let (id, peer_addr, api_addr) =
+                    kumo_nodes::cluster::reconcile(record.as_ref(), id, peer_addr, api_addr)
+                        .map_err(anyhow::Error::msg)?;
                 let cfg = kumo_nodes::cluster::ControlConfig {
                     id,
                     data_dir,

@@ -416,11 +416,24 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
     // Health and version are public, as in Kubernetes (system:public-info-viewer).
     match path.as_str() {
         "/healthz" | "/livez" | "/readyz" | "/healthz/ping" | "/livez/ping" | "/readyz/ping" => {
-            let ready = server.api.store.raft.current_leader().await.is_some();
-            let (code, body) = if ready || path.starts_with("/livez") {
-                (StatusCode::OK, "ok")
+            let store = &server.api.store;
+            let fatal = store.raft.metrics().borrow().running_state.is_err();
+            // Ready: Raft runs, a leader is known, and this node is still a member (a removed
+            // node must drop out of a load balancer). Live: Raft has not stopped on an error.
+            let not_ready = if fatal {
+                Some("raft stopped on an error; see the node's log")
+            } else if !store.is_member(store.node_id()) {
+                Some("this node is not a member of the cluster")
+            } else if store.raft.current_leader().await.is_none() {
+                Some("raft has no leader")
             } else {
-                (StatusCode::SERVICE_UNAVAILABLE, "raft has no leader")
+                None
+            };
+            let (code, body) = match not_ready {
+                Some(why) if !path.starts_with("/livez") || fatal => {
+                    (StatusCode::SERVICE_UNAVAILABLE, why)
+                }
+                _ => (StatusCode::OK, "ok"),
             };
             let mut r = (code, body).into_response();
             r.headers_mut().insert(

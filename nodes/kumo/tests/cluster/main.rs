@@ -26,6 +26,7 @@ struct Cluster {
     _tmp: tempfile::TempDir,
     dir: PathBuf,
     n: u64,
+    port: u16,
     launcher: Child,
     restarted: Vec<Child>,
 }
@@ -48,33 +49,67 @@ impl Cluster {
         let tmp = tempfile::tempdir().expect("tmp");
         let dir = tmp.path().to_path_buf();
         let port = free_port();
-        let log = std::fs::File::create(dir.join("launcher.log")).expect("log");
-        let launcher = Command::new(env!("CARGO_BIN_EXE_kumo"))
+        let launcher = Self::launch(&dir, n, port);
+        let c = Cluster {
+            _tmp: tmp,
+            dir,
+            n,
+            port,
+            launcher,
+            restarted: Vec::new(),
+        };
+        c.wait_serving();
+        c
+    }
+
+    /// `kumo up --nodes n` on `dir`, its output appended to `dir/launcher.log`.
+    fn launch(dir: &std::path::Path, n: u64, port: u16) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("launcher.log"))
+            .expect("log");
+        Command::new(env!("CARGO_BIN_EXE_kumo"))
             .args(["up", "--nodes", &n.to_string(), "--data-dir"])
-            .arg(&dir)
+            .arg(dir)
             .args(["--api-addr", &format!("127.0.0.1:{port}")])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone"))
             .stderr(log)
             .spawn()
-            .expect("spawn kumo up --nodes");
-        let c = Cluster {
-            _tmp: tmp,
-            dir,
-            n,
-            launcher,
-            restarted: Vec::new(),
-        };
+            .expect("spawn kumo up --nodes")
+    }
+
+    /// The launcher writes the kubeconfig once every node serves.
+    fn wait_serving(&self) {
         let deadline = Instant::now() + Duration::from_secs(90);
-        while !c.dir.join("kubeconfig").exists() {
+        while !self.dir.join("kubeconfig").exists() {
             assert!(
                 Instant::now() < deadline,
                 "cluster did not start:\n{}",
-                c.logs()
+                self.logs()
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-        c
+    }
+
+    /// Ctrl-C for the launcher: it stops every node it started.
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.launcher.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while !matches!(self.launcher.try_wait(), Ok(Some(_))) {
+            assert!(Instant::now() < deadline, "launcher did not stop");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `kumo up --nodes n` again on the same directory.
+    fn relaunch(&mut self) {
+        let _ = std::fs::remove_file(self.kubeconfig());
+        self.launcher = Self::launch(&self.dir, self.n, self.port);
+        self.wait_serving();
     }
 
     fn logs(&self) -> String {
@@ -132,11 +167,18 @@ impl Cluster {
     }
 
     fn pid(&self, i: u64) -> u32 {
-        std::fs::read_to_string(self.dir.join(format!("node-{i}/pid")))
-            .expect("pid")
-            .trim()
-            .parse()
-            .expect("pid")
+        let path = self.dir.join(format!("node-{i}/pid"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(p) = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+            {
+                return p;
+            }
+            assert!(Instant::now() < deadline, "no pid file for node {i}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// The leader, as the first node that answers sees it.
@@ -160,6 +202,8 @@ impl Cluster {
         let _ = Command::new("kill")
             .args(["-9", &self.pid(i).to_string()])
             .status();
+        // The node writes its pid once it holds its data directory again after a restart.
+        let _ = std::fs::remove_file(self.dir.join(format!("node-{i}/pid")));
     }
 
     /// Restarts node `i` from its data directory (it rejoins as a member).
@@ -171,21 +215,16 @@ impl Cluster {
             .create(true)
             .open(d.join("kumo.log"))
             .expect("log");
+        // The restart command the launcher prints: the data directory says the rest.
         let child = Command::new(env!("CARGO_BIN_EXE_kumo"))
-            .args(["control", "--id", &i.to_string(), "--data-dir"])
+            .args(["control", "--data-dir"])
             .arg(&d)
-            .args([
-                "--peer-addr",
-                nj["peer_addr"].as_str().expect("peer"),
-                "--api-addr",
-                nj["api_addr"].as_str().expect("api"),
-            ])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone"))
             .stderr(log)
             .spawn()
             .expect("restart");
-        std::fs::write(d.join("pid"), child.id().to_string()).expect("pid");
+        assert_eq!(nj["id"].as_u64(), Some(i));
         self.restarted.push(child);
     }
 
@@ -644,4 +683,128 @@ async fn t02_three_nodes_survive_three_leader_kills() {
 #[tokio::test(flavor = "multi_thread")]
 async fn t03_five_nodes_survive_three_leader_kills() {
     kill_the_leader_three_times(5).await;
+}
+
+#[test]
+fn t04_a_stopped_cluster_comes_back_and_a_second_launcher_is_refused() {
+    let mut c = Cluster::start(3);
+    c.ok(2, &["create", "configmap", "kept", "--from-literal=a=1"]);
+    let rv = c.ok(
+        1,
+        &[
+            "get",
+            "cm",
+            "kept",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ],
+    );
+    // A second launcher on the same directory refuses and disturbs nothing.
+    let out = Command::new(env!("CARGO_BIN_EXE_kumo"))
+        .args(["up", "--nodes", "3", "--data-dir"])
+        .arg(&c.dir)
+        .args(["--api-addr", &format!("127.0.0.1:{}", c.port)])
+        .output()
+        .expect("second launcher");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("is in use by another `kumo up --nodes`"),
+        "{err}"
+    );
+    c.ok(3, &["get", "cm", "kept"]);
+    // Stop the whole cluster, then the same command brings it back with every object.
+    c.stop();
+    c.relaunch();
+    for i in 1..=3 {
+        assert_eq!(
+            c.ok(
+                i,
+                &[
+                    "get",
+                    "cm",
+                    "kept",
+                    "-o",
+                    "jsonpath={.metadata.resourceVersion}"
+                ]
+            ),
+            rv,
+            "node {i}"
+        );
+    }
+    c.ok(3, &["create", "configmap", "after-restart"]);
+    let members = Command::new(env!("CARGO_BIN_EXE_kumo"))
+        .args(["members", "--data-dir"])
+        .arg(&c.dir)
+        .output()
+        .expect("members");
+    let text = String::from_utf8_lossy(&members.stdout);
+    // Every node reports its own pid, and it is the pid of a live process.
+    for i in 1..=3 {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(&i.to_string()))
+            .unwrap_or_else(|| panic!("no line for node {i}: {text}"));
+        let pid = line
+            .split("pid=")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{line}"))
+            .trim();
+        assert!(
+            std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn t05_removing_the_leader_moves_leadership_and_it_drops_out() {
+    let c = Cluster::start(3);
+    let leader = c.leader().expect("leader");
+    let out = Command::new(env!("CARGO_BIN_EXE_kumo"))
+        .args(["members", "--remove", &leader.to_string(), "--data-dir"])
+        .arg(&c.dir)
+        .output()
+        .expect("members --remove");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Removing a node that is not a member is an error, not a success.
+    let out = Command::new(env!("CARGO_BIN_EXE_kumo"))
+        .args(["members", "--remove", "9", "--data-dir"])
+        .arg(&c.dir)
+        .output()
+        .expect("members --remove 9");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("node 9 is not a member"));
+    // The others elect a new leader and keep taking writes.
+    let other = (1..=3).find(|i| *i != leader).expect("other");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = c.kubectl(other, &["create", "configmap", "after-removal"]);
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no writes after removing the leader:\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // The removed node says it is not ready, so a load balancer drops it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = c.kubectl(leader, &["get", "--raw", "/readyz"]);
+        if !out.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the removed node still says it is ready"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
