@@ -788,3 +788,42 @@ pub async fn members(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec() -> NodeRecord {
+        NodeRecord {
+            id: 2,
+            peer_addr: "127.0.0.2:7001".into(),
+            api_addr: "127.0.0.2:7000".into(),
+        }
+    }
+
+    #[test]
+    fn a_restart_needs_only_the_data_dir() {
+        let (id, peer, api) = reconcile(Some(&rec()), None, None, None).expect("ok");
+        assert_eq!(id, 2);
+        assert_eq!(peer.to_string(), "127.0.0.2:7001");
+        assert_eq!(api.to_string(), "127.0.0.2:7000");
+        // Repeating what is recorded is fine.
+        assert!(reconcile(Some(&rec()), Some(2), Some(peer), Some(api)).is_ok());
+    }
+
+    #[test]
+    fn contradicting_the_record_is_refused() {
+        let err = reconcile(Some(&rec()), Some(3), None, None).unwrap_err();
+        assert!(err.contains("belongs to node 2"), "{err}");
+        let moved: SocketAddr = "127.0.0.5:7001".parse().expect("addr");
+        let err = reconcile(Some(&rec()), None, Some(moved), None).unwrap_err();
+        assert!(err.contains("--peer-addr 127.0.0.2:7001, not 127.0.0.5:7001"), "{err}");
+    }
+
+    #[test]
+    fn a_new_node_needs_every_flag() {
+        let a: SocketAddr = "127.0.0.1:1".parse().expect("addr");
+        assert!(reconcile(None, Some(1), Some(a), None).is_err());
+        assert!(reconcile(None, Some(1), Some(a), Some(a)).is_ok());
+    }
+}

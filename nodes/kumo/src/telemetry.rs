@@ -26,8 +26,10 @@ pub fn init(default_level: &str) -> Telemetry {
             "{default_level},openraft=warn,h2=warn,hyper=warn,rustls=warn"
         ))
     });
+    // Colours for a terminal only: a node's log file stays plain text.
     let fmt = tracing_subscriber::fmt::layer()
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
         .ok()
