@@ -817,7 +817,10 @@ mod tests {
         assert!(err.contains("belongs to node 2"), "{err}");
         let moved: SocketAddr = "127.0.0.5:7001".parse().expect("addr");
         let err = reconcile(Some(&rec()), None, Some(moved), None).unwrap_err();
-        assert!(err.contains("--peer-addr 127.0.0.2:7001, not 127.0.0.5:7001"), "{err}");
+        assert!(
+            err.contains("--peer-addr 127.0.0.2:7001, not 127.0.0.5:7001"),
+            "{err}"
+        );
     }
 
     #[test]
