@@ -442,6 +442,48 @@ fn default_pvc(m: &mut Map<String, Value>) {
     }
 }
 
+/// `SetObjectDefaults_PersistentVolume`: the reclaim policy, volume mode and phase, and the
+/// defaults of the volume sources that have any.
+fn default_pv(m: &mut Map<String, Value>) {
+    if let Some(spec) = ensure_obj(m, "spec") {
+        set_default(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
+        set_default(spec, "volumeMode", json!("Filesystem"));
+        if let Some(h) = obj_at(spec, "hostPath")
+            && h.get("type").is_none_or(Value::is_null)
+        {
+            h.insert("type".into(), json!(""));
+        }
+        if let Some(rbd) = obj_at(spec, "rbd") {
+            set_default(rbd, "pool", json!("rbd"));
+            set_default(rbd, "user", json!("admin"));
+            set_default(rbd, "keyring", json!("/etc/ceph/keyring"));
+        }
+        if let Some(iscsi) = obj_at(spec, "iscsi") {
+            set_default(iscsi, "iscsiInterface", json!("default"));
+        }
+        if let Some(ad) = obj_at(spec, "azureDisk") {
+            // Pointers in Go: only a missing field is defaulted.
+            for (k, v) in [
+                ("cachingMode", json!("ReadWrite")),
+                ("kind", json!("Shared")),
+                ("fsType", json!("ext4")),
+                ("readOnly", json!(false)),
+            ] {
+                if ad.get(k).is_none_or(Value::is_null) {
+                    ad.insert(k.into(), v);
+                }
+            }
+        }
+        if let Some(sio) = obj_at(spec, "scaleIO") {
+            set_default(sio, "storageMode", json!("ThinProvisioned"));
+            set_default(sio, "fsType", json!("xfs"));
+        }
+    }
+    if let Some(status) = ensure_obj(m, "status") {
+        set_default(status, "phase", json!("Pending"));
+    }
+}
+
 fn default_service(m: &mut Map<String, Value>) {
     let Some(spec) = ensure_obj(m, "spec") else {
         return;
@@ -727,6 +769,41 @@ pub fn apply_defaults(kind: &str, obj: &mut Value) {
             }
             default_template(spec, SpecKind::Template);
         }
+        "ReplicationController" => {
+            // `SetDefaults_ReplicationController`: an empty selector and empty labels take
+            // the template's labels.
+            let template_labels = m
+                .get("spec")
+                .and_then(|s| s.get("template"))
+                .and_then(|t| t.get("metadata"))
+                .and_then(|md| md.get("labels"))
+                .filter(|l| l.as_object().is_some_and(|l| !l.is_empty()))
+                .cloned();
+            let Some(spec) = ensure_obj(m, "spec") else {
+                return;
+            };
+            if let Some(labels) = &template_labels
+                && spec
+                    .get("selector")
+                    .and_then(Value::as_object)
+                    .is_none_or(Map::is_empty)
+            {
+                spec.insert("selector".into(), labels.clone());
+            }
+            if spec.get("replicas").is_none_or(Value::is_null) {
+                spec.insert("replicas".into(), json!(1));
+            }
+            default_template(spec, SpecKind::Template);
+            if let Some(labels) = template_labels
+                && let Some(meta) = ensure_obj(m, "metadata")
+                && meta
+                    .get("labels")
+                    .and_then(Value::as_object)
+                    .is_none_or(Map::is_empty)
+            {
+                meta.insert("labels".into(), labels);
+            }
+        }
         "StatefulSet" => {
             let Some(spec) = ensure_obj(m, "spec") else {
                 return;
@@ -880,6 +957,7 @@ pub fn apply_defaults(kind: &str, obj: &mut Value) {
         }
         "Secret" => default_secret(m),
         "PersistentVolumeClaim" => default_pvc(m),
+        "PersistentVolume" => default_pv(m),
         "Endpoints" => {
             for_each_obj(m, "subsets", |s| {
                 for_each_obj(s, "ports", |p| set_default(p, "protocol", json!("TCP")));
@@ -942,8 +1020,8 @@ pub fn default_job_selector(obj: &mut Value, uid: &str) {
 
 /// Create-only preparation the API server's strategies do (`PrepareForCreate`), after
 /// [`apply_defaults`]: the status of a new object is reset (a Pod starts `Pending` with its
-/// QoS class, a Namespace `Active`, a PersistentVolumeClaim `Pending`, other kinds with a
-/// status empty) and a new Namespace gets the `kubernetes` finalizer. Do not call it on
+/// QoS class, a Namespace `Active`, a PersistentVolumeClaim or PersistentVolume `Pending`,
+/// other kinds with a status empty) and a new Namespace gets the `kubernetes` finalizer. Do not call it on
 /// updates: the namespace finalizer is removed over the object's life.
 pub fn prepare_for_create(kind: &str, obj: &mut Value) {
     let Some(m) = obj.as_object_mut() else {
@@ -970,11 +1048,12 @@ pub fn prepare_for_create(kind: &str, obj: &mut Value) {
                 }
             }
         }
-        "PersistentVolumeClaim" => {
+        "PersistentVolumeClaim" | "PersistentVolume" => {
             m.insert("status".into(), json!({"phase": "Pending"}));
         }
         "Deployment"
         | "ReplicaSet"
+        | "ReplicationController"
         | "StatefulSet"
         | "DaemonSet"
         | "Job"
@@ -1000,7 +1079,7 @@ pub fn empty_status(kind: &str) -> Value {
     let zeros =
         |fields: &[&str]| Value::Object(fields.iter().map(|f| (f.to_string(), json!(0))).collect());
     match kind {
-        "ReplicaSet" => zeros(&["replicas"]),
+        "ReplicaSet" | "ReplicationController" => zeros(&["replicas"]),
         "StatefulSet" => zeros(&["replicas", "availableReplicas"]),
         "DaemonSet" => zeros(&[
             "currentNumberScheduled",
@@ -1029,7 +1108,9 @@ mod tests {
     /// check required fields accept a new object.
     #[test]
     fn empty_status_has_every_required_field() {
-        use k8s_openapi::api::{apps::v1 as apps, autoscaling::v2, policy::v1 as policy};
+        use k8s_openapi::api::{
+            apps::v1 as apps, autoscaling::v2, core::v1 as core, policy::v1 as policy,
+        };
         fn required<T: schemars::JsonSchema>() -> Vec<String> {
             let schema = schemars::schema_for!(T);
             schema
@@ -1045,6 +1126,10 @@ mod tests {
         }
         let cases = [
             ("ReplicaSet", required::<apps::ReplicaSetStatus>()),
+            (
+                "ReplicationController",
+                required::<core::ReplicationControllerStatus>(),
+            ),
             ("StatefulSet", required::<apps::StatefulSetStatus>()),
             ("DaemonSet", required::<apps::DaemonSetStatus>()),
             ("Deployment", required::<apps::DeploymentStatus>()),
@@ -1278,6 +1363,79 @@ mod tests {
     }
 
     #[test]
+    fn replication_controller_defaults() {
+        let rc = defaulted(
+            "ReplicationController",
+            json!({"metadata": {"name": "web"}, "spec": {"template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}}),
+        );
+        let s = &rc["spec"];
+        assert_eq!(s["replicas"], 1);
+        assert_eq!(s["selector"], json!({"app": "web"}));
+        assert_eq!(rc["metadata"]["labels"], json!({"app": "web"}));
+        let ts = &s["template"]["spec"];
+        assert_eq!(ts["restartPolicy"], "Always");
+        assert_eq!(ts["dnsPolicy"], "ClusterFirst");
+        assert_eq!(ts["terminationGracePeriodSeconds"], 30);
+        assert_eq!(ts["containers"][0]["imagePullPolicy"], "IfNotPresent");
+        assert!(ts.get("enableServiceLinks").is_none());
+
+        // A selector, labels and replicas the user set are kept.
+        let rc = defaulted(
+            "ReplicationController",
+            json!({"metadata": {"name": "web", "labels": {"tier": "fe"}}, "spec": {
+                "replicas": 0, "selector": {"app": "web"},
+                "template": {"metadata": {"labels": {"app": "web", "v": "1"}}}}}),
+        );
+        assert_eq!(rc["spec"]["replicas"], 0);
+        assert_eq!(rc["spec"]["selector"], json!({"app": "web"}));
+        assert_eq!(rc["metadata"]["labels"], json!({"tier": "fe"}));
+
+        // Without template labels there is nothing to copy.
+        let rc = defaulted(
+            "ReplicationController",
+            json!({"metadata": {"name": "web"}, "spec": {"template": {"spec": {}}}}),
+        );
+        assert!(rc["spec"].get("selector").is_none());
+        assert!(rc["metadata"].get("labels").is_none());
+
+        let mut rc = json!({"spec": {}, "status": {"replicas": 3, "readyReplicas": 2}});
+        prepare_for_create("ReplicationController", &mut rc);
+        assert_eq!(rc["status"], json!({"replicas": 0}));
+    }
+
+    #[test]
+    fn persistent_volume_defaults() {
+        let pv = defaulted(
+            "PersistentVolume",
+            json!({"metadata": {"name": "pv1"}, "spec": {
+                "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                "hostPath": {"path": "/data"}}}),
+        );
+        let s = &pv["spec"];
+        assert_eq!(s["persistentVolumeReclaimPolicy"], "Retain");
+        assert_eq!(s["volumeMode"], "Filesystem");
+        assert_eq!(s["hostPath"], json!({"path": "/data", "type": ""}));
+        assert_eq!(pv["status"]["phase"], "Pending");
+
+        let pv = defaulted(
+            "PersistentVolume",
+            json!({"spec": {"persistentVolumeReclaimPolicy": "Delete", "volumeMode": "Block",
+                "iscsi": {"targetPortal": "10.0.0.1:3260", "iqn": "iqn.x", "lun": 0}},
+                "status": {"phase": "Bound"}}),
+        );
+        assert_eq!(pv["spec"]["persistentVolumeReclaimPolicy"], "Delete");
+        assert_eq!(pv["spec"]["volumeMode"], "Block");
+        assert_eq!(pv["spec"]["iscsi"]["iscsiInterface"], "default");
+        assert_eq!(pv["status"]["phase"], "Bound");
+
+        let mut pv = pv;
+        prepare_for_create("PersistentVolume", &mut pv);
+        assert_eq!(pv["status"], json!({"phase": "Pending"}));
+    }
+
+    #[test]
     fn job_defaults_and_selector() {
         let mut job = defaulted(
             "Job",
@@ -1489,6 +1647,14 @@ mod tests {
                 json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}}}),
             ),
             ("Service", json!({"spec": {"ports": [{"port": 80}]}})),
+            (
+                "ReplicationController",
+                json!({"spec": {"template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}}),
+            ),
+            (
+                "PersistentVolume",
+                json!({"spec": {"hostPath": {"path": "/d"}, "rbd": {"image": "i"}}}),
+            ),
             (
                 "Job",
                 json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}}}),

@@ -192,6 +192,7 @@ mod tests {
             ("StatefulSet", vec!["spec", "template", "spec"]),
             ("DaemonSet", vec!["spec", "template", "spec"]),
             ("ReplicaSet", vec!["spec", "template", "spec"]),
+            ("ReplicationController", vec!["spec", "template", "spec"]),
             ("Job", vec!["spec", "template", "spec"]),
             (
                 "CronJob",
@@ -295,6 +296,18 @@ mod tests {
         assert_eq!(
             list_type("PersistentVolumeClaim", &["spec", "accessModes"]),
             Atomic
+        );
+        assert_eq!(
+            list_type("PersistentVolume", &["spec", "accessModes"]),
+            Atomic
+        );
+        assert_eq!(
+            list_type("PersistentVolume", &["spec", "mountOptions"]),
+            Atomic
+        );
+        assert_eq!(
+            list_type("ReplicationController", &["status", "conditions"]),
+            Map(&["type"])
         );
         assert_eq!(
             list_type("StatefulSet", &["spec", "volumeClaimTemplates"]),

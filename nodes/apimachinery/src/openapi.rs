@@ -100,6 +100,7 @@ const fn entry<T: JsonSchema + Resource>() -> KindEntry {
 static KINDS: &[KindEntry] = &[
     entry::<core::v1::Namespace>(),
     entry::<core::v1::Pod>(),
+    entry::<core::v1::ReplicationController>(),
     entry::<core::v1::Service>(),
     entry::<core::v1::Endpoints>(),
     entry::<core::v1::ConfigMap>(),
@@ -108,6 +109,7 @@ static KINDS: &[KindEntry] = &[
     entry::<core::v1::Event>(),
     entry::<core::v1::Node>(),
     entry::<core::v1::PersistentVolumeClaim>(),
+    entry::<core::v1::PersistentVolume>(),
     entry::<core::v1::ResourceQuota>(),
     entry::<core::v1::LimitRange>(),
     entry::<apps::v1::Deployment>(),

@@ -97,37 +97,39 @@ use Ty::*;
 pub(crate) static ROOTS: &[(&str, &str, u16)] = &[
     ("v1", "Namespace", 0),
     ("v1", "Pod", 1),
-    ("v1", "Service", 2),
-    ("v1", "Endpoints", 3),
-    ("v1", "ConfigMap", 4),
-    ("v1", "Secret", 5),
-    ("v1", "ServiceAccount", 6),
-    ("v1", "Event", 7),
-    ("v1", "Node", 8),
-    ("v1", "PersistentVolumeClaim", 9),
-    ("v1", "ResourceQuota", 10),
-    ("v1", "LimitRange", 11),
-    ("apps/v1", "Deployment", 12),
-    ("apps/v1", "ReplicaSet", 13),
-    ("apps/v1", "StatefulSet", 14),
-    ("apps/v1", "DaemonSet", 15),
-    ("apps/v1", "ControllerRevision", 16),
-    ("batch/v1", "Job", 17),
-    ("batch/v1", "CronJob", 18),
-    ("autoscaling/v2", "HorizontalPodAutoscaler", 19),
-    ("autoscaling/v1", "HorizontalPodAutoscaler", 20),
-    ("networking.k8s.io/v1", "Ingress", 21),
-    ("networking.k8s.io/v1", "IngressClass", 22),
-    ("networking.k8s.io/v1", "NetworkPolicy", 23),
-    ("discovery.k8s.io/v1", "EndpointSlice", 24),
-    ("coordination.k8s.io/v1", "Lease", 25),
-    ("policy/v1", "PodDisruptionBudget", 26),
-    ("rbac.authorization.k8s.io/v1", "Role", 27),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole", 28),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding", 29),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", 30),
-    ("meta.k8s.io/v1", "DeleteOptions", 31),
-    ("autoscaling/v1", "Scale", 32),
+    ("v1", "ReplicationController", 2),
+    ("v1", "Service", 3),
+    ("v1", "Endpoints", 4),
+    ("v1", "ConfigMap", 5),
+    ("v1", "Secret", 6),
+    ("v1", "ServiceAccount", 7),
+    ("v1", "Event", 8),
+    ("v1", "Node", 9),
+    ("v1", "PersistentVolumeClaim", 10),
+    ("v1", "PersistentVolume", 11),
+    ("v1", "ResourceQuota", 12),
+    ("v1", "LimitRange", 13),
+    ("apps/v1", "Deployment", 14),
+    ("apps/v1", "ReplicaSet", 15),
+    ("apps/v1", "StatefulSet", 16),
+    ("apps/v1", "DaemonSet", 17),
+    ("apps/v1", "ControllerRevision", 18),
+    ("batch/v1", "Job", 19),
+    ("batch/v1", "CronJob", 20),
+    ("autoscaling/v2", "HorizontalPodAutoscaler", 21),
+    ("autoscaling/v1", "HorizontalPodAutoscaler", 22),
+    ("networking.k8s.io/v1", "Ingress", 23),
+    ("networking.k8s.io/v1", "IngressClass", 24),
+    ("networking.k8s.io/v1", "NetworkPolicy", 25),
+    ("discovery.k8s.io/v1", "EndpointSlice", 26),
+    ("coordination.k8s.io/v1", "Lease", 27),
+    ("policy/v1", "PodDisruptionBudget", 28),
+    ("rbac.authorization.k8s.io/v1", "Role", 29),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole", 30),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding", 31),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", 32),
+    ("meta.k8s.io/v1", "DeleteOptions", 33),
+    ("autoscaling/v1", "Scale", 34),
 ];
 
 /// Every reachable message, by index.
@@ -136,298 +138,316 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.Namespace",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(34), One, false),
-            f(3, "status", Msg(35), One, false),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(36), One, false),
+            f(3, "status", Msg(37), One, false),
         ],
     },
     // 1
     Message {
         name: "io.k8s.api.core.v1.Pod",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(36), One, false),
-            f(3, "status", Msg(37), One, false),
-        ],
-    },
-    // 2
-    Message {
-        name: "io.k8s.api.core.v1.Service",
-        fields: &[
-            f(1, "metadata", Msg(33), One, false),
+            f(1, "metadata", Msg(35), One, false),
             f(2, "spec", Msg(38), One, false),
             f(3, "status", Msg(39), One, false),
         ],
     },
+    // 2
+    Message {
+        name: "io.k8s.api.core.v1.ReplicationController",
+        fields: &[
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(40), One, false),
+            f(3, "status", Msg(41), One, false),
+        ],
+    },
     // 3
     Message {
-        name: "io.k8s.api.core.v1.Endpoints",
+        name: "io.k8s.api.core.v1.Service",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "subsets", Msg(40), Many, false),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(42), One, false),
+            f(3, "status", Msg(43), One, false),
         ],
     },
     // 4
     Message {
+        name: "io.k8s.api.core.v1.Endpoints",
+        fields: &[
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "subsets", Msg(44), Many, false),
+        ],
+    },
+    // 5
+    Message {
         name: "io.k8s.api.core.v1.ConfigMap",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
+            f(1, "metadata", Msg(35), One, false),
             f(2, "data", Str, Map, false),
             f(3, "binaryData", Bytes, Map, false),
             f(4, "immutable", Bool, One, true),
         ],
     },
-    // 5
+    // 6
     Message {
         name: "io.k8s.api.core.v1.Secret",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
+            f(1, "metadata", Msg(35), One, false),
             f(2, "data", Bytes, Map, false),
             f(3, "type", Str, One, false),
             f(4, "stringData", Str, Map, false),
             f(5, "immutable", Bool, One, true),
         ],
     },
-    // 6
+    // 7
     Message {
         name: "io.k8s.api.core.v1.ServiceAccount",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "secrets", Msg(41), Many, false),
-            f(3, "imagePullSecrets", Msg(42), Many, false),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "secrets", Msg(45), Many, false),
+            f(3, "imagePullSecrets", Msg(46), Many, false),
             f(4, "automountServiceAccountToken", Bool, One, true),
         ],
     },
-    // 7
+    // 8
     Message {
         name: "io.k8s.api.core.v1.Event",
         fields: &[
-            f(1, "metadata", Msg(33), One, true),
-            f(2, "involvedObject", Msg(41), One, true),
+            f(1, "metadata", Msg(35), One, true),
+            f(2, "involvedObject", Msg(45), One, true),
             f(3, "reason", Str, One, false),
             f(4, "message", Str, One, false),
-            f(5, "source", Msg(43), One, false),
+            f(5, "source", Msg(47), One, false),
             f(6, "firstTimestamp", Time, One, false),
             f(7, "lastTimestamp", Time, One, false),
             f(8, "count", I32, One, false),
             f(9, "type", Str, One, false),
             f(10, "eventTime", MicroTime, One, false),
-            f(11, "series", Msg(44), One, true),
+            f(11, "series", Msg(48), One, true),
             f(12, "action", Str, One, false),
-            f(13, "related", Msg(41), One, true),
+            f(13, "related", Msg(45), One, true),
             f(14, "reportingComponent", Str, One, true),
             f(15, "reportingInstance", Str, One, true),
         ],
     },
-    // 8
+    // 9
     Message {
         name: "io.k8s.api.core.v1.Node",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(45), One, false),
-            f(3, "status", Msg(46), One, false),
-        ],
-    },
-    // 9
-    Message {
-        name: "io.k8s.api.core.v1.PersistentVolumeClaim",
-        fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(47), One, false),
-            f(3, "status", Msg(48), One, false),
-        ],
-    },
-    // 10
-    Message {
-        name: "io.k8s.api.core.v1.ResourceQuota",
-        fields: &[
-            f(1, "metadata", Msg(33), One, false),
+            f(1, "metadata", Msg(35), One, false),
             f(2, "spec", Msg(49), One, false),
             f(3, "status", Msg(50), One, false),
         ],
     },
+    // 10
+    Message {
+        name: "io.k8s.api.core.v1.PersistentVolumeClaim",
+        fields: &[
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(51), One, false),
+            f(3, "status", Msg(52), One, false),
+        ],
+    },
     // 11
     Message {
-        name: "io.k8s.api.core.v1.LimitRange",
+        name: "io.k8s.api.core.v1.PersistentVolume",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(51), One, false),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(53), One, false),
+            f(3, "status", Msg(54), One, false),
         ],
     },
     // 12
     Message {
-        name: "io.k8s.api.apps.v1.Deployment",
+        name: "io.k8s.api.core.v1.ResourceQuota",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(52), One, false),
-            f(3, "status", Msg(53), One, false),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(55), One, false),
+            f(3, "status", Msg(56), One, false),
         ],
     },
     // 13
     Message {
-        name: "io.k8s.api.apps.v1.ReplicaSet",
+        name: "io.k8s.api.core.v1.LimitRange",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(54), One, false),
-            f(3, "status", Msg(55), One, false),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(57), One, false),
         ],
     },
     // 14
     Message {
-        name: "io.k8s.api.apps.v1.StatefulSet",
+        name: "io.k8s.api.apps.v1.Deployment",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(56), One, false),
-            f(3, "status", Msg(57), One, false),
-        ],
-    },
-    // 15
-    Message {
-        name: "io.k8s.api.apps.v1.DaemonSet",
-        fields: &[
-            f(1, "metadata", Msg(33), One, false),
+            f(1, "metadata", Msg(35), One, false),
             f(2, "spec", Msg(58), One, false),
             f(3, "status", Msg(59), One, false),
         ],
     },
-    // 16
+    // 15
     Message {
-        name: "io.k8s.api.apps.v1.ControllerRevision",
+        name: "io.k8s.api.apps.v1.ReplicaSet",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "data", RawExtension, One, false),
-            f(3, "revision", I64, One, true),
-        ],
-    },
-    // 17
-    Message {
-        name: "io.k8s.api.batch.v1.Job",
-        fields: &[
-            f(1, "metadata", Msg(33), One, false),
+            f(1, "metadata", Msg(35), One, false),
             f(2, "spec", Msg(60), One, false),
             f(3, "status", Msg(61), One, false),
         ],
     },
-    // 18
+    // 16
     Message {
-        name: "io.k8s.api.batch.v1.CronJob",
+        name: "io.k8s.api.apps.v1.StatefulSet",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
+            f(1, "metadata", Msg(35), One, false),
             f(2, "spec", Msg(62), One, false),
             f(3, "status", Msg(63), One, false),
         ],
     },
-    // 19
+    // 17
     Message {
-        name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler",
+        name: "io.k8s.api.apps.v1.DaemonSet",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
+            f(1, "metadata", Msg(35), One, false),
             f(2, "spec", Msg(64), One, false),
             f(3, "status", Msg(65), One, false),
         ],
     },
-    // 20
+    // 18
     Message {
-        name: "io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler",
+        name: "io.k8s.api.apps.v1.ControllerRevision",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "data", RawExtension, One, false),
+            f(3, "revision", I64, One, true),
+        ],
+    },
+    // 19
+    Message {
+        name: "io.k8s.api.batch.v1.Job",
+        fields: &[
+            f(1, "metadata", Msg(35), One, false),
             f(2, "spec", Msg(66), One, false),
             f(3, "status", Msg(67), One, false),
         ],
     },
-    // 21
+    // 20
     Message {
-        name: "io.k8s.api.networking.v1.Ingress",
+        name: "io.k8s.api.batch.v1.CronJob",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
+            f(1, "metadata", Msg(35), One, false),
             f(2, "spec", Msg(68), One, false),
             f(3, "status", Msg(69), One, false),
         ],
     },
+    // 21
+    Message {
+        name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler",
+        fields: &[
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(70), One, false),
+            f(3, "status", Msg(71), One, false),
+        ],
+    },
     // 22
     Message {
-        name: "io.k8s.api.networking.v1.IngressClass",
+        name: "io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(70), One, false),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(72), One, false),
+            f(3, "status", Msg(73), One, false),
         ],
     },
     // 23
     Message {
-        name: "io.k8s.api.networking.v1.NetworkPolicy",
+        name: "io.k8s.api.networking.v1.Ingress",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(71), One, false),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(74), One, false),
+            f(3, "status", Msg(75), One, false),
         ],
     },
     // 24
     Message {
-        name: "io.k8s.api.discovery.v1.EndpointSlice",
+        name: "io.k8s.api.networking.v1.IngressClass",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "endpoints", Msg(72), Many, true),
-            f(3, "ports", Msg(73), Many, true),
-            f(4, "addressType", Str, One, true),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(76), One, false),
         ],
     },
     // 25
     Message {
-        name: "io.k8s.api.coordination.v1.Lease",
+        name: "io.k8s.api.networking.v1.NetworkPolicy",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(74), One, false),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(77), One, false),
         ],
     },
     // 26
     Message {
-        name: "io.k8s.api.policy.v1.PodDisruptionBudget",
+        name: "io.k8s.api.discovery.v1.EndpointSlice",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(75), One, false),
-            f(3, "status", Msg(76), One, false),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "endpoints", Msg(78), Many, true),
+            f(3, "ports", Msg(79), Many, true),
+            f(4, "addressType", Str, One, true),
         ],
     },
     // 27
     Message {
-        name: "io.k8s.api.rbac.v1.Role",
+        name: "io.k8s.api.coordination.v1.Lease",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "rules", Msg(77), Many, true),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(80), One, false),
         ],
     },
     // 28
     Message {
-        name: "io.k8s.api.rbac.v1.ClusterRole",
+        name: "io.k8s.api.policy.v1.PodDisruptionBudget",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "rules", Msg(77), Many, true),
-            f(3, "aggregationRule", Msg(78), One, true),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(81), One, false),
+            f(3, "status", Msg(82), One, false),
         ],
     },
     // 29
     Message {
-        name: "io.k8s.api.rbac.v1.RoleBinding",
+        name: "io.k8s.api.rbac.v1.Role",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "subjects", Msg(79), Many, false),
-            f(3, "roleRef", Msg(80), One, true),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "rules", Msg(83), Many, true),
         ],
     },
     // 30
     Message {
-        name: "io.k8s.api.rbac.v1.ClusterRoleBinding",
+        name: "io.k8s.api.rbac.v1.ClusterRole",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "subjects", Msg(79), Many, false),
-            f(3, "roleRef", Msg(80), One, true),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "rules", Msg(83), Many, true),
+            f(3, "aggregationRule", Msg(84), One, true),
         ],
     },
     // 31
     Message {
+        name: "io.k8s.api.rbac.v1.RoleBinding",
+        fields: &[
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "subjects", Msg(85), Many, false),
+            f(3, "roleRef", Msg(86), One, true),
+        ],
+    },
+    // 32
+    Message {
+        name: "io.k8s.api.rbac.v1.ClusterRoleBinding",
+        fields: &[
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "subjects", Msg(85), Many, false),
+            f(3, "roleRef", Msg(86), One, true),
+        ],
+    },
+    // 33
+    Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions",
         fields: &[
             f(1, "gracePeriodSeconds", I64, One, true),
-            f(2, "preconditions", Msg(81), One, true),
+            f(2, "preconditions", Msg(87), One, true),
             f(3, "orphanDependents", Bool, One, true),
             f(4, "propagationPolicy", Str, One, true),
             f(5, "dryRun", Str, Many, false),
@@ -440,16 +460,16 @@ pub(crate) static MESSAGES: &[Message] = &[
             ),
         ],
     },
-    // 32
+    // 34
     Message {
         name: "io.k8s.api.autoscaling.v1.Scale",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(82), One, false),
-            f(3, "status", Msg(83), One, false),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(88), One, false),
+            f(3, "status", Msg(89), One, false),
         ],
     },
-    // 33
+    // 35
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
         fields: &[
@@ -465,30 +485,30 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(10, "deletionGracePeriodSeconds", I64, One, true),
             f(11, "labels", Str, Map, false),
             f(12, "annotations", Str, Map, false),
-            f(13, "ownerReferences", Msg(84), Many, false),
+            f(13, "ownerReferences", Msg(90), Many, false),
             f(14, "finalizers", Str, Many, false),
-            f(17, "managedFields", Msg(85), Many, false),
-        ],
-    },
-    // 34
-    Message {
-        name: "io.k8s.api.core.v1.NamespaceSpec",
-        fields: &[f(1, "finalizers", Str, Many, false)],
-    },
-    // 35
-    Message {
-        name: "io.k8s.api.core.v1.NamespaceStatus",
-        fields: &[
-            f(1, "phase", Str, One, false),
-            f(2, "conditions", Msg(86), Many, false),
+            f(17, "managedFields", Msg(91), Many, false),
         ],
     },
     // 36
     Message {
+        name: "io.k8s.api.core.v1.NamespaceSpec",
+        fields: &[f(1, "finalizers", Str, Many, false)],
+    },
+    // 37
+    Message {
+        name: "io.k8s.api.core.v1.NamespaceStatus",
+        fields: &[
+            f(1, "phase", Str, One, false),
+            f(2, "conditions", Msg(92), Many, false),
+        ],
+    },
+    // 38
+    Message {
         name: "io.k8s.api.core.v1.PodSpec",
         fields: &[
-            f(1, "volumes", Msg(87), Many, false),
-            f(2, "containers", Msg(88), Many, true),
+            f(1, "volumes", Msg(93), Many, false),
+            f(2, "containers", Msg(94), Many, true),
             f(3, "restartPolicy", Str, One, false),
             f(4, "terminationGracePeriodSeconds", I64, One, true),
             f(5, "activeDeadlineSeconds", I64, One, true),
@@ -500,63 +520,85 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(11, "hostNetwork", Bool, One, false),
             f(12, "hostPID", Bool, One, false),
             f(13, "hostIPC", Bool, One, false),
-            f(14, "securityContext", Msg(90), One, true),
-            f(15, "imagePullSecrets", Msg(42), Many, false),
+            f(14, "securityContext", Msg(96), One, true),
+            f(15, "imagePullSecrets", Msg(46), Many, false),
             f(16, "hostname", Str, One, false),
             f(17, "subdomain", Str, One, false),
-            f(18, "affinity", Msg(91), One, true),
+            f(18, "affinity", Msg(97), One, true),
             f(19, "schedulerName", Str, One, false),
-            f(20, "initContainers", Msg(88), Many, false),
+            f(20, "initContainers", Msg(94), Many, false),
             f(21, "automountServiceAccountToken", Bool, One, true),
-            f(22, "tolerations", Msg(92), Many, false),
-            f(23, "hostAliases", Msg(93), Many, false),
+            f(22, "tolerations", Msg(98), Many, false),
+            f(23, "hostAliases", Msg(99), Many, false),
             f(24, "priorityClassName", Str, One, false),
             f(25, "priority", I32, One, true),
-            f(26, "dnsConfig", Msg(94), One, true),
+            f(26, "dnsConfig", Msg(100), One, true),
             f(27, "shareProcessNamespace", Bool, One, true),
-            f(28, "readinessGates", Msg(95), Many, false),
+            f(28, "readinessGates", Msg(101), Many, false),
             f(29, "runtimeClassName", Str, One, true),
             f(30, "enableServiceLinks", Bool, One, true),
             f(31, "preemptionPolicy", Str, One, true),
             f(32, "overhead", Quantity, Map, false),
-            f(33, "topologySpreadConstraints", Msg(96), Many, false),
-            f(34, "ephemeralContainers", Msg(89), Many, false),
+            f(33, "topologySpreadConstraints", Msg(102), Many, false),
+            f(34, "ephemeralContainers", Msg(95), Many, false),
             f(35, "setHostnameAsFQDN", Bool, One, true),
-            f(36, "os", Msg(97), One, true),
+            f(36, "os", Msg(103), One, true),
             f(37, "hostUsers", Bool, One, true),
-            f(38, "schedulingGates", Msg(98), Many, false),
-            f(39, "resourceClaims", Msg(99), Many, false),
-            f(40, "resources", Msg(100), One, true),
+            f(38, "schedulingGates", Msg(104), Many, false),
+            f(39, "resourceClaims", Msg(105), Many, false),
+            f(40, "resources", Msg(106), One, true),
         ],
     },
-    // 37
+    // 39
     Message {
         name: "io.k8s.api.core.v1.PodStatus",
         fields: &[
             f(1, "phase", Str, One, false),
-            f(2, "conditions", Msg(101), Many, false),
+            f(2, "conditions", Msg(107), Many, false),
             f(3, "message", Str, One, false),
             f(4, "reason", Str, One, false),
             f(5, "hostIP", Str, One, false),
             f(6, "podIP", Str, One, false),
             f(7, "startTime", Time, One, true),
-            f(8, "containerStatuses", Msg(104), Many, false),
+            f(8, "containerStatuses", Msg(110), Many, false),
             f(9, "qosClass", Str, One, false),
-            f(10, "initContainerStatuses", Msg(104), Many, false),
+            f(10, "initContainerStatuses", Msg(110), Many, false),
             f(11, "nominatedNodeName", Str, One, false),
-            f(12, "podIPs", Msg(103), Many, false),
-            f(13, "ephemeralContainerStatuses", Msg(104), Many, false),
+            f(12, "podIPs", Msg(109), Many, false),
+            f(13, "ephemeralContainerStatuses", Msg(110), Many, false),
             f(14, "resize", Str, One, false),
-            f(15, "resourceClaimStatuses", Msg(105), Many, false),
-            f(16, "hostIPs", Msg(102), Many, false),
+            f(15, "resourceClaimStatuses", Msg(111), Many, false),
+            f(16, "hostIPs", Msg(108), Many, false),
             f(17, "observedGeneration", I64, One, false),
         ],
     },
-    // 38
+    // 40
+    Message {
+        name: "io.k8s.api.core.v1.ReplicationControllerSpec",
+        fields: &[
+            f(1, "replicas", I32, One, true),
+            f(2, "selector", Str, Map, false),
+            f(3, "template", Msg(112), One, true),
+            f(4, "minReadySeconds", I32, One, false),
+        ],
+    },
+    // 41
+    Message {
+        name: "io.k8s.api.core.v1.ReplicationControllerStatus",
+        fields: &[
+            f(1, "replicas", I32, One, true),
+            f(2, "fullyLabeledReplicas", I32, One, false),
+            f(3, "observedGeneration", I64, One, false),
+            f(4, "readyReplicas", I32, One, false),
+            f(5, "availableReplicas", I32, One, false),
+            f(6, "conditions", Msg(113), Many, false),
+        ],
+    },
+    // 42
     Message {
         name: "io.k8s.api.core.v1.ServiceSpec",
         fields: &[
-            f(1, "ports", Msg(106), Many, false),
+            f(1, "ports", Msg(114), Many, false),
             f(2, "selector", Str, Map, false),
             f(3, "clusterIP", Str, One, false),
             f(4, "type", Str, One, false),
@@ -568,7 +610,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(11, "externalTrafficPolicy", Str, One, false),
             f(12, "healthCheckNodePort", I32, One, false),
             f(13, "publishNotReadyAddresses", Bool, One, false),
-            f(14, "sessionAffinityConfig", Msg(107), One, true),
+            f(14, "sessionAffinityConfig", Msg(115), One, true),
             f(17, "ipFamilyPolicy", Str, One, true),
             f(18, "clusterIPs", Str, Many, false),
             f(19, "ipFamilies", Str, Many, false),
@@ -578,24 +620,24 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(23, "trafficDistribution", Str, One, true),
         ],
     },
-    // 39
+    // 43
     Message {
         name: "io.k8s.api.core.v1.ServiceStatus",
         fields: &[
-            f(1, "loadBalancer", Msg(108), One, false),
-            f(2, "conditions", Msg(109), Many, false),
+            f(1, "loadBalancer", Msg(116), One, false),
+            f(2, "conditions", Msg(117), Many, false),
         ],
     },
-    // 40
+    // 44
     Message {
         name: "io.k8s.api.core.v1.EndpointSubset",
         fields: &[
-            f(1, "addresses", Msg(110), Many, false),
-            f(2, "notReadyAddresses", Msg(110), Many, false),
-            f(3, "ports", Msg(111), Many, false),
+            f(1, "addresses", Msg(118), Many, false),
+            f(2, "notReadyAddresses", Msg(118), Many, false),
+            f(3, "ports", Msg(119), Many, false),
         ],
     },
-    // 41
+    // 45
     Message {
         name: "io.k8s.api.core.v1.ObjectReference",
         fields: &[
@@ -608,12 +650,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "fieldPath", Str, One, false),
         ],
     },
-    // 42
+    // 46
     Message {
         name: "io.k8s.api.core.v1.LocalObjectReference",
         fields: &[f(1, "name", Str, One, false)],
     },
-    // 43
+    // 47
     Message {
         name: "io.k8s.api.core.v1.EventSource",
         fields: &[
@@ -621,7 +663,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "host", Str, One, false),
         ],
     },
-    // 44
+    // 48
     Message {
         name: "io.k8s.api.core.v1.EventSeries",
         fields: &[
@@ -629,7 +671,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "lastObservedTime", MicroTime, One, false),
         ],
     },
-    // 45
+    // 49
     Message {
         name: "io.k8s.api.core.v1.NodeSpec",
         fields: &[
@@ -637,69 +679,95 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "externalID", Str, One, false),
             f(3, "providerID", Str, One, false),
             f(4, "unschedulable", Bool, One, false),
-            f(5, "taints", Msg(112), Many, false),
-            f(6, "configSource", Msg(113), One, true),
+            f(5, "taints", Msg(120), Many, false),
+            f(6, "configSource", Msg(121), One, true),
             f(7, "podCIDRs", Str, Many, false),
         ],
     },
-    // 46
+    // 50
     Message {
         name: "io.k8s.api.core.v1.NodeStatus",
         fields: &[
             f(1, "capacity", Quantity, Map, false),
             f(2, "allocatable", Quantity, Map, false),
             f(3, "phase", Str, One, false),
-            f(4, "conditions", Msg(114), Many, false),
-            f(5, "addresses", Msg(115), Many, false),
-            f(6, "daemonEndpoints", Msg(116), One, false),
-            f(7, "nodeInfo", Msg(117), One, false),
-            f(8, "images", Msg(118), Many, false),
+            f(4, "conditions", Msg(122), Many, false),
+            f(5, "addresses", Msg(123), Many, false),
+            f(6, "daemonEndpoints", Msg(124), One, false),
+            f(7, "nodeInfo", Msg(125), One, false),
+            f(8, "images", Msg(126), Many, false),
             f(9, "volumesInUse", Str, Many, false),
-            f(10, "volumesAttached", Msg(119), Many, false),
-            f(11, "config", Msg(120), One, true),
-            f(12, "runtimeHandlers", Msg(121), Many, false),
-            f(13, "features", Msg(122), One, true),
+            f(10, "volumesAttached", Msg(127), Many, false),
+            f(11, "config", Msg(128), One, true),
+            f(12, "runtimeHandlers", Msg(129), Many, false),
+            f(13, "features", Msg(130), One, true),
         ],
     },
-    // 47
+    // 51
     Message {
         name: "io.k8s.api.core.v1.PersistentVolumeClaimSpec",
         fields: &[
             f(1, "accessModes", Str, Many, false),
-            f(2, "resources", Msg(124), One, false),
+            f(2, "resources", Msg(132), One, false),
             f(3, "volumeName", Str, One, false),
-            f(4, "selector", Msg(123), One, true),
+            f(4, "selector", Msg(131), One, true),
             f(5, "storageClassName", Str, One, true),
             f(6, "volumeMode", Str, One, true),
-            f(7, "dataSource", Msg(125), One, true),
-            f(8, "dataSourceRef", Msg(126), One, true),
+            f(7, "dataSource", Msg(133), One, true),
+            f(8, "dataSourceRef", Msg(134), One, true),
             f(9, "volumeAttributesClassName", Str, One, true),
         ],
     },
-    // 48
+    // 52
     Message {
         name: "io.k8s.api.core.v1.PersistentVolumeClaimStatus",
         fields: &[
             f(1, "phase", Str, One, false),
             f(2, "accessModes", Str, Many, false),
             f(3, "capacity", Quantity, Map, false),
-            f(4, "conditions", Msg(127), Many, false),
+            f(4, "conditions", Msg(135), Many, false),
             f(5, "allocatedResources", Quantity, Map, false),
             f(7, "allocatedResourceStatuses", Str, Map, false),
             f(8, "currentVolumeAttributesClassName", Str, One, true),
-            f(9, "modifyVolumeStatus", Msg(128), One, true),
+            f(9, "modifyVolumeStatus", Msg(136), One, true),
         ],
     },
-    // 49
+    // 53
+    Message {
+        name: "io.k8s.api.core.v1.PersistentVolumeSpec",
+        fields: &[
+            f(1, "capacity", Quantity, Map, false),
+            f(2, "", Msg(137), Inline, false),
+            f(3, "accessModes", Str, Many, false),
+            f(4, "claimRef", Msg(45), One, true),
+            f(5, "persistentVolumeReclaimPolicy", Str, One, false),
+            f(6, "storageClassName", Str, One, false),
+            f(7, "mountOptions", Str, Many, false),
+            f(8, "volumeMode", Str, One, true),
+            f(9, "nodeAffinity", Msg(138), One, true),
+            f(10, "volumeAttributesClassName", Str, One, true),
+        ],
+    },
+    // 54
+    Message {
+        name: "io.k8s.api.core.v1.PersistentVolumeStatus",
+        fields: &[
+            f(1, "phase", Str, One, false),
+            f(2, "message", Str, One, false),
+            f(3, "reason", Str, One, false),
+            f(4, "lastPhaseTransitionTime", Time, One, true),
+        ],
+    },
+    // 55
     Message {
         name: "io.k8s.api.core.v1.ResourceQuotaSpec",
         fields: &[
             f(1, "hard", Quantity, Map, false),
             f(2, "scopes", Str, Many, false),
-            f(3, "scopeSelector", Msg(129), One, true),
+            f(3, "scopeSelector", Msg(139), One, true),
         ],
     },
-    // 50
+    // 56
     Message {
         name: "io.k8s.api.core.v1.ResourceQuotaStatus",
         fields: &[
@@ -707,26 +775,26 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "used", Quantity, Map, false),
         ],
     },
-    // 51
+    // 57
     Message {
         name: "io.k8s.api.core.v1.LimitRangeSpec",
-        fields: &[f(1, "limits", Msg(130), Many, true)],
+        fields: &[f(1, "limits", Msg(140), Many, true)],
     },
-    // 52
+    // 58
     Message {
         name: "io.k8s.api.apps.v1.DeploymentSpec",
         fields: &[
             f(1, "replicas", I32, One, true),
-            f(2, "selector", Msg(123), One, true),
-            f(3, "template", Msg(131), One, true),
-            f(4, "strategy", Msg(132), One, false),
+            f(2, "selector", Msg(131), One, true),
+            f(3, "template", Msg(112), One, true),
+            f(4, "strategy", Msg(141), One, false),
             f(5, "minReadySeconds", I32, One, false),
             f(6, "revisionHistoryLimit", I32, One, true),
             f(7, "paused", Bool, One, false),
             f(9, "progressDeadlineSeconds", I32, One, true),
         ],
     },
-    // 53
+    // 59
     Message {
         name: "io.k8s.api.apps.v1.DeploymentStatus",
         fields: &[
@@ -735,23 +803,23 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "updatedReplicas", I32, One, false),
             f(4, "availableReplicas", I32, One, false),
             f(5, "unavailableReplicas", I32, One, false),
-            f(6, "conditions", Msg(133), Many, false),
+            f(6, "conditions", Msg(142), Many, false),
             f(7, "readyReplicas", I32, One, false),
             f(8, "collisionCount", I32, One, true),
             f(9, "terminatingReplicas", I32, One, true),
         ],
     },
-    // 54
+    // 60
     Message {
         name: "io.k8s.api.apps.v1.ReplicaSetSpec",
         fields: &[
             f(1, "replicas", I32, One, true),
-            f(2, "selector", Msg(123), One, true),
-            f(3, "template", Msg(131), One, false),
+            f(2, "selector", Msg(131), One, true),
+            f(3, "template", Msg(112), One, false),
             f(4, "minReadySeconds", I32, One, false),
         ],
     },
-    // 55
+    // 61
     Message {
         name: "io.k8s.api.apps.v1.ReplicaSetStatus",
         fields: &[
@@ -760,34 +828,34 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "observedGeneration", I64, One, false),
             f(4, "readyReplicas", I32, One, false),
             f(5, "availableReplicas", I32, One, false),
-            f(6, "conditions", Msg(134), Many, false),
+            f(6, "conditions", Msg(143), Many, false),
             f(7, "terminatingReplicas", I32, One, true),
         ],
     },
-    // 56
+    // 62
     Message {
         name: "io.k8s.api.apps.v1.StatefulSetSpec",
         fields: &[
             f(1, "replicas", I32, One, true),
-            f(2, "selector", Msg(123), One, true),
-            f(3, "template", Msg(131), One, true),
-            f(4, "volumeClaimTemplates", Msg(9), Many, false),
+            f(2, "selector", Msg(131), One, true),
+            f(3, "template", Msg(112), One, true),
+            f(4, "volumeClaimTemplates", Msg(10), Many, false),
             f(5, "serviceName", Str, One, true),
             f(6, "podManagementPolicy", Str, One, false),
-            f(7, "updateStrategy", Msg(135), One, false),
+            f(7, "updateStrategy", Msg(144), One, false),
             f(8, "revisionHistoryLimit", I32, One, true),
             f(9, "minReadySeconds", I32, One, false),
             f(
                 10,
                 "persistentVolumeClaimRetentionPolicy",
-                Msg(136),
+                Msg(145),
                 One,
                 true,
             ),
-            f(11, "ordinals", Msg(137), One, true),
+            f(11, "ordinals", Msg(146), One, true),
         ],
     },
-    // 57
+    // 63
     Message {
         name: "io.k8s.api.apps.v1.StatefulSetStatus",
         fields: &[
@@ -799,22 +867,22 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "currentRevision", Str, One, false),
             f(7, "updateRevision", Str, One, false),
             f(9, "collisionCount", I32, One, true),
-            f(10, "conditions", Msg(138), Many, false),
+            f(10, "conditions", Msg(147), Many, false),
             f(11, "availableReplicas", I32, One, true),
         ],
     },
-    // 58
+    // 64
     Message {
         name: "io.k8s.api.apps.v1.DaemonSetSpec",
         fields: &[
-            f(1, "selector", Msg(123), One, true),
-            f(2, "template", Msg(131), One, true),
-            f(3, "updateStrategy", Msg(139), One, false),
+            f(1, "selector", Msg(131), One, true),
+            f(2, "template", Msg(112), One, true),
+            f(3, "updateStrategy", Msg(148), One, false),
             f(4, "minReadySeconds", I32, One, false),
             f(6, "revisionHistoryLimit", I32, One, true),
         ],
     },
-    // 59
+    // 65
     Message {
         name: "io.k8s.api.apps.v1.DaemonSetStatus",
         fields: &[
@@ -827,49 +895,49 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "numberAvailable", I32, One, false),
             f(8, "numberUnavailable", I32, One, false),
             f(9, "collisionCount", I32, One, true),
-            f(10, "conditions", Msg(140), Many, false),
+            f(10, "conditions", Msg(149), Many, false),
         ],
     },
-    // 60
+    // 66
     Message {
         name: "io.k8s.api.batch.v1.JobSpec",
         fields: &[
             f(1, "parallelism", I32, One, true),
             f(2, "completions", I32, One, true),
             f(3, "activeDeadlineSeconds", I64, One, true),
-            f(4, "selector", Msg(123), One, true),
+            f(4, "selector", Msg(131), One, true),
             f(5, "manualSelector", Bool, One, true),
-            f(6, "template", Msg(131), One, true),
+            f(6, "template", Msg(112), One, true),
             f(7, "backoffLimit", I32, One, true),
             f(8, "ttlSecondsAfterFinished", I32, One, true),
             f(9, "completionMode", Str, One, true),
             f(10, "suspend", Bool, One, true),
-            f(11, "podFailurePolicy", Msg(141), One, true),
+            f(11, "podFailurePolicy", Msg(150), One, true),
             f(12, "backoffLimitPerIndex", I32, One, true),
             f(13, "maxFailedIndexes", I32, One, true),
             f(14, "podReplacementPolicy", Str, One, true),
             f(15, "managedBy", Str, One, true),
-            f(16, "successPolicy", Msg(142), One, true),
+            f(16, "successPolicy", Msg(151), One, true),
         ],
     },
-    // 61
+    // 67
     Message {
         name: "io.k8s.api.batch.v1.JobStatus",
         fields: &[
-            f(1, "conditions", Msg(143), Many, false),
+            f(1, "conditions", Msg(152), Many, false),
             f(2, "startTime", Time, One, true),
             f(3, "completionTime", Time, One, true),
             f(4, "active", I32, One, false),
             f(5, "succeeded", I32, One, false),
             f(6, "failed", I32, One, false),
             f(7, "completedIndexes", Str, One, false),
-            f(8, "uncountedTerminatedPods", Msg(144), One, true),
+            f(8, "uncountedTerminatedPods", Msg(153), One, true),
             f(9, "ready", I32, One, true),
             f(10, "failedIndexes", Str, One, true),
             f(11, "terminating", I32, One, true),
         ],
     },
-    // 62
+    // 68
     Message {
         name: "io.k8s.api.batch.v1.CronJobSpec",
         fields: &[
@@ -877,33 +945,33 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "startingDeadlineSeconds", I64, One, true),
             f(3, "concurrencyPolicy", Str, One, false),
             f(4, "suspend", Bool, One, true),
-            f(5, "jobTemplate", Msg(145), One, true),
+            f(5, "jobTemplate", Msg(154), One, true),
             f(6, "successfulJobsHistoryLimit", I32, One, true),
             f(7, "failedJobsHistoryLimit", I32, One, true),
             f(8, "timeZone", Str, One, true),
         ],
     },
-    // 63
+    // 69
     Message {
         name: "io.k8s.api.batch.v1.CronJobStatus",
         fields: &[
-            f(1, "active", Msg(41), Many, false),
+            f(1, "active", Msg(45), Many, false),
             f(4, "lastScheduleTime", Time, One, true),
             f(5, "lastSuccessfulTime", Time, One, true),
         ],
     },
-    // 64
+    // 70
     Message {
         name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerSpec",
         fields: &[
-            f(1, "scaleTargetRef", Msg(146), One, true),
+            f(1, "scaleTargetRef", Msg(155), One, true),
             f(2, "minReplicas", I32, One, true),
             f(3, "maxReplicas", I32, One, true),
-            f(4, "metrics", Msg(147), Many, false),
-            f(5, "behavior", Msg(148), One, true),
+            f(4, "metrics", Msg(156), Many, false),
+            f(5, "behavior", Msg(157), One, true),
         ],
     },
-    // 65
+    // 71
     Message {
         name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus",
         fields: &[
@@ -911,21 +979,21 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "lastScaleTime", Time, One, true),
             f(3, "currentReplicas", I32, One, false),
             f(4, "desiredReplicas", I32, One, true),
-            f(5, "currentMetrics", Msg(149), Many, true),
-            f(6, "conditions", Msg(150), Many, false),
+            f(5, "currentMetrics", Msg(158), Many, true),
+            f(6, "conditions", Msg(159), Many, false),
         ],
     },
-    // 66
+    // 72
     Message {
         name: "io.k8s.api.autoscaling.v1.HorizontalPodAutoscalerSpec",
         fields: &[
-            f(1, "scaleTargetRef", Msg(151), One, true),
+            f(1, "scaleTargetRef", Msg(160), One, true),
             f(2, "minReplicas", I32, One, true),
             f(3, "maxReplicas", I32, One, true),
             f(4, "targetCPUUtilizationPercentage", I32, One, true),
         ],
     },
-    // 67
+    // 73
     Message {
         name: "io.k8s.api.autoscaling.v1.HorizontalPodAutoscalerStatus",
         fields: &[
@@ -936,54 +1004,54 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "currentCPUUtilizationPercentage", I32, One, true),
         ],
     },
-    // 68
+    // 74
     Message {
         name: "io.k8s.api.networking.v1.IngressSpec",
         fields: &[
-            f(1, "defaultBackend", Msg(152), One, true),
-            f(2, "tls", Msg(153), Many, false),
-            f(3, "rules", Msg(154), Many, false),
+            f(1, "defaultBackend", Msg(161), One, true),
+            f(2, "tls", Msg(162), Many, false),
+            f(3, "rules", Msg(163), Many, false),
             f(4, "ingressClassName", Str, One, true),
         ],
     },
-    // 69
+    // 75
     Message {
         name: "io.k8s.api.networking.v1.IngressStatus",
-        fields: &[f(1, "loadBalancer", Msg(155), One, false)],
+        fields: &[f(1, "loadBalancer", Msg(164), One, false)],
     },
-    // 70
+    // 76
     Message {
         name: "io.k8s.api.networking.v1.IngressClassSpec",
         fields: &[
             f(1, "controller", Str, One, false),
-            f(2, "parameters", Msg(156), One, true),
+            f(2, "parameters", Msg(165), One, true),
         ],
     },
-    // 71
+    // 77
     Message {
         name: "io.k8s.api.networking.v1.NetworkPolicySpec",
         fields: &[
-            f(1, "podSelector", Msg(123), One, true),
-            f(2, "ingress", Msg(157), Many, false),
-            f(3, "egress", Msg(158), Many, false),
+            f(1, "podSelector", Msg(131), One, true),
+            f(2, "ingress", Msg(166), Many, false),
+            f(3, "egress", Msg(167), Many, false),
             f(4, "policyTypes", Str, Many, false),
         ],
     },
-    // 72
+    // 78
     Message {
         name: "io.k8s.api.discovery.v1.Endpoint",
         fields: &[
             f(1, "addresses", Str, Many, true),
-            f(2, "conditions", Msg(159), One, false),
+            f(2, "conditions", Msg(168), One, false),
             f(3, "hostname", Str, One, true),
-            f(4, "targetRef", Msg(41), One, true),
+            f(4, "targetRef", Msg(45), One, true),
             f(5, "deprecatedTopology", Str, Map, false),
             f(6, "nodeName", Str, One, true),
             f(7, "zone", Str, One, true),
-            f(8, "hints", Msg(160), One, true),
+            f(8, "hints", Msg(169), One, true),
         ],
     },
-    // 73
+    // 79
     Message {
         name: "io.k8s.api.discovery.v1.EndpointPort",
         fields: &[
@@ -993,7 +1061,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "appProtocol", Str, One, true),
         ],
     },
-    // 74
+    // 80
     Message {
         name: "io.k8s.api.coordination.v1.LeaseSpec",
         fields: &[
@@ -1006,17 +1074,17 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "preferredHolder", Str, One, true),
         ],
     },
-    // 75
+    // 81
     Message {
         name: "io.k8s.api.policy.v1.PodDisruptionBudgetSpec",
         fields: &[
             f(1, "minAvailable", IntOrString, One, true),
-            f(2, "selector", Msg(123), One, true),
+            f(2, "selector", Msg(131), One, true),
             f(3, "maxUnavailable", IntOrString, One, true),
             f(4, "unhealthyPodEvictionPolicy", Str, One, true),
         ],
     },
-    // 76
+    // 82
     Message {
         name: "io.k8s.api.policy.v1.PodDisruptionBudgetStatus",
         fields: &[
@@ -1026,10 +1094,10 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "currentHealthy", I32, One, true),
             f(5, "desiredHealthy", I32, One, true),
             f(6, "expectedPods", I32, One, true),
-            f(7, "conditions", Msg(109), Many, false),
+            f(7, "conditions", Msg(117), Many, false),
         ],
     },
-    // 77
+    // 83
     Message {
         name: "io.k8s.api.rbac.v1.PolicyRule",
         fields: &[
@@ -1040,12 +1108,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "nonResourceURLs", Str, Many, false),
         ],
     },
-    // 78
+    // 84
     Message {
         name: "io.k8s.api.rbac.v1.AggregationRule",
-        fields: &[f(1, "clusterRoleSelectors", Msg(123), Many, false)],
+        fields: &[f(1, "clusterRoleSelectors", Msg(131), Many, false)],
     },
-    // 79
+    // 85
     Message {
         name: "io.k8s.api.rbac.v1.Subject",
         fields: &[
@@ -1055,7 +1123,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "namespace", Str, One, false),
         ],
     },
-    // 80
+    // 86
     Message {
         name: "io.k8s.api.rbac.v1.RoleRef",
         fields: &[
@@ -1064,7 +1132,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "name", Str, One, true),
         ],
     },
-    // 81
+    // 87
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.Preconditions",
         fields: &[
@@ -1072,12 +1140,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "resourceVersion", Str, One, true),
         ],
     },
-    // 82
+    // 88
     Message {
         name: "io.k8s.api.autoscaling.v1.ScaleSpec",
         fields: &[f(1, "replicas", I32, One, false)],
     },
-    // 83
+    // 89
     Message {
         name: "io.k8s.api.autoscaling.v1.ScaleStatus",
         fields: &[
@@ -1085,7 +1153,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "selector", Str, One, false),
         ],
     },
-    // 84
+    // 90
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference",
         fields: &[
@@ -1097,7 +1165,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "blockOwnerDeletion", Bool, One, true),
         ],
     },
-    // 85
+    // 91
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry",
         fields: &[
@@ -1110,7 +1178,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(8, "subresource", Str, One, false),
         ],
     },
-    // 86
+    // 92
     Message {
         name: "io.k8s.api.core.v1.NamespaceCondition",
         fields: &[
@@ -1121,15 +1189,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "message", Str, One, false),
         ],
     },
-    // 87
+    // 93
     Message {
         name: "io.k8s.api.core.v1.Volume",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "", Msg(161), Inline, false),
+            f(2, "", Msg(170), Inline, false),
         ],
     },
-    // 88
+    // 94
     Message {
         name: "io.k8s.api.core.v1.Container",
         fields: &[
@@ -1138,64 +1206,64 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "command", Str, Many, false),
             f(4, "args", Str, Many, false),
             f(5, "workingDir", Str, One, false),
-            f(6, "ports", Msg(162), Many, false),
-            f(7, "env", Msg(164), Many, false),
-            f(8, "resources", Msg(100), One, false),
-            f(9, "volumeMounts", Msg(166), Many, false),
-            f(10, "livenessProbe", Msg(168), One, true),
-            f(11, "readinessProbe", Msg(168), One, true),
-            f(12, "lifecycle", Msg(169), One, true),
+            f(6, "ports", Msg(171), Many, false),
+            f(7, "env", Msg(173), Many, false),
+            f(8, "resources", Msg(106), One, false),
+            f(9, "volumeMounts", Msg(175), Many, false),
+            f(10, "livenessProbe", Msg(177), One, true),
+            f(11, "readinessProbe", Msg(177), One, true),
+            f(12, "lifecycle", Msg(178), One, true),
             f(13, "terminationMessagePath", Str, One, false),
             f(14, "imagePullPolicy", Str, One, false),
-            f(15, "securityContext", Msg(170), One, true),
+            f(15, "securityContext", Msg(179), One, true),
             f(16, "stdin", Bool, One, false),
             f(17, "stdinOnce", Bool, One, false),
             f(18, "tty", Bool, One, false),
-            f(19, "envFrom", Msg(163), Many, false),
+            f(19, "envFrom", Msg(172), Many, false),
             f(20, "terminationMessagePolicy", Str, One, false),
-            f(21, "volumeDevices", Msg(167), Many, false),
-            f(22, "startupProbe", Msg(168), One, true),
-            f(23, "resizePolicy", Msg(165), Many, false),
+            f(21, "volumeDevices", Msg(176), Many, false),
+            f(22, "startupProbe", Msg(177), One, true),
+            f(23, "resizePolicy", Msg(174), Many, false),
             f(24, "restartPolicy", Str, One, true),
         ],
     },
-    // 89
+    // 95
     Message {
         name: "io.k8s.api.core.v1.EphemeralContainer",
         fields: &[
-            f(1, "", Msg(171), Inline, false),
+            f(1, "", Msg(180), Inline, false),
             f(2, "targetContainerName", Str, One, false),
         ],
     },
-    // 90
+    // 96
     Message {
         name: "io.k8s.api.core.v1.PodSecurityContext",
         fields: &[
-            f(1, "seLinuxOptions", Msg(172), One, true),
+            f(1, "seLinuxOptions", Msg(181), One, true),
             f(2, "runAsUser", I64, One, true),
             f(3, "runAsNonRoot", Bool, One, true),
             f(4, "supplementalGroups", I64, Many, false),
             f(5, "fsGroup", I64, One, true),
             f(6, "runAsGroup", I64, One, true),
-            f(7, "sysctls", Msg(174), Many, false),
-            f(8, "windowsOptions", Msg(173), One, true),
+            f(7, "sysctls", Msg(183), Many, false),
+            f(8, "windowsOptions", Msg(182), One, true),
             f(9, "fsGroupChangePolicy", Str, One, true),
-            f(10, "seccompProfile", Msg(175), One, true),
-            f(11, "appArmorProfile", Msg(176), One, true),
+            f(10, "seccompProfile", Msg(184), One, true),
+            f(11, "appArmorProfile", Msg(185), One, true),
             f(12, "supplementalGroupsPolicy", Str, One, true),
             f(13, "seLinuxChangePolicy", Str, One, true),
         ],
     },
-    // 91
+    // 97
     Message {
         name: "io.k8s.api.core.v1.Affinity",
         fields: &[
-            f(1, "nodeAffinity", Msg(177), One, true),
-            f(2, "podAffinity", Msg(178), One, true),
-            f(3, "podAntiAffinity", Msg(179), One, true),
+            f(1, "nodeAffinity", Msg(186), One, true),
+            f(2, "podAffinity", Msg(187), One, true),
+            f(3, "podAntiAffinity", Msg(188), One, true),
         ],
     },
-    // 92
+    // 98
     Message {
         name: "io.k8s.api.core.v1.Toleration",
         fields: &[
@@ -1206,7 +1274,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "tolerationSeconds", I64, One, true),
         ],
     },
-    // 93
+    // 99
     Message {
         name: "io.k8s.api.core.v1.HostAlias",
         fields: &[
@@ -1214,45 +1282,45 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "hostnames", Str, Many, false),
         ],
     },
-    // 94
+    // 100
     Message {
         name: "io.k8s.api.core.v1.PodDNSConfig",
         fields: &[
             f(1, "nameservers", Str, Many, false),
             f(2, "searches", Str, Many, false),
-            f(3, "options", Msg(180), Many, false),
+            f(3, "options", Msg(189), Many, false),
         ],
     },
-    // 95
+    // 101
     Message {
         name: "io.k8s.api.core.v1.PodReadinessGate",
         fields: &[f(1, "conditionType", Str, One, true)],
     },
-    // 96
+    // 102
     Message {
         name: "io.k8s.api.core.v1.TopologySpreadConstraint",
         fields: &[
             f(1, "maxSkew", I32, One, true),
             f(2, "topologyKey", Str, One, true),
             f(3, "whenUnsatisfiable", Str, One, true),
-            f(4, "labelSelector", Msg(123), One, true),
+            f(4, "labelSelector", Msg(131), One, true),
             f(5, "minDomains", I32, One, true),
             f(6, "nodeAffinityPolicy", Str, One, true),
             f(7, "nodeTaintsPolicy", Str, One, true),
             f(8, "matchLabelKeys", Str, Many, false),
         ],
     },
-    // 97
+    // 103
     Message {
         name: "io.k8s.api.core.v1.PodOS",
         fields: &[f(1, "name", Str, One, true)],
     },
-    // 98
+    // 104
     Message {
         name: "io.k8s.api.core.v1.PodSchedulingGate",
         fields: &[f(1, "name", Str, One, true)],
     },
-    // 99
+    // 105
     Message {
         name: "io.k8s.api.core.v1.PodResourceClaim",
         fields: &[
@@ -1261,16 +1329,16 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "resourceClaimTemplateName", Str, One, true),
         ],
     },
-    // 100
+    // 106
     Message {
         name: "io.k8s.api.core.v1.ResourceRequirements",
         fields: &[
             f(1, "limits", Quantity, Map, false),
             f(2, "requests", Quantity, Map, false),
-            f(3, "claims", Msg(181), Many, false),
+            f(3, "claims", Msg(190), Many, false),
         ],
     },
-    // 101
+    // 107
     Message {
         name: "io.k8s.api.core.v1.PodCondition",
         fields: &[
@@ -1283,23 +1351,23 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "observedGeneration", I64, One, false),
         ],
     },
-    // 102
+    // 108
     Message {
         name: "io.k8s.api.core.v1.HostIP",
         fields: &[f(1, "ip", Str, One, true)],
     },
-    // 103
+    // 109
     Message {
         name: "io.k8s.api.core.v1.PodIP",
         fields: &[f(1, "ip", Str, One, true)],
     },
-    // 104
+    // 110
     Message {
         name: "io.k8s.api.core.v1.ContainerStatus",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "state", Msg(182), One, false),
-            f(3, "lastState", Msg(182), One, false),
+            f(2, "state", Msg(191), One, false),
+            f(3, "lastState", Msg(191), One, false),
             f(4, "ready", Bool, One, true),
             f(5, "restartCount", I32, One, true),
             f(6, "image", Str, One, true),
@@ -1307,14 +1375,14 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(8, "containerID", Str, One, false),
             f(9, "started", Bool, One, true),
             f(10, "allocatedResources", Quantity, Map, false),
-            f(11, "resources", Msg(100), One, true),
-            f(12, "volumeMounts", Msg(183), Many, false),
-            f(13, "user", Msg(184), One, true),
-            f(14, "allocatedResourcesStatus", Msg(185), Many, false),
+            f(11, "resources", Msg(106), One, true),
+            f(12, "volumeMounts", Msg(192), Many, false),
+            f(13, "user", Msg(193), One, true),
+            f(14, "allocatedResourcesStatus", Msg(194), Many, false),
             f(15, "stopSignal", Str, One, true),
         ],
     },
-    // 105
+    // 111
     Message {
         name: "io.k8s.api.core.v1.PodResourceClaimStatus",
         fields: &[
@@ -1322,7 +1390,26 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "resourceClaimName", Str, One, true),
         ],
     },
-    // 106
+    // 112
+    Message {
+        name: "io.k8s.api.core.v1.PodTemplateSpec",
+        fields: &[
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(38), One, false),
+        ],
+    },
+    // 113
+    Message {
+        name: "io.k8s.api.core.v1.ReplicationControllerCondition",
+        fields: &[
+            f(1, "type", Str, One, true),
+            f(2, "status", Str, One, true),
+            f(3, "lastTransitionTime", Time, One, false),
+            f(4, "reason", Str, One, false),
+            f(5, "message", Str, One, false),
+        ],
+    },
+    // 114
     Message {
         name: "io.k8s.api.core.v1.ServicePort",
         fields: &[
@@ -1334,17 +1421,17 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "appProtocol", Str, One, true),
         ],
     },
-    // 107
+    // 115
     Message {
         name: "io.k8s.api.core.v1.SessionAffinityConfig",
-        fields: &[f(1, "clientIP", Msg(186), One, true)],
+        fields: &[f(1, "clientIP", Msg(195), One, true)],
     },
-    // 108
+    // 116
     Message {
         name: "io.k8s.api.core.v1.LoadBalancerStatus",
-        fields: &[f(1, "ingress", Msg(187), Many, false)],
+        fields: &[f(1, "ingress", Msg(196), Many, false)],
     },
-    // 109
+    // 117
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.Condition",
         fields: &[
@@ -1356,17 +1443,17 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "message", Str, One, true),
         ],
     },
-    // 110
+    // 118
     Message {
         name: "io.k8s.api.core.v1.EndpointAddress",
         fields: &[
             f(1, "ip", Str, One, true),
-            f(2, "targetRef", Msg(41), One, true),
+            f(2, "targetRef", Msg(45), One, true),
             f(3, "hostname", Str, One, false),
             f(4, "nodeName", Str, One, true),
         ],
     },
-    // 111
+    // 119
     Message {
         name: "io.k8s.api.core.v1.EndpointPort",
         fields: &[
@@ -1376,7 +1463,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "appProtocol", Str, One, true),
         ],
     },
-    // 112
+    // 120
     Message {
         name: "io.k8s.api.core.v1.Taint",
         fields: &[
@@ -1386,12 +1473,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "timeAdded", Time, One, true),
         ],
     },
-    // 113
+    // 121
     Message {
         name: "io.k8s.api.core.v1.NodeConfigSource",
-        fields: &[f(2, "configMap", Msg(188), One, true)],
+        fields: &[f(2, "configMap", Msg(197), One, true)],
     },
-    // 114
+    // 122
     Message {
         name: "io.k8s.api.core.v1.NodeCondition",
         fields: &[
@@ -1403,7 +1490,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "message", Str, One, false),
         ],
     },
-    // 115
+    // 123
     Message {
         name: "io.k8s.api.core.v1.NodeAddress",
         fields: &[
@@ -1411,12 +1498,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "address", Str, One, true),
         ],
     },
-    // 116
+    // 124
     Message {
         name: "io.k8s.api.core.v1.NodeDaemonEndpoints",
-        fields: &[f(1, "kubeletEndpoint", Msg(189), One, false)],
+        fields: &[f(1, "kubeletEndpoint", Msg(198), One, false)],
     },
-    // 117
+    // 125
     Message {
         name: "io.k8s.api.core.v1.NodeSystemInfo",
         fields: &[
@@ -1430,10 +1517,10 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(8, "kubeProxyVersion", Str, One, true),
             f(9, "operatingSystem", Str, One, true),
             f(10, "architecture", Str, One, true),
-            f(11, "swap", Msg(190), One, true),
+            f(11, "swap", Msg(199), One, true),
         ],
     },
-    // 118
+    // 126
     Message {
         name: "io.k8s.api.core.v1.ContainerImage",
         fields: &[
@@ -1441,7 +1528,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "sizeBytes", I64, One, false),
         ],
     },
-    // 119
+    // 127
     Message {
         name: "io.k8s.api.core.v1.AttachedVolume",
         fields: &[
@@ -1449,38 +1536,38 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "devicePath", Str, One, true),
         ],
     },
-    // 120
+    // 128
     Message {
         name: "io.k8s.api.core.v1.NodeConfigStatus",
         fields: &[
-            f(1, "assigned", Msg(113), One, true),
-            f(2, "active", Msg(113), One, true),
-            f(3, "lastKnownGood", Msg(113), One, true),
+            f(1, "assigned", Msg(121), One, true),
+            f(2, "active", Msg(121), One, true),
+            f(3, "lastKnownGood", Msg(121), One, true),
             f(4, "error", Str, One, false),
         ],
     },
-    // 121
+    // 129
     Message {
         name: "io.k8s.api.core.v1.NodeRuntimeHandler",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "features", Msg(191), One, true),
+            f(2, "features", Msg(200), One, true),
         ],
     },
-    // 122
+    // 130
     Message {
         name: "io.k8s.api.core.v1.NodeFeatures",
         fields: &[f(1, "supplementalGroupsPolicy", Bool, One, true)],
     },
-    // 123
+    // 131
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector",
         fields: &[
             f(1, "matchLabels", Str, Map, false),
-            f(2, "matchExpressions", Msg(192), Many, false),
+            f(2, "matchExpressions", Msg(201), Many, false),
         ],
     },
-    // 124
+    // 132
     Message {
         name: "io.k8s.api.core.v1.VolumeResourceRequirements",
         fields: &[
@@ -1488,7 +1575,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "requests", Quantity, Map, false),
         ],
     },
-    // 125
+    // 133
     Message {
         name: "io.k8s.api.core.v1.TypedLocalObjectReference",
         fields: &[
@@ -1497,7 +1584,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "name", Str, One, true),
         ],
     },
-    // 126
+    // 134
     Message {
         name: "io.k8s.api.core.v1.TypedObjectReference",
         fields: &[
@@ -1507,7 +1594,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "namespace", Str, One, true),
         ],
     },
-    // 127
+    // 135
     Message {
         name: "io.k8s.api.core.v1.PersistentVolumeClaimCondition",
         fields: &[
@@ -1519,7 +1606,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "message", Str, One, false),
         ],
     },
-    // 128
+    // 136
     Message {
         name: "io.k8s.api.core.v1.ModifyVolumeStatus",
         fields: &[
@@ -1527,12 +1614,45 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "status", Str, One, true),
         ],
     },
-    // 129
+    // 137
+    Message {
+        name: "PersistentVolumeSource (inline in io.k8s.api.core.v1.PersistentVolumeSpec)",
+        fields: &[
+            f(1, "gcePersistentDisk", Msg(202), One, true),
+            f(2, "awsElasticBlockStore", Msg(203), One, true),
+            f(3, "hostPath", Msg(204), One, true),
+            f(4, "glusterfs", Msg(205), One, true),
+            f(5, "nfs", Msg(206), One, true),
+            f(6, "rbd", Msg(207), One, true),
+            f(7, "iscsi", Msg(208), One, true),
+            f(8, "cinder", Msg(209), One, true),
+            f(9, "cephfs", Msg(210), One, true),
+            f(10, "fc", Msg(211), One, true),
+            f(11, "flocker", Msg(212), One, true),
+            f(12, "flexVolume", Msg(213), One, true),
+            f(13, "azureFile", Msg(214), One, true),
+            f(14, "vsphereVolume", Msg(215), One, true),
+            f(15, "quobyte", Msg(216), One, true),
+            f(16, "azureDisk", Msg(217), One, true),
+            f(17, "photonPersistentDisk", Msg(218), One, true),
+            f(18, "portworxVolume", Msg(219), One, true),
+            f(19, "scaleIO", Msg(220), One, true),
+            f(20, "local", Msg(221), One, true),
+            f(21, "storageos", Msg(222), One, true),
+            f(22, "csi", Msg(223), One, true),
+        ],
+    },
+    // 138
+    Message {
+        name: "io.k8s.api.core.v1.VolumeNodeAffinity",
+        fields: &[f(1, "required", Msg(224), One, true)],
+    },
+    // 139
     Message {
         name: "io.k8s.api.core.v1.ScopeSelector",
-        fields: &[f(1, "matchExpressions", Msg(193), Many, false)],
+        fields: &[f(1, "matchExpressions", Msg(225), Many, false)],
     },
-    // 130
+    // 140
     Message {
         name: "io.k8s.api.core.v1.LimitRangeItem",
         fields: &[
@@ -1544,23 +1664,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "maxLimitRequestRatio", Quantity, Map, false),
         ],
     },
-    // 131
-    Message {
-        name: "io.k8s.api.core.v1.PodTemplateSpec",
-        fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(36), One, false),
-        ],
-    },
-    // 132
+    // 141
     Message {
         name: "io.k8s.api.apps.v1.DeploymentStrategy",
         fields: &[
             f(1, "type", Str, One, false),
-            f(2, "rollingUpdate", Msg(194), One, true),
+            f(2, "rollingUpdate", Msg(226), One, true),
         ],
     },
-    // 133
+    // 142
     Message {
         name: "io.k8s.api.apps.v1.DeploymentCondition",
         fields: &[
@@ -1572,7 +1684,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "lastTransitionTime", Time, One, false),
         ],
     },
-    // 134
+    // 143
     Message {
         name: "io.k8s.api.apps.v1.ReplicaSetCondition",
         fields: &[
@@ -1583,15 +1695,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "message", Str, One, false),
         ],
     },
-    // 135
+    // 144
     Message {
         name: "io.k8s.api.apps.v1.StatefulSetUpdateStrategy",
         fields: &[
             f(1, "type", Str, One, false),
-            f(2, "rollingUpdate", Msg(195), One, true),
+            f(2, "rollingUpdate", Msg(227), One, true),
         ],
     },
-    // 136
+    // 145
     Message {
         name: "io.k8s.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy",
         fields: &[
@@ -1599,12 +1711,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "whenScaled", Str, One, false),
         ],
     },
-    // 137
+    // 146
     Message {
         name: "io.k8s.api.apps.v1.StatefulSetOrdinals",
         fields: &[f(1, "start", I32, One, true)],
     },
-    // 138
+    // 147
     Message {
         name: "io.k8s.api.apps.v1.StatefulSetCondition",
         fields: &[
@@ -1615,15 +1727,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "message", Str, One, false),
         ],
     },
-    // 139
+    // 148
     Message {
         name: "io.k8s.api.apps.v1.DaemonSetUpdateStrategy",
         fields: &[
             f(1, "type", Str, One, false),
-            f(2, "rollingUpdate", Msg(196), One, true),
+            f(2, "rollingUpdate", Msg(228), One, true),
         ],
     },
-    // 140
+    // 149
     Message {
         name: "io.k8s.api.apps.v1.DaemonSetCondition",
         fields: &[
@@ -1634,17 +1746,17 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "message", Str, One, false),
         ],
     },
-    // 141
+    // 150
     Message {
         name: "io.k8s.api.batch.v1.PodFailurePolicy",
-        fields: &[f(1, "rules", Msg(197), Many, true)],
+        fields: &[f(1, "rules", Msg(229), Many, true)],
     },
-    // 142
+    // 151
     Message {
         name: "io.k8s.api.batch.v1.SuccessPolicy",
-        fields: &[f(1, "rules", Msg(198), Many, true)],
+        fields: &[f(1, "rules", Msg(230), Many, true)],
     },
-    // 143
+    // 152
     Message {
         name: "io.k8s.api.batch.v1.JobCondition",
         fields: &[
@@ -1656,7 +1768,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "message", Str, One, false),
         ],
     },
-    // 144
+    // 153
     Message {
         name: "io.k8s.api.batch.v1.UncountedTerminatedPods",
         fields: &[
@@ -1664,15 +1776,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "failed", Str, Many, false),
         ],
     },
-    // 145
+    // 154
     Message {
         name: "io.k8s.api.batch.v1.JobTemplateSpec",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(60), One, false),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(66), One, false),
         ],
     },
-    // 146
+    // 155
     Message {
         name: "io.k8s.api.autoscaling.v2.CrossVersionObjectReference",
         fields: &[
@@ -1681,39 +1793,39 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "apiVersion", Str, One, false),
         ],
     },
-    // 147
+    // 156
     Message {
         name: "io.k8s.api.autoscaling.v2.MetricSpec",
         fields: &[
             f(1, "type", Str, One, true),
-            f(2, "object", Msg(199), One, true),
-            f(3, "pods", Msg(200), One, true),
-            f(4, "resource", Msg(201), One, true),
-            f(5, "external", Msg(203), One, true),
-            f(7, "containerResource", Msg(202), One, true),
+            f(2, "object", Msg(231), One, true),
+            f(3, "pods", Msg(232), One, true),
+            f(4, "resource", Msg(233), One, true),
+            f(5, "external", Msg(235), One, true),
+            f(7, "containerResource", Msg(234), One, true),
         ],
     },
-    // 148
+    // 157
     Message {
         name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerBehavior",
         fields: &[
-            f(1, "scaleUp", Msg(204), One, true),
-            f(2, "scaleDown", Msg(204), One, true),
+            f(1, "scaleUp", Msg(236), One, true),
+            f(2, "scaleDown", Msg(236), One, true),
         ],
     },
-    // 149
+    // 158
     Message {
         name: "io.k8s.api.autoscaling.v2.MetricStatus",
         fields: &[
             f(1, "type", Str, One, true),
-            f(2, "object", Msg(205), One, true),
-            f(3, "pods", Msg(206), One, true),
-            f(4, "resource", Msg(207), One, true),
-            f(5, "external", Msg(209), One, true),
-            f(7, "containerResource", Msg(208), One, true),
+            f(2, "object", Msg(237), One, true),
+            f(3, "pods", Msg(238), One, true),
+            f(4, "resource", Msg(239), One, true),
+            f(5, "external", Msg(241), One, true),
+            f(7, "containerResource", Msg(240), One, true),
         ],
     },
-    // 150
+    // 159
     Message {
         name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerCondition",
         fields: &[
@@ -1724,7 +1836,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "message", Str, One, false),
         ],
     },
-    // 151
+    // 160
     Message {
         name: "io.k8s.api.autoscaling.v1.CrossVersionObjectReference",
         fields: &[
@@ -1733,15 +1845,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "apiVersion", Str, One, false),
         ],
     },
-    // 152
+    // 161
     Message {
         name: "io.k8s.api.networking.v1.IngressBackend",
         fields: &[
-            f(3, "resource", Msg(125), One, true),
-            f(4, "service", Msg(210), One, true),
+            f(3, "resource", Msg(133), One, true),
+            f(4, "service", Msg(242), One, true),
         ],
     },
-    // 153
+    // 162
     Message {
         name: "io.k8s.api.networking.v1.IngressTLS",
         fields: &[
@@ -1749,20 +1861,20 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "secretName", Str, One, false),
         ],
     },
-    // 154
+    // 163
     Message {
         name: "io.k8s.api.networking.v1.IngressRule",
         fields: &[
             f(1, "host", Str, One, false),
-            f(2, "", Msg(211), Inline, false),
+            f(2, "", Msg(243), Inline, false),
         ],
     },
-    // 155
+    // 164
     Message {
         name: "io.k8s.api.networking.v1.IngressLoadBalancerStatus",
-        fields: &[f(1, "ingress", Msg(212), Many, false)],
+        fields: &[f(1, "ingress", Msg(244), Many, false)],
     },
-    // 156
+    // 165
     Message {
         name: "io.k8s.api.networking.v1.IngressClassParametersReference",
         fields: &[
@@ -1773,23 +1885,23 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "namespace", Str, One, true),
         ],
     },
-    // 157
+    // 166
     Message {
         name: "io.k8s.api.networking.v1.NetworkPolicyIngressRule",
         fields: &[
-            f(1, "ports", Msg(213), Many, false),
-            f(2, "from", Msg(214), Many, false),
+            f(1, "ports", Msg(245), Many, false),
+            f(2, "from", Msg(246), Many, false),
         ],
     },
-    // 158
+    // 167
     Message {
         name: "io.k8s.api.networking.v1.NetworkPolicyEgressRule",
         fields: &[
-            f(1, "ports", Msg(213), Many, false),
-            f(2, "to", Msg(214), Many, false),
+            f(1, "ports", Msg(245), Many, false),
+            f(2, "to", Msg(246), Many, false),
         ],
     },
-    // 159
+    // 168
     Message {
         name: "io.k8s.api.discovery.v1.EndpointConditions",
         fields: &[
@@ -1798,51 +1910,51 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "terminating", Bool, One, true),
         ],
     },
-    // 160
+    // 169
     Message {
         name: "io.k8s.api.discovery.v1.EndpointHints",
         fields: &[
-            f(1, "forZones", Msg(215), Many, false),
-            f(2, "forNodes", Msg(216), Many, false),
+            f(1, "forZones", Msg(247), Many, false),
+            f(2, "forNodes", Msg(248), Many, false),
         ],
     },
-    // 161
+    // 170
     Message {
         name: "VolumeSource (inline in io.k8s.api.core.v1.Volume)",
         fields: &[
-            f(1, "hostPath", Msg(217), One, true),
-            f(2, "emptyDir", Msg(218), One, true),
-            f(3, "gcePersistentDisk", Msg(219), One, true),
-            f(4, "awsElasticBlockStore", Msg(220), One, true),
-            f(5, "gitRepo", Msg(221), One, true),
-            f(6, "secret", Msg(222), One, true),
-            f(7, "nfs", Msg(223), One, true),
-            f(8, "iscsi", Msg(224), One, true),
-            f(9, "glusterfs", Msg(225), One, true),
-            f(10, "persistentVolumeClaim", Msg(226), One, true),
-            f(11, "rbd", Msg(227), One, true),
-            f(12, "flexVolume", Msg(228), One, true),
-            f(13, "cinder", Msg(229), One, true),
-            f(14, "cephfs", Msg(230), One, true),
-            f(15, "flocker", Msg(231), One, true),
-            f(16, "downwardAPI", Msg(232), One, true),
-            f(17, "fc", Msg(233), One, true),
-            f(18, "azureFile", Msg(234), One, true),
-            f(19, "configMap", Msg(235), One, true),
-            f(20, "vsphereVolume", Msg(236), One, true),
-            f(21, "quobyte", Msg(237), One, true),
-            f(22, "azureDisk", Msg(238), One, true),
-            f(23, "photonPersistentDisk", Msg(239), One, true),
-            f(24, "portworxVolume", Msg(241), One, true),
-            f(25, "scaleIO", Msg(242), One, true),
-            f(26, "projected", Msg(240), One, true),
-            f(27, "storageos", Msg(243), One, true),
-            f(28, "csi", Msg(244), One, true),
-            f(29, "ephemeral", Msg(245), One, true),
-            f(30, "image", Msg(246), One, true),
+            f(1, "hostPath", Msg(204), One, true),
+            f(2, "emptyDir", Msg(249), One, true),
+            f(3, "gcePersistentDisk", Msg(202), One, true),
+            f(4, "awsElasticBlockStore", Msg(203), One, true),
+            f(5, "gitRepo", Msg(250), One, true),
+            f(6, "secret", Msg(251), One, true),
+            f(7, "nfs", Msg(206), One, true),
+            f(8, "iscsi", Msg(252), One, true),
+            f(9, "glusterfs", Msg(253), One, true),
+            f(10, "persistentVolumeClaim", Msg(254), One, true),
+            f(11, "rbd", Msg(255), One, true),
+            f(12, "flexVolume", Msg(256), One, true),
+            f(13, "cinder", Msg(257), One, true),
+            f(14, "cephfs", Msg(258), One, true),
+            f(15, "flocker", Msg(212), One, true),
+            f(16, "downwardAPI", Msg(259), One, true),
+            f(17, "fc", Msg(211), One, true),
+            f(18, "azureFile", Msg(260), One, true),
+            f(19, "configMap", Msg(261), One, true),
+            f(20, "vsphereVolume", Msg(215), One, true),
+            f(21, "quobyte", Msg(216), One, true),
+            f(22, "azureDisk", Msg(217), One, true),
+            f(23, "photonPersistentDisk", Msg(218), One, true),
+            f(24, "portworxVolume", Msg(219), One, true),
+            f(25, "scaleIO", Msg(263), One, true),
+            f(26, "projected", Msg(262), One, true),
+            f(27, "storageos", Msg(264), One, true),
+            f(28, "csi", Msg(265), One, true),
+            f(29, "ephemeral", Msg(266), One, true),
+            f(30, "image", Msg(267), One, true),
         ],
     },
-    // 162
+    // 171
     Message {
         name: "io.k8s.api.core.v1.ContainerPort",
         fields: &[
@@ -1853,25 +1965,25 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "hostIP", Str, One, false),
         ],
     },
-    // 163
+    // 172
     Message {
         name: "io.k8s.api.core.v1.EnvFromSource",
         fields: &[
             f(1, "prefix", Str, One, false),
-            f(2, "configMapRef", Msg(247), One, true),
-            f(3, "secretRef", Msg(248), One, true),
+            f(2, "configMapRef", Msg(268), One, true),
+            f(3, "secretRef", Msg(269), One, true),
         ],
     },
-    // 164
+    // 173
     Message {
         name: "io.k8s.api.core.v1.EnvVar",
         fields: &[
             f(1, "name", Str, One, true),
             f(2, "value", Str, One, false),
-            f(3, "valueFrom", Msg(249), One, true),
+            f(3, "valueFrom", Msg(270), One, true),
         ],
     },
-    // 165
+    // 174
     Message {
         name: "io.k8s.api.core.v1.ContainerResizePolicy",
         fields: &[
@@ -1879,7 +1991,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "restartPolicy", Str, One, true),
         ],
     },
-    // 166
+    // 175
     Message {
         name: "io.k8s.api.core.v1.VolumeMount",
         fields: &[
@@ -1892,7 +2004,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "recursiveReadOnly", Str, One, true),
         ],
     },
-    // 167
+    // 176
     Message {
         name: "io.k8s.api.core.v1.VolumeDevice",
         fields: &[
@@ -1900,11 +2012,11 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "devicePath", Str, One, true),
         ],
     },
-    // 168
+    // 177
     Message {
         name: "io.k8s.api.core.v1.Probe",
         fields: &[
-            f(1, "", Msg(250), Inline, false),
+            f(1, "", Msg(271), Inline, false),
             f(2, "initialDelaySeconds", I32, One, false),
             f(3, "timeoutSeconds", I32, One, false),
             f(4, "periodSeconds", I32, One, false),
@@ -1913,34 +2025,34 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "terminationGracePeriodSeconds", I64, One, true),
         ],
     },
-    // 169
+    // 178
     Message {
         name: "io.k8s.api.core.v1.Lifecycle",
         fields: &[
-            f(1, "postStart", Msg(251), One, true),
-            f(2, "preStop", Msg(251), One, true),
+            f(1, "postStart", Msg(272), One, true),
+            f(2, "preStop", Msg(272), One, true),
             f(3, "stopSignal", Str, One, true),
         ],
     },
-    // 170
+    // 179
     Message {
         name: "io.k8s.api.core.v1.SecurityContext",
         fields: &[
-            f(1, "capabilities", Msg(252), One, true),
+            f(1, "capabilities", Msg(273), One, true),
             f(2, "privileged", Bool, One, true),
-            f(3, "seLinuxOptions", Msg(172), One, true),
+            f(3, "seLinuxOptions", Msg(181), One, true),
             f(4, "runAsUser", I64, One, true),
             f(5, "runAsNonRoot", Bool, One, true),
             f(6, "readOnlyRootFilesystem", Bool, One, true),
             f(7, "allowPrivilegeEscalation", Bool, One, true),
             f(8, "runAsGroup", I64, One, true),
             f(9, "procMount", Str, One, true),
-            f(10, "windowsOptions", Msg(173), One, true),
-            f(11, "seccompProfile", Msg(175), One, true),
-            f(12, "appArmorProfile", Msg(176), One, true),
+            f(10, "windowsOptions", Msg(182), One, true),
+            f(11, "seccompProfile", Msg(184), One, true),
+            f(12, "appArmorProfile", Msg(185), One, true),
         ],
     },
-    // 171
+    // 180
     Message {
         name: "EphemeralContainerCommon (inline in io.k8s.api.core.v1.EphemeralContainer)",
         fields: &[
@@ -1949,28 +2061,28 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "command", Str, Many, false),
             f(4, "args", Str, Many, false),
             f(5, "workingDir", Str, One, false),
-            f(6, "ports", Msg(162), Many, false),
-            f(7, "env", Msg(164), Many, false),
-            f(8, "resources", Msg(100), One, false),
-            f(9, "volumeMounts", Msg(166), Many, false),
-            f(10, "livenessProbe", Msg(168), One, true),
-            f(11, "readinessProbe", Msg(168), One, true),
-            f(12, "lifecycle", Msg(169), One, true),
+            f(6, "ports", Msg(171), Many, false),
+            f(7, "env", Msg(173), Many, false),
+            f(8, "resources", Msg(106), One, false),
+            f(9, "volumeMounts", Msg(175), Many, false),
+            f(10, "livenessProbe", Msg(177), One, true),
+            f(11, "readinessProbe", Msg(177), One, true),
+            f(12, "lifecycle", Msg(178), One, true),
             f(13, "terminationMessagePath", Str, One, false),
             f(14, "imagePullPolicy", Str, One, false),
-            f(15, "securityContext", Msg(170), One, true),
+            f(15, "securityContext", Msg(179), One, true),
             f(16, "stdin", Bool, One, false),
             f(17, "stdinOnce", Bool, One, false),
             f(18, "tty", Bool, One, false),
-            f(19, "envFrom", Msg(163), Many, false),
+            f(19, "envFrom", Msg(172), Many, false),
             f(20, "terminationMessagePolicy", Str, One, false),
-            f(21, "volumeDevices", Msg(167), Many, false),
-            f(22, "startupProbe", Msg(168), One, true),
-            f(23, "resizePolicy", Msg(165), Many, false),
+            f(21, "volumeDevices", Msg(176), Many, false),
+            f(22, "startupProbe", Msg(177), One, true),
+            f(23, "resizePolicy", Msg(174), Many, false),
             f(24, "restartPolicy", Str, One, true),
         ],
     },
-    // 172
+    // 181
     Message {
         name: "io.k8s.api.core.v1.SELinuxOptions",
         fields: &[
@@ -1980,7 +2092,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "level", Str, One, false),
         ],
     },
-    // 173
+    // 182
     Message {
         name: "io.k8s.api.core.v1.WindowsSecurityContextOptions",
         fields: &[
@@ -1990,12 +2102,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "hostProcess", Bool, One, true),
         ],
     },
-    // 174
+    // 183
     Message {
         name: "io.k8s.api.core.v1.Sysctl",
         fields: &[f(1, "name", Str, One, true), f(2, "value", Str, One, true)],
     },
-    // 175
+    // 184
     Message {
         name: "io.k8s.api.core.v1.SeccompProfile",
         fields: &[
@@ -2003,7 +2115,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "localhostProfile", Str, One, true),
         ],
     },
-    // 176
+    // 185
     Message {
         name: "io.k8s.api.core.v1.AppArmorProfile",
         fields: &[
@@ -2011,72 +2123,72 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "localhostProfile", Str, One, true),
         ],
     },
-    // 177
+    // 186
     Message {
         name: "io.k8s.api.core.v1.NodeAffinity",
         fields: &[
             f(
                 1,
                 "requiredDuringSchedulingIgnoredDuringExecution",
-                Msg(253),
+                Msg(224),
                 One,
                 true,
             ),
             f(
                 2,
                 "preferredDuringSchedulingIgnoredDuringExecution",
-                Msg(254),
+                Msg(274),
                 Many,
                 false,
             ),
         ],
     },
-    // 178
+    // 187
     Message {
         name: "io.k8s.api.core.v1.PodAffinity",
         fields: &[
             f(
                 1,
                 "requiredDuringSchedulingIgnoredDuringExecution",
-                Msg(255),
+                Msg(275),
                 Many,
                 false,
             ),
             f(
                 2,
                 "preferredDuringSchedulingIgnoredDuringExecution",
-                Msg(256),
+                Msg(276),
                 Many,
                 false,
             ),
         ],
     },
-    // 179
+    // 188
     Message {
         name: "io.k8s.api.core.v1.PodAntiAffinity",
         fields: &[
             f(
                 1,
                 "requiredDuringSchedulingIgnoredDuringExecution",
-                Msg(255),
+                Msg(275),
                 Many,
                 false,
             ),
             f(
                 2,
                 "preferredDuringSchedulingIgnoredDuringExecution",
-                Msg(256),
+                Msg(276),
                 Many,
                 false,
             ),
         ],
     },
-    // 180
+    // 189
     Message {
         name: "io.k8s.api.core.v1.PodDNSConfigOption",
         fields: &[f(1, "name", Str, One, false), f(2, "value", Str, One, true)],
     },
-    // 181
+    // 190
     Message {
         name: "io.k8s.api.core.v1.ResourceClaim",
         fields: &[
@@ -2084,16 +2196,16 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "request", Str, One, false),
         ],
     },
-    // 182
+    // 191
     Message {
         name: "io.k8s.api.core.v1.ContainerState",
         fields: &[
-            f(1, "waiting", Msg(257), One, true),
-            f(2, "running", Msg(258), One, true),
-            f(3, "terminated", Msg(259), One, true),
+            f(1, "waiting", Msg(277), One, true),
+            f(2, "running", Msg(278), One, true),
+            f(3, "terminated", Msg(279), One, true),
         ],
     },
-    // 183
+    // 192
     Message {
         name: "io.k8s.api.core.v1.VolumeMountStatus",
         fields: &[
@@ -2103,35 +2215,35 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "recursiveReadOnly", Str, One, true),
         ],
     },
-    // 184
+    // 193
     Message {
         name: "io.k8s.api.core.v1.ContainerUser",
-        fields: &[f(1, "linux", Msg(260), One, true)],
+        fields: &[f(1, "linux", Msg(280), One, true)],
     },
-    // 185
+    // 194
     Message {
         name: "io.k8s.api.core.v1.ResourceStatus",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "resources", Msg(261), Many, false),
+            f(2, "resources", Msg(281), Many, false),
         ],
     },
-    // 186
+    // 195
     Message {
         name: "io.k8s.api.core.v1.ClientIPConfig",
         fields: &[f(1, "timeoutSeconds", I32, One, true)],
     },
-    // 187
+    // 196
     Message {
         name: "io.k8s.api.core.v1.LoadBalancerIngress",
         fields: &[
             f(1, "ip", Str, One, false),
             f(2, "hostname", Str, One, false),
             f(3, "ipMode", Str, One, true),
-            f(4, "ports", Msg(262), Many, false),
+            f(4, "ports", Msg(282), Many, false),
         ],
     },
-    // 188
+    // 197
     Message {
         name: "io.k8s.api.core.v1.ConfigMapNodeConfigSource",
         fields: &[
@@ -2142,17 +2254,17 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "kubeletConfigKey", Str, One, true),
         ],
     },
-    // 189
+    // 198
     Message {
         name: "io.k8s.api.core.v1.DaemonEndpoint",
         fields: &[f(1, "Port", I32, One, true)],
     },
-    // 190
+    // 199
     Message {
         name: "io.k8s.api.core.v1.NodeSwapStatus",
         fields: &[f(1, "capacity", I64, One, true)],
     },
-    // 191
+    // 200
     Message {
         name: "io.k8s.api.core.v1.NodeRuntimeHandlerFeatures",
         fields: &[
@@ -2160,7 +2272,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "userNamespaces", Bool, One, true),
         ],
     },
-    // 192
+    // 201
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement",
         fields: &[
@@ -2169,214 +2281,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "values", Str, Many, false),
         ],
     },
-    // 193
-    Message {
-        name: "io.k8s.api.core.v1.ScopedResourceSelectorRequirement",
-        fields: &[
-            f(1, "scopeName", Str, One, true),
-            f(2, "operator", Str, One, true),
-            f(3, "values", Str, Many, false),
-        ],
-    },
-    // 194
-    Message {
-        name: "io.k8s.api.apps.v1.RollingUpdateDeployment",
-        fields: &[
-            f(1, "maxUnavailable", IntOrString, One, true),
-            f(2, "maxSurge", IntOrString, One, true),
-        ],
-    },
-    // 195
-    Message {
-        name: "io.k8s.api.apps.v1.RollingUpdateStatefulSetStrategy",
-        fields: &[
-            f(1, "partition", I32, One, true),
-            f(2, "maxUnavailable", IntOrString, One, true),
-        ],
-    },
-    // 196
-    Message {
-        name: "io.k8s.api.apps.v1.RollingUpdateDaemonSet",
-        fields: &[
-            f(1, "maxUnavailable", IntOrString, One, true),
-            f(2, "maxSurge", IntOrString, One, true),
-        ],
-    },
-    // 197
-    Message {
-        name: "io.k8s.api.batch.v1.PodFailurePolicyRule",
-        fields: &[
-            f(1, "action", Str, One, true),
-            f(2, "onExitCodes", Msg(263), One, true),
-            f(3, "onPodConditions", Msg(264), Many, false),
-        ],
-    },
-    // 198
-    Message {
-        name: "io.k8s.api.batch.v1.SuccessPolicyRule",
-        fields: &[
-            f(1, "succeededIndexes", Str, One, true),
-            f(2, "succeededCount", I32, One, true),
-        ],
-    },
-    // 199
-    Message {
-        name: "io.k8s.api.autoscaling.v2.ObjectMetricSource",
-        fields: &[
-            f(1, "describedObject", Msg(146), One, true),
-            f(2, "target", Msg(265), One, true),
-            f(3, "metric", Msg(266), One, true),
-        ],
-    },
-    // 200
-    Message {
-        name: "io.k8s.api.autoscaling.v2.PodsMetricSource",
-        fields: &[
-            f(1, "metric", Msg(266), One, true),
-            f(2, "target", Msg(265), One, true),
-        ],
-    },
-    // 201
-    Message {
-        name: "io.k8s.api.autoscaling.v2.ResourceMetricSource",
-        fields: &[
-            f(1, "name", Str, One, true),
-            f(2, "target", Msg(265), One, true),
-        ],
-    },
     // 202
-    Message {
-        name: "io.k8s.api.autoscaling.v2.ContainerResourceMetricSource",
-        fields: &[
-            f(1, "name", Str, One, true),
-            f(2, "target", Msg(265), One, true),
-            f(3, "container", Str, One, true),
-        ],
-    },
-    // 203
-    Message {
-        name: "io.k8s.api.autoscaling.v2.ExternalMetricSource",
-        fields: &[
-            f(1, "metric", Msg(266), One, true),
-            f(2, "target", Msg(265), One, true),
-        ],
-    },
-    // 204
-    Message {
-        name: "io.k8s.api.autoscaling.v2.HPAScalingRules",
-        fields: &[
-            f(1, "selectPolicy", Str, One, true),
-            f(2, "policies", Msg(267), Many, false),
-            f(3, "stabilizationWindowSeconds", I32, One, true),
-            f(4, "tolerance", Quantity, One, true),
-        ],
-    },
-    // 205
-    Message {
-        name: "io.k8s.api.autoscaling.v2.ObjectMetricStatus",
-        fields: &[
-            f(1, "metric", Msg(266), One, true),
-            f(2, "current", Msg(268), One, true),
-            f(3, "describedObject", Msg(146), One, true),
-        ],
-    },
-    // 206
-    Message {
-        name: "io.k8s.api.autoscaling.v2.PodsMetricStatus",
-        fields: &[
-            f(1, "metric", Msg(266), One, true),
-            f(2, "current", Msg(268), One, true),
-        ],
-    },
-    // 207
-    Message {
-        name: "io.k8s.api.autoscaling.v2.ResourceMetricStatus",
-        fields: &[
-            f(1, "name", Str, One, true),
-            f(2, "current", Msg(268), One, true),
-        ],
-    },
-    // 208
-    Message {
-        name: "io.k8s.api.autoscaling.v2.ContainerResourceMetricStatus",
-        fields: &[
-            f(1, "name", Str, One, true),
-            f(2, "current", Msg(268), One, true),
-            f(3, "container", Str, One, true),
-        ],
-    },
-    // 209
-    Message {
-        name: "io.k8s.api.autoscaling.v2.ExternalMetricStatus",
-        fields: &[
-            f(1, "metric", Msg(266), One, true),
-            f(2, "current", Msg(268), One, true),
-        ],
-    },
-    // 210
-    Message {
-        name: "io.k8s.api.networking.v1.IngressServiceBackend",
-        fields: &[
-            f(1, "name", Str, One, true),
-            f(2, "port", Msg(269), One, false),
-        ],
-    },
-    // 211
-    Message {
-        name: "IngressRuleValue (inline in io.k8s.api.networking.v1.IngressRule)",
-        fields: &[f(1, "http", Msg(270), One, true)],
-    },
-    // 212
-    Message {
-        name: "io.k8s.api.networking.v1.IngressLoadBalancerIngress",
-        fields: &[
-            f(1, "ip", Str, One, false),
-            f(2, "hostname", Str, One, false),
-            f(4, "ports", Msg(271), Many, false),
-        ],
-    },
-    // 213
-    Message {
-        name: "io.k8s.api.networking.v1.NetworkPolicyPort",
-        fields: &[
-            f(1, "protocol", Str, One, true),
-            f(2, "port", IntOrString, One, true),
-            f(3, "endPort", I32, One, true),
-        ],
-    },
-    // 214
-    Message {
-        name: "io.k8s.api.networking.v1.NetworkPolicyPeer",
-        fields: &[
-            f(1, "podSelector", Msg(123), One, true),
-            f(2, "namespaceSelector", Msg(123), One, true),
-            f(3, "ipBlock", Msg(272), One, true),
-        ],
-    },
-    // 215
-    Message {
-        name: "io.k8s.api.discovery.v1.ForZone",
-        fields: &[f(1, "name", Str, One, true)],
-    },
-    // 216
-    Message {
-        name: "io.k8s.api.discovery.v1.ForNode",
-        fields: &[f(1, "name", Str, One, true)],
-    },
-    // 217
-    Message {
-        name: "io.k8s.api.core.v1.HostPathVolumeSource",
-        fields: &[f(1, "path", Str, One, true), f(2, "type", Str, One, true)],
-    },
-    // 218
-    Message {
-        name: "io.k8s.api.core.v1.EmptyDirVolumeSource",
-        fields: &[
-            f(1, "medium", Str, One, false),
-            f(2, "sizeLimit", Quantity, One, true),
-        ],
-    },
-    // 219
     Message {
         name: "io.k8s.api.core.v1.GCEPersistentDiskVolumeSource",
         fields: &[
@@ -2386,7 +2291,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "readOnly", Bool, One, false),
         ],
     },
-    // 220
+    // 203
     Message {
         name: "io.k8s.api.core.v1.AWSElasticBlockStoreVolumeSource",
         fields: &[
@@ -2396,26 +2301,22 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "readOnly", Bool, One, false),
         ],
     },
-    // 221
+    // 204
     Message {
-        name: "io.k8s.api.core.v1.GitRepoVolumeSource",
+        name: "io.k8s.api.core.v1.HostPathVolumeSource",
+        fields: &[f(1, "path", Str, One, true), f(2, "type", Str, One, true)],
+    },
+    // 205
+    Message {
+        name: "io.k8s.api.core.v1.GlusterfsPersistentVolumeSource",
         fields: &[
-            f(1, "repository", Str, One, true),
-            f(2, "revision", Str, One, false),
-            f(3, "directory", Str, One, false),
+            f(1, "endpoints", Str, One, true),
+            f(2, "path", Str, One, true),
+            f(3, "readOnly", Bool, One, false),
+            f(4, "endpointsNamespace", Str, One, true),
         ],
     },
-    // 222
-    Message {
-        name: "io.k8s.api.core.v1.SecretVolumeSource",
-        fields: &[
-            f(1, "secretName", Str, One, false),
-            f(2, "items", Msg(273), Many, false),
-            f(3, "defaultMode", I32, One, true),
-            f(4, "optional", Bool, One, true),
-        ],
-    },
-    // 223
+    // 206
     Message {
         name: "io.k8s.api.core.v1.NFSVolumeSource",
         fields: &[
@@ -2424,9 +2325,23 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "readOnly", Bool, One, false),
         ],
     },
-    // 224
+    // 207
     Message {
-        name: "io.k8s.api.core.v1.ISCSIVolumeSource",
+        name: "io.k8s.api.core.v1.RBDPersistentVolumeSource",
+        fields: &[
+            f(1, "monitors", Str, Many, true),
+            f(2, "image", Str, One, true),
+            f(3, "fsType", Str, One, false),
+            f(4, "pool", Str, One, false),
+            f(5, "user", Str, One, false),
+            f(6, "keyring", Str, One, false),
+            f(7, "secretRef", Msg(283), One, true),
+            f(8, "readOnly", Bool, One, false),
+        ],
+    },
+    // 208
+    Message {
+        name: "io.k8s.api.core.v1.ISCSIPersistentVolumeSource",
         fields: &[
             f(1, "targetPortal", Str, One, true),
             f(2, "iqn", Str, One, true),
@@ -2436,92 +2351,34 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "readOnly", Bool, One, false),
             f(7, "portals", Str, Many, false),
             f(8, "chapAuthDiscovery", Bool, One, false),
-            f(10, "secretRef", Msg(42), One, true),
+            f(10, "secretRef", Msg(283), One, true),
             f(11, "chapAuthSession", Bool, One, false),
             f(12, "initiatorName", Str, One, true),
         ],
     },
-    // 225
+    // 209
     Message {
-        name: "io.k8s.api.core.v1.GlusterfsVolumeSource",
-        fields: &[
-            f(1, "endpoints", Str, One, true),
-            f(2, "path", Str, One, true),
-            f(3, "readOnly", Bool, One, false),
-        ],
-    },
-    // 226
-    Message {
-        name: "io.k8s.api.core.v1.PersistentVolumeClaimVolumeSource",
-        fields: &[
-            f(1, "claimName", Str, One, true),
-            f(2, "readOnly", Bool, One, false),
-        ],
-    },
-    // 227
-    Message {
-        name: "io.k8s.api.core.v1.RBDVolumeSource",
-        fields: &[
-            f(1, "monitors", Str, Many, true),
-            f(2, "image", Str, One, true),
-            f(3, "fsType", Str, One, false),
-            f(4, "pool", Str, One, false),
-            f(5, "user", Str, One, false),
-            f(6, "keyring", Str, One, false),
-            f(7, "secretRef", Msg(42), One, true),
-            f(8, "readOnly", Bool, One, false),
-        ],
-    },
-    // 228
-    Message {
-        name: "io.k8s.api.core.v1.FlexVolumeSource",
-        fields: &[
-            f(1, "driver", Str, One, true),
-            f(2, "fsType", Str, One, false),
-            f(3, "secretRef", Msg(42), One, true),
-            f(4, "readOnly", Bool, One, false),
-            f(5, "options", Str, Map, false),
-        ],
-    },
-    // 229
-    Message {
-        name: "io.k8s.api.core.v1.CinderVolumeSource",
+        name: "io.k8s.api.core.v1.CinderPersistentVolumeSource",
         fields: &[
             f(1, "volumeID", Str, One, true),
             f(2, "fsType", Str, One, false),
             f(3, "readOnly", Bool, One, false),
-            f(4, "secretRef", Msg(42), One, true),
+            f(4, "secretRef", Msg(283), One, true),
         ],
     },
-    // 230
+    // 210
     Message {
-        name: "io.k8s.api.core.v1.CephFSVolumeSource",
+        name: "io.k8s.api.core.v1.CephFSPersistentVolumeSource",
         fields: &[
             f(1, "monitors", Str, Many, true),
             f(2, "path", Str, One, false),
             f(3, "user", Str, One, false),
             f(4, "secretFile", Str, One, false),
-            f(5, "secretRef", Msg(42), One, true),
+            f(5, "secretRef", Msg(283), One, true),
             f(6, "readOnly", Bool, One, false),
         ],
     },
-    // 231
-    Message {
-        name: "io.k8s.api.core.v1.FlockerVolumeSource",
-        fields: &[
-            f(1, "datasetName", Str, One, false),
-            f(2, "datasetUUID", Str, One, false),
-        ],
-    },
-    // 232
-    Message {
-        name: "io.k8s.api.core.v1.DownwardAPIVolumeSource",
-        fields: &[
-            f(1, "items", Msg(274), Many, false),
-            f(2, "defaultMode", I32, One, true),
-        ],
-    },
-    // 233
+    // 211
     Message {
         name: "io.k8s.api.core.v1.FCVolumeSource",
         fields: &[
@@ -2532,26 +2389,36 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "wwids", Str, Many, false),
         ],
     },
-    // 234
+    // 212
     Message {
-        name: "io.k8s.api.core.v1.AzureFileVolumeSource",
+        name: "io.k8s.api.core.v1.FlockerVolumeSource",
+        fields: &[
+            f(1, "datasetName", Str, One, false),
+            f(2, "datasetUUID", Str, One, false),
+        ],
+    },
+    // 213
+    Message {
+        name: "io.k8s.api.core.v1.FlexPersistentVolumeSource",
+        fields: &[
+            f(1, "driver", Str, One, true),
+            f(2, "fsType", Str, One, false),
+            f(3, "secretRef", Msg(283), One, true),
+            f(4, "readOnly", Bool, One, false),
+            f(5, "options", Str, Map, false),
+        ],
+    },
+    // 214
+    Message {
+        name: "io.k8s.api.core.v1.AzureFilePersistentVolumeSource",
         fields: &[
             f(1, "secretName", Str, One, true),
             f(2, "shareName", Str, One, true),
             f(3, "readOnly", Bool, One, false),
+            f(4, "secretNamespace", Str, One, true),
         ],
     },
-    // 235
-    Message {
-        name: "io.k8s.api.core.v1.ConfigMapVolumeSource",
-        fields: &[
-            f(1, "", Msg(42), Inline, false),
-            f(2, "items", Msg(273), Many, false),
-            f(3, "defaultMode", I32, One, true),
-            f(4, "optional", Bool, One, true),
-        ],
-    },
-    // 236
+    // 215
     Message {
         name: "io.k8s.api.core.v1.VsphereVirtualDiskVolumeSource",
         fields: &[
@@ -2561,7 +2428,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "storagePolicyID", Str, One, false),
         ],
     },
-    // 237
+    // 216
     Message {
         name: "io.k8s.api.core.v1.QuobyteVolumeSource",
         fields: &[
@@ -2573,7 +2440,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "tenant", Str, One, false),
         ],
     },
-    // 238
+    // 217
     Message {
         name: "io.k8s.api.core.v1.AzureDiskVolumeSource",
         fields: &[
@@ -2585,7 +2452,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "kind", Str, One, true),
         ],
     },
-    // 239
+    // 218
     Message {
         name: "io.k8s.api.core.v1.PhotonPersistentDiskVolumeSource",
         fields: &[
@@ -2593,15 +2460,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "fsType", Str, One, false),
         ],
     },
-    // 240
-    Message {
-        name: "io.k8s.api.core.v1.ProjectedVolumeSource",
-        fields: &[
-            f(1, "sources", Msg(275), Many, true),
-            f(2, "defaultMode", I32, One, true),
-        ],
-    },
-    // 241
+    // 219
     Message {
         name: "io.k8s.api.core.v1.PortworxVolumeSource",
         fields: &[
@@ -2610,13 +2469,13 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "readOnly", Bool, One, false),
         ],
     },
-    // 242
+    // 220
     Message {
-        name: "io.k8s.api.core.v1.ScaleIOVolumeSource",
+        name: "io.k8s.api.core.v1.ScaleIOPersistentVolumeSource",
         fields: &[
             f(1, "gateway", Str, One, true),
             f(2, "system", Str, One, true),
-            f(3, "secretRef", Msg(42), One, true),
+            f(3, "secretRef", Msg(283), One, true),
             f(4, "sslEnabled", Bool, One, false),
             f(5, "protectionDomain", Str, One, false),
             f(6, "storagePool", Str, One, false),
@@ -2626,7 +2485,397 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(10, "readOnly", Bool, One, false),
         ],
     },
+    // 221
+    Message {
+        name: "io.k8s.api.core.v1.LocalVolumeSource",
+        fields: &[f(1, "path", Str, One, true), f(2, "fsType", Str, One, true)],
+    },
+    // 222
+    Message {
+        name: "io.k8s.api.core.v1.StorageOSPersistentVolumeSource",
+        fields: &[
+            f(1, "volumeName", Str, One, false),
+            f(2, "volumeNamespace", Str, One, false),
+            f(3, "fsType", Str, One, false),
+            f(4, "readOnly", Bool, One, false),
+            f(5, "secretRef", Msg(45), One, true),
+        ],
+    },
+    // 223
+    Message {
+        name: "io.k8s.api.core.v1.CSIPersistentVolumeSource",
+        fields: &[
+            f(1, "driver", Str, One, true),
+            f(2, "volumeHandle", Str, One, true),
+            f(3, "readOnly", Bool, One, false),
+            f(4, "fsType", Str, One, false),
+            f(5, "volumeAttributes", Str, Map, false),
+            f(6, "controllerPublishSecretRef", Msg(283), One, true),
+            f(7, "nodeStageSecretRef", Msg(283), One, true),
+            f(8, "nodePublishSecretRef", Msg(283), One, true),
+            f(9, "controllerExpandSecretRef", Msg(283), One, true),
+            f(10, "nodeExpandSecretRef", Msg(283), One, true),
+        ],
+    },
+    // 224
+    Message {
+        name: "io.k8s.api.core.v1.NodeSelector",
+        fields: &[f(1, "nodeSelectorTerms", Msg(284), Many, true)],
+    },
+    // 225
+    Message {
+        name: "io.k8s.api.core.v1.ScopedResourceSelectorRequirement",
+        fields: &[
+            f(1, "scopeName", Str, One, true),
+            f(2, "operator", Str, One, true),
+            f(3, "values", Str, Many, false),
+        ],
+    },
+    // 226
+    Message {
+        name: "io.k8s.api.apps.v1.RollingUpdateDeployment",
+        fields: &[
+            f(1, "maxUnavailable", IntOrString, One, true),
+            f(2, "maxSurge", IntOrString, One, true),
+        ],
+    },
+    // 227
+    Message {
+        name: "io.k8s.api.apps.v1.RollingUpdateStatefulSetStrategy",
+        fields: &[
+            f(1, "partition", I32, One, true),
+            f(2, "maxUnavailable", IntOrString, One, true),
+        ],
+    },
+    // 228
+    Message {
+        name: "io.k8s.api.apps.v1.RollingUpdateDaemonSet",
+        fields: &[
+            f(1, "maxUnavailable", IntOrString, One, true),
+            f(2, "maxSurge", IntOrString, One, true),
+        ],
+    },
+    // 229
+    Message {
+        name: "io.k8s.api.batch.v1.PodFailurePolicyRule",
+        fields: &[
+            f(1, "action", Str, One, true),
+            f(2, "onExitCodes", Msg(285), One, true),
+            f(3, "onPodConditions", Msg(286), Many, false),
+        ],
+    },
+    // 230
+    Message {
+        name: "io.k8s.api.batch.v1.SuccessPolicyRule",
+        fields: &[
+            f(1, "succeededIndexes", Str, One, true),
+            f(2, "succeededCount", I32, One, true),
+        ],
+    },
+    // 231
+    Message {
+        name: "io.k8s.api.autoscaling.v2.ObjectMetricSource",
+        fields: &[
+            f(1, "describedObject", Msg(155), One, true),
+            f(2, "target", Msg(287), One, true),
+            f(3, "metric", Msg(288), One, true),
+        ],
+    },
+    // 232
+    Message {
+        name: "io.k8s.api.autoscaling.v2.PodsMetricSource",
+        fields: &[
+            f(1, "metric", Msg(288), One, true),
+            f(2, "target", Msg(287), One, true),
+        ],
+    },
+    // 233
+    Message {
+        name: "io.k8s.api.autoscaling.v2.ResourceMetricSource",
+        fields: &[
+            f(1, "name", Str, One, true),
+            f(2, "target", Msg(287), One, true),
+        ],
+    },
+    // 234
+    Message {
+        name: "io.k8s.api.autoscaling.v2.ContainerResourceMetricSource",
+        fields: &[
+            f(1, "name", Str, One, true),
+            f(2, "target", Msg(287), One, true),
+            f(3, "container", Str, One, true),
+        ],
+    },
+    // 235
+    Message {
+        name: "io.k8s.api.autoscaling.v2.ExternalMetricSource",
+        fields: &[
+            f(1, "metric", Msg(288), One, true),
+            f(2, "target", Msg(287), One, true),
+        ],
+    },
+    // 236
+    Message {
+        name: "io.k8s.api.autoscaling.v2.HPAScalingRules",
+        fields: &[
+            f(1, "selectPolicy", Str, One, true),
+            f(2, "policies", Msg(289), Many, false),
+            f(3, "stabilizationWindowSeconds", I32, One, true),
+            f(4, "tolerance", Quantity, One, true),
+        ],
+    },
+    // 237
+    Message {
+        name: "io.k8s.api.autoscaling.v2.ObjectMetricStatus",
+        fields: &[
+            f(1, "metric", Msg(288), One, true),
+            f(2, "current", Msg(290), One, true),
+            f(3, "describedObject", Msg(155), One, true),
+        ],
+    },
+    // 238
+    Message {
+        name: "io.k8s.api.autoscaling.v2.PodsMetricStatus",
+        fields: &[
+            f(1, "metric", Msg(288), One, true),
+            f(2, "current", Msg(290), One, true),
+        ],
+    },
+    // 239
+    Message {
+        name: "io.k8s.api.autoscaling.v2.ResourceMetricStatus",
+        fields: &[
+            f(1, "name", Str, One, true),
+            f(2, "current", Msg(290), One, true),
+        ],
+    },
+    // 240
+    Message {
+        name: "io.k8s.api.autoscaling.v2.ContainerResourceMetricStatus",
+        fields: &[
+            f(1, "name", Str, One, true),
+            f(2, "current", Msg(290), One, true),
+            f(3, "container", Str, One, true),
+        ],
+    },
+    // 241
+    Message {
+        name: "io.k8s.api.autoscaling.v2.ExternalMetricStatus",
+        fields: &[
+            f(1, "metric", Msg(288), One, true),
+            f(2, "current", Msg(290), One, true),
+        ],
+    },
+    // 242
+    Message {
+        name: "io.k8s.api.networking.v1.IngressServiceBackend",
+        fields: &[
+            f(1, "name", Str, One, true),
+            f(2, "port", Msg(291), One, false),
+        ],
+    },
     // 243
+    Message {
+        name: "IngressRuleValue (inline in io.k8s.api.networking.v1.IngressRule)",
+        fields: &[f(1, "http", Msg(292), One, true)],
+    },
+    // 244
+    Message {
+        name: "io.k8s.api.networking.v1.IngressLoadBalancerIngress",
+        fields: &[
+            f(1, "ip", Str, One, false),
+            f(2, "hostname", Str, One, false),
+            f(4, "ports", Msg(293), Many, false),
+        ],
+    },
+    // 245
+    Message {
+        name: "io.k8s.api.networking.v1.NetworkPolicyPort",
+        fields: &[
+            f(1, "protocol", Str, One, true),
+            f(2, "port", IntOrString, One, true),
+            f(3, "endPort", I32, One, true),
+        ],
+    },
+    // 246
+    Message {
+        name: "io.k8s.api.networking.v1.NetworkPolicyPeer",
+        fields: &[
+            f(1, "podSelector", Msg(131), One, true),
+            f(2, "namespaceSelector", Msg(131), One, true),
+            f(3, "ipBlock", Msg(294), One, true),
+        ],
+    },
+    // 247
+    Message {
+        name: "io.k8s.api.discovery.v1.ForZone",
+        fields: &[f(1, "name", Str, One, true)],
+    },
+    // 248
+    Message {
+        name: "io.k8s.api.discovery.v1.ForNode",
+        fields: &[f(1, "name", Str, One, true)],
+    },
+    // 249
+    Message {
+        name: "io.k8s.api.core.v1.EmptyDirVolumeSource",
+        fields: &[
+            f(1, "medium", Str, One, false),
+            f(2, "sizeLimit", Quantity, One, true),
+        ],
+    },
+    // 250
+    Message {
+        name: "io.k8s.api.core.v1.GitRepoVolumeSource",
+        fields: &[
+            f(1, "repository", Str, One, true),
+            f(2, "revision", Str, One, false),
+            f(3, "directory", Str, One, false),
+        ],
+    },
+    // 251
+    Message {
+        name: "io.k8s.api.core.v1.SecretVolumeSource",
+        fields: &[
+            f(1, "secretName", Str, One, false),
+            f(2, "items", Msg(295), Many, false),
+            f(3, "defaultMode", I32, One, true),
+            f(4, "optional", Bool, One, true),
+        ],
+    },
+    // 252
+    Message {
+        name: "io.k8s.api.core.v1.ISCSIVolumeSource",
+        fields: &[
+            f(1, "targetPortal", Str, One, true),
+            f(2, "iqn", Str, One, true),
+            f(3, "lun", I32, One, true),
+            f(4, "iscsiInterface", Str, One, false),
+            f(5, "fsType", Str, One, false),
+            f(6, "readOnly", Bool, One, false),
+            f(7, "portals", Str, Many, false),
+            f(8, "chapAuthDiscovery", Bool, One, false),
+            f(10, "secretRef", Msg(46), One, true),
+            f(11, "chapAuthSession", Bool, One, false),
+            f(12, "initiatorName", Str, One, true),
+        ],
+    },
+    // 253
+    Message {
+        name: "io.k8s.api.core.v1.GlusterfsVolumeSource",
+        fields: &[
+            f(1, "endpoints", Str, One, true),
+            f(2, "path", Str, One, true),
+            f(3, "readOnly", Bool, One, false),
+        ],
+    },
+    // 254
+    Message {
+        name: "io.k8s.api.core.v1.PersistentVolumeClaimVolumeSource",
+        fields: &[
+            f(1, "claimName", Str, One, true),
+            f(2, "readOnly", Bool, One, false),
+        ],
+    },
+    // 255
+    Message {
+        name: "io.k8s.api.core.v1.RBDVolumeSource",
+        fields: &[
+            f(1, "monitors", Str, Many, true),
+            f(2, "image", Str, One, true),
+            f(3, "fsType", Str, One, false),
+            f(4, "pool", Str, One, false),
+            f(5, "user", Str, One, false),
+            f(6, "keyring", Str, One, false),
+            f(7, "secretRef", Msg(46), One, true),
+            f(8, "readOnly", Bool, One, false),
+        ],
+    },
+    // 256
+    Message {
+        name: "io.k8s.api.core.v1.FlexVolumeSource",
+        fields: &[
+            f(1, "driver", Str, One, true),
+            f(2, "fsType", Str, One, false),
+            f(3, "secretRef", Msg(46), One, true),
+            f(4, "readOnly", Bool, One, false),
+            f(5, "options", Str, Map, false),
+        ],
+    },
+    // 257
+    Message {
+        name: "io.k8s.api.core.v1.CinderVolumeSource",
+        fields: &[
+            f(1, "volumeID", Str, One, true),
+            f(2, "fsType", Str, One, false),
+            f(3, "readOnly", Bool, One, false),
+            f(4, "secretRef", Msg(46), One, true),
+        ],
+    },
+    // 258
+    Message {
+        name: "io.k8s.api.core.v1.CephFSVolumeSource",
+        fields: &[
+            f(1, "monitors", Str, Many, true),
+            f(2, "path", Str, One, false),
+            f(3, "user", Str, One, false),
+            f(4, "secretFile", Str, One, false),
+            f(5, "secretRef", Msg(46), One, true),
+            f(6, "readOnly", Bool, One, false),
+        ],
+    },
+    // 259
+    Message {
+        name: "io.k8s.api.core.v1.DownwardAPIVolumeSource",
+        fields: &[
+            f(1, "items", Msg(296), Many, false),
+            f(2, "defaultMode", I32, One, true),
+        ],
+    },
+    // 260
+    Message {
+        name: "io.k8s.api.core.v1.AzureFileVolumeSource",
+        fields: &[
+            f(1, "secretName", Str, One, true),
+            f(2, "shareName", Str, One, true),
+            f(3, "readOnly", Bool, One, false),
+        ],
+    },
+    // 261
+    Message {
+        name: "io.k8s.api.core.v1.ConfigMapVolumeSource",
+        fields: &[
+            f(1, "", Msg(46), Inline, false),
+            f(2, "items", Msg(295), Many, false),
+            f(3, "defaultMode", I32, One, true),
+            f(4, "optional", Bool, One, true),
+        ],
+    },
+    // 262
+    Message {
+        name: "io.k8s.api.core.v1.ProjectedVolumeSource",
+        fields: &[
+            f(1, "sources", Msg(297), Many, true),
+            f(2, "defaultMode", I32, One, true),
+        ],
+    },
+    // 263
+    Message {
+        name: "io.k8s.api.core.v1.ScaleIOVolumeSource",
+        fields: &[
+            f(1, "gateway", Str, One, true),
+            f(2, "system", Str, One, true),
+            f(3, "secretRef", Msg(46), One, true),
+            f(4, "sslEnabled", Bool, One, false),
+            f(5, "protectionDomain", Str, One, false),
+            f(6, "storagePool", Str, One, false),
+            f(7, "storageMode", Str, One, false),
+            f(8, "volumeName", Str, One, false),
+            f(9, "fsType", Str, One, false),
+            f(10, "readOnly", Bool, One, false),
+        ],
+    },
+    // 264
     Message {
         name: "io.k8s.api.core.v1.StorageOSVolumeSource",
         fields: &[
@@ -2634,10 +2883,10 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "volumeNamespace", Str, One, false),
             f(3, "fsType", Str, One, false),
             f(4, "readOnly", Bool, One, false),
-            f(5, "secretRef", Msg(42), One, true),
+            f(5, "secretRef", Msg(46), One, true),
         ],
     },
-    // 244
+    // 265
     Message {
         name: "io.k8s.api.core.v1.CSIVolumeSource",
         fields: &[
@@ -2645,15 +2894,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "readOnly", Bool, One, true),
             f(3, "fsType", Str, One, true),
             f(4, "volumeAttributes", Str, Map, false),
-            f(5, "nodePublishSecretRef", Msg(42), One, true),
+            f(5, "nodePublishSecretRef", Msg(46), One, true),
         ],
     },
-    // 245
+    // 266
     Message {
         name: "io.k8s.api.core.v1.EphemeralVolumeSource",
-        fields: &[f(1, "volumeClaimTemplate", Msg(276), One, true)],
+        fields: &[f(1, "volumeClaimTemplate", Msg(298), One, true)],
     },
-    // 246
+    // 267
     Message {
         name: "io.k8s.api.core.v1.ImageVolumeSource",
         fields: &[
@@ -2661,53 +2910,53 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "pullPolicy", Str, One, false),
         ],
     },
-    // 247
+    // 268
     Message {
         name: "io.k8s.api.core.v1.ConfigMapEnvSource",
         fields: &[
-            f(1, "", Msg(42), Inline, false),
+            f(1, "", Msg(46), Inline, false),
             f(2, "optional", Bool, One, true),
         ],
     },
-    // 248
+    // 269
     Message {
         name: "io.k8s.api.core.v1.SecretEnvSource",
         fields: &[
-            f(1, "", Msg(42), Inline, false),
+            f(1, "", Msg(46), Inline, false),
             f(2, "optional", Bool, One, true),
         ],
     },
-    // 249
+    // 270
     Message {
         name: "io.k8s.api.core.v1.EnvVarSource",
         fields: &[
-            f(1, "fieldRef", Msg(277), One, true),
-            f(2, "resourceFieldRef", Msg(278), One, true),
-            f(3, "configMapKeyRef", Msg(279), One, true),
-            f(4, "secretKeyRef", Msg(280), One, true),
+            f(1, "fieldRef", Msg(299), One, true),
+            f(2, "resourceFieldRef", Msg(300), One, true),
+            f(3, "configMapKeyRef", Msg(301), One, true),
+            f(4, "secretKeyRef", Msg(302), One, true),
         ],
     },
-    // 250
+    // 271
     Message {
         name: "ProbeHandler (inline in io.k8s.api.core.v1.Probe)",
         fields: &[
-            f(1, "exec", Msg(281), One, true),
-            f(2, "httpGet", Msg(282), One, true),
-            f(3, "tcpSocket", Msg(283), One, true),
-            f(4, "grpc", Msg(284), One, true),
+            f(1, "exec", Msg(303), One, true),
+            f(2, "httpGet", Msg(304), One, true),
+            f(3, "tcpSocket", Msg(305), One, true),
+            f(4, "grpc", Msg(306), One, true),
         ],
     },
-    // 251
+    // 272
     Message {
         name: "io.k8s.api.core.v1.LifecycleHandler",
         fields: &[
-            f(1, "exec", Msg(281), One, true),
-            f(2, "httpGet", Msg(282), One, true),
-            f(3, "tcpSocket", Msg(283), One, true),
-            f(4, "sleep", Msg(285), One, true),
+            f(1, "exec", Msg(303), One, true),
+            f(2, "httpGet", Msg(304), One, true),
+            f(3, "tcpSocket", Msg(305), One, true),
+            f(4, "sleep", Msg(307), One, true),
         ],
     },
-    // 252
+    // 273
     Message {
         name: "io.k8s.api.core.v1.Capabilities",
         fields: &[
@@ -2715,40 +2964,35 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "drop", Str, Many, false),
         ],
     },
-    // 253
-    Message {
-        name: "io.k8s.api.core.v1.NodeSelector",
-        fields: &[f(1, "nodeSelectorTerms", Msg(286), Many, true)],
-    },
-    // 254
+    // 274
     Message {
         name: "io.k8s.api.core.v1.PreferredSchedulingTerm",
         fields: &[
             f(1, "weight", I32, One, true),
-            f(2, "preference", Msg(286), One, true),
+            f(2, "preference", Msg(284), One, true),
         ],
     },
-    // 255
+    // 275
     Message {
         name: "io.k8s.api.core.v1.PodAffinityTerm",
         fields: &[
-            f(1, "labelSelector", Msg(123), One, true),
+            f(1, "labelSelector", Msg(131), One, true),
             f(2, "namespaces", Str, Many, false),
             f(3, "topologyKey", Str, One, true),
-            f(4, "namespaceSelector", Msg(123), One, true),
+            f(4, "namespaceSelector", Msg(131), One, true),
             f(5, "matchLabelKeys", Str, Many, false),
             f(6, "mismatchLabelKeys", Str, Many, false),
         ],
     },
-    // 256
+    // 276
     Message {
         name: "io.k8s.api.core.v1.WeightedPodAffinityTerm",
         fields: &[
             f(1, "weight", I32, One, true),
-            f(2, "podAffinityTerm", Msg(255), One, true),
+            f(2, "podAffinityTerm", Msg(275), One, true),
         ],
     },
-    // 257
+    // 277
     Message {
         name: "io.k8s.api.core.v1.ContainerStateWaiting",
         fields: &[
@@ -2756,12 +3000,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "message", Str, One, false),
         ],
     },
-    // 258
+    // 278
     Message {
         name: "io.k8s.api.core.v1.ContainerStateRunning",
         fields: &[f(1, "startedAt", Time, One, false)],
     },
-    // 259
+    // 279
     Message {
         name: "io.k8s.api.core.v1.ContainerStateTerminated",
         fields: &[
@@ -2774,7 +3018,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "containerID", Str, One, false),
         ],
     },
-    // 260
+    // 280
     Message {
         name: "io.k8s.api.core.v1.LinuxContainerUser",
         fields: &[
@@ -2783,7 +3027,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "supplementalGroups", I64, Many, false),
         ],
     },
-    // 261
+    // 281
     Message {
         name: "io.k8s.api.core.v1.ResourceHealth",
         fields: &[
@@ -2791,7 +3035,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "health", Str, One, false),
         ],
     },
-    // 262
+    // 282
     Message {
         name: "io.k8s.api.core.v1.PortStatus",
         fields: &[
@@ -2800,7 +3044,23 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "error", Str, One, true),
         ],
     },
-    // 263
+    // 283
+    Message {
+        name: "io.k8s.api.core.v1.SecretReference",
+        fields: &[
+            f(1, "name", Str, One, false),
+            f(2, "namespace", Str, One, false),
+        ],
+    },
+    // 284
+    Message {
+        name: "io.k8s.api.core.v1.NodeSelectorTerm",
+        fields: &[
+            f(1, "matchExpressions", Msg(308), Many, false),
+            f(2, "matchFields", Msg(308), Many, false),
+        ],
+    },
+    // 285
     Message {
         name: "io.k8s.api.batch.v1.PodFailurePolicyOnExitCodesRequirement",
         fields: &[
@@ -2809,12 +3069,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "values", I32, Many, true),
         ],
     },
-    // 264
+    // 286
     Message {
         name: "io.k8s.api.batch.v1.PodFailurePolicyOnPodConditionsPattern",
         fields: &[f(1, "type", Str, One, true), f(2, "status", Str, One, true)],
     },
-    // 265
+    // 287
     Message {
         name: "io.k8s.api.autoscaling.v2.MetricTarget",
         fields: &[
@@ -2824,15 +3084,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "averageUtilization", I32, One, true),
         ],
     },
-    // 266
+    // 288
     Message {
         name: "io.k8s.api.autoscaling.v2.MetricIdentifier",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "selector", Msg(123), One, true),
+            f(2, "selector", Msg(131), One, true),
         ],
     },
-    // 267
+    // 289
     Message {
         name: "io.k8s.api.autoscaling.v2.HPAScalingPolicy",
         fields: &[
@@ -2841,7 +3101,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "periodSeconds", I32, One, true),
         ],
     },
-    // 268
+    // 290
     Message {
         name: "io.k8s.api.autoscaling.v2.MetricValueStatus",
         fields: &[
@@ -2850,7 +3110,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "averageUtilization", I32, One, true),
         ],
     },
-    // 269
+    // 291
     Message {
         name: "io.k8s.api.networking.v1.ServiceBackendPort",
         fields: &[
@@ -2858,12 +3118,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "number", I32, One, false),
         ],
     },
-    // 270
+    // 292
     Message {
         name: "io.k8s.api.networking.v1.HTTPIngressRuleValue",
-        fields: &[f(1, "paths", Msg(287), Many, true)],
+        fields: &[f(1, "paths", Msg(309), Many, true)],
     },
-    // 271
+    // 293
     Message {
         name: "io.k8s.api.networking.v1.IngressPortStatus",
         fields: &[
@@ -2872,7 +3132,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "error", Str, One, true),
         ],
     },
-    // 272
+    // 294
     Message {
         name: "io.k8s.api.networking.v1.IPBlock",
         fields: &[
@@ -2880,7 +3140,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "except", Str, Many, false),
         ],
     },
-    // 273
+    // 295
     Message {
         name: "io.k8s.api.core.v1.KeyToPath",
         fields: &[
@@ -2889,36 +3149,36 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "mode", I32, One, true),
         ],
     },
-    // 274
+    // 296
     Message {
         name: "io.k8s.api.core.v1.DownwardAPIVolumeFile",
         fields: &[
             f(1, "path", Str, One, true),
-            f(2, "fieldRef", Msg(277), One, true),
-            f(3, "resourceFieldRef", Msg(278), One, true),
+            f(2, "fieldRef", Msg(299), One, true),
+            f(3, "resourceFieldRef", Msg(300), One, true),
             f(4, "mode", I32, One, true),
         ],
     },
-    // 275
+    // 297
     Message {
         name: "io.k8s.api.core.v1.VolumeProjection",
         fields: &[
-            f(1, "secret", Msg(288), One, true),
-            f(2, "downwardAPI", Msg(289), One, true),
-            f(3, "configMap", Msg(290), One, true),
-            f(4, "serviceAccountToken", Msg(291), One, true),
-            f(5, "clusterTrustBundle", Msg(292), One, true),
+            f(1, "secret", Msg(310), One, true),
+            f(2, "downwardAPI", Msg(311), One, true),
+            f(3, "configMap", Msg(312), One, true),
+            f(4, "serviceAccountToken", Msg(313), One, true),
+            f(5, "clusterTrustBundle", Msg(314), One, true),
         ],
     },
-    // 276
+    // 298
     Message {
         name: "io.k8s.api.core.v1.PersistentVolumeClaimTemplate",
         fields: &[
-            f(1, "metadata", Msg(33), One, false),
-            f(2, "spec", Msg(47), One, true),
+            f(1, "metadata", Msg(35), One, false),
+            f(2, "spec", Msg(51), One, true),
         ],
     },
-    // 277
+    // 299
     Message {
         name: "io.k8s.api.core.v1.ObjectFieldSelector",
         fields: &[
@@ -2926,7 +3186,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "fieldPath", Str, One, true),
         ],
     },
-    // 278
+    // 300
     Message {
         name: "io.k8s.api.core.v1.ResourceFieldSelector",
         fields: &[
@@ -2935,30 +3195,30 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "divisor", Quantity, One, false),
         ],
     },
-    // 279
+    // 301
     Message {
         name: "io.k8s.api.core.v1.ConfigMapKeySelector",
         fields: &[
-            f(1, "", Msg(42), Inline, false),
+            f(1, "", Msg(46), Inline, false),
             f(2, "key", Str, One, true),
             f(3, "optional", Bool, One, true),
         ],
     },
-    // 280
+    // 302
     Message {
         name: "io.k8s.api.core.v1.SecretKeySelector",
         fields: &[
-            f(1, "", Msg(42), Inline, false),
+            f(1, "", Msg(46), Inline, false),
             f(2, "key", Str, One, true),
             f(3, "optional", Bool, One, true),
         ],
     },
-    // 281
+    // 303
     Message {
         name: "io.k8s.api.core.v1.ExecAction",
         fields: &[f(1, "command", Str, Many, false)],
     },
-    // 282
+    // 304
     Message {
         name: "io.k8s.api.core.v1.HTTPGetAction",
         fields: &[
@@ -2966,10 +3226,10 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "port", IntOrString, One, true),
             f(3, "host", Str, One, false),
             f(4, "scheme", Str, One, false),
-            f(5, "httpHeaders", Msg(293), Many, false),
+            f(5, "httpHeaders", Msg(315), Many, false),
         ],
     },
-    // 283
+    // 305
     Message {
         name: "io.k8s.api.core.v1.TCPSocketAction",
         fields: &[
@@ -2977,7 +3237,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "host", Str, One, false),
         ],
     },
-    // 284
+    // 306
     Message {
         name: "io.k8s.api.core.v1.GRPCAction",
         fields: &[
@@ -2985,52 +3245,53 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "service", Str, One, true),
         ],
     },
-    // 285
+    // 307
     Message {
         name: "io.k8s.api.core.v1.SleepAction",
         fields: &[f(1, "seconds", I64, One, true)],
     },
-    // 286
+    // 308
     Message {
-        name: "io.k8s.api.core.v1.NodeSelectorTerm",
+        name: "io.k8s.api.core.v1.NodeSelectorRequirement",
         fields: &[
-            f(1, "matchExpressions", Msg(294), Many, false),
-            f(2, "matchFields", Msg(294), Many, false),
+            f(1, "key", Str, One, true),
+            f(2, "operator", Str, One, true),
+            f(3, "values", Str, Many, false),
         ],
     },
-    // 287
+    // 309
     Message {
         name: "io.k8s.api.networking.v1.HTTPIngressPath",
         fields: &[
             f(1, "path", Str, One, false),
-            f(2, "backend", Msg(152), One, true),
+            f(2, "backend", Msg(161), One, true),
             f(3, "pathType", Str, One, true),
         ],
     },
-    // 288
+    // 310
     Message {
         name: "io.k8s.api.core.v1.SecretProjection",
         fields: &[
-            f(1, "", Msg(42), Inline, false),
-            f(2, "items", Msg(273), Many, false),
+            f(1, "", Msg(46), Inline, false),
+            f(2, "items", Msg(295), Many, false),
             f(4, "optional", Bool, One, true),
         ],
     },
-    // 289
+    // 311
     Message {
         name: "io.k8s.api.core.v1.DownwardAPIProjection",
-        fields: &[f(1, "items", Msg(274), Many, false)],
+        fields: &[f(1, "items", Msg(296), Many, false)],
     },
-    // 290
+    // 312
     Message {
         name: "io.k8s.api.core.v1.ConfigMapProjection",
         fields: &[
-            f(1, "", Msg(42), Inline, false),
-            f(2, "items", Msg(273), Many, false),
+            f(1, "", Msg(46), Inline, false),
+            f(2, "items", Msg(295), Many, false),
             f(4, "optional", Bool, One, true),
         ],
     },
-    // 291
+    // 313
     Message {
         name: "io.k8s.api.core.v1.ServiceAccountTokenProjection",
         fields: &[
@@ -3039,29 +3300,20 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "path", Str, One, true),
         ],
     },
-    // 292
+    // 314
     Message {
         name: "io.k8s.api.core.v1.ClusterTrustBundleProjection",
         fields: &[
             f(1, "name", Str, One, true),
             f(2, "signerName", Str, One, true),
-            f(3, "labelSelector", Msg(123), One, true),
+            f(3, "labelSelector", Msg(131), One, true),
             f(4, "path", Str, One, true),
             f(5, "optional", Bool, One, true),
         ],
     },
-    // 293
+    // 315
     Message {
         name: "io.k8s.api.core.v1.HTTPHeader",
         fields: &[f(1, "name", Str, One, true), f(2, "value", Str, One, true)],
-    },
-    // 294
-    Message {
-        name: "io.k8s.api.core.v1.NodeSelectorRequirement",
-        fields: &[
-            f(1, "key", Str, One, true),
-            f(2, "operator", Str, One, true),
-            f(3, "values", Str, Many, false),
-        ],
     },
 ];

@@ -129,6 +129,18 @@ pub static RESOURCES: &[ResourceInfo] = &[
     res!(
         "",
         "v1",
+        "ReplicationController",
+        "replicationcontrollers",
+        "replicationcontroller",
+        ns = true,
+        short = &["rc"],
+        cat = ALL,
+        status = true,
+        scale = true
+    ),
+    res!(
+        "",
+        "v1",
         "Service",
         "services",
         "service",
@@ -218,6 +230,18 @@ pub static RESOURCES: &[ResourceInfo] = &[
         "persistentvolumeclaim",
         ns = true,
         short = &["pvc"],
+        cat = NONE,
+        status = true,
+        scale = false
+    ),
+    res!(
+        "",
+        "v1",
+        "PersistentVolume",
+        "persistentvolumes",
+        "persistentvolume",
+        ns = false,
+        short = &["pv"],
         cat = NONE,
         status = true,
         scale = false

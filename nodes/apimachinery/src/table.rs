@@ -272,6 +272,17 @@ static REPLICA_SET_COLUMNS: &[Col] = &[
     wide("Selector", "string", D_RS_SELECTOR),
 ];
 
+static REPLICATION_CONTROLLER_COLUMNS: &[Col] = &[
+    NAME,
+    c("Desired", "integer", D_RC_DESIRED),
+    c("Current", "integer", D_RC_CURRENT),
+    c("Ready", "integer", D_RC_READY),
+    AGE,
+    CONTAINERS,
+    IMAGES,
+    wide("Selector", "string", D_RC_SELECTOR),
+];
+
 static STATEFUL_SET_COLUMNS: &[Col] = &[
     NAME,
     c("Ready", "string", "Number of the pod with ready state"),
@@ -451,6 +462,24 @@ static PVC_COLUMNS: &[Col] = &[
     wide("VolumeMode", "string", D_PVC_VOLUME_MODE),
 ];
 
+static PV_COLUMNS: &[Col] = &[
+    NAME,
+    c("Capacity", "string", D_PV_CAPACITY),
+    c("Access Modes", "string", D_PV_MODES),
+    c("Reclaim Policy", "string", D_PV_RECLAIM),
+    c("Status", "string", D_PV_PHASE),
+    c("Claim", "string", D_PV_CLAIM),
+    c("StorageClass", "string", "StorageClass of the pv"),
+    c(
+        "VolumeAttributesClass",
+        "string",
+        "VolumeAttributesClass of the pv",
+    ),
+    c("Reason", "string", D_PV_REASON),
+    AGE,
+    wide("VolumeMode", "string", D_PV_VOLUME_MODE),
+];
+
 static RESOURCE_QUOTA_COLUMNS: &[Col] = &[
     NAME,
     c(
@@ -532,6 +561,7 @@ fn columns(kind: &str) -> &'static [Col] {
         "Pod" => POD_COLUMNS,
         "Deployment" => DEPLOYMENT_COLUMNS,
         "ReplicaSet" => REPLICA_SET_COLUMNS,
+        "ReplicationController" => REPLICATION_CONTROLLER_COLUMNS,
         "StatefulSet" => STATEFUL_SET_COLUMNS,
         "DaemonSet" => DAEMON_SET_COLUMNS,
         "Service" => SERVICE_COLUMNS,
@@ -550,6 +580,7 @@ fn columns(kind: &str) -> &'static [Col] {
         "EndpointSlice" => ENDPOINT_SLICE_COLUMNS,
         "Event" => EVENT_COLUMNS,
         "PersistentVolumeClaim" => PVC_COLUMNS,
+        "PersistentVolume" => PV_COLUMNS,
         "ResourceQuota" => RESOURCE_QUOTA_COLUMNS,
         "Lease" => LEASE_COLUMNS,
         "PodDisruptionBudget" => PDB_COLUMNS,
@@ -572,6 +603,7 @@ fn row_cells(kind: &str, obj: &Value, now: DateTime<Utc>) -> Cells {
         "Pod" => pod_cells(obj, now),
         "Deployment" => plain(deployment_cells(obj, now)),
         "ReplicaSet" => plain(replica_set_cells(obj, now)),
+        "ReplicationController" => plain(replication_controller_cells(obj, now)),
         "StatefulSet" => plain(stateful_set_cells(obj, now)),
         "DaemonSet" => plain(daemon_set_cells(obj, now)),
         "Service" => plain(service_cells(obj, now)),
@@ -607,6 +639,7 @@ fn row_cells(kind: &str, obj: &Value, now: DateTime<Utc>) -> Cells {
         "EndpointSlice" => plain(endpoint_slice_cells(obj, now)),
         "Event" => plain(event_cells(obj, now)),
         "PersistentVolumeClaim" => plain(pvc_cells(obj, now)),
+        "PersistentVolume" => plain(pv_cells(obj, now)),
         "ResourceQuota" => plain(resource_quota_cells(obj, now)),
         "Lease" => plain(vec![
             name(obj),
@@ -1043,6 +1076,21 @@ fn replica_set_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
         Some(at(obj, "spec.selector")),
     ));
     cells
+}
+
+/// `printReplicationController`: like a ReplicaSet, with a selector that is a plain label map.
+fn replication_controller_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let (names, images) = layout_containers(arr_at(obj, "spec.template.spec.containers"));
+    vec![
+        name(obj),
+        json!(int_at(obj, "spec.replicas")),
+        json!(int_at(obj, "status.replicas")),
+        json!(int_at(obj, "status.readyReplicas")),
+        age(obj, now),
+        s(names),
+        s(images),
+        s(format_labels(at(obj, "spec.selector"))),
+    ]
 }
 
 fn stateful_set_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
@@ -1592,6 +1640,40 @@ fn pvc_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
+/// `printPersistentVolume`.
+fn pv_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+    let claim = match at(obj, "spec.claimRef") {
+        Value::Null => String::new(),
+        r => format!("{}/{}", str_at(r, "namespace"), str_at(r, "name")),
+    };
+    let phase = if at(obj, "metadata.deletionTimestamp").is_null() {
+        str_at(obj, "status.phase")
+    } else {
+        "Terminating"
+    };
+    let class = at(obj, "metadata.annotations")
+        .get("volume.beta.kubernetes.io/storage-class")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| str_at(obj, "spec.storageClassName"));
+    let vac = at(obj, "spec.volumeAttributesClassName")
+        .as_str()
+        .unwrap_or("<unset>");
+    let volume_mode = at(obj, "spec.volumeMode").as_str().unwrap_or("<unset>");
+    vec![
+        name(obj),
+        s(quantity(at(obj, "spec.capacity.storage"))),
+        s(access_modes(arr_at(obj, "spec.accessModes"))),
+        s(str_at(obj, "spec.persistentVolumeReclaimPolicy")),
+        s(phase),
+        s(claim),
+        s(class),
+        s(vac),
+        s(str_at(obj, "status.reason")),
+        age(obj, now),
+        s(volume_mode),
+    ]
+}
+
 fn resource_quota_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let hard = at(obj, "status.hard");
     let used = at(obj, "status.used");
@@ -1831,6 +1913,10 @@ const D_RS_CURRENT: &str = "Replicas is the most recently observed number of non
 const D_RS_READY: &str =
     "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.";
 const D_RS_SELECTOR: &str = "Selector is a label query over pods that should match the replica count. Label keys and values that must match in order to be controlled by this replica set. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
+const D_RC_DESIRED: &str = "Replicas is the number of desired replicas. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller";
+const D_RC_CURRENT: &str = "Replicas is the most recently observed number of replicas. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller";
+const D_RC_READY: &str = "The number of ready replicas for this replication controller.";
+const D_RC_SELECTOR: &str = "Selector is a label query over pods that should match the Replicas count. If Selector is empty, it is defaulted to the labels present on the Pod template. Label keys and values that must match in order to be controlled by this replication controller, if empty defaulted to labels on Pod template. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
 const D_DS_DESIRED: &str = "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod). More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/";
 const D_DS_CURRENT: &str = "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod. More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/";
 const D_DS_READY: &str = "numberReady is the number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition.";
@@ -1878,6 +1964,13 @@ const D_PVC_VOLUME: &str =
 const D_PVC_CAPACITY: &str = "capacity represents the actual resources of the underlying volume.";
 const D_PVC_MODES: &str = "accessModes contains the actual access modes the volume backing the PVC has. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1";
 const D_PVC_VOLUME_MODE: &str = "volumeMode defines what type of volume is required by the claim. Value of Filesystem is implied when not included in claim spec.";
+const D_PV_CAPACITY: &str = "capacity is the description of the persistent volume's resources and capacity. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#capacity";
+const D_PV_MODES: &str = "accessModes contains all ways the volume can be mounted. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes";
+const D_PV_RECLAIM: &str = "persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim. Valid options are Retain (default for manually created PersistentVolumes), Delete (default for dynamically provisioned PersistentVolumes), and Recycle (deprecated). Recycle must be supported by the volume plugin underlying this PersistentVolume. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#reclaiming";
+const D_PV_PHASE: &str = "phase indicates if a volume is available, bound to a claim, or released by a claim. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#phase";
+const D_PV_CLAIM: &str = "claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim. Expected to be non-nil when bound. claim.VolumeName is the authoritative bind between PV and PVC. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#binding";
+const D_PV_REASON: &str = "reason is a brief CamelCase string that describes any failure and is meant for machine parsing and tidy display in the CLI.";
+const D_PV_VOLUME_MODE: &str = "volumeMode defines if a volume is intended to be used with a formatted filesystem or to remain in raw block state. Value of Filesystem is implied when not included in spec.";
 const D_DEPLOY_UPDATED: &str = "Total number of non-terminating pods targeted by this deployment that have the desired template spec.";
 const D_DEPLOY_AVAILABLE: &str = "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment.";
 const D_DEPLOY_SELECTOR: &str = "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment. It must match the pod template's labels.";
@@ -2271,6 +2364,47 @@ mod tests {
         assert_eq!(c[1], "0/1");
         assert_eq!(c[2], 0);
         assert_eq!(c[7], "");
+    }
+
+    #[test]
+    fn replication_controllers() {
+        assert_eq!(
+            headers("ReplicationController"),
+            [
+                "NAME",
+                "DESIRED",
+                "CURRENT",
+                "READY",
+                "AGE",
+                "*CONTAINERS",
+                "*IMAGES",
+                "*SELECTOR"
+            ]
+        );
+        let rc = json!({"metadata": meta("web", 600),
+            "spec": {"replicas": 3, "selector": {"tier": "fe", "app": "web"}, "template": pod_template()},
+            "status": {"replicas": 2, "readyReplicas": 1}});
+        assert_eq!(
+            cells("ReplicationController", rc),
+            vec![
+                json!("web"),
+                json!(3),
+                json!(2),
+                json!(1),
+                json!("10m"),
+                json!("app,log"),
+                json!("nginx:1.27,fluent-bit:3"),
+                json!("app=web,tier=fe")
+            ]
+        );
+        let fresh =
+            json!({"metadata": meta("new", 3), "spec": {"replicas": 1}, "status": {"replicas": 0}});
+        let c = cells("ReplicationController", fresh);
+        assert_eq!(c[1], 1);
+        assert_eq!(c[2], 0);
+        assert_eq!(c[3], 0);
+        assert_eq!(c[5], "");
+        assert_eq!(c[7], "<none>");
     }
 
     #[test]
@@ -2875,6 +3009,73 @@ mod tests {
     }
 
     #[test]
+    fn persistent_volumes() {
+        assert_eq!(
+            headers("PersistentVolume"),
+            [
+                "NAME",
+                "CAPACITY",
+                "ACCESS MODES",
+                "RECLAIM POLICY",
+                "STATUS",
+                "CLAIM",
+                "STORAGECLASS",
+                "VOLUMEATTRIBUTESCLASS",
+                "REASON",
+                "AGE",
+                "*VOLUMEMODE"
+            ]
+        );
+        let bound = json!({"metadata": {"name": "pv-1", "creationTimestamp": ago(7200)},
+            "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteMany", "ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "standard",
+                "claimRef": {"kind": "PersistentVolumeClaim", "namespace": "shop", "name": "data"},
+                "volumeMode": "Filesystem", "hostPath": {"path": "/data", "type": ""}},
+            "status": {"phase": "Bound"}});
+        assert_eq!(
+            cells("PersistentVolume", bound),
+            strs(&[
+                "pv-1",
+                "10Gi",
+                "RWO,RWX",
+                "Retain",
+                "Bound",
+                "shop/data",
+                "standard",
+                "<unset>",
+                "",
+                "120m",
+                "Filesystem"
+            ])
+        );
+        let failed = json!({"metadata": {"name": "old", "creationTimestamp": ago(5),
+                "deletionTimestamp": ago(1),
+                "annotations": {"volume.beta.kubernetes.io/storage-class": "legacy"}},
+            "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOncePod"],
+                "persistentVolumeReclaimPolicy": "Recycle", "storageClassName": "ignored",
+                "volumeAttributesClassName": "gold"},
+            "status": {"phase": "Failed", "reason": "RecyclerFailed"}});
+        assert_eq!(
+            cells("PersistentVolume", failed),
+            strs(&[
+                "old",
+                "1Gi",
+                "RWOP",
+                "Recycle",
+                "Terminating",
+                "",
+                "legacy",
+                "gold",
+                "RecyclerFailed",
+                "5s",
+                "<unset>"
+            ])
+        );
+        // An empty capacity prints as Kubernetes prints a zero quantity.
+        assert_eq!(cells("PersistentVolume", json!({}))[1], "0");
+    }
+
+    #[test]
     fn resource_quota_limit_range_pdb() {
         assert_eq!(
             headers("ResourceQuota"),
@@ -3035,6 +3236,7 @@ mod tests {
             "Pod",
             "Deployment",
             "ReplicaSet",
+            "ReplicationController",
             "StatefulSet",
             "DaemonSet",
             "Service",
@@ -3053,6 +3255,7 @@ mod tests {
             "EndpointSlice",
             "Event",
             "PersistentVolumeClaim",
+            "PersistentVolume",
             "ResourceQuota",
             "LimitRange",
             "Lease",

@@ -32,6 +32,7 @@ pub fn unknown_fields(kind: &str, obj: &Value) -> Result<Vec<String>, String> {
     let back = kinds! {
         "Namespace" => core::Namespace,
         "Pod" => core::Pod,
+        "ReplicationController" => core::ReplicationController,
         "Service" => core::Service,
         "Endpoints" => core::Endpoints,
         "ConfigMap" => core::ConfigMap,
@@ -40,6 +41,7 @@ pub fn unknown_fields(kind: &str, obj: &Value) -> Result<Vec<String>, String> {
         "Event" => core::Event,
         "Node" => core::Node,
         "PersistentVolumeClaim" => core::PersistentVolumeClaim,
+        "PersistentVolume" => core::PersistentVolume,
         "ResourceQuota" => core::ResourceQuota,
         "LimitRange" => core::LimitRange,
         "Deployment" => apps::Deployment,

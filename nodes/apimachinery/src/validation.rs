@@ -219,12 +219,18 @@ pub fn go_string_slice(v: &[String]) -> String {
 /// Go `%#v` of a `map[string]string` (keys sorted; missing prints as
 /// `map[string]string(nil)`).
 pub fn go_string_map(m: Option<&Map<String, Value>>) -> String {
+    go_typed_map("map[string]string", m)
+}
+
+/// Go `%#v` of a string-keyed map type named `ty`, values shown by their string (keys
+/// sorted; missing prints as `ty(nil)`).
+fn go_typed_map(ty: &str, m: Option<&Map<String, Value>>) -> String {
     let Some(m) = m else {
-        return "map[string]string(nil)".to_string();
+        return format!("{ty}(nil)");
     };
     let sorted: BTreeMap<&String, String> = m.iter().map(|(k, v)| (k, value_str(v))).collect();
     format!(
-        "map[string]string{{{}}}",
+        "{ty}{{{}}}",
         sorted
             .iter()
             .map(|(k, v)| format!("{}:{}", go_quote(k), go_quote(v)))
@@ -1989,6 +1995,53 @@ fn validate_replicated_spec(kind: &str, spec: &Value, errs: &mut Vec<FieldError>
     }
 }
 
+/// `ValidateReplicationControllerSpec`: the selector is a plain label map that must not be
+/// empty and must match the template's labels; the template is required, restarts `Always`
+/// and has no `activeDeadlineSeconds`.
+fn validate_replication_controller_spec(spec: &Value, errs: &mut Vec<FieldError>) {
+    nonneg(spec, "minReadySeconds", "spec", errs);
+    let selector = gobj(spec, "selector").filter(|m| !m.is_empty());
+    if selector.is_none() {
+        errs.push(FieldError::required("spec.selector", ""));
+    }
+    nonneg(spec, "replicas", "spec", errs);
+    let Some(tmpl) = get(spec, "template") else {
+        errs.push(FieldError::required("spec.template", ""));
+        return;
+    };
+    if let Some(selector) = selector {
+        let labels = template_labels(spec);
+        let matches = selector.iter().all(|(k, v)| {
+            labels
+                .and_then(|l| l.get(k))
+                .is_some_and(|l| value_str(l) == value_str(v))
+        });
+        if !matches {
+            errs.push(FieldError::invalid(
+                "spec.template.metadata.labels",
+                &go_string_map(labels),
+                "`selector` does not match template `labels`",
+            ));
+        }
+    }
+    validate_pod_template(Some(tmpl), "spec.template", PodCtx::default(), errs);
+    let tspec = or_null(get(tmpl, "spec"));
+    let rp = gs(tspec, "restartPolicy");
+    if rp != "Always" {
+        errs.push(FieldError::not_supported(
+            "spec.template.spec.restartPolicy",
+            &go_quote(rp),
+            &["Always"],
+        ));
+    }
+    if get(tspec, "activeDeadlineSeconds").is_some() {
+        errs.push(FieldError::forbidden(
+            "spec.template.spec.activeDeadlineSeconds",
+            "activeDeadlineSeconds in ReplicationController is not Supported",
+        ));
+    }
+}
+
 fn int_or_percent(v: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) -> Option<i64> {
     match v {
         Some(Value::String(s)) => {
@@ -3155,6 +3208,288 @@ fn validate_pvc(obj: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
+/// The volume sources of a PersistentVolume, in the order `ValidatePersistentVolumeSpec`
+/// checks them.
+const PV_SOURCES: &[&str] = &[
+    "hostPath",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "glusterfs",
+    "flocker",
+    "nfs",
+    "rbd",
+    "quobyte",
+    "cephfs",
+    "iscsi",
+    "cinder",
+    "fc",
+    "flexVolume",
+    "azureFile",
+    "vsphereVolume",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "azureDisk",
+    "scaleIO",
+    "local",
+    "storageos",
+    "csi",
+];
+
+const HOST_PATH_TYPES: &[&str] = &[
+    "",
+    "BlockDevice",
+    "CharDevice",
+    "Directory",
+    "DirectoryOrCreate",
+    "File",
+    "FileOrCreate",
+    "Socket",
+];
+
+/// Whether `path.Clean(p)` is `/`.
+fn is_root(p: &str) -> bool {
+    let mut depth: Vec<&str> = Vec::new();
+    for e in p.split('/') {
+        match e {
+            "" | "." => {}
+            ".." => {
+                depth.pop();
+            }
+            e => depth.push(e),
+        }
+    }
+    p.starts_with('/') && depth.is_empty()
+}
+
+/// `validatePathNoBacksteps`: no `..` element.
+fn no_backsteps(p: &str, path: &str, errs: &mut Vec<FieldError>) {
+    if p.split('/').any(|e| e == "..") {
+        errs.push(FieldError::invalid(
+            path,
+            &go_quote(p),
+            "must not contain '..'",
+        ));
+    }
+}
+
+/// Go `%#v` of a `core.ResourceList` as the capacity check prints it (quantities shown by
+/// their string; Go prints the `resource.Quantity` structs).
+fn go_resource_list(m: Option<&Map<String, Value>>) -> String {
+    go_typed_map("core.ResourceList", m)
+}
+
+/// `ValidatePersistentVolumeSpec` (the checks of a PersistentVolume, not of an inline
+/// volume spec): access modes, a storage capacity, the reclaim policy, exactly one volume
+/// source (with its required fields), the storage class name and the volume mode.
+fn validate_pv(obj: &Value, errs: &mut Vec<FieldError>) {
+    let spec = or_null(get(obj, "spec"));
+    let modes = garr(spec, "accessModes");
+    if modes.is_empty() {
+        errs.push(FieldError::required("spec.accessModes", ""));
+    }
+    let valid = [
+        "ReadOnlyMany",
+        "ReadWriteMany",
+        "ReadWriteOnce",
+        "ReadWriteOncePod",
+    ];
+    let (mut rwop, mut other) = (false, false);
+    for m in modes.iter().map(value_str) {
+        if !valid.contains(&m.as_str()) {
+            errs.push(FieldError::not_supported(
+                "spec.accessModes",
+                &go_quote(&m),
+                &valid,
+            ));
+        } else if m == "ReadWriteOncePod" {
+            rwop = true;
+        } else {
+            other = true;
+        }
+    }
+    if rwop && other {
+        errs.push(FieldError::forbidden(
+            "spec.accessModes",
+            "may not use ReadWriteOncePod with other access modes",
+        ));
+    }
+    let capacity = gobj(spec, "capacity");
+    if capacity.is_none_or(Map::is_empty) {
+        errs.push(FieldError::required("spec.capacity", ""));
+    }
+    if capacity.is_none_or(|c| !c.contains_key("storage") || c.len() > 1) {
+        errs.push(FieldError::not_supported(
+            "spec.capacity",
+            &go_resource_list(capacity),
+            &["storage"],
+        ));
+    }
+    for (name, q) in capacity.into_iter().flatten() {
+        let p = format!("spec.capacity[{name}]");
+        let qs = value_str(q);
+        match parse_quantity(&qs) {
+            None => errs.push(FieldError::invalid(p, &go_quote(&qs), QUANTITY_REGEX_MSG)),
+            Some(n) => {
+                if n < 0 {
+                    errs.push(FieldError::invalid(
+                        &p,
+                        &(n / 1_000_000_000).to_string(),
+                        "must be a valid resource quantity",
+                    ));
+                }
+                if n <= 0 {
+                    errs.push(FieldError::invalid(
+                        &p,
+                        &go_quote(&qs),
+                        "must be greater than zero",
+                    ));
+                }
+            }
+        }
+    }
+    let policy = gs(spec, "persistentVolumeReclaimPolicy");
+    let policies = ["Delete", "Recycle", "Retain"];
+    if !policy.is_empty() && !policies.contains(&policy) {
+        errs.push(FieldError::not_supported(
+            "spec.persistentVolumeReclaimPolicy",
+            &go_quote(policy),
+            &policies,
+        ));
+    }
+    let affinity = get(spec, "nodeAffinity");
+    if let Some(a) = affinity
+        && get(a, "required").is_none()
+    {
+        errs.push(FieldError::required(
+            "spec.nodeAffinity.required",
+            "must specify required node constraints",
+        ));
+    }
+    let mut sources = 0;
+    for src in PV_SOURCES {
+        let Some(v) = get(spec, src) else { continue };
+        let sp = format!("spec.{src}");
+        if sources > 0 {
+            errs.push(FieldError::forbidden(
+                sp,
+                "may not specify more than 1 volume type",
+            ));
+            continue;
+        }
+        sources += 1;
+        match *src {
+            "hostPath" => {
+                let p = gs(v, "path");
+                if p.is_empty() {
+                    errs.push(FieldError::required(format!("{sp}.path"), ""));
+                    continue;
+                }
+                no_backsteps(p, &format!("{sp}.path"), errs);
+                let ty = gs(v, "type");
+                if !HOST_PATH_TYPES.contains(&ty) {
+                    errs.push(FieldError::not_supported(
+                        format!("{sp}.type"),
+                        &go_quote(ty),
+                        HOST_PATH_TYPES,
+                    ));
+                }
+            }
+            "nfs" => {
+                if gs(v, "server").is_empty() {
+                    errs.push(FieldError::required(format!("{sp}.server"), ""));
+                }
+                // Kubernetes reports an empty path twice: required, and not absolute.
+                let p = gs(v, "path");
+                if p.is_empty() {
+                    errs.push(FieldError::required(format!("{sp}.path"), ""));
+                }
+                if !p.starts_with('/') {
+                    errs.push(FieldError::invalid(
+                        format!("{sp}.path"),
+                        &go_quote(p),
+                        "must be an absolute path",
+                    ));
+                }
+            }
+            "local" => {
+                let p = gs(v, "path");
+                if p.is_empty() {
+                    errs.push(FieldError::required(format!("{sp}.path"), ""));
+                } else {
+                    no_backsteps(p, &format!("{sp}.path"), errs);
+                }
+                if affinity.is_none() {
+                    errs.push(FieldError::required(
+                        "spec.nodeAffinity",
+                        "Local volume requires node affinity",
+                    ));
+                }
+            }
+            "csi" => {
+                for f in ["driver", "volumeHandle"] {
+                    if gs(v, f).is_empty() {
+                        errs.push(FieldError::required(format!("{sp}.{f}"), ""));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if sources == 0 {
+        errs.push(FieldError::required("spec", "must specify a volume type"));
+    }
+    if policy == "Recycle"
+        && let Some(hp) = get(spec, "hostPath")
+        && is_root(gs(hp, "path"))
+    {
+        errs.push(FieldError::forbidden(
+            "spec.persistentVolumeReclaimPolicy",
+            "may not be 'recycle' for a hostPath mount of '/'",
+        ));
+    }
+    let class = gs(spec, "storageClassName");
+    if !class.is_empty() {
+        for m in is_dns1123_subdomain(class) {
+            errs.push(FieldError::invalid(
+                "spec.storageClassName",
+                &go_quote(class),
+                &m,
+            ));
+        }
+    }
+    if let Some(vm) = spec.get("volumeMode").and_then(Value::as_str)
+        && vm != "Block"
+        && vm != "Filesystem"
+    {
+        errs.push(FieldError::not_supported(
+            "spec.volumeMode",
+            &go_quote(vm),
+            &["Block", "Filesystem"],
+        ));
+    }
+}
+
+/// `ValidatePersistentVolumeUpdate`: the volume source and the volume mode are immutable.
+fn validate_pv_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+    let os = or_null(get(old, "spec"));
+    let ns = or_null(get(new, "spec"));
+    if PV_SOURCES
+        .iter()
+        .any(|src| !semantic_eq(get(os, src), get(ns, src)))
+    {
+        errs.push(FieldError::forbidden(
+            "spec.persistentvolumesource",
+            "spec.persistentvolumesource is immutable after creation",
+        ));
+    }
+    errs.extend(immutable(
+        get(os, "volumeMode"),
+        get(ns, "volumeMode"),
+        "volumeMode",
+        go_quote(gs(ns, "volumeMode")),
+    ));
+}
+
 fn validate_rbac_binding(obj: &Value, errs: &mut Vec<FieldError>) {
     let rr = or_null(get(obj, "roleRef"));
     if gs(rr, "apiGroup") != "rbac.authorization.k8s.io" {
@@ -3257,6 +3592,7 @@ fn validate_spec(kind: &str, obj: &Value, errs: &mut Vec<FieldError>) {
         "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => {
             validate_replicated_spec(kind, spec, errs);
         }
+        "ReplicationController" => validate_replication_controller_spec(spec, errs),
         "Job" => validate_job_spec(spec, errs),
         "CronJob" => {
             let name = gs(or_null(get(obj, "metadata")), "name");
@@ -3276,6 +3612,7 @@ fn validate_spec(kind: &str, obj: &Value, errs: &mut Vec<FieldError>) {
         "Ingress" => validate_ingress(obj, errs),
         "Namespace" => validate_namespace(obj, errs),
         "PersistentVolumeClaim" => validate_pvc(obj, errs),
+        "PersistentVolume" => validate_pv(obj, errs),
         "RoleBinding" | "ClusterRoleBinding" => validate_rbac_binding(obj, errs),
         "PodDisruptionBudget" => validate_pdb(obj, errs),
         _ => {}
@@ -3671,6 +4008,11 @@ pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> 
                 }
             }
         }
+        "PersistentVolume" => {
+            errs.extend(validate_object_meta_update(om, nm));
+            validate_spec(kind, new, &mut errs);
+            validate_pv_update(old, new, &mut errs);
+        }
         "RoleBinding" | "ClusterRoleBinding" => {
             errs.extend(validate_object_meta_update(om, nm));
             validate_spec(kind, new, &mut errs);
@@ -3914,6 +4256,145 @@ mod tests {
             fields(&validate("Deployment", &empty)),
             vec![
                 "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment"
+            ]
+        );
+    }
+
+    fn replication_controller(spec: Value) -> Value {
+        let mut rc = json!({"apiVersion": "v1", "kind": "ReplicationController",
+            "metadata": {"name": "web", "namespace": "default"}, "spec": spec});
+        crate::defaults::apply_defaults("ReplicationController", &mut rc);
+        rc
+    }
+
+    #[test]
+    fn replication_controller_checks() {
+        // The selector defaults to the template labels, so a bare RC is valid.
+        let ok =
+            replication_controller(json!({"template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}));
+        assert_eq!(validate("ReplicationController", &ok), vec![]);
+
+        let bad = replication_controller(json!({"replicas": -1, "minReadySeconds": -2,
+            "selector": {"app": "api"},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"restartPolicy": "Never", "activeDeadlineSeconds": 5,
+                    "containers": [{"name": "web", "image": "nginx"}]}}}));
+        assert_eq!(
+            fields(&validate("ReplicationController", &bad)),
+            vec![
+                "spec.minReadySeconds: Invalid value: -2: must be greater than or equal to 0",
+                "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
+                "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`",
+                "spec.template.spec.restartPolicy: Unsupported value: \"Never\": supported values: \"Always\"",
+                "spec.template.spec.activeDeadlineSeconds: Forbidden: activeDeadlineSeconds in ReplicationController is not Supported",
+            ]
+        );
+
+        // Without template labels there is no selector to default: both are missing.
+        let bare = replication_controller(json!({}));
+        assert_eq!(
+            format_invalid_message(
+                "ReplicationController",
+                "web",
+                &validate("ReplicationController", &bare)
+            ),
+            "ReplicationController \"web\" is invalid: [spec.selector: Required value, spec.template: Required value]"
+        );
+
+        // The selector of an RC may change; the template must still match it.
+        let mut new = ok.clone();
+        new["spec"]["selector"] = json!({"app": "web", "v": "2"});
+        assert_eq!(
+            fields(&validate_update("ReplicationController", &ok, &new)),
+            vec![
+                "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`"
+            ]
+        );
+        new["spec"]["template"]["metadata"]["labels"]["v"] = json!("2");
+        assert_eq!(validate_update("ReplicationController", &ok, &new), vec![]);
+    }
+
+    fn persistent_volume(spec: Value) -> Value {
+        let mut pv = json!({"apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": "pv1"}, "spec": spec});
+        crate::defaults::apply_defaults("PersistentVolume", &mut pv);
+        pv
+    }
+
+    #[test]
+    fn persistent_volume_checks() {
+        let ok = persistent_volume(json!({"capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/data"}}));
+        assert_eq!(validate("PersistentVolume", &ok), vec![]);
+
+        let empty = persistent_volume(json!({}));
+        assert_eq!(
+            format_invalid_message(
+                "PersistentVolume",
+                "pv1",
+                &validate("PersistentVolume", &empty)
+            ),
+            "PersistentVolume \"pv1\" is invalid: [spec.accessModes: Required value, spec.capacity: Required value, spec.capacity: Unsupported value: core.ResourceList(nil): supported values: \"storage\", spec: Required value: must specify a volume type]"
+        );
+
+        let bad = persistent_volume(json!({"capacity": {"storage": "0"},
+            "accessModes": ["ReadWriteOncePod", "ReadWriteOnce", "WriteOnly"],
+            "persistentVolumeReclaimPolicy": "Keep", "storageClassName": "Fast",
+            "volumeMode": "Raw",
+            "hostPath": {"path": "/a/../b", "type": "Pipe"},
+            "nfs": {"server": "s", "path": "/x"}}));
+        assert_eq!(
+            fields(&validate("PersistentVolume", &bad)),
+            vec![
+                "spec.accessModes: Unsupported value: \"WriteOnly\": supported values: \"ReadOnlyMany\", \"ReadWriteMany\", \"ReadWriteOnce\", \"ReadWriteOncePod\"",
+                "spec.accessModes: Forbidden: may not use ReadWriteOncePod with other access modes",
+                "spec.capacity[storage]: Invalid value: \"0\": must be greater than zero",
+                "spec.persistentVolumeReclaimPolicy: Unsupported value: \"Keep\": supported values: \"Delete\", \"Recycle\", \"Retain\"",
+                "spec.hostPath.path: Invalid value: \"/a/../b\": must not contain '..'",
+                "spec.hostPath.type: Unsupported value: \"Pipe\": supported values: \"\", \"BlockDevice\", \"CharDevice\", \"Directory\", \"DirectoryOrCreate\", \"File\", \"FileOrCreate\", \"Socket\"",
+                "spec.nfs: Forbidden: may not specify more than 1 volume type",
+                "spec.storageClassName: Invalid value: \"Fast\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+                "spec.volumeMode: Unsupported value: \"Raw\": supported values: \"Block\", \"Filesystem\"",
+            ]
+        );
+
+        let other = persistent_volume(json!({"capacity": {"cpu": "1"},
+            "accessModes": ["ReadOnlyMany"], "persistentVolumeReclaimPolicy": "Recycle",
+            "hostPath": {"path": "/"}}));
+        assert_eq!(
+            fields(&validate("PersistentVolume", &other)),
+            vec![
+                "spec.capacity: Unsupported value: core.ResourceList{\"cpu\":\"1\"}: supported values: \"storage\"",
+                "spec.persistentVolumeReclaimPolicy: Forbidden: may not be 'recycle' for a hostPath mount of '/'",
+            ]
+        );
+
+        let local = persistent_volume(json!({"capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"], "local": {"path": "/mnt/disk"}}));
+        assert_eq!(
+            fields(&validate("PersistentVolume", &local)),
+            vec!["spec.nodeAffinity: Required value: Local volume requires node affinity"]
+        );
+        let csi = persistent_volume(json!({"capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"], "csi": {"driver": "d.example.com"}}));
+        assert_eq!(
+            fields(&validate("PersistentVolume", &csi)),
+            vec!["spec.csi.volumeHandle: Required value"]
+        );
+
+        // The volume source and mode are fixed after creation; capacity and class are not.
+        let mut new = ok.clone();
+        new["spec"]["capacity"]["storage"] = json!("2Gi");
+        new["spec"]["storageClassName"] = json!("slow");
+        assert_eq!(validate_update("PersistentVolume", &ok, &new), vec![]);
+        new["spec"]["hostPath"]["path"] = json!("/other");
+        new["spec"]["volumeMode"] = json!("Block");
+        assert_eq!(
+            fields(&validate_update("PersistentVolume", &ok, &new)),
+            vec![
+                "spec.persistentvolumesource: Forbidden: spec.persistentvolumesource is immutable after creation",
+                "volumeMode: Invalid value: \"Block\": field is immutable",
             ]
         );
     }

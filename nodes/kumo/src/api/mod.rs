@@ -994,8 +994,19 @@ fn scale_of(res: &ResourceInfo, obj: &Value) -> Value {
             parts.join(",")
         })
         .unwrap_or_default();
+    // A ReplicationController's selector is a plain label map (`labels.SelectorFromSet`).
+    let selector = match obj.pointer("/spec/selector").and_then(Value::as_object) {
+        Some(labels) if res.kind == "ReplicationController" => {
+            let sorted: std::collections::BTreeMap<&String, &str> = labels
+                .iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or("")))
+                .collect();
+            let parts: Vec<String> = sorted.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            parts.join(",")
+        }
+        _ => selector,
+    };
     let m = obj.get("metadata").cloned().unwrap_or(json!({}));
-    let _ = res;
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",

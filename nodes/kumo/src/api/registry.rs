@@ -117,6 +117,7 @@ pub type SharedApi = Arc<Api>;
 const GENERATION_KINDS: &[&str] = &[
     "Deployment",
     "ReplicaSet",
+    "ReplicationController",
     "StatefulSet",
     "DaemonSet",
     "Job",

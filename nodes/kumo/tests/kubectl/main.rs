@@ -1154,3 +1154,185 @@ fn t15_invalid_labels_and_stale_update() {
         "yes"
     );
 }
+
+const PRUNE_AB: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: a
+  labels: {set: p}
+data: {k: a}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: b
+  labels: {set: p}
+data: {k: b}
+";
+
+const PRUNE_A: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: a
+  labels: {set: p}
+data: {k: a}
+";
+
+const RC: &str = "apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: web
+spec:
+  replicas: 2
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.27
+";
+
+const PV: &str = "apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: pv1
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  hostPath: {path: /tmp/pv1}
+";
+
+#[test]
+fn t16_apply_prune_replication_controllers_and_persistent_volumes() {
+    let k = Kumo::start();
+    // kubectl's default prune list includes ReplicationControllers and PersistentVolumes:
+    // pruning works without --prune-allowlist only when both are served.
+    let run = |args: &[&str], stdin: &str| {
+        let out = k.kubectl_stdin(args, stdin);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = run(&["apply", "-l", "set=p", "--prune", "-f", "-"], PRUNE_AB);
+    assert!(
+        out.contains("configmap/a created") && out.contains("configmap/b created"),
+        "{out}"
+    );
+    let out = run(&["apply", "--prune", "-l", "set=p", "-f", "-"], PRUNE_A);
+    assert!(out.contains("configmap/b pruned"), "{out}");
+    assert_eq!(
+        k.ok(&["get", "cm", "-l", "set=p", "-o", "name"]).trim(),
+        "configmap/a"
+    );
+    k.fails(&["get", "cm", "b"]);
+
+    // A ReplicationController: defaults, table, scale.
+    let out = run(&["create", "-f", "-"], RC);
+    assert!(out.contains("replicationcontroller/web created"), "{out}");
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "rc",
+            "web",
+            "-o",
+            "jsonpath={.spec.selector.app} {.metadata.labels.app} {.status.replicas} {.metadata.generation} {.spec.template.spec.restartPolicy}"
+        ]),
+        "web web 0 1 Always"
+    );
+    let table = k.ok(&["get", "rc"]);
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]);
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(row[..4], ["web", "2", "0", "0"], "{table}");
+    let wide = k.ok(&["get", "rc", "-o", "wide"]);
+    assert!(
+        wide.contains("SELECTOR") && wide.contains("nginx:1.27") && wide.contains("app=web"),
+        "{wide}"
+    );
+    assert!(
+        k.ok(&["get", "all", "-o", "name"])
+            .contains("replicationcontroller/web"),
+        "get all lacks the rc"
+    );
+    let out = k.ok(&["scale", "rc", "web", "--replicas=3"]);
+    assert!(out.contains("replicationcontroller/web scaled"), "{out}");
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "rc",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas} {.metadata.generation}"
+        ]),
+        "3 2"
+    );
+    let scale = k.ok(&[
+        "get",
+        "--raw",
+        "/api/v1/namespaces/default/replicationcontrollers/web/scale",
+    ]);
+    assert!(
+        scale.contains("\"replicas\":3") && scale.contains("\"selector\":\"app=web\""),
+        "{scale}"
+    );
+    // A selector that does not match the template is refused.
+    let err = k.fails(&[
+        "patch",
+        "rc",
+        "web",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"selector":{"app":"api"}}}"#,
+    ]);
+    assert!(
+        err.contains("is invalid") && err.contains("spec.template.metadata.labels"),
+        "{err}"
+    );
+
+    // A PersistentVolume: cluster-scoped, defaulted, printed.
+    let out = run(&["create", "-f", "-"], PV);
+    assert!(out.contains("persistentvolume/pv1 created"), "{out}");
+    let table = k.ok(&["get", "pv"]);
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "CAPACITY",
+            "ACCESS",
+            "MODES",
+            "RECLAIM",
+            "POLICY",
+            "STATUS",
+            "CLAIM",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "REASON",
+            "AGE"
+        ]
+    );
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        row[..6],
+        ["pv1", "1Gi", "RWO", "Retain", "Pending", "<unset>"],
+        "{table}"
+    );
+    assert!(k.ok(&["get", "pv", "-o", "wide"]).contains("Filesystem"));
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "pv",
+            "pv1",
+            "-o",
+            "jsonpath={.metadata.namespace}|{.spec.persistentVolumeReclaimPolicy}"
+        ]),
+        "|Retain"
+    );
+}
