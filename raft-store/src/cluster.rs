@@ -289,13 +289,6 @@ impl<T: Transport> RaftNetwork<TypeConfig> for TransportClient<T> {
             self.call(SVC_VOTE, &rpc, option.hard_ttl()).await?;
         r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
-
-    /// Retries to an unreachable peer come faster than Raft's election timeout (300 ms at
-    /// least; openraft's default is 500 ms): a restarted follower then hears the leader
-    /// before it times out, instead of starting an election that bumps everyone's term.
-    fn backoff(&self) -> openraft::network::Backoff {
-        openraft::network::Backoff::new(std::iter::repeat(Duration::from_millis(100)))
-    }
 }
 
 /// Forwarding to the leader over a transport.

@@ -208,6 +208,10 @@ impl Cluster {
 
     /// Restarts node `i` from its data directory (it rejoins as a member).
     fn restart(&mut self, i: u64) {
+        self.restart_with(i, &[]);
+    }
+
+    fn restart_with(&mut self, i: u64, extra: &[&str]) {
         let nj = self.node_json(i);
         let d = self.dir.join(format!("node-{i}"));
         let log = std::fs::OpenOptions::new()
@@ -219,6 +223,7 @@ impl Cluster {
         let child = Command::new(env!("CARGO_BIN_EXE_kumo"))
             .args(["control", "--data-dir"])
             .arg(&d)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone"))
             .stderr(log)
@@ -807,4 +812,69 @@ fn t05_removing_the_leader_moves_leadership_and_it_drops_out() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+#[test]
+fn t06_a_removed_node_started_again_with_join_is_a_member_again() {
+    let mut c = Cluster::start(3);
+    let leader = c.leader().expect("leader");
+    let f = (1..=3).find(|i| *i != leader).expect("a follower");
+    let members = |c: &Cluster| {
+        let out = Command::new(env!("CARGO_BIN_EXE_kumo"))
+            .args(["members", "--data-dir"])
+            .arg(&c.dir)
+            .output()
+            .expect("members");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_kumo"))
+        .args(["members", "--remove", &f.to_string(), "--data-dir"])
+        .arg(&c.dir)
+        .output()
+        .expect("members --remove");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !members(&c)
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(&f.to_string())),
+        "{}",
+        members(&c)
+    );
+    // Stopped, then started again with --join: the cluster takes it back, data and all.
+    c.kill9(f);
+    let via = c.node_json(leader)["peer_addr"]
+        .as_str()
+        .expect("peer")
+        .to_string();
+    c.restart_with(f, &["--join", &via]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = members(&c);
+        let back = text.lines().any(|l| {
+            let mut w = l.split_whitespace();
+            w.next() == Some(&f.to_string()) && l.contains("follower")
+        });
+        if back
+            && c.kubectl(f, &["create", "configmap", "rejoined"])
+                .status
+                .success()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node {f} did not come back:\n{text}\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        c.ok(leader, &["get", "cm", "rejoined", "-o", "name"])
+            .trim(),
+        "configmap/rejoined"
+    );
 }
