@@ -13,7 +13,7 @@ Sources (both read from the local cargo registry, nothing is downloaded):
                   zero value on the wire (Go writes every non-pointer field) is emitted. Without
                   it, strings keep `""` only when OpenAPI-required and numbers/bools always keep 0.
                   Found as $KUBECTL, or `kubectl.1.<minor>` beside / `kubectl` itself on $PATH.
-The kinds come from nodes/apimachinery/src/resources.rs (every `res!(...)` row), plus
+The kinds come from nodes/apimachinery/src/resources.rs (every `res!(...)` row, the reviews too), plus
 meta/v1 DeleteOptions and autoscaling/v1 Scale.
 
 Usage, from the repository root:
@@ -45,6 +45,9 @@ SPECIAL = {
     ("apimachinery", "pkg", "api", "resource", "Quantity"): "Quantity",
     ("apimachinery", "pkg", "util", "intstr", "IntOrString"): "IntOrString",
     ("apimachinery", "pkg", "runtime", "RawExtension"): "RawExtension",
+    # `type ExtraValue []string`: on the wire a message `{repeated string items = 1}`.
+    ("api", "authentication", "v1", "ExtraValue"): "StrList",
+    ("api", "authorization", "v1", "ExtraValue"): "StrList",
 }
 
 # Extra roots beyond resources.rs: (apiVersion, kind, module path).
@@ -592,6 +595,9 @@ pub(crate) enum Ty {{
     RawExtension,
     /// meta/v1 FieldsV1: the embedded JSON.
     FieldsV1,
+    /// A Go `[]string` type wrapped in a message `{{repeated string items = 1}}`
+    /// (authentication and authorization `ExtraValue`): the list in JSON.
+    StrList,
 }}
 
 /// A field's cardinality: singular, repeated, or `map<string, Ty>`.

@@ -170,7 +170,10 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
         if !r.categories.is_empty() {
             main.insert("categories".into(), strings(r.categories));
         }
-        main.insert("storageVersionHash".into(), storage_version_hash(r).into());
+        // Reviews are never stored: Kubernetes lists no storage version hash for them.
+        if !r.review {
+            main.insert("storageVersionHash".into(), storage_version_hash(r).into());
+        }
         resources.push(Value::Object(main));
         for s in subresources(r) {
             let mut sub = Map::new();
@@ -504,6 +507,34 @@ mod tests {
             .unwrap()
             .clone();
         assert_eq!(crb["scope"], "Cluster");
+    }
+
+    #[test]
+    fn reviews_are_create_only() {
+        let list: APIResourceList =
+            serde_json::from_value(api_resource_list("authorization.k8s.io", "v1").unwrap())
+                .unwrap();
+        let names: Vec<&str> = list.resources.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]
+        );
+        for r in &list.resources {
+            assert_eq!(r.verbs, ["create"], "{}", r.name);
+            assert!(!r.namespaced && r.storage_version_hash.is_none());
+        }
+        let doc = aggregated_discovery(false, AGGREGATED_V2);
+        let authn = doc["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["metadata"]["name"] == "authentication.k8s.io")
+            .unwrap();
+        let ssr = &authn["versions"][0]["resources"][0];
+        assert_eq!(ssr["resource"], "selfsubjectreviews");
+        assert_eq!(ssr["verbs"], json!(["create"]));
+        assert_eq!(ssr["scope"], "Cluster");
+        assert!(ssr.get("subresources").is_none());
     }
 
     #[test]

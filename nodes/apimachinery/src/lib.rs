@@ -16,6 +16,7 @@ pub mod patch;
 pub mod protobuf;
 mod protobuf_schema;
 pub mod resources;
+pub mod review;
 pub mod selectors;
 pub mod strategic;
 pub mod table;

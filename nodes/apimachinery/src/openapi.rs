@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use k8s_openapi::Resource;
 use k8s_openapi::api::{apps, autoscaling, batch, coordination, core, discovery, networking};
+use k8s_openapi::api::{authentication, authorization};
 use k8s_openapi::api::{policy, rbac};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use schemars::generate::SchemaSettings;
@@ -117,6 +118,9 @@ static KINDS: &[KindEntry] = &[
     entry::<apps::v1::StatefulSet>(),
     entry::<apps::v1::DaemonSet>(),
     entry::<apps::v1::ControllerRevision>(),
+    entry::<authentication::v1::SelfSubjectReview>(),
+    entry::<authorization::v1::SelfSubjectAccessReview>(),
+    entry::<authorization::v1::SelfSubjectRulesReview>(),
     entry::<batch::v1::Job>(),
     entry::<batch::v1::CronJob>(),
     entry::<autoscaling::v2::HorizontalPodAutoscaler>(),
@@ -223,10 +227,13 @@ impl SchemaSet {
         for r in &self.kinds {
             let Some(e) = kind_entry(r) else { continue };
             let name = (e.add)(&mut generator);
-            let list = format!("{name}List");
             tags.push((name.clone(), gvk(r.group, r.version, r.kind)));
-            tags.push((list.clone(), gvk(r.group, r.version, &r.list_kind())));
-            lists.push((list, name, r.kind));
+            // A review is never listed: it has no `List` kind.
+            if !r.review {
+                let list = format!("{name}List");
+                tags.push((list.clone(), gvk(r.group, r.version, &r.list_kind())));
+                lists.push((list, name, r.kind));
+            }
         }
         let list_meta = add::<meta::ListMeta>(&mut generator);
         for (add, gvks) in &self.extras {
@@ -1011,12 +1018,21 @@ fn resource_paths(r: &ResourceInfo, ident: &str, out: &mut Vec<PathItem>) {
         ],
         ..op(
             "post",
-            "create",
+            "post",
             format!("create{ident}{scope}{kind}"),
             format!("create a {kind}"),
             WRITE,
         )
     };
+    if r.review {
+        // A review answers `create` only (Kubernetes serves no other path for it).
+        out.push(PathItem {
+            path: base,
+            params: scope_params,
+            ops: vec![create],
+        });
+        return;
+    }
     let delete_collection = Op {
         body: body(&name_of::<meta::DeleteOptions>(), ANY_BODY, false),
         responses: vec![("200", status.clone())],
@@ -1061,7 +1077,7 @@ fn resource_paths(r: &ResourceInfo, ident: &str, out: &mut Vec<PathItem>) {
         responses: vec![("200", schema.to_string()), ("201", schema.to_string())],
         ..op(
             "put",
-            "update",
+            "put",
             format!("replace{ident}{scope}{kind}{suffix}"),
             format!("replace {what}the specified {kind}"),
             WRITE,
@@ -1619,7 +1635,7 @@ mod tests {
                 "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.Patch"
             );
         }
-        assert_eq!(item["put"]["x-kubernetes-action"], "update");
+        assert_eq!(item["put"]["x-kubernetes-action"], "put");
         let item_params: Vec<&str> = item["parameters"]
             .as_array()
             .unwrap()
@@ -1628,6 +1644,7 @@ mod tests {
             .collect();
         assert!(item_params.contains(&"name") && item_params.contains(&"namespace"));
         let collection = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments"];
+        assert_eq!(collection["post"]["x-kubernetes-action"], "post");
         for op in [&collection["post"], &item["put"]] {
             assert!(
                 op["parameters"]
@@ -1650,6 +1667,58 @@ mod tests {
         assert!(
             rbac["paths"]["/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}"]["patch"]["operationId"]
                 == "patchRbacAuthorizationV1ClusterRole"
+        );
+    }
+
+    #[test]
+    fn reviews_have_only_a_create_operation() {
+        let doc = v3_document("apis/authorization.k8s.io/v1").unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let mut names: Vec<&str> = paths.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "/apis/authorization.k8s.io/v1/",
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+            ]
+        );
+        let item = paths["/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"]
+            .as_object()
+            .unwrap();
+        let methods: Vec<&str> = item
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "parameters")
+            .collect();
+        assert_eq!(methods, ["post"]);
+        let post = &item["post"];
+        assert_eq!(
+            post["operationId"],
+            "createAuthorizationV1SelfSubjectAccessReview"
+        );
+        assert_eq!(
+            post["x-kubernetes-group-version-kind"],
+            json!({"group": "authorization.k8s.io", "kind": "SelfSubjectAccessReview", "version": "v1"})
+        );
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let ssar = &schemas["io.k8s.api.authorization.v1.SelfSubjectAccessReview"];
+        assert!(ssar["properties"]["spec"].is_object());
+        assert!(!schemas.contains_key("io.k8s.api.authorization.v1.SelfSubjectAccessReviewList"));
+        let authn = v3_document("apis/authentication.k8s.io/v1").unwrap();
+        assert!(
+            authn["paths"]["/apis/authentication.k8s.io/v1/selfsubjectreviews"]["post"].is_object()
+        );
+        let v2 = v2_document();
+        let item = v2["paths"]["/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"]
+            .as_object()
+            .unwrap();
+        assert!(item.contains_key("post") && !item.contains_key("get"));
+        assert!(
+            v2["definitions"]
+                .get("io.k8s.api.authentication.v1.SelfSubjectReview")
+                .is_some()
         );
     }
 

@@ -315,6 +315,16 @@ fn value(ty: Ty, wire: Wire<'_>, ctx: Ctx, depth: usize) -> Result<Value, ProtoE
                 Value::from(int_val)
             }
         }
+        Ty::StrList => {
+            let mut items = Vec::new();
+            let mut r = Reader::new(wire.len(&name())?);
+            while let Some((tag, wire)) = r.field()? {
+                if tag == 1 {
+                    items.push(Value::String(wire.string(&name())?));
+                }
+            }
+            Value::Array(items)
+        }
         Ty::RawExtension | Ty::FieldsV1 => {
             let mut raw: &[u8] = &[];
             let mut r = Reader::new(wire.len(&name())?);
@@ -992,6 +1002,66 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn self_reviews() {
+        // `kubectl auth can-i create pods`: Go writes every non-pointer field of the spec.
+        let attrs = m(
+            1,
+            &[
+                s(1, "default"),
+                s(2, "create"),
+                s(3, ""),
+                s(4, ""),
+                s(5, "pods"),
+                s(6, ""),
+                s(7, ""),
+            ],
+        );
+        let b = body(
+            "authorization.k8s.io/v1",
+            "SelfSubjectAccessReview",
+            &[
+                meta("", "", &[]),
+                m(2, &[attrs]),
+                m(3, &[vi(1, 0), s(2, ""), s(3, ""), vi(4, 0)]),
+            ],
+        );
+        assert_eq!(
+            decode(&b).unwrap(),
+            json!({
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "metadata": {"creationTimestamp": null},
+                "spec": {"resourceAttributes": {"namespace": "default", "verb": "create", "resource": "pods"}},
+                "status": {"allowed": false},
+            })
+        );
+        let b = body(
+            "authorization.k8s.io/v1",
+            "SelfSubjectRulesReview",
+            &[meta("", "", &[]), m(2, &[s(1, "default")])],
+        );
+        assert_eq!(decode(&b).unwrap()["spec"], json!({"namespace": "default"}));
+        // `ExtraValue` is a `[]string` wrapped in a message.
+        let user = m(
+            1,
+            &[
+                s(1, "kumo-admin"),
+                s(3, "system:masters"),
+                entry(4, "scopes", &[s(1, "a"), s(1, "b")].concat()),
+            ],
+        );
+        let b = body(
+            "authentication.k8s.io/v1",
+            "SelfSubjectReview",
+            &[meta("", "", &[]), m(2, &[user])],
+        );
+        assert_eq!(
+            decode(&b).unwrap()["status"],
+            json!({"userInfo": {"username": "kumo-admin", "groups": ["system:masters"], "extra": {"scopes": ["a", "b"]}}})
+        );
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub(crate) enum Ty {
     RawExtension,
     /// meta/v1 FieldsV1: the embedded JSON.
     FieldsV1,
+    /// A Go `[]string` type wrapped in a message `{repeated string items = 1}`
+    /// (authentication and authorization `ExtraValue`): the list in JSON.
+    StrList,
 }
 
 /// A field's cardinality: singular, repeated, or `map<string, Ty>`.
@@ -114,22 +117,25 @@ pub(crate) static ROOTS: &[(&str, &str, u16)] = &[
     ("apps/v1", "StatefulSet", 16),
     ("apps/v1", "DaemonSet", 17),
     ("apps/v1", "ControllerRevision", 18),
-    ("batch/v1", "Job", 19),
-    ("batch/v1", "CronJob", 20),
-    ("autoscaling/v2", "HorizontalPodAutoscaler", 21),
-    ("autoscaling/v1", "HorizontalPodAutoscaler", 22),
-    ("networking.k8s.io/v1", "Ingress", 23),
-    ("networking.k8s.io/v1", "IngressClass", 24),
-    ("networking.k8s.io/v1", "NetworkPolicy", 25),
-    ("discovery.k8s.io/v1", "EndpointSlice", 26),
-    ("coordination.k8s.io/v1", "Lease", 27),
-    ("policy/v1", "PodDisruptionBudget", 28),
-    ("rbac.authorization.k8s.io/v1", "Role", 29),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole", 30),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding", 31),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", 32),
-    ("meta.k8s.io/v1", "DeleteOptions", 33),
-    ("autoscaling/v1", "Scale", 34),
+    ("authentication.k8s.io/v1", "SelfSubjectReview", 19),
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview", 20),
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview", 21),
+    ("batch/v1", "Job", 22),
+    ("batch/v1", "CronJob", 23),
+    ("autoscaling/v2", "HorizontalPodAutoscaler", 24),
+    ("autoscaling/v1", "HorizontalPodAutoscaler", 25),
+    ("networking.k8s.io/v1", "Ingress", 26),
+    ("networking.k8s.io/v1", "IngressClass", 27),
+    ("networking.k8s.io/v1", "NetworkPolicy", 28),
+    ("discovery.k8s.io/v1", "EndpointSlice", 29),
+    ("coordination.k8s.io/v1", "Lease", 30),
+    ("policy/v1", "PodDisruptionBudget", 31),
+    ("rbac.authorization.k8s.io/v1", "Role", 32),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole", 33),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding", 34),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", 35),
+    ("meta.k8s.io/v1", "DeleteOptions", 36),
+    ("autoscaling/v1", "Scale", 37),
 ];
 
 /// Every reachable message, by index.
@@ -138,51 +144,51 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.Namespace",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(36), One, false),
-            f(3, "status", Msg(37), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(39), One, false),
+            f(3, "status", Msg(40), One, false),
         ],
     },
     // 1
     Message {
         name: "io.k8s.api.core.v1.Pod",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(38), One, false),
-            f(3, "status", Msg(39), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(41), One, false),
+            f(3, "status", Msg(42), One, false),
         ],
     },
     // 2
     Message {
         name: "io.k8s.api.core.v1.ReplicationController",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(40), One, false),
-            f(3, "status", Msg(41), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(43), One, false),
+            f(3, "status", Msg(44), One, false),
         ],
     },
     // 3
     Message {
         name: "io.k8s.api.core.v1.Service",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(42), One, false),
-            f(3, "status", Msg(43), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(45), One, false),
+            f(3, "status", Msg(46), One, false),
         ],
     },
     // 4
     Message {
         name: "io.k8s.api.core.v1.Endpoints",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "subsets", Msg(44), Many, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "subsets", Msg(47), Many, false),
         ],
     },
     // 5
     Message {
         name: "io.k8s.api.core.v1.ConfigMap",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
+            f(1, "metadata", Msg(38), One, false),
             f(2, "data", Str, Map, false),
             f(3, "binaryData", Bytes, Map, false),
             f(4, "immutable", Bool, One, true),
@@ -192,7 +198,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.Secret",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
+            f(1, "metadata", Msg(38), One, false),
             f(2, "data", Bytes, Map, false),
             f(3, "type", Str, One, false),
             f(4, "stringData", Str, Map, false),
@@ -203,9 +209,9 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.ServiceAccount",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "secrets", Msg(45), Many, false),
-            f(3, "imagePullSecrets", Msg(46), Many, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "secrets", Msg(48), Many, false),
+            f(3, "imagePullSecrets", Msg(49), Many, false),
             f(4, "automountServiceAccountToken", Bool, One, true),
         ],
     },
@@ -213,19 +219,19 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.Event",
         fields: &[
-            f(1, "metadata", Msg(35), One, true),
-            f(2, "involvedObject", Msg(45), One, true),
+            f(1, "metadata", Msg(38), One, true),
+            f(2, "involvedObject", Msg(48), One, true),
             f(3, "reason", Str, One, false),
             f(4, "message", Str, One, false),
-            f(5, "source", Msg(47), One, false),
+            f(5, "source", Msg(50), One, false),
             f(6, "firstTimestamp", Time, One, false),
             f(7, "lastTimestamp", Time, One, false),
             f(8, "count", I32, One, false),
             f(9, "type", Str, One, false),
             f(10, "eventTime", MicroTime, One, false),
-            f(11, "series", Msg(48), One, true),
+            f(11, "series", Msg(51), One, true),
             f(12, "action", Str, One, false),
-            f(13, "related", Msg(45), One, true),
+            f(13, "related", Msg(48), One, true),
             f(14, "reportingComponent", Str, One, true),
             f(15, "reportingInstance", Str, One, true),
         ],
@@ -234,220 +240,246 @@ pub(crate) static MESSAGES: &[Message] = &[
     Message {
         name: "io.k8s.api.core.v1.Node",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(49), One, false),
-            f(3, "status", Msg(50), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(52), One, false),
+            f(3, "status", Msg(53), One, false),
         ],
     },
     // 10
     Message {
         name: "io.k8s.api.core.v1.PersistentVolumeClaim",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(51), One, false),
-            f(3, "status", Msg(52), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(54), One, false),
+            f(3, "status", Msg(55), One, false),
         ],
     },
     // 11
     Message {
         name: "io.k8s.api.core.v1.PersistentVolume",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(53), One, false),
-            f(3, "status", Msg(54), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(56), One, false),
+            f(3, "status", Msg(57), One, false),
         ],
     },
     // 12
     Message {
         name: "io.k8s.api.core.v1.ResourceQuota",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(55), One, false),
-            f(3, "status", Msg(56), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(58), One, false),
+            f(3, "status", Msg(59), One, false),
         ],
     },
     // 13
     Message {
         name: "io.k8s.api.core.v1.LimitRange",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(57), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(60), One, false),
         ],
     },
     // 14
     Message {
         name: "io.k8s.api.apps.v1.Deployment",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(58), One, false),
-            f(3, "status", Msg(59), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(61), One, false),
+            f(3, "status", Msg(62), One, false),
         ],
     },
     // 15
     Message {
         name: "io.k8s.api.apps.v1.ReplicaSet",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(60), One, false),
-            f(3, "status", Msg(61), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(63), One, false),
+            f(3, "status", Msg(64), One, false),
         ],
     },
     // 16
     Message {
         name: "io.k8s.api.apps.v1.StatefulSet",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(62), One, false),
-            f(3, "status", Msg(63), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(65), One, false),
+            f(3, "status", Msg(66), One, false),
         ],
     },
     // 17
     Message {
         name: "io.k8s.api.apps.v1.DaemonSet",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(64), One, false),
-            f(3, "status", Msg(65), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(67), One, false),
+            f(3, "status", Msg(68), One, false),
         ],
     },
     // 18
     Message {
         name: "io.k8s.api.apps.v1.ControllerRevision",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
+            f(1, "metadata", Msg(38), One, false),
             f(2, "data", RawExtension, One, false),
             f(3, "revision", I64, One, true),
         ],
     },
     // 19
     Message {
-        name: "io.k8s.api.batch.v1.Job",
+        name: "io.k8s.api.authentication.v1.SelfSubjectReview",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(66), One, false),
-            f(3, "status", Msg(67), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "status", Msg(69), One, false),
         ],
     },
     // 20
     Message {
-        name: "io.k8s.api.batch.v1.CronJob",
+        name: "io.k8s.api.authorization.v1.SelfSubjectAccessReview",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(68), One, false),
-            f(3, "status", Msg(69), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(70), One, true),
+            f(3, "status", Msg(71), One, false),
         ],
     },
     // 21
     Message {
-        name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler",
+        name: "io.k8s.api.authorization.v1.SelfSubjectRulesReview",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(70), One, false),
-            f(3, "status", Msg(71), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(72), One, true),
+            f(3, "status", Msg(73), One, false),
         ],
     },
     // 22
     Message {
-        name: "io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler",
+        name: "io.k8s.api.batch.v1.Job",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(72), One, false),
-            f(3, "status", Msg(73), One, false),
-        ],
-    },
-    // 23
-    Message {
-        name: "io.k8s.api.networking.v1.Ingress",
-        fields: &[
-            f(1, "metadata", Msg(35), One, false),
+            f(1, "metadata", Msg(38), One, false),
             f(2, "spec", Msg(74), One, false),
             f(3, "status", Msg(75), One, false),
         ],
     },
+    // 23
+    Message {
+        name: "io.k8s.api.batch.v1.CronJob",
+        fields: &[
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(76), One, false),
+            f(3, "status", Msg(77), One, false),
+        ],
+    },
     // 24
     Message {
-        name: "io.k8s.api.networking.v1.IngressClass",
+        name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(76), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(78), One, false),
+            f(3, "status", Msg(79), One, false),
         ],
     },
     // 25
     Message {
-        name: "io.k8s.api.networking.v1.NetworkPolicy",
+        name: "io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(77), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(80), One, false),
+            f(3, "status", Msg(81), One, false),
         ],
     },
     // 26
     Message {
-        name: "io.k8s.api.discovery.v1.EndpointSlice",
+        name: "io.k8s.api.networking.v1.Ingress",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "endpoints", Msg(78), Many, true),
-            f(3, "ports", Msg(79), Many, true),
-            f(4, "addressType", Str, One, true),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(82), One, false),
+            f(3, "status", Msg(83), One, false),
         ],
     },
     // 27
     Message {
-        name: "io.k8s.api.coordination.v1.Lease",
+        name: "io.k8s.api.networking.v1.IngressClass",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(80), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(84), One, false),
         ],
     },
     // 28
     Message {
-        name: "io.k8s.api.policy.v1.PodDisruptionBudget",
+        name: "io.k8s.api.networking.v1.NetworkPolicy",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(81), One, false),
-            f(3, "status", Msg(82), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(85), One, false),
         ],
     },
     // 29
     Message {
-        name: "io.k8s.api.rbac.v1.Role",
+        name: "io.k8s.api.discovery.v1.EndpointSlice",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "rules", Msg(83), Many, true),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "endpoints", Msg(86), Many, true),
+            f(3, "ports", Msg(87), Many, true),
+            f(4, "addressType", Str, One, true),
         ],
     },
     // 30
     Message {
-        name: "io.k8s.api.rbac.v1.ClusterRole",
+        name: "io.k8s.api.coordination.v1.Lease",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "rules", Msg(83), Many, true),
-            f(3, "aggregationRule", Msg(84), One, true),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(88), One, false),
         ],
     },
     // 31
     Message {
-        name: "io.k8s.api.rbac.v1.RoleBinding",
+        name: "io.k8s.api.policy.v1.PodDisruptionBudget",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "subjects", Msg(85), Many, false),
-            f(3, "roleRef", Msg(86), One, true),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(89), One, false),
+            f(3, "status", Msg(90), One, false),
         ],
     },
     // 32
     Message {
-        name: "io.k8s.api.rbac.v1.ClusterRoleBinding",
+        name: "io.k8s.api.rbac.v1.Role",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "subjects", Msg(85), Many, false),
-            f(3, "roleRef", Msg(86), One, true),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "rules", Msg(91), Many, true),
         ],
     },
     // 33
     Message {
+        name: "io.k8s.api.rbac.v1.ClusterRole",
+        fields: &[
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "rules", Msg(91), Many, true),
+            f(3, "aggregationRule", Msg(92), One, true),
+        ],
+    },
+    // 34
+    Message {
+        name: "io.k8s.api.rbac.v1.RoleBinding",
+        fields: &[
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "subjects", Msg(93), Many, false),
+            f(3, "roleRef", Msg(94), One, true),
+        ],
+    },
+    // 35
+    Message {
+        name: "io.k8s.api.rbac.v1.ClusterRoleBinding",
+        fields: &[
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "subjects", Msg(93), Many, false),
+            f(3, "roleRef", Msg(94), One, true),
+        ],
+    },
+    // 36
+    Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions",
         fields: &[
             f(1, "gracePeriodSeconds", I64, One, true),
-            f(2, "preconditions", Msg(87), One, true),
+            f(2, "preconditions", Msg(95), One, true),
             f(3, "orphanDependents", Bool, One, true),
             f(4, "propagationPolicy", Str, One, true),
             f(5, "dryRun", Str, Many, false),
@@ -460,16 +492,16 @@ pub(crate) static MESSAGES: &[Message] = &[
             ),
         ],
     },
-    // 34
+    // 37
     Message {
         name: "io.k8s.api.autoscaling.v1.Scale",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(88), One, false),
-            f(3, "status", Msg(89), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(96), One, false),
+            f(3, "status", Msg(97), One, false),
         ],
     },
-    // 35
+    // 38
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
         fields: &[
@@ -485,30 +517,30 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(10, "deletionGracePeriodSeconds", I64, One, true),
             f(11, "labels", Str, Map, false),
             f(12, "annotations", Str, Map, false),
-            f(13, "ownerReferences", Msg(90), Many, false),
+            f(13, "ownerReferences", Msg(98), Many, false),
             f(14, "finalizers", Str, Many, false),
-            f(17, "managedFields", Msg(91), Many, false),
+            f(17, "managedFields", Msg(99), Many, false),
         ],
     },
-    // 36
+    // 39
     Message {
         name: "io.k8s.api.core.v1.NamespaceSpec",
         fields: &[f(1, "finalizers", Str, Many, false)],
     },
-    // 37
+    // 40
     Message {
         name: "io.k8s.api.core.v1.NamespaceStatus",
         fields: &[
             f(1, "phase", Str, One, false),
-            f(2, "conditions", Msg(92), Many, false),
+            f(2, "conditions", Msg(100), Many, false),
         ],
     },
-    // 38
+    // 41
     Message {
         name: "io.k8s.api.core.v1.PodSpec",
         fields: &[
-            f(1, "volumes", Msg(93), Many, false),
-            f(2, "containers", Msg(94), Many, true),
+            f(1, "volumes", Msg(101), Many, false),
+            f(2, "containers", Msg(102), Many, true),
             f(3, "restartPolicy", Str, One, false),
             f(4, "terminationGracePeriodSeconds", I64, One, true),
             f(5, "activeDeadlineSeconds", I64, One, true),
@@ -520,69 +552,69 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(11, "hostNetwork", Bool, One, false),
             f(12, "hostPID", Bool, One, false),
             f(13, "hostIPC", Bool, One, false),
-            f(14, "securityContext", Msg(96), One, true),
-            f(15, "imagePullSecrets", Msg(46), Many, false),
+            f(14, "securityContext", Msg(104), One, true),
+            f(15, "imagePullSecrets", Msg(49), Many, false),
             f(16, "hostname", Str, One, false),
             f(17, "subdomain", Str, One, false),
-            f(18, "affinity", Msg(97), One, true),
+            f(18, "affinity", Msg(105), One, true),
             f(19, "schedulerName", Str, One, false),
-            f(20, "initContainers", Msg(94), Many, false),
+            f(20, "initContainers", Msg(102), Many, false),
             f(21, "automountServiceAccountToken", Bool, One, true),
-            f(22, "tolerations", Msg(98), Many, false),
-            f(23, "hostAliases", Msg(99), Many, false),
+            f(22, "tolerations", Msg(106), Many, false),
+            f(23, "hostAliases", Msg(107), Many, false),
             f(24, "priorityClassName", Str, One, false),
             f(25, "priority", I32, One, true),
-            f(26, "dnsConfig", Msg(100), One, true),
+            f(26, "dnsConfig", Msg(108), One, true),
             f(27, "shareProcessNamespace", Bool, One, true),
-            f(28, "readinessGates", Msg(101), Many, false),
+            f(28, "readinessGates", Msg(109), Many, false),
             f(29, "runtimeClassName", Str, One, true),
             f(30, "enableServiceLinks", Bool, One, true),
             f(31, "preemptionPolicy", Str, One, true),
             f(32, "overhead", Quantity, Map, false),
-            f(33, "topologySpreadConstraints", Msg(102), Many, false),
-            f(34, "ephemeralContainers", Msg(95), Many, false),
+            f(33, "topologySpreadConstraints", Msg(110), Many, false),
+            f(34, "ephemeralContainers", Msg(103), Many, false),
             f(35, "setHostnameAsFQDN", Bool, One, true),
-            f(36, "os", Msg(103), One, true),
+            f(36, "os", Msg(111), One, true),
             f(37, "hostUsers", Bool, One, true),
-            f(38, "schedulingGates", Msg(104), Many, false),
-            f(39, "resourceClaims", Msg(105), Many, false),
-            f(40, "resources", Msg(106), One, true),
+            f(38, "schedulingGates", Msg(112), Many, false),
+            f(39, "resourceClaims", Msg(113), Many, false),
+            f(40, "resources", Msg(114), One, true),
         ],
     },
-    // 39
+    // 42
     Message {
         name: "io.k8s.api.core.v1.PodStatus",
         fields: &[
             f(1, "phase", Str, One, false),
-            f(2, "conditions", Msg(107), Many, false),
+            f(2, "conditions", Msg(115), Many, false),
             f(3, "message", Str, One, false),
             f(4, "reason", Str, One, false),
             f(5, "hostIP", Str, One, false),
             f(6, "podIP", Str, One, false),
             f(7, "startTime", Time, One, true),
-            f(8, "containerStatuses", Msg(110), Many, false),
+            f(8, "containerStatuses", Msg(118), Many, false),
             f(9, "qosClass", Str, One, false),
-            f(10, "initContainerStatuses", Msg(110), Many, false),
+            f(10, "initContainerStatuses", Msg(118), Many, false),
             f(11, "nominatedNodeName", Str, One, false),
-            f(12, "podIPs", Msg(109), Many, false),
-            f(13, "ephemeralContainerStatuses", Msg(110), Many, false),
+            f(12, "podIPs", Msg(117), Many, false),
+            f(13, "ephemeralContainerStatuses", Msg(118), Many, false),
             f(14, "resize", Str, One, false),
-            f(15, "resourceClaimStatuses", Msg(111), Many, false),
-            f(16, "hostIPs", Msg(108), Many, false),
+            f(15, "resourceClaimStatuses", Msg(119), Many, false),
+            f(16, "hostIPs", Msg(116), Many, false),
             f(17, "observedGeneration", I64, One, false),
         ],
     },
-    // 40
+    // 43
     Message {
         name: "io.k8s.api.core.v1.ReplicationControllerSpec",
         fields: &[
             f(1, "replicas", I32, One, true),
             f(2, "selector", Str, Map, false),
-            f(3, "template", Msg(112), One, true),
+            f(3, "template", Msg(120), One, true),
             f(4, "minReadySeconds", I32, One, false),
         ],
     },
-    // 41
+    // 44
     Message {
         name: "io.k8s.api.core.v1.ReplicationControllerStatus",
         fields: &[
@@ -591,14 +623,14 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "observedGeneration", I64, One, false),
             f(4, "readyReplicas", I32, One, false),
             f(5, "availableReplicas", I32, One, false),
-            f(6, "conditions", Msg(113), Many, false),
+            f(6, "conditions", Msg(121), Many, false),
         ],
     },
-    // 42
+    // 45
     Message {
         name: "io.k8s.api.core.v1.ServiceSpec",
         fields: &[
-            f(1, "ports", Msg(114), Many, false),
+            f(1, "ports", Msg(122), Many, false),
             f(2, "selector", Str, Map, false),
             f(3, "clusterIP", Str, One, false),
             f(4, "type", Str, One, false),
@@ -610,7 +642,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(11, "externalTrafficPolicy", Str, One, false),
             f(12, "healthCheckNodePort", I32, One, false),
             f(13, "publishNotReadyAddresses", Bool, One, false),
-            f(14, "sessionAffinityConfig", Msg(115), One, true),
+            f(14, "sessionAffinityConfig", Msg(123), One, true),
             f(17, "ipFamilyPolicy", Str, One, true),
             f(18, "clusterIPs", Str, Many, false),
             f(19, "ipFamilies", Str, Many, false),
@@ -620,24 +652,24 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(23, "trafficDistribution", Str, One, true),
         ],
     },
-    // 43
+    // 46
     Message {
         name: "io.k8s.api.core.v1.ServiceStatus",
         fields: &[
-            f(1, "loadBalancer", Msg(116), One, false),
-            f(2, "conditions", Msg(117), Many, false),
+            f(1, "loadBalancer", Msg(124), One, false),
+            f(2, "conditions", Msg(125), Many, false),
         ],
     },
-    // 44
+    // 47
     Message {
         name: "io.k8s.api.core.v1.EndpointSubset",
         fields: &[
-            f(1, "addresses", Msg(118), Many, false),
-            f(2, "notReadyAddresses", Msg(118), Many, false),
-            f(3, "ports", Msg(119), Many, false),
+            f(1, "addresses", Msg(126), Many, false),
+            f(2, "notReadyAddresses", Msg(126), Many, false),
+            f(3, "ports", Msg(127), Many, false),
         ],
     },
-    // 45
+    // 48
     Message {
         name: "io.k8s.api.core.v1.ObjectReference",
         fields: &[
@@ -650,12 +682,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "fieldPath", Str, One, false),
         ],
     },
-    // 46
+    // 49
     Message {
         name: "io.k8s.api.core.v1.LocalObjectReference",
         fields: &[f(1, "name", Str, One, false)],
     },
-    // 47
+    // 50
     Message {
         name: "io.k8s.api.core.v1.EventSource",
         fields: &[
@@ -663,7 +695,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "host", Str, One, false),
         ],
     },
-    // 48
+    // 51
     Message {
         name: "io.k8s.api.core.v1.EventSeries",
         fields: &[
@@ -671,7 +703,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "lastObservedTime", MicroTime, One, false),
         ],
     },
-    // 49
+    // 52
     Message {
         name: "io.k8s.api.core.v1.NodeSpec",
         fields: &[
@@ -679,76 +711,76 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "externalID", Str, One, false),
             f(3, "providerID", Str, One, false),
             f(4, "unschedulable", Bool, One, false),
-            f(5, "taints", Msg(120), Many, false),
-            f(6, "configSource", Msg(121), One, true),
+            f(5, "taints", Msg(128), Many, false),
+            f(6, "configSource", Msg(129), One, true),
             f(7, "podCIDRs", Str, Many, false),
         ],
     },
-    // 50
+    // 53
     Message {
         name: "io.k8s.api.core.v1.NodeStatus",
         fields: &[
             f(1, "capacity", Quantity, Map, false),
             f(2, "allocatable", Quantity, Map, false),
             f(3, "phase", Str, One, false),
-            f(4, "conditions", Msg(122), Many, false),
-            f(5, "addresses", Msg(123), Many, false),
-            f(6, "daemonEndpoints", Msg(124), One, false),
-            f(7, "nodeInfo", Msg(125), One, false),
-            f(8, "images", Msg(126), Many, false),
+            f(4, "conditions", Msg(130), Many, false),
+            f(5, "addresses", Msg(131), Many, false),
+            f(6, "daemonEndpoints", Msg(132), One, false),
+            f(7, "nodeInfo", Msg(133), One, false),
+            f(8, "images", Msg(134), Many, false),
             f(9, "volumesInUse", Str, Many, false),
-            f(10, "volumesAttached", Msg(127), Many, false),
-            f(11, "config", Msg(128), One, true),
-            f(12, "runtimeHandlers", Msg(129), Many, false),
-            f(13, "features", Msg(130), One, true),
+            f(10, "volumesAttached", Msg(135), Many, false),
+            f(11, "config", Msg(136), One, true),
+            f(12, "runtimeHandlers", Msg(137), Many, false),
+            f(13, "features", Msg(138), One, true),
         ],
     },
-    // 51
+    // 54
     Message {
         name: "io.k8s.api.core.v1.PersistentVolumeClaimSpec",
         fields: &[
             f(1, "accessModes", Str, Many, false),
-            f(2, "resources", Msg(132), One, false),
+            f(2, "resources", Msg(140), One, false),
             f(3, "volumeName", Str, One, false),
-            f(4, "selector", Msg(131), One, true),
+            f(4, "selector", Msg(139), One, true),
             f(5, "storageClassName", Str, One, true),
             f(6, "volumeMode", Str, One, true),
-            f(7, "dataSource", Msg(133), One, true),
-            f(8, "dataSourceRef", Msg(134), One, true),
+            f(7, "dataSource", Msg(141), One, true),
+            f(8, "dataSourceRef", Msg(142), One, true),
             f(9, "volumeAttributesClassName", Str, One, true),
         ],
     },
-    // 52
+    // 55
     Message {
         name: "io.k8s.api.core.v1.PersistentVolumeClaimStatus",
         fields: &[
             f(1, "phase", Str, One, false),
             f(2, "accessModes", Str, Many, false),
             f(3, "capacity", Quantity, Map, false),
-            f(4, "conditions", Msg(135), Many, false),
+            f(4, "conditions", Msg(143), Many, false),
             f(5, "allocatedResources", Quantity, Map, false),
             f(7, "allocatedResourceStatuses", Str, Map, false),
             f(8, "currentVolumeAttributesClassName", Str, One, true),
-            f(9, "modifyVolumeStatus", Msg(136), One, true),
+            f(9, "modifyVolumeStatus", Msg(144), One, true),
         ],
     },
-    // 53
+    // 56
     Message {
         name: "io.k8s.api.core.v1.PersistentVolumeSpec",
         fields: &[
             f(1, "capacity", Quantity, Map, false),
-            f(2, "", Msg(137), Inline, false),
+            f(2, "", Msg(145), Inline, false),
             f(3, "accessModes", Str, Many, false),
-            f(4, "claimRef", Msg(45), One, true),
+            f(4, "claimRef", Msg(48), One, true),
             f(5, "persistentVolumeReclaimPolicy", Str, One, false),
             f(6, "storageClassName", Str, One, false),
             f(7, "mountOptions", Str, Many, false),
             f(8, "volumeMode", Str, One, true),
-            f(9, "nodeAffinity", Msg(138), One, true),
+            f(9, "nodeAffinity", Msg(146), One, true),
             f(10, "volumeAttributesClassName", Str, One, true),
         ],
     },
-    // 54
+    // 57
     Message {
         name: "io.k8s.api.core.v1.PersistentVolumeStatus",
         fields: &[
@@ -758,16 +790,16 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "lastPhaseTransitionTime", Time, One, true),
         ],
     },
-    // 55
+    // 58
     Message {
         name: "io.k8s.api.core.v1.ResourceQuotaSpec",
         fields: &[
             f(1, "hard", Quantity, Map, false),
             f(2, "scopes", Str, Many, false),
-            f(3, "scopeSelector", Msg(139), One, true),
+            f(3, "scopeSelector", Msg(147), One, true),
         ],
     },
-    // 56
+    // 59
     Message {
         name: "io.k8s.api.core.v1.ResourceQuotaStatus",
         fields: &[
@@ -775,26 +807,26 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "used", Quantity, Map, false),
         ],
     },
-    // 57
+    // 60
     Message {
         name: "io.k8s.api.core.v1.LimitRangeSpec",
-        fields: &[f(1, "limits", Msg(140), Many, true)],
+        fields: &[f(1, "limits", Msg(148), Many, true)],
     },
-    // 58
+    // 61
     Message {
         name: "io.k8s.api.apps.v1.DeploymentSpec",
         fields: &[
             f(1, "replicas", I32, One, true),
-            f(2, "selector", Msg(131), One, true),
-            f(3, "template", Msg(112), One, true),
-            f(4, "strategy", Msg(141), One, false),
+            f(2, "selector", Msg(139), One, true),
+            f(3, "template", Msg(120), One, true),
+            f(4, "strategy", Msg(149), One, false),
             f(5, "minReadySeconds", I32, One, false),
             f(6, "revisionHistoryLimit", I32, One, true),
             f(7, "paused", Bool, One, false),
             f(9, "progressDeadlineSeconds", I32, One, true),
         ],
     },
-    // 59
+    // 62
     Message {
         name: "io.k8s.api.apps.v1.DeploymentStatus",
         fields: &[
@@ -803,23 +835,23 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "updatedReplicas", I32, One, false),
             f(4, "availableReplicas", I32, One, false),
             f(5, "unavailableReplicas", I32, One, false),
-            f(6, "conditions", Msg(142), Many, false),
+            f(6, "conditions", Msg(150), Many, false),
             f(7, "readyReplicas", I32, One, false),
             f(8, "collisionCount", I32, One, true),
             f(9, "terminatingReplicas", I32, One, true),
         ],
     },
-    // 60
+    // 63
     Message {
         name: "io.k8s.api.apps.v1.ReplicaSetSpec",
         fields: &[
             f(1, "replicas", I32, One, true),
-            f(2, "selector", Msg(131), One, true),
-            f(3, "template", Msg(112), One, false),
+            f(2, "selector", Msg(139), One, true),
+            f(3, "template", Msg(120), One, false),
             f(4, "minReadySeconds", I32, One, false),
         ],
     },
-    // 61
+    // 64
     Message {
         name: "io.k8s.api.apps.v1.ReplicaSetStatus",
         fields: &[
@@ -828,34 +860,34 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "observedGeneration", I64, One, false),
             f(4, "readyReplicas", I32, One, false),
             f(5, "availableReplicas", I32, One, false),
-            f(6, "conditions", Msg(143), Many, false),
+            f(6, "conditions", Msg(151), Many, false),
             f(7, "terminatingReplicas", I32, One, true),
         ],
     },
-    // 62
+    // 65
     Message {
         name: "io.k8s.api.apps.v1.StatefulSetSpec",
         fields: &[
             f(1, "replicas", I32, One, true),
-            f(2, "selector", Msg(131), One, true),
-            f(3, "template", Msg(112), One, true),
+            f(2, "selector", Msg(139), One, true),
+            f(3, "template", Msg(120), One, true),
             f(4, "volumeClaimTemplates", Msg(10), Many, false),
             f(5, "serviceName", Str, One, true),
             f(6, "podManagementPolicy", Str, One, false),
-            f(7, "updateStrategy", Msg(144), One, false),
+            f(7, "updateStrategy", Msg(152), One, false),
             f(8, "revisionHistoryLimit", I32, One, true),
             f(9, "minReadySeconds", I32, One, false),
             f(
                 10,
                 "persistentVolumeClaimRetentionPolicy",
-                Msg(145),
+                Msg(153),
                 One,
                 true,
             ),
-            f(11, "ordinals", Msg(146), One, true),
+            f(11, "ordinals", Msg(154), One, true),
         ],
     },
-    // 63
+    // 66
     Message {
         name: "io.k8s.api.apps.v1.StatefulSetStatus",
         fields: &[
@@ -867,22 +899,22 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "currentRevision", Str, One, false),
             f(7, "updateRevision", Str, One, false),
             f(9, "collisionCount", I32, One, true),
-            f(10, "conditions", Msg(147), Many, false),
+            f(10, "conditions", Msg(155), Many, false),
             f(11, "availableReplicas", I32, One, true),
         ],
     },
-    // 64
+    // 67
     Message {
         name: "io.k8s.api.apps.v1.DaemonSetSpec",
         fields: &[
-            f(1, "selector", Msg(131), One, true),
-            f(2, "template", Msg(112), One, true),
-            f(3, "updateStrategy", Msg(148), One, false),
+            f(1, "selector", Msg(139), One, true),
+            f(2, "template", Msg(120), One, true),
+            f(3, "updateStrategy", Msg(156), One, false),
             f(4, "minReadySeconds", I32, One, false),
             f(6, "revisionHistoryLimit", I32, One, true),
         ],
     },
-    // 65
+    // 68
     Message {
         name: "io.k8s.api.apps.v1.DaemonSetStatus",
         fields: &[
@@ -895,49 +927,87 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "numberAvailable", I32, One, false),
             f(8, "numberUnavailable", I32, One, false),
             f(9, "collisionCount", I32, One, true),
-            f(10, "conditions", Msg(149), Many, false),
+            f(10, "conditions", Msg(157), Many, false),
         ],
     },
-    // 66
+    // 69
+    Message {
+        name: "io.k8s.api.authentication.v1.SelfSubjectReviewStatus",
+        fields: &[f(1, "userInfo", Msg(158), One, false)],
+    },
+    // 70
+    Message {
+        name: "io.k8s.api.authorization.v1.SelfSubjectAccessReviewSpec",
+        fields: &[
+            f(1, "resourceAttributes", Msg(159), One, true),
+            f(2, "nonResourceAttributes", Msg(160), One, true),
+        ],
+    },
+    // 71
+    Message {
+        name: "io.k8s.api.authorization.v1.SubjectAccessReviewStatus",
+        fields: &[
+            f(1, "allowed", Bool, One, true),
+            f(2, "reason", Str, One, false),
+            f(3, "evaluationError", Str, One, false),
+            f(4, "denied", Bool, One, false),
+        ],
+    },
+    // 72
+    Message {
+        name: "io.k8s.api.authorization.v1.SelfSubjectRulesReviewSpec",
+        fields: &[f(1, "namespace", Str, One, false)],
+    },
+    // 73
+    Message {
+        name: "io.k8s.api.authorization.v1.SubjectRulesReviewStatus",
+        fields: &[
+            f(1, "resourceRules", Msg(161), Many, true),
+            f(2, "nonResourceRules", Msg(162), Many, true),
+            f(3, "incomplete", Bool, One, true),
+            f(4, "evaluationError", Str, One, false),
+        ],
+    },
+    // 74
     Message {
         name: "io.k8s.api.batch.v1.JobSpec",
         fields: &[
             f(1, "parallelism", I32, One, true),
             f(2, "completions", I32, One, true),
             f(3, "activeDeadlineSeconds", I64, One, true),
-            f(4, "selector", Msg(131), One, true),
+            f(4, "selector", Msg(139), One, true),
             f(5, "manualSelector", Bool, One, true),
-            f(6, "template", Msg(112), One, true),
+            f(6, "template", Msg(120), One, true),
             f(7, "backoffLimit", I32, One, true),
             f(8, "ttlSecondsAfterFinished", I32, One, true),
             f(9, "completionMode", Str, One, true),
             f(10, "suspend", Bool, One, true),
-            f(11, "podFailurePolicy", Msg(150), One, true),
+            f(11, "podFailurePolicy", Msg(163), One, true),
             f(12, "backoffLimitPerIndex", I32, One, true),
             f(13, "maxFailedIndexes", I32, One, true),
             f(14, "podReplacementPolicy", Str, One, true),
             f(15, "managedBy", Str, One, true),
-            f(16, "successPolicy", Msg(151), One, true),
+            f(16, "successPolicy", Msg(164), One, true),
         ],
     },
-    // 67
+    // 75
     Message {
         name: "io.k8s.api.batch.v1.JobStatus",
         fields: &[
-            f(1, "conditions", Msg(152), Many, false),
+            f(1, "conditions", Msg(165), Many, false),
             f(2, "startTime", Time, One, true),
             f(3, "completionTime", Time, One, true),
             f(4, "active", I32, One, false),
             f(5, "succeeded", I32, One, false),
             f(6, "failed", I32, One, false),
             f(7, "completedIndexes", Str, One, false),
-            f(8, "uncountedTerminatedPods", Msg(153), One, true),
+            f(8, "uncountedTerminatedPods", Msg(166), One, true),
             f(9, "ready", I32, One, true),
             f(10, "failedIndexes", Str, One, true),
             f(11, "terminating", I32, One, true),
         ],
     },
-    // 68
+    // 76
     Message {
         name: "io.k8s.api.batch.v1.CronJobSpec",
         fields: &[
@@ -945,33 +1015,33 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "startingDeadlineSeconds", I64, One, true),
             f(3, "concurrencyPolicy", Str, One, false),
             f(4, "suspend", Bool, One, true),
-            f(5, "jobTemplate", Msg(154), One, true),
+            f(5, "jobTemplate", Msg(167), One, true),
             f(6, "successfulJobsHistoryLimit", I32, One, true),
             f(7, "failedJobsHistoryLimit", I32, One, true),
             f(8, "timeZone", Str, One, true),
         ],
     },
-    // 69
+    // 77
     Message {
         name: "io.k8s.api.batch.v1.CronJobStatus",
         fields: &[
-            f(1, "active", Msg(45), Many, false),
+            f(1, "active", Msg(48), Many, false),
             f(4, "lastScheduleTime", Time, One, true),
             f(5, "lastSuccessfulTime", Time, One, true),
         ],
     },
-    // 70
+    // 78
     Message {
         name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerSpec",
         fields: &[
-            f(1, "scaleTargetRef", Msg(155), One, true),
+            f(1, "scaleTargetRef", Msg(168), One, true),
             f(2, "minReplicas", I32, One, true),
             f(3, "maxReplicas", I32, One, true),
-            f(4, "metrics", Msg(156), Many, false),
-            f(5, "behavior", Msg(157), One, true),
+            f(4, "metrics", Msg(169), Many, false),
+            f(5, "behavior", Msg(170), One, true),
         ],
     },
-    // 71
+    // 79
     Message {
         name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus",
         fields: &[
@@ -979,21 +1049,21 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "lastScaleTime", Time, One, true),
             f(3, "currentReplicas", I32, One, false),
             f(4, "desiredReplicas", I32, One, true),
-            f(5, "currentMetrics", Msg(158), Many, true),
-            f(6, "conditions", Msg(159), Many, false),
+            f(5, "currentMetrics", Msg(171), Many, true),
+            f(6, "conditions", Msg(172), Many, false),
         ],
     },
-    // 72
+    // 80
     Message {
         name: "io.k8s.api.autoscaling.v1.HorizontalPodAutoscalerSpec",
         fields: &[
-            f(1, "scaleTargetRef", Msg(160), One, true),
+            f(1, "scaleTargetRef", Msg(173), One, true),
             f(2, "minReplicas", I32, One, true),
             f(3, "maxReplicas", I32, One, true),
             f(4, "targetCPUUtilizationPercentage", I32, One, true),
         ],
     },
-    // 73
+    // 81
     Message {
         name: "io.k8s.api.autoscaling.v1.HorizontalPodAutoscalerStatus",
         fields: &[
@@ -1004,54 +1074,54 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "currentCPUUtilizationPercentage", I32, One, true),
         ],
     },
-    // 74
+    // 82
     Message {
         name: "io.k8s.api.networking.v1.IngressSpec",
         fields: &[
-            f(1, "defaultBackend", Msg(161), One, true),
-            f(2, "tls", Msg(162), Many, false),
-            f(3, "rules", Msg(163), Many, false),
+            f(1, "defaultBackend", Msg(174), One, true),
+            f(2, "tls", Msg(175), Many, false),
+            f(3, "rules", Msg(176), Many, false),
             f(4, "ingressClassName", Str, One, true),
         ],
     },
-    // 75
+    // 83
     Message {
         name: "io.k8s.api.networking.v1.IngressStatus",
-        fields: &[f(1, "loadBalancer", Msg(164), One, false)],
+        fields: &[f(1, "loadBalancer", Msg(177), One, false)],
     },
-    // 76
+    // 84
     Message {
         name: "io.k8s.api.networking.v1.IngressClassSpec",
         fields: &[
             f(1, "controller", Str, One, false),
-            f(2, "parameters", Msg(165), One, true),
+            f(2, "parameters", Msg(178), One, true),
         ],
     },
-    // 77
+    // 85
     Message {
         name: "io.k8s.api.networking.v1.NetworkPolicySpec",
         fields: &[
-            f(1, "podSelector", Msg(131), One, true),
-            f(2, "ingress", Msg(166), Many, false),
-            f(3, "egress", Msg(167), Many, false),
+            f(1, "podSelector", Msg(139), One, true),
+            f(2, "ingress", Msg(179), Many, false),
+            f(3, "egress", Msg(180), Many, false),
             f(4, "policyTypes", Str, Many, false),
         ],
     },
-    // 78
+    // 86
     Message {
         name: "io.k8s.api.discovery.v1.Endpoint",
         fields: &[
             f(1, "addresses", Str, Many, true),
-            f(2, "conditions", Msg(168), One, false),
+            f(2, "conditions", Msg(181), One, false),
             f(3, "hostname", Str, One, true),
-            f(4, "targetRef", Msg(45), One, true),
+            f(4, "targetRef", Msg(48), One, true),
             f(5, "deprecatedTopology", Str, Map, false),
             f(6, "nodeName", Str, One, true),
             f(7, "zone", Str, One, true),
-            f(8, "hints", Msg(169), One, true),
+            f(8, "hints", Msg(182), One, true),
         ],
     },
-    // 79
+    // 87
     Message {
         name: "io.k8s.api.discovery.v1.EndpointPort",
         fields: &[
@@ -1061,7 +1131,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "appProtocol", Str, One, true),
         ],
     },
-    // 80
+    // 88
     Message {
         name: "io.k8s.api.coordination.v1.LeaseSpec",
         fields: &[
@@ -1074,17 +1144,17 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "preferredHolder", Str, One, true),
         ],
     },
-    // 81
+    // 89
     Message {
         name: "io.k8s.api.policy.v1.PodDisruptionBudgetSpec",
         fields: &[
             f(1, "minAvailable", IntOrString, One, true),
-            f(2, "selector", Msg(131), One, true),
+            f(2, "selector", Msg(139), One, true),
             f(3, "maxUnavailable", IntOrString, One, true),
             f(4, "unhealthyPodEvictionPolicy", Str, One, true),
         ],
     },
-    // 82
+    // 90
     Message {
         name: "io.k8s.api.policy.v1.PodDisruptionBudgetStatus",
         fields: &[
@@ -1094,10 +1164,10 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "currentHealthy", I32, One, true),
             f(5, "desiredHealthy", I32, One, true),
             f(6, "expectedPods", I32, One, true),
-            f(7, "conditions", Msg(117), Many, false),
+            f(7, "conditions", Msg(125), Many, false),
         ],
     },
-    // 83
+    // 91
     Message {
         name: "io.k8s.api.rbac.v1.PolicyRule",
         fields: &[
@@ -1108,12 +1178,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "nonResourceURLs", Str, Many, false),
         ],
     },
-    // 84
+    // 92
     Message {
         name: "io.k8s.api.rbac.v1.AggregationRule",
-        fields: &[f(1, "clusterRoleSelectors", Msg(131), Many, false)],
+        fields: &[f(1, "clusterRoleSelectors", Msg(139), Many, false)],
     },
-    // 85
+    // 93
     Message {
         name: "io.k8s.api.rbac.v1.Subject",
         fields: &[
@@ -1123,7 +1193,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "namespace", Str, One, false),
         ],
     },
-    // 86
+    // 94
     Message {
         name: "io.k8s.api.rbac.v1.RoleRef",
         fields: &[
@@ -1132,7 +1202,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "name", Str, One, true),
         ],
     },
-    // 87
+    // 95
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.Preconditions",
         fields: &[
@@ -1140,12 +1210,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "resourceVersion", Str, One, true),
         ],
     },
-    // 88
+    // 96
     Message {
         name: "io.k8s.api.autoscaling.v1.ScaleSpec",
         fields: &[f(1, "replicas", I32, One, false)],
     },
-    // 89
+    // 97
     Message {
         name: "io.k8s.api.autoscaling.v1.ScaleStatus",
         fields: &[
@@ -1153,7 +1223,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "selector", Str, One, false),
         ],
     },
-    // 90
+    // 98
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.OwnerReference",
         fields: &[
@@ -1165,7 +1235,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "blockOwnerDeletion", Bool, One, true),
         ],
     },
-    // 91
+    // 99
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.ManagedFieldsEntry",
         fields: &[
@@ -1178,7 +1248,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(8, "subresource", Str, One, false),
         ],
     },
-    // 92
+    // 100
     Message {
         name: "io.k8s.api.core.v1.NamespaceCondition",
         fields: &[
@@ -1189,15 +1259,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "message", Str, One, false),
         ],
     },
-    // 93
+    // 101
     Message {
         name: "io.k8s.api.core.v1.Volume",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "", Msg(170), Inline, false),
+            f(2, "", Msg(183), Inline, false),
         ],
     },
-    // 94
+    // 102
     Message {
         name: "io.k8s.api.core.v1.Container",
         fields: &[
@@ -1206,64 +1276,64 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "command", Str, Many, false),
             f(4, "args", Str, Many, false),
             f(5, "workingDir", Str, One, false),
-            f(6, "ports", Msg(171), Many, false),
-            f(7, "env", Msg(173), Many, false),
-            f(8, "resources", Msg(106), One, false),
-            f(9, "volumeMounts", Msg(175), Many, false),
-            f(10, "livenessProbe", Msg(177), One, true),
-            f(11, "readinessProbe", Msg(177), One, true),
-            f(12, "lifecycle", Msg(178), One, true),
+            f(6, "ports", Msg(184), Many, false),
+            f(7, "env", Msg(186), Many, false),
+            f(8, "resources", Msg(114), One, false),
+            f(9, "volumeMounts", Msg(188), Many, false),
+            f(10, "livenessProbe", Msg(190), One, true),
+            f(11, "readinessProbe", Msg(190), One, true),
+            f(12, "lifecycle", Msg(191), One, true),
             f(13, "terminationMessagePath", Str, One, false),
             f(14, "imagePullPolicy", Str, One, false),
-            f(15, "securityContext", Msg(179), One, true),
+            f(15, "securityContext", Msg(192), One, true),
             f(16, "stdin", Bool, One, false),
             f(17, "stdinOnce", Bool, One, false),
             f(18, "tty", Bool, One, false),
-            f(19, "envFrom", Msg(172), Many, false),
+            f(19, "envFrom", Msg(185), Many, false),
             f(20, "terminationMessagePolicy", Str, One, false),
-            f(21, "volumeDevices", Msg(176), Many, false),
-            f(22, "startupProbe", Msg(177), One, true),
-            f(23, "resizePolicy", Msg(174), Many, false),
+            f(21, "volumeDevices", Msg(189), Many, false),
+            f(22, "startupProbe", Msg(190), One, true),
+            f(23, "resizePolicy", Msg(187), Many, false),
             f(24, "restartPolicy", Str, One, true),
         ],
     },
-    // 95
+    // 103
     Message {
         name: "io.k8s.api.core.v1.EphemeralContainer",
         fields: &[
-            f(1, "", Msg(180), Inline, false),
+            f(1, "", Msg(193), Inline, false),
             f(2, "targetContainerName", Str, One, false),
         ],
     },
-    // 96
+    // 104
     Message {
         name: "io.k8s.api.core.v1.PodSecurityContext",
         fields: &[
-            f(1, "seLinuxOptions", Msg(181), One, true),
+            f(1, "seLinuxOptions", Msg(194), One, true),
             f(2, "runAsUser", I64, One, true),
             f(3, "runAsNonRoot", Bool, One, true),
             f(4, "supplementalGroups", I64, Many, false),
             f(5, "fsGroup", I64, One, true),
             f(6, "runAsGroup", I64, One, true),
-            f(7, "sysctls", Msg(183), Many, false),
-            f(8, "windowsOptions", Msg(182), One, true),
+            f(7, "sysctls", Msg(196), Many, false),
+            f(8, "windowsOptions", Msg(195), One, true),
             f(9, "fsGroupChangePolicy", Str, One, true),
-            f(10, "seccompProfile", Msg(184), One, true),
-            f(11, "appArmorProfile", Msg(185), One, true),
+            f(10, "seccompProfile", Msg(197), One, true),
+            f(11, "appArmorProfile", Msg(198), One, true),
             f(12, "supplementalGroupsPolicy", Str, One, true),
             f(13, "seLinuxChangePolicy", Str, One, true),
         ],
     },
-    // 97
+    // 105
     Message {
         name: "io.k8s.api.core.v1.Affinity",
         fields: &[
-            f(1, "nodeAffinity", Msg(186), One, true),
-            f(2, "podAffinity", Msg(187), One, true),
-            f(3, "podAntiAffinity", Msg(188), One, true),
+            f(1, "nodeAffinity", Msg(199), One, true),
+            f(2, "podAffinity", Msg(200), One, true),
+            f(3, "podAntiAffinity", Msg(201), One, true),
         ],
     },
-    // 98
+    // 106
     Message {
         name: "io.k8s.api.core.v1.Toleration",
         fields: &[
@@ -1274,7 +1344,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "tolerationSeconds", I64, One, true),
         ],
     },
-    // 99
+    // 107
     Message {
         name: "io.k8s.api.core.v1.HostAlias",
         fields: &[
@@ -1282,45 +1352,45 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "hostnames", Str, Many, false),
         ],
     },
-    // 100
+    // 108
     Message {
         name: "io.k8s.api.core.v1.PodDNSConfig",
         fields: &[
             f(1, "nameservers", Str, Many, false),
             f(2, "searches", Str, Many, false),
-            f(3, "options", Msg(189), Many, false),
+            f(3, "options", Msg(202), Many, false),
         ],
     },
-    // 101
+    // 109
     Message {
         name: "io.k8s.api.core.v1.PodReadinessGate",
         fields: &[f(1, "conditionType", Str, One, true)],
     },
-    // 102
+    // 110
     Message {
         name: "io.k8s.api.core.v1.TopologySpreadConstraint",
         fields: &[
             f(1, "maxSkew", I32, One, true),
             f(2, "topologyKey", Str, One, true),
             f(3, "whenUnsatisfiable", Str, One, true),
-            f(4, "labelSelector", Msg(131), One, true),
+            f(4, "labelSelector", Msg(139), One, true),
             f(5, "minDomains", I32, One, true),
             f(6, "nodeAffinityPolicy", Str, One, true),
             f(7, "nodeTaintsPolicy", Str, One, true),
             f(8, "matchLabelKeys", Str, Many, false),
         ],
     },
-    // 103
+    // 111
     Message {
         name: "io.k8s.api.core.v1.PodOS",
         fields: &[f(1, "name", Str, One, true)],
     },
-    // 104
+    // 112
     Message {
         name: "io.k8s.api.core.v1.PodSchedulingGate",
         fields: &[f(1, "name", Str, One, true)],
     },
-    // 105
+    // 113
     Message {
         name: "io.k8s.api.core.v1.PodResourceClaim",
         fields: &[
@@ -1329,16 +1399,16 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "resourceClaimTemplateName", Str, One, true),
         ],
     },
-    // 106
+    // 114
     Message {
         name: "io.k8s.api.core.v1.ResourceRequirements",
         fields: &[
             f(1, "limits", Quantity, Map, false),
             f(2, "requests", Quantity, Map, false),
-            f(3, "claims", Msg(190), Many, false),
+            f(3, "claims", Msg(203), Many, false),
         ],
     },
-    // 107
+    // 115
     Message {
         name: "io.k8s.api.core.v1.PodCondition",
         fields: &[
@@ -1351,23 +1421,23 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "observedGeneration", I64, One, false),
         ],
     },
-    // 108
+    // 116
     Message {
         name: "io.k8s.api.core.v1.HostIP",
         fields: &[f(1, "ip", Str, One, true)],
     },
-    // 109
+    // 117
     Message {
         name: "io.k8s.api.core.v1.PodIP",
         fields: &[f(1, "ip", Str, One, true)],
     },
-    // 110
+    // 118
     Message {
         name: "io.k8s.api.core.v1.ContainerStatus",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "state", Msg(191), One, false),
-            f(3, "lastState", Msg(191), One, false),
+            f(2, "state", Msg(204), One, false),
+            f(3, "lastState", Msg(204), One, false),
             f(4, "ready", Bool, One, true),
             f(5, "restartCount", I32, One, true),
             f(6, "image", Str, One, true),
@@ -1375,14 +1445,14 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(8, "containerID", Str, One, false),
             f(9, "started", Bool, One, true),
             f(10, "allocatedResources", Quantity, Map, false),
-            f(11, "resources", Msg(106), One, true),
-            f(12, "volumeMounts", Msg(192), Many, false),
-            f(13, "user", Msg(193), One, true),
-            f(14, "allocatedResourcesStatus", Msg(194), Many, false),
+            f(11, "resources", Msg(114), One, true),
+            f(12, "volumeMounts", Msg(205), Many, false),
+            f(13, "user", Msg(206), One, true),
+            f(14, "allocatedResourcesStatus", Msg(207), Many, false),
             f(15, "stopSignal", Str, One, true),
         ],
     },
-    // 111
+    // 119
     Message {
         name: "io.k8s.api.core.v1.PodResourceClaimStatus",
         fields: &[
@@ -1390,15 +1460,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "resourceClaimName", Str, One, true),
         ],
     },
-    // 112
+    // 120
     Message {
         name: "io.k8s.api.core.v1.PodTemplateSpec",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(38), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(41), One, false),
         ],
     },
-    // 113
+    // 121
     Message {
         name: "io.k8s.api.core.v1.ReplicationControllerCondition",
         fields: &[
@@ -1409,7 +1479,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "message", Str, One, false),
         ],
     },
-    // 114
+    // 122
     Message {
         name: "io.k8s.api.core.v1.ServicePort",
         fields: &[
@@ -1421,17 +1491,17 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "appProtocol", Str, One, true),
         ],
     },
-    // 115
+    // 123
     Message {
         name: "io.k8s.api.core.v1.SessionAffinityConfig",
-        fields: &[f(1, "clientIP", Msg(195), One, true)],
+        fields: &[f(1, "clientIP", Msg(208), One, true)],
     },
-    // 116
+    // 124
     Message {
         name: "io.k8s.api.core.v1.LoadBalancerStatus",
-        fields: &[f(1, "ingress", Msg(196), Many, false)],
+        fields: &[f(1, "ingress", Msg(209), Many, false)],
     },
-    // 117
+    // 125
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.Condition",
         fields: &[
@@ -1443,17 +1513,17 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "message", Str, One, true),
         ],
     },
-    // 118
+    // 126
     Message {
         name: "io.k8s.api.core.v1.EndpointAddress",
         fields: &[
             f(1, "ip", Str, One, true),
-            f(2, "targetRef", Msg(45), One, true),
+            f(2, "targetRef", Msg(48), One, true),
             f(3, "hostname", Str, One, false),
             f(4, "nodeName", Str, One, true),
         ],
     },
-    // 119
+    // 127
     Message {
         name: "io.k8s.api.core.v1.EndpointPort",
         fields: &[
@@ -1463,7 +1533,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "appProtocol", Str, One, true),
         ],
     },
-    // 120
+    // 128
     Message {
         name: "io.k8s.api.core.v1.Taint",
         fields: &[
@@ -1473,12 +1543,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "timeAdded", Time, One, true),
         ],
     },
-    // 121
+    // 129
     Message {
         name: "io.k8s.api.core.v1.NodeConfigSource",
-        fields: &[f(2, "configMap", Msg(197), One, true)],
+        fields: &[f(2, "configMap", Msg(210), One, true)],
     },
-    // 122
+    // 130
     Message {
         name: "io.k8s.api.core.v1.NodeCondition",
         fields: &[
@@ -1490,7 +1560,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "message", Str, One, false),
         ],
     },
-    // 123
+    // 131
     Message {
         name: "io.k8s.api.core.v1.NodeAddress",
         fields: &[
@@ -1498,12 +1568,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "address", Str, One, true),
         ],
     },
-    // 124
+    // 132
     Message {
         name: "io.k8s.api.core.v1.NodeDaemonEndpoints",
-        fields: &[f(1, "kubeletEndpoint", Msg(198), One, false)],
+        fields: &[f(1, "kubeletEndpoint", Msg(211), One, false)],
     },
-    // 125
+    // 133
     Message {
         name: "io.k8s.api.core.v1.NodeSystemInfo",
         fields: &[
@@ -1517,10 +1587,10 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(8, "kubeProxyVersion", Str, One, true),
             f(9, "operatingSystem", Str, One, true),
             f(10, "architecture", Str, One, true),
-            f(11, "swap", Msg(199), One, true),
+            f(11, "swap", Msg(212), One, true),
         ],
     },
-    // 126
+    // 134
     Message {
         name: "io.k8s.api.core.v1.ContainerImage",
         fields: &[
@@ -1528,7 +1598,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "sizeBytes", I64, One, false),
         ],
     },
-    // 127
+    // 135
     Message {
         name: "io.k8s.api.core.v1.AttachedVolume",
         fields: &[
@@ -1536,38 +1606,38 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "devicePath", Str, One, true),
         ],
     },
-    // 128
+    // 136
     Message {
         name: "io.k8s.api.core.v1.NodeConfigStatus",
         fields: &[
-            f(1, "assigned", Msg(121), One, true),
-            f(2, "active", Msg(121), One, true),
-            f(3, "lastKnownGood", Msg(121), One, true),
+            f(1, "assigned", Msg(129), One, true),
+            f(2, "active", Msg(129), One, true),
+            f(3, "lastKnownGood", Msg(129), One, true),
             f(4, "error", Str, One, false),
         ],
     },
-    // 129
+    // 137
     Message {
         name: "io.k8s.api.core.v1.NodeRuntimeHandler",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "features", Msg(200), One, true),
+            f(2, "features", Msg(213), One, true),
         ],
     },
-    // 130
+    // 138
     Message {
         name: "io.k8s.api.core.v1.NodeFeatures",
         fields: &[f(1, "supplementalGroupsPolicy", Bool, One, true)],
     },
-    // 131
+    // 139
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector",
         fields: &[
             f(1, "matchLabels", Str, Map, false),
-            f(2, "matchExpressions", Msg(201), Many, false),
+            f(2, "matchExpressions", Msg(214), Many, false),
         ],
     },
-    // 132
+    // 140
     Message {
         name: "io.k8s.api.core.v1.VolumeResourceRequirements",
         fields: &[
@@ -1575,7 +1645,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "requests", Quantity, Map, false),
         ],
     },
-    // 133
+    // 141
     Message {
         name: "io.k8s.api.core.v1.TypedLocalObjectReference",
         fields: &[
@@ -1584,7 +1654,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "name", Str, One, true),
         ],
     },
-    // 134
+    // 142
     Message {
         name: "io.k8s.api.core.v1.TypedObjectReference",
         fields: &[
@@ -1594,7 +1664,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "namespace", Str, One, true),
         ],
     },
-    // 135
+    // 143
     Message {
         name: "io.k8s.api.core.v1.PersistentVolumeClaimCondition",
         fields: &[
@@ -1606,7 +1676,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "message", Str, One, false),
         ],
     },
-    // 136
+    // 144
     Message {
         name: "io.k8s.api.core.v1.ModifyVolumeStatus",
         fields: &[
@@ -1614,45 +1684,45 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "status", Str, One, true),
         ],
     },
-    // 137
+    // 145
     Message {
         name: "PersistentVolumeSource (inline in io.k8s.api.core.v1.PersistentVolumeSpec)",
         fields: &[
-            f(1, "gcePersistentDisk", Msg(202), One, true),
-            f(2, "awsElasticBlockStore", Msg(203), One, true),
-            f(3, "hostPath", Msg(204), One, true),
-            f(4, "glusterfs", Msg(205), One, true),
-            f(5, "nfs", Msg(206), One, true),
-            f(6, "rbd", Msg(207), One, true),
-            f(7, "iscsi", Msg(208), One, true),
-            f(8, "cinder", Msg(209), One, true),
-            f(9, "cephfs", Msg(210), One, true),
-            f(10, "fc", Msg(211), One, true),
-            f(11, "flocker", Msg(212), One, true),
-            f(12, "flexVolume", Msg(213), One, true),
-            f(13, "azureFile", Msg(214), One, true),
-            f(14, "vsphereVolume", Msg(215), One, true),
-            f(15, "quobyte", Msg(216), One, true),
-            f(16, "azureDisk", Msg(217), One, true),
-            f(17, "photonPersistentDisk", Msg(218), One, true),
-            f(18, "portworxVolume", Msg(219), One, true),
-            f(19, "scaleIO", Msg(220), One, true),
-            f(20, "local", Msg(221), One, true),
-            f(21, "storageos", Msg(222), One, true),
-            f(22, "csi", Msg(223), One, true),
+            f(1, "gcePersistentDisk", Msg(215), One, true),
+            f(2, "awsElasticBlockStore", Msg(216), One, true),
+            f(3, "hostPath", Msg(217), One, true),
+            f(4, "glusterfs", Msg(218), One, true),
+            f(5, "nfs", Msg(219), One, true),
+            f(6, "rbd", Msg(220), One, true),
+            f(7, "iscsi", Msg(221), One, true),
+            f(8, "cinder", Msg(222), One, true),
+            f(9, "cephfs", Msg(223), One, true),
+            f(10, "fc", Msg(224), One, true),
+            f(11, "flocker", Msg(225), One, true),
+            f(12, "flexVolume", Msg(226), One, true),
+            f(13, "azureFile", Msg(227), One, true),
+            f(14, "vsphereVolume", Msg(228), One, true),
+            f(15, "quobyte", Msg(229), One, true),
+            f(16, "azureDisk", Msg(230), One, true),
+            f(17, "photonPersistentDisk", Msg(231), One, true),
+            f(18, "portworxVolume", Msg(232), One, true),
+            f(19, "scaleIO", Msg(233), One, true),
+            f(20, "local", Msg(234), One, true),
+            f(21, "storageos", Msg(235), One, true),
+            f(22, "csi", Msg(236), One, true),
         ],
     },
-    // 138
+    // 146
     Message {
         name: "io.k8s.api.core.v1.VolumeNodeAffinity",
-        fields: &[f(1, "required", Msg(224), One, true)],
+        fields: &[f(1, "required", Msg(237), One, true)],
     },
-    // 139
+    // 147
     Message {
         name: "io.k8s.api.core.v1.ScopeSelector",
-        fields: &[f(1, "matchExpressions", Msg(225), Many, false)],
+        fields: &[f(1, "matchExpressions", Msg(238), Many, false)],
     },
-    // 140
+    // 148
     Message {
         name: "io.k8s.api.core.v1.LimitRangeItem",
         fields: &[
@@ -1664,15 +1734,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "maxLimitRequestRatio", Quantity, Map, false),
         ],
     },
-    // 141
+    // 149
     Message {
         name: "io.k8s.api.apps.v1.DeploymentStrategy",
         fields: &[
             f(1, "type", Str, One, false),
-            f(2, "rollingUpdate", Msg(226), One, true),
+            f(2, "rollingUpdate", Msg(239), One, true),
         ],
     },
-    // 142
+    // 150
     Message {
         name: "io.k8s.api.apps.v1.DeploymentCondition",
         fields: &[
@@ -1684,7 +1754,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "lastTransitionTime", Time, One, false),
         ],
     },
-    // 143
+    // 151
     Message {
         name: "io.k8s.api.apps.v1.ReplicaSetCondition",
         fields: &[
@@ -1695,15 +1765,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "message", Str, One, false),
         ],
     },
-    // 144
+    // 152
     Message {
         name: "io.k8s.api.apps.v1.StatefulSetUpdateStrategy",
         fields: &[
             f(1, "type", Str, One, false),
-            f(2, "rollingUpdate", Msg(227), One, true),
+            f(2, "rollingUpdate", Msg(240), One, true),
         ],
     },
-    // 145
+    // 153
     Message {
         name: "io.k8s.api.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy",
         fields: &[
@@ -1711,12 +1781,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "whenScaled", Str, One, false),
         ],
     },
-    // 146
+    // 154
     Message {
         name: "io.k8s.api.apps.v1.StatefulSetOrdinals",
         fields: &[f(1, "start", I32, One, true)],
     },
-    // 147
+    // 155
     Message {
         name: "io.k8s.api.apps.v1.StatefulSetCondition",
         fields: &[
@@ -1727,15 +1797,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "message", Str, One, false),
         ],
     },
-    // 148
+    // 156
     Message {
         name: "io.k8s.api.apps.v1.DaemonSetUpdateStrategy",
         fields: &[
             f(1, "type", Str, One, false),
-            f(2, "rollingUpdate", Msg(228), One, true),
+            f(2, "rollingUpdate", Msg(241), One, true),
         ],
     },
-    // 149
+    // 157
     Message {
         name: "io.k8s.api.apps.v1.DaemonSetCondition",
         fields: &[
@@ -1746,17 +1816,65 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "message", Str, One, false),
         ],
     },
-    // 150
+    // 158
+    Message {
+        name: "io.k8s.api.authentication.v1.UserInfo",
+        fields: &[
+            f(1, "username", Str, One, false),
+            f(2, "uid", Str, One, false),
+            f(3, "groups", Str, Many, false),
+            f(4, "extra", StrList, Map, false),
+        ],
+    },
+    // 159
+    Message {
+        name: "io.k8s.api.authorization.v1.ResourceAttributes",
+        fields: &[
+            f(1, "namespace", Str, One, false),
+            f(2, "verb", Str, One, false),
+            f(3, "group", Str, One, false),
+            f(4, "version", Str, One, false),
+            f(5, "resource", Str, One, false),
+            f(6, "subresource", Str, One, false),
+            f(7, "name", Str, One, false),
+            f(8, "fieldSelector", Msg(242), One, true),
+            f(9, "labelSelector", Msg(243), One, true),
+        ],
+    },
+    // 160
+    Message {
+        name: "io.k8s.api.authorization.v1.NonResourceAttributes",
+        fields: &[f(1, "path", Str, One, false), f(2, "verb", Str, One, false)],
+    },
+    // 161
+    Message {
+        name: "io.k8s.api.authorization.v1.ResourceRule",
+        fields: &[
+            f(1, "verbs", Str, Many, true),
+            f(2, "apiGroups", Str, Many, false),
+            f(3, "resources", Str, Many, false),
+            f(4, "resourceNames", Str, Many, false),
+        ],
+    },
+    // 162
+    Message {
+        name: "io.k8s.api.authorization.v1.NonResourceRule",
+        fields: &[
+            f(1, "verbs", Str, Many, true),
+            f(2, "nonResourceURLs", Str, Many, false),
+        ],
+    },
+    // 163
     Message {
         name: "io.k8s.api.batch.v1.PodFailurePolicy",
-        fields: &[f(1, "rules", Msg(229), Many, true)],
+        fields: &[f(1, "rules", Msg(244), Many, true)],
     },
-    // 151
+    // 164
     Message {
         name: "io.k8s.api.batch.v1.SuccessPolicy",
-        fields: &[f(1, "rules", Msg(230), Many, true)],
+        fields: &[f(1, "rules", Msg(245), Many, true)],
     },
-    // 152
+    // 165
     Message {
         name: "io.k8s.api.batch.v1.JobCondition",
         fields: &[
@@ -1768,7 +1886,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "message", Str, One, false),
         ],
     },
-    // 153
+    // 166
     Message {
         name: "io.k8s.api.batch.v1.UncountedTerminatedPods",
         fields: &[
@@ -1776,15 +1894,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "failed", Str, Many, false),
         ],
     },
-    // 154
+    // 167
     Message {
         name: "io.k8s.api.batch.v1.JobTemplateSpec",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(66), One, false),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(74), One, false),
         ],
     },
-    // 155
+    // 168
     Message {
         name: "io.k8s.api.autoscaling.v2.CrossVersionObjectReference",
         fields: &[
@@ -1793,39 +1911,39 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "apiVersion", Str, One, false),
         ],
     },
-    // 156
+    // 169
     Message {
         name: "io.k8s.api.autoscaling.v2.MetricSpec",
         fields: &[
             f(1, "type", Str, One, true),
-            f(2, "object", Msg(231), One, true),
-            f(3, "pods", Msg(232), One, true),
-            f(4, "resource", Msg(233), One, true),
-            f(5, "external", Msg(235), One, true),
-            f(7, "containerResource", Msg(234), One, true),
+            f(2, "object", Msg(246), One, true),
+            f(3, "pods", Msg(247), One, true),
+            f(4, "resource", Msg(248), One, true),
+            f(5, "external", Msg(250), One, true),
+            f(7, "containerResource", Msg(249), One, true),
         ],
     },
-    // 157
+    // 170
     Message {
         name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerBehavior",
         fields: &[
-            f(1, "scaleUp", Msg(236), One, true),
-            f(2, "scaleDown", Msg(236), One, true),
+            f(1, "scaleUp", Msg(251), One, true),
+            f(2, "scaleDown", Msg(251), One, true),
         ],
     },
-    // 158
+    // 171
     Message {
         name: "io.k8s.api.autoscaling.v2.MetricStatus",
         fields: &[
             f(1, "type", Str, One, true),
-            f(2, "object", Msg(237), One, true),
-            f(3, "pods", Msg(238), One, true),
-            f(4, "resource", Msg(239), One, true),
-            f(5, "external", Msg(241), One, true),
-            f(7, "containerResource", Msg(240), One, true),
+            f(2, "object", Msg(252), One, true),
+            f(3, "pods", Msg(253), One, true),
+            f(4, "resource", Msg(254), One, true),
+            f(5, "external", Msg(256), One, true),
+            f(7, "containerResource", Msg(255), One, true),
         ],
     },
-    // 159
+    // 172
     Message {
         name: "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerCondition",
         fields: &[
@@ -1836,7 +1954,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "message", Str, One, false),
         ],
     },
-    // 160
+    // 173
     Message {
         name: "io.k8s.api.autoscaling.v1.CrossVersionObjectReference",
         fields: &[
@@ -1845,15 +1963,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "apiVersion", Str, One, false),
         ],
     },
-    // 161
+    // 174
     Message {
         name: "io.k8s.api.networking.v1.IngressBackend",
         fields: &[
-            f(3, "resource", Msg(133), One, true),
-            f(4, "service", Msg(242), One, true),
+            f(3, "resource", Msg(141), One, true),
+            f(4, "service", Msg(257), One, true),
         ],
     },
-    // 162
+    // 175
     Message {
         name: "io.k8s.api.networking.v1.IngressTLS",
         fields: &[
@@ -1861,20 +1979,20 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "secretName", Str, One, false),
         ],
     },
-    // 163
+    // 176
     Message {
         name: "io.k8s.api.networking.v1.IngressRule",
         fields: &[
             f(1, "host", Str, One, false),
-            f(2, "", Msg(243), Inline, false),
+            f(2, "", Msg(258), Inline, false),
         ],
     },
-    // 164
+    // 177
     Message {
         name: "io.k8s.api.networking.v1.IngressLoadBalancerStatus",
-        fields: &[f(1, "ingress", Msg(244), Many, false)],
+        fields: &[f(1, "ingress", Msg(259), Many, false)],
     },
-    // 165
+    // 178
     Message {
         name: "io.k8s.api.networking.v1.IngressClassParametersReference",
         fields: &[
@@ -1885,23 +2003,23 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "namespace", Str, One, true),
         ],
     },
-    // 166
+    // 179
     Message {
         name: "io.k8s.api.networking.v1.NetworkPolicyIngressRule",
         fields: &[
-            f(1, "ports", Msg(245), Many, false),
-            f(2, "from", Msg(246), Many, false),
+            f(1, "ports", Msg(260), Many, false),
+            f(2, "from", Msg(261), Many, false),
         ],
     },
-    // 167
+    // 180
     Message {
         name: "io.k8s.api.networking.v1.NetworkPolicyEgressRule",
         fields: &[
-            f(1, "ports", Msg(245), Many, false),
-            f(2, "to", Msg(246), Many, false),
+            f(1, "ports", Msg(260), Many, false),
+            f(2, "to", Msg(261), Many, false),
         ],
     },
-    // 168
+    // 181
     Message {
         name: "io.k8s.api.discovery.v1.EndpointConditions",
         fields: &[
@@ -1910,51 +2028,51 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "terminating", Bool, One, true),
         ],
     },
-    // 169
+    // 182
     Message {
         name: "io.k8s.api.discovery.v1.EndpointHints",
         fields: &[
-            f(1, "forZones", Msg(247), Many, false),
-            f(2, "forNodes", Msg(248), Many, false),
+            f(1, "forZones", Msg(262), Many, false),
+            f(2, "forNodes", Msg(263), Many, false),
         ],
     },
-    // 170
+    // 183
     Message {
         name: "VolumeSource (inline in io.k8s.api.core.v1.Volume)",
         fields: &[
-            f(1, "hostPath", Msg(204), One, true),
-            f(2, "emptyDir", Msg(249), One, true),
-            f(3, "gcePersistentDisk", Msg(202), One, true),
-            f(4, "awsElasticBlockStore", Msg(203), One, true),
-            f(5, "gitRepo", Msg(250), One, true),
-            f(6, "secret", Msg(251), One, true),
-            f(7, "nfs", Msg(206), One, true),
-            f(8, "iscsi", Msg(252), One, true),
-            f(9, "glusterfs", Msg(253), One, true),
-            f(10, "persistentVolumeClaim", Msg(254), One, true),
-            f(11, "rbd", Msg(255), One, true),
-            f(12, "flexVolume", Msg(256), One, true),
-            f(13, "cinder", Msg(257), One, true),
-            f(14, "cephfs", Msg(258), One, true),
-            f(15, "flocker", Msg(212), One, true),
-            f(16, "downwardAPI", Msg(259), One, true),
-            f(17, "fc", Msg(211), One, true),
-            f(18, "azureFile", Msg(260), One, true),
-            f(19, "configMap", Msg(261), One, true),
-            f(20, "vsphereVolume", Msg(215), One, true),
-            f(21, "quobyte", Msg(216), One, true),
-            f(22, "azureDisk", Msg(217), One, true),
-            f(23, "photonPersistentDisk", Msg(218), One, true),
-            f(24, "portworxVolume", Msg(219), One, true),
-            f(25, "scaleIO", Msg(263), One, true),
-            f(26, "projected", Msg(262), One, true),
-            f(27, "storageos", Msg(264), One, true),
-            f(28, "csi", Msg(265), One, true),
-            f(29, "ephemeral", Msg(266), One, true),
-            f(30, "image", Msg(267), One, true),
+            f(1, "hostPath", Msg(217), One, true),
+            f(2, "emptyDir", Msg(264), One, true),
+            f(3, "gcePersistentDisk", Msg(215), One, true),
+            f(4, "awsElasticBlockStore", Msg(216), One, true),
+            f(5, "gitRepo", Msg(265), One, true),
+            f(6, "secret", Msg(266), One, true),
+            f(7, "nfs", Msg(219), One, true),
+            f(8, "iscsi", Msg(267), One, true),
+            f(9, "glusterfs", Msg(268), One, true),
+            f(10, "persistentVolumeClaim", Msg(269), One, true),
+            f(11, "rbd", Msg(270), One, true),
+            f(12, "flexVolume", Msg(271), One, true),
+            f(13, "cinder", Msg(272), One, true),
+            f(14, "cephfs", Msg(273), One, true),
+            f(15, "flocker", Msg(225), One, true),
+            f(16, "downwardAPI", Msg(274), One, true),
+            f(17, "fc", Msg(224), One, true),
+            f(18, "azureFile", Msg(275), One, true),
+            f(19, "configMap", Msg(276), One, true),
+            f(20, "vsphereVolume", Msg(228), One, true),
+            f(21, "quobyte", Msg(229), One, true),
+            f(22, "azureDisk", Msg(230), One, true),
+            f(23, "photonPersistentDisk", Msg(231), One, true),
+            f(24, "portworxVolume", Msg(232), One, true),
+            f(25, "scaleIO", Msg(278), One, true),
+            f(26, "projected", Msg(277), One, true),
+            f(27, "storageos", Msg(279), One, true),
+            f(28, "csi", Msg(280), One, true),
+            f(29, "ephemeral", Msg(281), One, true),
+            f(30, "image", Msg(282), One, true),
         ],
     },
-    // 171
+    // 184
     Message {
         name: "io.k8s.api.core.v1.ContainerPort",
         fields: &[
@@ -1965,25 +2083,25 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "hostIP", Str, One, false),
         ],
     },
-    // 172
+    // 185
     Message {
         name: "io.k8s.api.core.v1.EnvFromSource",
         fields: &[
             f(1, "prefix", Str, One, false),
-            f(2, "configMapRef", Msg(268), One, true),
-            f(3, "secretRef", Msg(269), One, true),
+            f(2, "configMapRef", Msg(283), One, true),
+            f(3, "secretRef", Msg(284), One, true),
         ],
     },
-    // 173
+    // 186
     Message {
         name: "io.k8s.api.core.v1.EnvVar",
         fields: &[
             f(1, "name", Str, One, true),
             f(2, "value", Str, One, false),
-            f(3, "valueFrom", Msg(270), One, true),
+            f(3, "valueFrom", Msg(285), One, true),
         ],
     },
-    // 174
+    // 187
     Message {
         name: "io.k8s.api.core.v1.ContainerResizePolicy",
         fields: &[
@@ -1991,7 +2109,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "restartPolicy", Str, One, true),
         ],
     },
-    // 175
+    // 188
     Message {
         name: "io.k8s.api.core.v1.VolumeMount",
         fields: &[
@@ -2004,7 +2122,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "recursiveReadOnly", Str, One, true),
         ],
     },
-    // 176
+    // 189
     Message {
         name: "io.k8s.api.core.v1.VolumeDevice",
         fields: &[
@@ -2012,11 +2130,11 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "devicePath", Str, One, true),
         ],
     },
-    // 177
+    // 190
     Message {
         name: "io.k8s.api.core.v1.Probe",
         fields: &[
-            f(1, "", Msg(271), Inline, false),
+            f(1, "", Msg(286), Inline, false),
             f(2, "initialDelaySeconds", I32, One, false),
             f(3, "timeoutSeconds", I32, One, false),
             f(4, "periodSeconds", I32, One, false),
@@ -2025,34 +2143,34 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "terminationGracePeriodSeconds", I64, One, true),
         ],
     },
-    // 178
+    // 191
     Message {
         name: "io.k8s.api.core.v1.Lifecycle",
         fields: &[
-            f(1, "postStart", Msg(272), One, true),
-            f(2, "preStop", Msg(272), One, true),
+            f(1, "postStart", Msg(287), One, true),
+            f(2, "preStop", Msg(287), One, true),
             f(3, "stopSignal", Str, One, true),
         ],
     },
-    // 179
+    // 192
     Message {
         name: "io.k8s.api.core.v1.SecurityContext",
         fields: &[
-            f(1, "capabilities", Msg(273), One, true),
+            f(1, "capabilities", Msg(288), One, true),
             f(2, "privileged", Bool, One, true),
-            f(3, "seLinuxOptions", Msg(181), One, true),
+            f(3, "seLinuxOptions", Msg(194), One, true),
             f(4, "runAsUser", I64, One, true),
             f(5, "runAsNonRoot", Bool, One, true),
             f(6, "readOnlyRootFilesystem", Bool, One, true),
             f(7, "allowPrivilegeEscalation", Bool, One, true),
             f(8, "runAsGroup", I64, One, true),
             f(9, "procMount", Str, One, true),
-            f(10, "windowsOptions", Msg(182), One, true),
-            f(11, "seccompProfile", Msg(184), One, true),
-            f(12, "appArmorProfile", Msg(185), One, true),
+            f(10, "windowsOptions", Msg(195), One, true),
+            f(11, "seccompProfile", Msg(197), One, true),
+            f(12, "appArmorProfile", Msg(198), One, true),
         ],
     },
-    // 180
+    // 193
     Message {
         name: "EphemeralContainerCommon (inline in io.k8s.api.core.v1.EphemeralContainer)",
         fields: &[
@@ -2061,28 +2179,28 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "command", Str, Many, false),
             f(4, "args", Str, Many, false),
             f(5, "workingDir", Str, One, false),
-            f(6, "ports", Msg(171), Many, false),
-            f(7, "env", Msg(173), Many, false),
-            f(8, "resources", Msg(106), One, false),
-            f(9, "volumeMounts", Msg(175), Many, false),
-            f(10, "livenessProbe", Msg(177), One, true),
-            f(11, "readinessProbe", Msg(177), One, true),
-            f(12, "lifecycle", Msg(178), One, true),
+            f(6, "ports", Msg(184), Many, false),
+            f(7, "env", Msg(186), Many, false),
+            f(8, "resources", Msg(114), One, false),
+            f(9, "volumeMounts", Msg(188), Many, false),
+            f(10, "livenessProbe", Msg(190), One, true),
+            f(11, "readinessProbe", Msg(190), One, true),
+            f(12, "lifecycle", Msg(191), One, true),
             f(13, "terminationMessagePath", Str, One, false),
             f(14, "imagePullPolicy", Str, One, false),
-            f(15, "securityContext", Msg(179), One, true),
+            f(15, "securityContext", Msg(192), One, true),
             f(16, "stdin", Bool, One, false),
             f(17, "stdinOnce", Bool, One, false),
             f(18, "tty", Bool, One, false),
-            f(19, "envFrom", Msg(172), Many, false),
+            f(19, "envFrom", Msg(185), Many, false),
             f(20, "terminationMessagePolicy", Str, One, false),
-            f(21, "volumeDevices", Msg(176), Many, false),
-            f(22, "startupProbe", Msg(177), One, true),
-            f(23, "resizePolicy", Msg(174), Many, false),
+            f(21, "volumeDevices", Msg(189), Many, false),
+            f(22, "startupProbe", Msg(190), One, true),
+            f(23, "resizePolicy", Msg(187), Many, false),
             f(24, "restartPolicy", Str, One, true),
         ],
     },
-    // 181
+    // 194
     Message {
         name: "io.k8s.api.core.v1.SELinuxOptions",
         fields: &[
@@ -2092,7 +2210,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "level", Str, One, false),
         ],
     },
-    // 182
+    // 195
     Message {
         name: "io.k8s.api.core.v1.WindowsSecurityContextOptions",
         fields: &[
@@ -2102,12 +2220,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "hostProcess", Bool, One, true),
         ],
     },
-    // 183
+    // 196
     Message {
         name: "io.k8s.api.core.v1.Sysctl",
         fields: &[f(1, "name", Str, One, true), f(2, "value", Str, One, true)],
     },
-    // 184
+    // 197
     Message {
         name: "io.k8s.api.core.v1.SeccompProfile",
         fields: &[
@@ -2115,7 +2233,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "localhostProfile", Str, One, true),
         ],
     },
-    // 185
+    // 198
     Message {
         name: "io.k8s.api.core.v1.AppArmorProfile",
         fields: &[
@@ -2123,72 +2241,72 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "localhostProfile", Str, One, true),
         ],
     },
-    // 186
+    // 199
     Message {
         name: "io.k8s.api.core.v1.NodeAffinity",
         fields: &[
             f(
                 1,
                 "requiredDuringSchedulingIgnoredDuringExecution",
-                Msg(224),
+                Msg(237),
                 One,
                 true,
             ),
             f(
                 2,
                 "preferredDuringSchedulingIgnoredDuringExecution",
-                Msg(274),
+                Msg(289),
                 Many,
                 false,
             ),
         ],
     },
-    // 187
+    // 200
     Message {
         name: "io.k8s.api.core.v1.PodAffinity",
         fields: &[
             f(
                 1,
                 "requiredDuringSchedulingIgnoredDuringExecution",
-                Msg(275),
+                Msg(290),
                 Many,
                 false,
             ),
             f(
                 2,
                 "preferredDuringSchedulingIgnoredDuringExecution",
-                Msg(276),
+                Msg(291),
                 Many,
                 false,
             ),
         ],
     },
-    // 188
+    // 201
     Message {
         name: "io.k8s.api.core.v1.PodAntiAffinity",
         fields: &[
             f(
                 1,
                 "requiredDuringSchedulingIgnoredDuringExecution",
-                Msg(275),
+                Msg(290),
                 Many,
                 false,
             ),
             f(
                 2,
                 "preferredDuringSchedulingIgnoredDuringExecution",
-                Msg(276),
+                Msg(291),
                 Many,
                 false,
             ),
         ],
     },
-    // 189
+    // 202
     Message {
         name: "io.k8s.api.core.v1.PodDNSConfigOption",
         fields: &[f(1, "name", Str, One, false), f(2, "value", Str, One, true)],
     },
-    // 190
+    // 203
     Message {
         name: "io.k8s.api.core.v1.ResourceClaim",
         fields: &[
@@ -2196,16 +2314,16 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "request", Str, One, false),
         ],
     },
-    // 191
+    // 204
     Message {
         name: "io.k8s.api.core.v1.ContainerState",
         fields: &[
-            f(1, "waiting", Msg(277), One, true),
-            f(2, "running", Msg(278), One, true),
-            f(3, "terminated", Msg(279), One, true),
+            f(1, "waiting", Msg(292), One, true),
+            f(2, "running", Msg(293), One, true),
+            f(3, "terminated", Msg(294), One, true),
         ],
     },
-    // 192
+    // 205
     Message {
         name: "io.k8s.api.core.v1.VolumeMountStatus",
         fields: &[
@@ -2215,35 +2333,35 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "recursiveReadOnly", Str, One, true),
         ],
     },
-    // 193
+    // 206
     Message {
         name: "io.k8s.api.core.v1.ContainerUser",
-        fields: &[f(1, "linux", Msg(280), One, true)],
+        fields: &[f(1, "linux", Msg(295), One, true)],
     },
-    // 194
+    // 207
     Message {
         name: "io.k8s.api.core.v1.ResourceStatus",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "resources", Msg(281), Many, false),
+            f(2, "resources", Msg(296), Many, false),
         ],
     },
-    // 195
+    // 208
     Message {
         name: "io.k8s.api.core.v1.ClientIPConfig",
         fields: &[f(1, "timeoutSeconds", I32, One, true)],
     },
-    // 196
+    // 209
     Message {
         name: "io.k8s.api.core.v1.LoadBalancerIngress",
         fields: &[
             f(1, "ip", Str, One, false),
             f(2, "hostname", Str, One, false),
             f(3, "ipMode", Str, One, true),
-            f(4, "ports", Msg(282), Many, false),
+            f(4, "ports", Msg(297), Many, false),
         ],
     },
-    // 197
+    // 210
     Message {
         name: "io.k8s.api.core.v1.ConfigMapNodeConfigSource",
         fields: &[
@@ -2254,17 +2372,17 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "kubeletConfigKey", Str, One, true),
         ],
     },
-    // 198
+    // 211
     Message {
         name: "io.k8s.api.core.v1.DaemonEndpoint",
         fields: &[f(1, "Port", I32, One, true)],
     },
-    // 199
+    // 212
     Message {
         name: "io.k8s.api.core.v1.NodeSwapStatus",
         fields: &[f(1, "capacity", I64, One, true)],
     },
-    // 200
+    // 213
     Message {
         name: "io.k8s.api.core.v1.NodeRuntimeHandlerFeatures",
         fields: &[
@@ -2272,7 +2390,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "userNamespaces", Bool, One, true),
         ],
     },
-    // 201
+    // 214
     Message {
         name: "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement",
         fields: &[
@@ -2281,7 +2399,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "values", Str, Many, false),
         ],
     },
-    // 202
+    // 215
     Message {
         name: "io.k8s.api.core.v1.GCEPersistentDiskVolumeSource",
         fields: &[
@@ -2291,7 +2409,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "readOnly", Bool, One, false),
         ],
     },
-    // 203
+    // 216
     Message {
         name: "io.k8s.api.core.v1.AWSElasticBlockStoreVolumeSource",
         fields: &[
@@ -2301,12 +2419,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "readOnly", Bool, One, false),
         ],
     },
-    // 204
+    // 217
     Message {
         name: "io.k8s.api.core.v1.HostPathVolumeSource",
         fields: &[f(1, "path", Str, One, true), f(2, "type", Str, One, true)],
     },
-    // 205
+    // 218
     Message {
         name: "io.k8s.api.core.v1.GlusterfsPersistentVolumeSource",
         fields: &[
@@ -2316,7 +2434,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "endpointsNamespace", Str, One, true),
         ],
     },
-    // 206
+    // 219
     Message {
         name: "io.k8s.api.core.v1.NFSVolumeSource",
         fields: &[
@@ -2325,7 +2443,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "readOnly", Bool, One, false),
         ],
     },
-    // 207
+    // 220
     Message {
         name: "io.k8s.api.core.v1.RBDPersistentVolumeSource",
         fields: &[
@@ -2335,11 +2453,11 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "pool", Str, One, false),
             f(5, "user", Str, One, false),
             f(6, "keyring", Str, One, false),
-            f(7, "secretRef", Msg(283), One, true),
+            f(7, "secretRef", Msg(298), One, true),
             f(8, "readOnly", Bool, One, false),
         ],
     },
-    // 208
+    // 221
     Message {
         name: "io.k8s.api.core.v1.ISCSIPersistentVolumeSource",
         fields: &[
@@ -2351,22 +2469,22 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "readOnly", Bool, One, false),
             f(7, "portals", Str, Many, false),
             f(8, "chapAuthDiscovery", Bool, One, false),
-            f(10, "secretRef", Msg(283), One, true),
+            f(10, "secretRef", Msg(298), One, true),
             f(11, "chapAuthSession", Bool, One, false),
             f(12, "initiatorName", Str, One, true),
         ],
     },
-    // 209
+    // 222
     Message {
         name: "io.k8s.api.core.v1.CinderPersistentVolumeSource",
         fields: &[
             f(1, "volumeID", Str, One, true),
             f(2, "fsType", Str, One, false),
             f(3, "readOnly", Bool, One, false),
-            f(4, "secretRef", Msg(283), One, true),
+            f(4, "secretRef", Msg(298), One, true),
         ],
     },
-    // 210
+    // 223
     Message {
         name: "io.k8s.api.core.v1.CephFSPersistentVolumeSource",
         fields: &[
@@ -2374,11 +2492,11 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "path", Str, One, false),
             f(3, "user", Str, One, false),
             f(4, "secretFile", Str, One, false),
-            f(5, "secretRef", Msg(283), One, true),
+            f(5, "secretRef", Msg(298), One, true),
             f(6, "readOnly", Bool, One, false),
         ],
     },
-    // 211
+    // 224
     Message {
         name: "io.k8s.api.core.v1.FCVolumeSource",
         fields: &[
@@ -2389,7 +2507,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(5, "wwids", Str, Many, false),
         ],
     },
-    // 212
+    // 225
     Message {
         name: "io.k8s.api.core.v1.FlockerVolumeSource",
         fields: &[
@@ -2397,18 +2515,18 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "datasetUUID", Str, One, false),
         ],
     },
-    // 213
+    // 226
     Message {
         name: "io.k8s.api.core.v1.FlexPersistentVolumeSource",
         fields: &[
             f(1, "driver", Str, One, true),
             f(2, "fsType", Str, One, false),
-            f(3, "secretRef", Msg(283), One, true),
+            f(3, "secretRef", Msg(298), One, true),
             f(4, "readOnly", Bool, One, false),
             f(5, "options", Str, Map, false),
         ],
     },
-    // 214
+    // 227
     Message {
         name: "io.k8s.api.core.v1.AzureFilePersistentVolumeSource",
         fields: &[
@@ -2418,7 +2536,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "secretNamespace", Str, One, true),
         ],
     },
-    // 215
+    // 228
     Message {
         name: "io.k8s.api.core.v1.VsphereVirtualDiskVolumeSource",
         fields: &[
@@ -2428,7 +2546,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "storagePolicyID", Str, One, false),
         ],
     },
-    // 216
+    // 229
     Message {
         name: "io.k8s.api.core.v1.QuobyteVolumeSource",
         fields: &[
@@ -2440,7 +2558,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "tenant", Str, One, false),
         ],
     },
-    // 217
+    // 230
     Message {
         name: "io.k8s.api.core.v1.AzureDiskVolumeSource",
         fields: &[
@@ -2452,7 +2570,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "kind", Str, One, true),
         ],
     },
-    // 218
+    // 231
     Message {
         name: "io.k8s.api.core.v1.PhotonPersistentDiskVolumeSource",
         fields: &[
@@ -2460,7 +2578,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "fsType", Str, One, false),
         ],
     },
-    // 219
+    // 232
     Message {
         name: "io.k8s.api.core.v1.PortworxVolumeSource",
         fields: &[
@@ -2469,13 +2587,13 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "readOnly", Bool, One, false),
         ],
     },
-    // 220
+    // 233
     Message {
         name: "io.k8s.api.core.v1.ScaleIOPersistentVolumeSource",
         fields: &[
             f(1, "gateway", Str, One, true),
             f(2, "system", Str, One, true),
-            f(3, "secretRef", Msg(283), One, true),
+            f(3, "secretRef", Msg(298), One, true),
             f(4, "sslEnabled", Bool, One, false),
             f(5, "protectionDomain", Str, One, false),
             f(6, "storagePool", Str, One, false),
@@ -2485,12 +2603,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(10, "readOnly", Bool, One, false),
         ],
     },
-    // 221
+    // 234
     Message {
         name: "io.k8s.api.core.v1.LocalVolumeSource",
         fields: &[f(1, "path", Str, One, true), f(2, "fsType", Str, One, true)],
     },
-    // 222
+    // 235
     Message {
         name: "io.k8s.api.core.v1.StorageOSPersistentVolumeSource",
         fields: &[
@@ -2498,10 +2616,10 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "volumeNamespace", Str, One, false),
             f(3, "fsType", Str, One, false),
             f(4, "readOnly", Bool, One, false),
-            f(5, "secretRef", Msg(45), One, true),
+            f(5, "secretRef", Msg(48), One, true),
         ],
     },
-    // 223
+    // 236
     Message {
         name: "io.k8s.api.core.v1.CSIPersistentVolumeSource",
         fields: &[
@@ -2510,19 +2628,19 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "readOnly", Bool, One, false),
             f(4, "fsType", Str, One, false),
             f(5, "volumeAttributes", Str, Map, false),
-            f(6, "controllerPublishSecretRef", Msg(283), One, true),
-            f(7, "nodeStageSecretRef", Msg(283), One, true),
-            f(8, "nodePublishSecretRef", Msg(283), One, true),
-            f(9, "controllerExpandSecretRef", Msg(283), One, true),
-            f(10, "nodeExpandSecretRef", Msg(283), One, true),
+            f(6, "controllerPublishSecretRef", Msg(298), One, true),
+            f(7, "nodeStageSecretRef", Msg(298), One, true),
+            f(8, "nodePublishSecretRef", Msg(298), One, true),
+            f(9, "controllerExpandSecretRef", Msg(298), One, true),
+            f(10, "nodeExpandSecretRef", Msg(298), One, true),
         ],
     },
-    // 224
+    // 237
     Message {
         name: "io.k8s.api.core.v1.NodeSelector",
-        fields: &[f(1, "nodeSelectorTerms", Msg(284), Many, true)],
+        fields: &[f(1, "nodeSelectorTerms", Msg(299), Many, true)],
     },
-    // 225
+    // 238
     Message {
         name: "io.k8s.api.core.v1.ScopedResourceSelectorRequirement",
         fields: &[
@@ -2531,7 +2649,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "values", Str, Many, false),
         ],
     },
-    // 226
+    // 239
     Message {
         name: "io.k8s.api.apps.v1.RollingUpdateDeployment",
         fields: &[
@@ -2539,7 +2657,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "maxSurge", IntOrString, One, true),
         ],
     },
-    // 227
+    // 240
     Message {
         name: "io.k8s.api.apps.v1.RollingUpdateStatefulSetStrategy",
         fields: &[
@@ -2547,7 +2665,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "maxUnavailable", IntOrString, One, true),
         ],
     },
-    // 228
+    // 241
     Message {
         name: "io.k8s.api.apps.v1.RollingUpdateDaemonSet",
         fields: &[
@@ -2555,16 +2673,32 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "maxSurge", IntOrString, One, true),
         ],
     },
-    // 229
+    // 242
+    Message {
+        name: "io.k8s.api.authorization.v1.FieldSelectorAttributes",
+        fields: &[
+            f(1, "rawSelector", Str, One, false),
+            f(2, "requirements", Msg(300), Many, false),
+        ],
+    },
+    // 243
+    Message {
+        name: "io.k8s.api.authorization.v1.LabelSelectorAttributes",
+        fields: &[
+            f(1, "rawSelector", Str, One, false),
+            f(2, "requirements", Msg(214), Many, false),
+        ],
+    },
+    // 244
     Message {
         name: "io.k8s.api.batch.v1.PodFailurePolicyRule",
         fields: &[
             f(1, "action", Str, One, true),
-            f(2, "onExitCodes", Msg(285), One, true),
-            f(3, "onPodConditions", Msg(286), Many, false),
+            f(2, "onExitCodes", Msg(301), One, true),
+            f(3, "onPodConditions", Msg(302), Many, false),
         ],
     },
-    // 230
+    // 245
     Message {
         name: "io.k8s.api.batch.v1.SuccessPolicyRule",
         fields: &[
@@ -2572,123 +2706,123 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "succeededCount", I32, One, true),
         ],
     },
-    // 231
+    // 246
     Message {
         name: "io.k8s.api.autoscaling.v2.ObjectMetricSource",
         fields: &[
-            f(1, "describedObject", Msg(155), One, true),
-            f(2, "target", Msg(287), One, true),
-            f(3, "metric", Msg(288), One, true),
+            f(1, "describedObject", Msg(168), One, true),
+            f(2, "target", Msg(303), One, true),
+            f(3, "metric", Msg(304), One, true),
         ],
     },
-    // 232
+    // 247
     Message {
         name: "io.k8s.api.autoscaling.v2.PodsMetricSource",
         fields: &[
-            f(1, "metric", Msg(288), One, true),
-            f(2, "target", Msg(287), One, true),
+            f(1, "metric", Msg(304), One, true),
+            f(2, "target", Msg(303), One, true),
         ],
     },
-    // 233
+    // 248
     Message {
         name: "io.k8s.api.autoscaling.v2.ResourceMetricSource",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "target", Msg(287), One, true),
+            f(2, "target", Msg(303), One, true),
         ],
     },
-    // 234
+    // 249
     Message {
         name: "io.k8s.api.autoscaling.v2.ContainerResourceMetricSource",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "target", Msg(287), One, true),
+            f(2, "target", Msg(303), One, true),
             f(3, "container", Str, One, true),
         ],
     },
-    // 235
+    // 250
     Message {
         name: "io.k8s.api.autoscaling.v2.ExternalMetricSource",
         fields: &[
-            f(1, "metric", Msg(288), One, true),
-            f(2, "target", Msg(287), One, true),
+            f(1, "metric", Msg(304), One, true),
+            f(2, "target", Msg(303), One, true),
         ],
     },
-    // 236
+    // 251
     Message {
         name: "io.k8s.api.autoscaling.v2.HPAScalingRules",
         fields: &[
             f(1, "selectPolicy", Str, One, true),
-            f(2, "policies", Msg(289), Many, false),
+            f(2, "policies", Msg(305), Many, false),
             f(3, "stabilizationWindowSeconds", I32, One, true),
             f(4, "tolerance", Quantity, One, true),
         ],
     },
-    // 237
+    // 252
     Message {
         name: "io.k8s.api.autoscaling.v2.ObjectMetricStatus",
         fields: &[
-            f(1, "metric", Msg(288), One, true),
-            f(2, "current", Msg(290), One, true),
-            f(3, "describedObject", Msg(155), One, true),
+            f(1, "metric", Msg(304), One, true),
+            f(2, "current", Msg(306), One, true),
+            f(3, "describedObject", Msg(168), One, true),
         ],
     },
-    // 238
+    // 253
     Message {
         name: "io.k8s.api.autoscaling.v2.PodsMetricStatus",
         fields: &[
-            f(1, "metric", Msg(288), One, true),
-            f(2, "current", Msg(290), One, true),
+            f(1, "metric", Msg(304), One, true),
+            f(2, "current", Msg(306), One, true),
         ],
     },
-    // 239
+    // 254
     Message {
         name: "io.k8s.api.autoscaling.v2.ResourceMetricStatus",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "current", Msg(290), One, true),
+            f(2, "current", Msg(306), One, true),
         ],
     },
-    // 240
+    // 255
     Message {
         name: "io.k8s.api.autoscaling.v2.ContainerResourceMetricStatus",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "current", Msg(290), One, true),
+            f(2, "current", Msg(306), One, true),
             f(3, "container", Str, One, true),
         ],
     },
-    // 241
+    // 256
     Message {
         name: "io.k8s.api.autoscaling.v2.ExternalMetricStatus",
         fields: &[
-            f(1, "metric", Msg(288), One, true),
-            f(2, "current", Msg(290), One, true),
+            f(1, "metric", Msg(304), One, true),
+            f(2, "current", Msg(306), One, true),
         ],
     },
-    // 242
+    // 257
     Message {
         name: "io.k8s.api.networking.v1.IngressServiceBackend",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "port", Msg(291), One, false),
+            f(2, "port", Msg(307), One, false),
         ],
     },
-    // 243
+    // 258
     Message {
         name: "IngressRuleValue (inline in io.k8s.api.networking.v1.IngressRule)",
-        fields: &[f(1, "http", Msg(292), One, true)],
+        fields: &[f(1, "http", Msg(308), One, true)],
     },
-    // 244
+    // 259
     Message {
         name: "io.k8s.api.networking.v1.IngressLoadBalancerIngress",
         fields: &[
             f(1, "ip", Str, One, false),
             f(2, "hostname", Str, One, false),
-            f(4, "ports", Msg(293), Many, false),
+            f(4, "ports", Msg(309), Many, false),
         ],
     },
-    // 245
+    // 260
     Message {
         name: "io.k8s.api.networking.v1.NetworkPolicyPort",
         fields: &[
@@ -2697,26 +2831,26 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "endPort", I32, One, true),
         ],
     },
-    // 246
+    // 261
     Message {
         name: "io.k8s.api.networking.v1.NetworkPolicyPeer",
         fields: &[
-            f(1, "podSelector", Msg(131), One, true),
-            f(2, "namespaceSelector", Msg(131), One, true),
-            f(3, "ipBlock", Msg(294), One, true),
+            f(1, "podSelector", Msg(139), One, true),
+            f(2, "namespaceSelector", Msg(139), One, true),
+            f(3, "ipBlock", Msg(310), One, true),
         ],
     },
-    // 247
+    // 262
     Message {
         name: "io.k8s.api.discovery.v1.ForZone",
         fields: &[f(1, "name", Str, One, true)],
     },
-    // 248
+    // 263
     Message {
         name: "io.k8s.api.discovery.v1.ForNode",
         fields: &[f(1, "name", Str, One, true)],
     },
-    // 249
+    // 264
     Message {
         name: "io.k8s.api.core.v1.EmptyDirVolumeSource",
         fields: &[
@@ -2724,7 +2858,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "sizeLimit", Quantity, One, true),
         ],
     },
-    // 250
+    // 265
     Message {
         name: "io.k8s.api.core.v1.GitRepoVolumeSource",
         fields: &[
@@ -2733,17 +2867,17 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "directory", Str, One, false),
         ],
     },
-    // 251
+    // 266
     Message {
         name: "io.k8s.api.core.v1.SecretVolumeSource",
         fields: &[
             f(1, "secretName", Str, One, false),
-            f(2, "items", Msg(295), Many, false),
+            f(2, "items", Msg(311), Many, false),
             f(3, "defaultMode", I32, One, true),
             f(4, "optional", Bool, One, true),
         ],
     },
-    // 252
+    // 267
     Message {
         name: "io.k8s.api.core.v1.ISCSIVolumeSource",
         fields: &[
@@ -2755,12 +2889,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(6, "readOnly", Bool, One, false),
             f(7, "portals", Str, Many, false),
             f(8, "chapAuthDiscovery", Bool, One, false),
-            f(10, "secretRef", Msg(46), One, true),
+            f(10, "secretRef", Msg(49), One, true),
             f(11, "chapAuthSession", Bool, One, false),
             f(12, "initiatorName", Str, One, true),
         ],
     },
-    // 253
+    // 268
     Message {
         name: "io.k8s.api.core.v1.GlusterfsVolumeSource",
         fields: &[
@@ -2769,7 +2903,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "readOnly", Bool, One, false),
         ],
     },
-    // 254
+    // 269
     Message {
         name: "io.k8s.api.core.v1.PersistentVolumeClaimVolumeSource",
         fields: &[
@@ -2777,7 +2911,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "readOnly", Bool, One, false),
         ],
     },
-    // 255
+    // 270
     Message {
         name: "io.k8s.api.core.v1.RBDVolumeSource",
         fields: &[
@@ -2787,32 +2921,32 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "pool", Str, One, false),
             f(5, "user", Str, One, false),
             f(6, "keyring", Str, One, false),
-            f(7, "secretRef", Msg(46), One, true),
+            f(7, "secretRef", Msg(49), One, true),
             f(8, "readOnly", Bool, One, false),
         ],
     },
-    // 256
+    // 271
     Message {
         name: "io.k8s.api.core.v1.FlexVolumeSource",
         fields: &[
             f(1, "driver", Str, One, true),
             f(2, "fsType", Str, One, false),
-            f(3, "secretRef", Msg(46), One, true),
+            f(3, "secretRef", Msg(49), One, true),
             f(4, "readOnly", Bool, One, false),
             f(5, "options", Str, Map, false),
         ],
     },
-    // 257
+    // 272
     Message {
         name: "io.k8s.api.core.v1.CinderVolumeSource",
         fields: &[
             f(1, "volumeID", Str, One, true),
             f(2, "fsType", Str, One, false),
             f(3, "readOnly", Bool, One, false),
-            f(4, "secretRef", Msg(46), One, true),
+            f(4, "secretRef", Msg(49), One, true),
         ],
     },
-    // 258
+    // 273
     Message {
         name: "io.k8s.api.core.v1.CephFSVolumeSource",
         fields: &[
@@ -2820,19 +2954,19 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "path", Str, One, false),
             f(3, "user", Str, One, false),
             f(4, "secretFile", Str, One, false),
-            f(5, "secretRef", Msg(46), One, true),
+            f(5, "secretRef", Msg(49), One, true),
             f(6, "readOnly", Bool, One, false),
         ],
     },
-    // 259
+    // 274
     Message {
         name: "io.k8s.api.core.v1.DownwardAPIVolumeSource",
         fields: &[
-            f(1, "items", Msg(296), Many, false),
+            f(1, "items", Msg(312), Many, false),
             f(2, "defaultMode", I32, One, true),
         ],
     },
-    // 260
+    // 275
     Message {
         name: "io.k8s.api.core.v1.AzureFileVolumeSource",
         fields: &[
@@ -2841,31 +2975,31 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "readOnly", Bool, One, false),
         ],
     },
-    // 261
+    // 276
     Message {
         name: "io.k8s.api.core.v1.ConfigMapVolumeSource",
         fields: &[
-            f(1, "", Msg(46), Inline, false),
-            f(2, "items", Msg(295), Many, false),
+            f(1, "", Msg(49), Inline, false),
+            f(2, "items", Msg(311), Many, false),
             f(3, "defaultMode", I32, One, true),
             f(4, "optional", Bool, One, true),
         ],
     },
-    // 262
+    // 277
     Message {
         name: "io.k8s.api.core.v1.ProjectedVolumeSource",
         fields: &[
-            f(1, "sources", Msg(297), Many, true),
+            f(1, "sources", Msg(313), Many, true),
             f(2, "defaultMode", I32, One, true),
         ],
     },
-    // 263
+    // 278
     Message {
         name: "io.k8s.api.core.v1.ScaleIOVolumeSource",
         fields: &[
             f(1, "gateway", Str, One, true),
             f(2, "system", Str, One, true),
-            f(3, "secretRef", Msg(46), One, true),
+            f(3, "secretRef", Msg(49), One, true),
             f(4, "sslEnabled", Bool, One, false),
             f(5, "protectionDomain", Str, One, false),
             f(6, "storagePool", Str, One, false),
@@ -2875,7 +3009,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(10, "readOnly", Bool, One, false),
         ],
     },
-    // 264
+    // 279
     Message {
         name: "io.k8s.api.core.v1.StorageOSVolumeSource",
         fields: &[
@@ -2883,10 +3017,10 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "volumeNamespace", Str, One, false),
             f(3, "fsType", Str, One, false),
             f(4, "readOnly", Bool, One, false),
-            f(5, "secretRef", Msg(46), One, true),
+            f(5, "secretRef", Msg(49), One, true),
         ],
     },
-    // 265
+    // 280
     Message {
         name: "io.k8s.api.core.v1.CSIVolumeSource",
         fields: &[
@@ -2894,15 +3028,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "readOnly", Bool, One, true),
             f(3, "fsType", Str, One, true),
             f(4, "volumeAttributes", Str, Map, false),
-            f(5, "nodePublishSecretRef", Msg(46), One, true),
+            f(5, "nodePublishSecretRef", Msg(49), One, true),
         ],
     },
-    // 266
+    // 281
     Message {
         name: "io.k8s.api.core.v1.EphemeralVolumeSource",
-        fields: &[f(1, "volumeClaimTemplate", Msg(298), One, true)],
+        fields: &[f(1, "volumeClaimTemplate", Msg(314), One, true)],
     },
-    // 267
+    // 282
     Message {
         name: "io.k8s.api.core.v1.ImageVolumeSource",
         fields: &[
@@ -2910,53 +3044,53 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "pullPolicy", Str, One, false),
         ],
     },
-    // 268
+    // 283
     Message {
         name: "io.k8s.api.core.v1.ConfigMapEnvSource",
         fields: &[
-            f(1, "", Msg(46), Inline, false),
+            f(1, "", Msg(49), Inline, false),
             f(2, "optional", Bool, One, true),
         ],
     },
-    // 269
+    // 284
     Message {
         name: "io.k8s.api.core.v1.SecretEnvSource",
         fields: &[
-            f(1, "", Msg(46), Inline, false),
+            f(1, "", Msg(49), Inline, false),
             f(2, "optional", Bool, One, true),
         ],
     },
-    // 270
+    // 285
     Message {
         name: "io.k8s.api.core.v1.EnvVarSource",
         fields: &[
-            f(1, "fieldRef", Msg(299), One, true),
-            f(2, "resourceFieldRef", Msg(300), One, true),
-            f(3, "configMapKeyRef", Msg(301), One, true),
-            f(4, "secretKeyRef", Msg(302), One, true),
+            f(1, "fieldRef", Msg(315), One, true),
+            f(2, "resourceFieldRef", Msg(316), One, true),
+            f(3, "configMapKeyRef", Msg(317), One, true),
+            f(4, "secretKeyRef", Msg(318), One, true),
         ],
     },
-    // 271
+    // 286
     Message {
         name: "ProbeHandler (inline in io.k8s.api.core.v1.Probe)",
         fields: &[
-            f(1, "exec", Msg(303), One, true),
-            f(2, "httpGet", Msg(304), One, true),
-            f(3, "tcpSocket", Msg(305), One, true),
-            f(4, "grpc", Msg(306), One, true),
+            f(1, "exec", Msg(319), One, true),
+            f(2, "httpGet", Msg(320), One, true),
+            f(3, "tcpSocket", Msg(321), One, true),
+            f(4, "grpc", Msg(322), One, true),
         ],
     },
-    // 272
+    // 287
     Message {
         name: "io.k8s.api.core.v1.LifecycleHandler",
         fields: &[
-            f(1, "exec", Msg(303), One, true),
-            f(2, "httpGet", Msg(304), One, true),
-            f(3, "tcpSocket", Msg(305), One, true),
-            f(4, "sleep", Msg(307), One, true),
+            f(1, "exec", Msg(319), One, true),
+            f(2, "httpGet", Msg(320), One, true),
+            f(3, "tcpSocket", Msg(321), One, true),
+            f(4, "sleep", Msg(323), One, true),
         ],
     },
-    // 273
+    // 288
     Message {
         name: "io.k8s.api.core.v1.Capabilities",
         fields: &[
@@ -2964,35 +3098,35 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "drop", Str, Many, false),
         ],
     },
-    // 274
+    // 289
     Message {
         name: "io.k8s.api.core.v1.PreferredSchedulingTerm",
         fields: &[
             f(1, "weight", I32, One, true),
-            f(2, "preference", Msg(284), One, true),
+            f(2, "preference", Msg(299), One, true),
         ],
     },
-    // 275
+    // 290
     Message {
         name: "io.k8s.api.core.v1.PodAffinityTerm",
         fields: &[
-            f(1, "labelSelector", Msg(131), One, true),
+            f(1, "labelSelector", Msg(139), One, true),
             f(2, "namespaces", Str, Many, false),
             f(3, "topologyKey", Str, One, true),
-            f(4, "namespaceSelector", Msg(131), One, true),
+            f(4, "namespaceSelector", Msg(139), One, true),
             f(5, "matchLabelKeys", Str, Many, false),
             f(6, "mismatchLabelKeys", Str, Many, false),
         ],
     },
-    // 276
+    // 291
     Message {
         name: "io.k8s.api.core.v1.WeightedPodAffinityTerm",
         fields: &[
             f(1, "weight", I32, One, true),
-            f(2, "podAffinityTerm", Msg(275), One, true),
+            f(2, "podAffinityTerm", Msg(290), One, true),
         ],
     },
-    // 277
+    // 292
     Message {
         name: "io.k8s.api.core.v1.ContainerStateWaiting",
         fields: &[
@@ -3000,12 +3134,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "message", Str, One, false),
         ],
     },
-    // 278
+    // 293
     Message {
         name: "io.k8s.api.core.v1.ContainerStateRunning",
         fields: &[f(1, "startedAt", Time, One, false)],
     },
-    // 279
+    // 294
     Message {
         name: "io.k8s.api.core.v1.ContainerStateTerminated",
         fields: &[
@@ -3018,7 +3152,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(7, "containerID", Str, One, false),
         ],
     },
-    // 280
+    // 295
     Message {
         name: "io.k8s.api.core.v1.LinuxContainerUser",
         fields: &[
@@ -3027,7 +3161,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "supplementalGroups", I64, Many, false),
         ],
     },
-    // 281
+    // 296
     Message {
         name: "io.k8s.api.core.v1.ResourceHealth",
         fields: &[
@@ -3035,7 +3169,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "health", Str, One, false),
         ],
     },
-    // 282
+    // 297
     Message {
         name: "io.k8s.api.core.v1.PortStatus",
         fields: &[
@@ -3044,7 +3178,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "error", Str, One, true),
         ],
     },
-    // 283
+    // 298
     Message {
         name: "io.k8s.api.core.v1.SecretReference",
         fields: &[
@@ -3052,15 +3186,24 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "namespace", Str, One, false),
         ],
     },
-    // 284
+    // 299
     Message {
         name: "io.k8s.api.core.v1.NodeSelectorTerm",
         fields: &[
-            f(1, "matchExpressions", Msg(308), Many, false),
-            f(2, "matchFields", Msg(308), Many, false),
+            f(1, "matchExpressions", Msg(324), Many, false),
+            f(2, "matchFields", Msg(324), Many, false),
         ],
     },
-    // 285
+    // 300
+    Message {
+        name: "io.k8s.apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement",
+        fields: &[
+            f(1, "key", Str, One, true),
+            f(2, "operator", Str, One, true),
+            f(3, "values", Str, Many, false),
+        ],
+    },
+    // 301
     Message {
         name: "io.k8s.api.batch.v1.PodFailurePolicyOnExitCodesRequirement",
         fields: &[
@@ -3069,12 +3212,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "values", I32, Many, true),
         ],
     },
-    // 286
+    // 302
     Message {
         name: "io.k8s.api.batch.v1.PodFailurePolicyOnPodConditionsPattern",
         fields: &[f(1, "type", Str, One, true), f(2, "status", Str, One, true)],
     },
-    // 287
+    // 303
     Message {
         name: "io.k8s.api.autoscaling.v2.MetricTarget",
         fields: &[
@@ -3084,15 +3227,15 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(4, "averageUtilization", I32, One, true),
         ],
     },
-    // 288
+    // 304
     Message {
         name: "io.k8s.api.autoscaling.v2.MetricIdentifier",
         fields: &[
             f(1, "name", Str, One, true),
-            f(2, "selector", Msg(131), One, true),
+            f(2, "selector", Msg(139), One, true),
         ],
     },
-    // 289
+    // 305
     Message {
         name: "io.k8s.api.autoscaling.v2.HPAScalingPolicy",
         fields: &[
@@ -3101,7 +3244,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "periodSeconds", I32, One, true),
         ],
     },
-    // 290
+    // 306
     Message {
         name: "io.k8s.api.autoscaling.v2.MetricValueStatus",
         fields: &[
@@ -3110,7 +3253,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "averageUtilization", I32, One, true),
         ],
     },
-    // 291
+    // 307
     Message {
         name: "io.k8s.api.networking.v1.ServiceBackendPort",
         fields: &[
@@ -3118,12 +3261,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "number", I32, One, false),
         ],
     },
-    // 292
+    // 308
     Message {
         name: "io.k8s.api.networking.v1.HTTPIngressRuleValue",
-        fields: &[f(1, "paths", Msg(309), Many, true)],
+        fields: &[f(1, "paths", Msg(325), Many, true)],
     },
-    // 293
+    // 309
     Message {
         name: "io.k8s.api.networking.v1.IngressPortStatus",
         fields: &[
@@ -3132,7 +3275,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "error", Str, One, true),
         ],
     },
-    // 294
+    // 310
     Message {
         name: "io.k8s.api.networking.v1.IPBlock",
         fields: &[
@@ -3140,7 +3283,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "except", Str, Many, false),
         ],
     },
-    // 295
+    // 311
     Message {
         name: "io.k8s.api.core.v1.KeyToPath",
         fields: &[
@@ -3149,36 +3292,36 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "mode", I32, One, true),
         ],
     },
-    // 296
+    // 312
     Message {
         name: "io.k8s.api.core.v1.DownwardAPIVolumeFile",
         fields: &[
             f(1, "path", Str, One, true),
-            f(2, "fieldRef", Msg(299), One, true),
-            f(3, "resourceFieldRef", Msg(300), One, true),
+            f(2, "fieldRef", Msg(315), One, true),
+            f(3, "resourceFieldRef", Msg(316), One, true),
             f(4, "mode", I32, One, true),
         ],
     },
-    // 297
+    // 313
     Message {
         name: "io.k8s.api.core.v1.VolumeProjection",
         fields: &[
-            f(1, "secret", Msg(310), One, true),
-            f(2, "downwardAPI", Msg(311), One, true),
-            f(3, "configMap", Msg(312), One, true),
-            f(4, "serviceAccountToken", Msg(313), One, true),
-            f(5, "clusterTrustBundle", Msg(314), One, true),
+            f(1, "secret", Msg(326), One, true),
+            f(2, "downwardAPI", Msg(327), One, true),
+            f(3, "configMap", Msg(328), One, true),
+            f(4, "serviceAccountToken", Msg(329), One, true),
+            f(5, "clusterTrustBundle", Msg(330), One, true),
         ],
     },
-    // 298
+    // 314
     Message {
         name: "io.k8s.api.core.v1.PersistentVolumeClaimTemplate",
         fields: &[
-            f(1, "metadata", Msg(35), One, false),
-            f(2, "spec", Msg(51), One, true),
+            f(1, "metadata", Msg(38), One, false),
+            f(2, "spec", Msg(54), One, true),
         ],
     },
-    // 299
+    // 315
     Message {
         name: "io.k8s.api.core.v1.ObjectFieldSelector",
         fields: &[
@@ -3186,7 +3329,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "fieldPath", Str, One, true),
         ],
     },
-    // 300
+    // 316
     Message {
         name: "io.k8s.api.core.v1.ResourceFieldSelector",
         fields: &[
@@ -3195,30 +3338,30 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "divisor", Quantity, One, false),
         ],
     },
-    // 301
+    // 317
     Message {
         name: "io.k8s.api.core.v1.ConfigMapKeySelector",
         fields: &[
-            f(1, "", Msg(46), Inline, false),
+            f(1, "", Msg(49), Inline, false),
             f(2, "key", Str, One, true),
             f(3, "optional", Bool, One, true),
         ],
     },
-    // 302
+    // 318
     Message {
         name: "io.k8s.api.core.v1.SecretKeySelector",
         fields: &[
-            f(1, "", Msg(46), Inline, false),
+            f(1, "", Msg(49), Inline, false),
             f(2, "key", Str, One, true),
             f(3, "optional", Bool, One, true),
         ],
     },
-    // 303
+    // 319
     Message {
         name: "io.k8s.api.core.v1.ExecAction",
         fields: &[f(1, "command", Str, Many, false)],
     },
-    // 304
+    // 320
     Message {
         name: "io.k8s.api.core.v1.HTTPGetAction",
         fields: &[
@@ -3226,10 +3369,10 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "port", IntOrString, One, true),
             f(3, "host", Str, One, false),
             f(4, "scheme", Str, One, false),
-            f(5, "httpHeaders", Msg(315), Many, false),
+            f(5, "httpHeaders", Msg(331), Many, false),
         ],
     },
-    // 305
+    // 321
     Message {
         name: "io.k8s.api.core.v1.TCPSocketAction",
         fields: &[
@@ -3237,7 +3380,7 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "host", Str, One, false),
         ],
     },
-    // 306
+    // 322
     Message {
         name: "io.k8s.api.core.v1.GRPCAction",
         fields: &[
@@ -3245,12 +3388,12 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(2, "service", Str, One, true),
         ],
     },
-    // 307
+    // 323
     Message {
         name: "io.k8s.api.core.v1.SleepAction",
         fields: &[f(1, "seconds", I64, One, true)],
     },
-    // 308
+    // 324
     Message {
         name: "io.k8s.api.core.v1.NodeSelectorRequirement",
         fields: &[
@@ -3259,39 +3402,39 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "values", Str, Many, false),
         ],
     },
-    // 309
+    // 325
     Message {
         name: "io.k8s.api.networking.v1.HTTPIngressPath",
         fields: &[
             f(1, "path", Str, One, false),
-            f(2, "backend", Msg(161), One, true),
+            f(2, "backend", Msg(174), One, true),
             f(3, "pathType", Str, One, true),
         ],
     },
-    // 310
+    // 326
     Message {
         name: "io.k8s.api.core.v1.SecretProjection",
         fields: &[
-            f(1, "", Msg(46), Inline, false),
-            f(2, "items", Msg(295), Many, false),
+            f(1, "", Msg(49), Inline, false),
+            f(2, "items", Msg(311), Many, false),
             f(4, "optional", Bool, One, true),
         ],
     },
-    // 311
+    // 327
     Message {
         name: "io.k8s.api.core.v1.DownwardAPIProjection",
-        fields: &[f(1, "items", Msg(296), Many, false)],
+        fields: &[f(1, "items", Msg(312), Many, false)],
     },
-    // 312
+    // 328
     Message {
         name: "io.k8s.api.core.v1.ConfigMapProjection",
         fields: &[
-            f(1, "", Msg(46), Inline, false),
-            f(2, "items", Msg(295), Many, false),
+            f(1, "", Msg(49), Inline, false),
+            f(2, "items", Msg(311), Many, false),
             f(4, "optional", Bool, One, true),
         ],
     },
-    // 313
+    // 329
     Message {
         name: "io.k8s.api.core.v1.ServiceAccountTokenProjection",
         fields: &[
@@ -3300,18 +3443,18 @@ pub(crate) static MESSAGES: &[Message] = &[
             f(3, "path", Str, One, true),
         ],
     },
-    // 314
+    // 330
     Message {
         name: "io.k8s.api.core.v1.ClusterTrustBundleProjection",
         fields: &[
             f(1, "name", Str, One, true),
             f(2, "signerName", Str, One, true),
-            f(3, "labelSelector", Msg(131), One, true),
+            f(3, "labelSelector", Msg(139), One, true),
             f(4, "path", Str, One, true),
             f(5, "optional", Bool, One, true),
         ],
     },
-    // 315
+    // 331
     Message {
         name: "io.k8s.api.core.v1.HTTPHeader",
         fields: &[f(1, "name", Str, One, true), f(2, "value", Str, One, true)],

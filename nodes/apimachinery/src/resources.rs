@@ -18,6 +18,10 @@ pub struct ResourceInfo {
     pub status: bool,
     /// Has a `/scale` subresource.
     pub scale: bool,
+    /// A review (`SelfSubjectAccessReview`, ...): the only verb is `create`, which answers
+    /// a question about the caller ([`crate::review`]); nothing is ever stored, listed or
+    /// watched.
+    pub review: bool,
 }
 
 impl ResourceInfo {
@@ -57,6 +61,7 @@ impl ResourceInfo {
 
     /// The verbs discovery lists. Namespaces have no `deletecollection` in Kubernetes (the
     /// API server answers 405): deleting every namespace at once is not a request to honour.
+    /// A review only takes `create`.
     pub fn verbs(&self) -> &'static [&'static str] {
         const ALL: &[&str] = &[
             "create",
@@ -71,7 +76,9 @@ impl ResourceInfo {
         const NO_COLLECTION: &[&str] = &[
             "create", "delete", "get", "list", "patch", "update", "watch",
         ];
-        if self.kind == "Namespace" {
+        if self.review {
+            &["create"]
+        } else if self.kind == "Namespace" {
             NO_COLLECTION
         } else {
             ALL
@@ -85,6 +92,23 @@ const NONE: &[&str] = &[];
 macro_rules! res {
     ($group:literal, $version:literal, $kind:literal, $plural:literal, $singular:literal,
      ns=$ns:literal, short=$short:expr, cat=$cat:expr, status=$status:literal, scale=$scale:literal) => {
+        res!(
+            $group,
+            $version,
+            $kind,
+            $plural,
+            $singular,
+            ns = $ns,
+            short = $short,
+            cat = $cat,
+            status = $status,
+            scale = $scale,
+            review = false
+        )
+    };
+    ($group:literal, $version:literal, $kind:literal, $plural:literal, $singular:literal,
+     ns=$ns:literal, short=$short:expr, cat=$cat:expr, status=$status:literal, scale=$scale:literal,
+     review=$review:literal) => {
         ResourceInfo {
             group: $group,
             version: $version,
@@ -96,6 +120,7 @@ macro_rules! res {
             categories: $cat,
             status: $status,
             scale: $scale,
+            review: $review,
         }
     };
 }
@@ -331,6 +356,45 @@ pub static RESOURCES: &[ResourceInfo] = &[
         scale = false
     ),
     res!(
+        "authentication.k8s.io",
+        "v1",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        "selfsubjectreview",
+        ns = false,
+        short = NONE,
+        cat = NONE,
+        status = false,
+        scale = false,
+        review = true
+    ),
+    res!(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        "selfsubjectaccessreview",
+        ns = false,
+        short = NONE,
+        cat = NONE,
+        status = false,
+        scale = false,
+        review = true
+    ),
+    res!(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        "selfsubjectrulesreview",
+        ns = false,
+        short = NONE,
+        cat = NONE,
+        status = false,
+        scale = false,
+        review = true
+    ),
+    res!(
         "batch",
         "v1",
         "Job",
@@ -500,6 +564,11 @@ pub static RESOURCES: &[ResourceInfo] = &[
     ),
 ];
 
+/// The resources whose objects are stored (every one but the reviews).
+pub fn stored() -> impl Iterator<Item = &'static ResourceInfo> {
+    RESOURCES.iter().filter(|r| !r.review)
+}
+
 /// Finds a resource by group, version and plural.
 pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
     RESOURCES
@@ -560,6 +629,12 @@ mod tests {
         );
         let gvs = group_versions();
         assert_eq!(gvs[0], ("", vec!["v1"]));
+        let ssar = lookup("authorization.k8s.io", "v1", "selfsubjectaccessreviews").unwrap();
+        assert!(ssar.review && !ssar.namespaced);
+        assert_eq!(ssar.verbs(), ["create"]);
+        assert_eq!(lookup("", "v1", "pods").unwrap().verbs().len(), 8);
+        assert!(stored().all(|r| !r.review));
+        assert_eq!(stored().count() + 3, RESOURCES.len());
         assert!(gvs.contains(&("autoscaling", vec!["v2", "v1"])));
     }
 }

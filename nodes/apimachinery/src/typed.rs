@@ -16,9 +16,10 @@ pub fn unknown_fields(kind: &str, obj: &Value) -> Result<Vec<String>, String> {
         };
     }
     use k8s_openapi::api::{
-        apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch,
-        coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
-        networking::v1 as networking, policy::v1 as policy, rbac::v1 as rbac,
+        apps::v1 as apps, authentication::v1 as authentication, authorization::v1 as authorization,
+        autoscaling::v2 as autoscaling, batch::v1 as batch, coordination::v1 as coordination,
+        core::v1 as core, discovery::v1 as discovery, networking::v1 as networking,
+        policy::v1 as policy, rbac::v1 as rbac,
     };
     // The one kind served in two versions with different shapes.
     if kind == "HorizontalPodAutoscaler"
@@ -49,6 +50,9 @@ pub fn unknown_fields(kind: &str, obj: &Value) -> Result<Vec<String>, String> {
         "StatefulSet" => apps::StatefulSet,
         "DaemonSet" => apps::DaemonSet,
         "ControllerRevision" => apps::ControllerRevision,
+        "SelfSubjectReview" => authentication::SelfSubjectReview,
+        "SelfSubjectAccessReview" => authorization::SelfSubjectAccessReview,
+        "SelfSubjectRulesReview" => authorization::SelfSubjectRulesReview,
         "Job" => batch::Job,
         "CronJob" => batch::CronJob,
         "HorizontalPodAutoscaler" => autoscaling::HorizontalPodAutoscaler,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use kumo_apimachinery::patch::PatchType;
-use kumo_apimachinery::resources::{self, RESOURCES};
+use kumo_apimachinery::resources;
 use serde_json::Value;
 
 use crate::api::registry::{self, DeleteOpts, ListQuery, SharedApi, WriteOpts};
@@ -59,7 +59,7 @@ pub fn namespace_step(ns: &Value, remaining: usize) -> NamespaceStep {
 fn resource_of_key(key: &str) -> Option<&'static resources::ResourceInfo> {
     let mut parts = key.splitn(3, '/');
     let prefix = format!("{}/{}", parts.next()?, parts.next()?);
-    RESOURCES.iter().find(|r| r.storage_prefix() == prefix)
+    resources::stored().find(|r| r.storage_prefix() == prefix)
 }
 
 fn name_of_key(res: &resources::ResourceInfo, key: &str) -> (Option<String>, String) {
@@ -221,7 +221,7 @@ const DELETE_CONCURRENCY: usize = 64;
 async fn delete_content(api: &SharedApi, ns: &str) {
     use futures::StreamExt;
     let mut seen = std::collections::HashSet::new();
-    for r in RESOURCES.iter().filter(|r| r.namespaced) {
+    for r in resources::stored().filter(|r| r.namespaced) {
         if !seen.insert(r.storage_prefix()) {
             continue;
         }
@@ -362,7 +362,7 @@ async fn dependents_of(
 ) -> Vec<(&'static resources::ResourceInfo, String, Option<String>)> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for r in RESOURCES {
+    for r in resources::stored() {
         if !seen.insert(r.storage_prefix()) {
             continue;
         }

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use kumo_apimachinery::resources::{self, ResourceInfo};
-use kumo_apimachinery::{discovery, openapi, patch, table};
+use kumo_apimachinery::{discovery, openapi, patch, review, table};
 use serde_json::{Value, json};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -27,6 +27,13 @@ use registry::{Api, DeleteOpts, FieldValidation, ListQuery, SharedApi, WriteOpts
 
 /// Version reported at `/version`: kubectl picks its own minor version from it.
 pub const KUBE_VERSION: &str = "v1.33.0";
+
+/// Who every authenticated request is: the one admin token's user (the kubeconfig's
+/// `kumo-admin`, see `pki::kubeconfig`), in the group Kubernetes gives its cluster admins.
+pub const ADMIN: review::Subject<'static> = review::Subject {
+    username: "kumo-admin",
+    groups: &["system:masters", "system:authenticated"],
+};
 
 /// Everything a request handler needs.
 pub struct Server {
@@ -585,12 +592,53 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
         (&Method::DELETE, false, _) => "deletecollection",
         _ => "other",
     };
-    let result = serve_resource(&server, &target, verb, &q, &headers, &accept, &ct, body).await;
+    let result = if target.res.review {
+        serve_review(&server, &target, verb, &method, &q, &headers, &ct, body).await
+    } else {
+        serve_resource(&server, &target, verb, &q, &headers, &accept, &ct, body).await
+    };
     let resp = match result {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
     (resp, verb, resource)
+}
+
+/// A review (`kubectl auth can-i`, `kubectl auth whoami`): `create` is answered from the
+/// request alone with 201 and nothing is stored; every other verb is 405.
+#[allow(clippy::too_many_arguments)]
+async fn serve_review(
+    server: &Shared,
+    t: &Target,
+    verb: &'static str,
+    method: &Method,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+    ct: &str,
+    body: Body,
+) -> ApiResult<Response> {
+    let res = t.res;
+    if verb != "create" || t.name.is_some() || t.sub.is_some() {
+        return Err(ApiError::method_not_allowed(&format!(
+            "{method} on {}",
+            error::qualified(res)
+        )));
+    }
+    let opts = write_opts(q, headers)?;
+    let bytes = read_body(body, server.api.limits.max_body).await?;
+    let mut obj = registry::parse_body(&bytes, ct)?;
+    let warnings = server
+        .api
+        .check_body(res, None, &mut obj, opts.field_validation)?;
+    let answer =
+        review::answer(res, &obj, &ADMIN, &registry::now_rfc3339()).map_err(|e| match e {
+            review::ReviewError::BadRequest(message) => ApiError::bad_request(message),
+            review::ReviewError::Invalid(causes) => ApiError::invalid(res, "", &causes),
+        })?;
+    Ok(with_warnings(
+        json_response(StatusCode::CREATED, &answer),
+        &warnings,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -951,6 +999,7 @@ fn scale_replicas(scale: &Value) -> ApiResult<i64> {
                     categories: &[],
                     status: false,
                     scale: false,
+                    review: false,
                 };
                 let name = scale
                     .pointer("/metadata/name")

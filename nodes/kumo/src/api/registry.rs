@@ -426,6 +426,20 @@ impl Api {
         Ok(self.store.propose(cmd).await?)
     }
 
+    /// The checks of a create that read nothing from the store: identity (apiVersion, kind,
+    /// namespace) and fields. Returns the unknown-field warnings. A review is checked so and
+    /// answered without being stored.
+    pub fn check_body(
+        &self,
+        res: &ResourceInfo,
+        ns: Option<&str>,
+        obj: &mut Value,
+        fv: FieldValidation,
+    ) -> ApiResult<Vec<String>> {
+        self.check_identity(res, ns, obj)?;
+        self.check_fields(res, obj, fv)
+    }
+
     /// Checks a body's apiVersion/kind/namespace against the request.
     fn check_identity(
         &self,
@@ -1823,7 +1837,7 @@ impl Api {
     pub fn count_in_namespace(&self, ns: &str) -> usize {
         let mut seen = std::collections::HashSet::new();
         let mut n = 0;
-        for r in resources::RESOURCES.iter().filter(|r| r.namespaced) {
+        for r in resources::stored().filter(|r| r.namespaced) {
             if seen.insert(r.storage_prefix()) {
                 let pfx = prefix(r, Some(ns));
                 // Only whether anything is left matters: read no items, just `more`.
