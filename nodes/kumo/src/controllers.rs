@@ -1,6 +1,8 @@
 //! Control loops that live in the API process until the `actors/` crate takes them over:
-//! namespace finalization (delete a Terminating namespace's content, then the namespace)
-//! and the garbage collector's propagation finalizers (`foregroundDeletion`, `orphan`).
+//! namespace finalization (delete a Terminating namespace's content, then the namespace),
+//! the garbage collector's propagation finalizers (`foregroundDeletion`, `orphan`), and the
+//! system objects every cluster keeps (`kube-root-ca.crt` per namespace, the `kubernetes`
+//! Service).
 
 use std::time::Duration;
 
@@ -406,6 +408,24 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn system_work_from_keys() {
+        assert_eq!(system_work("core/namespaces/a"), SystemWork::RootCa("a".into()));
+        assert_eq!(
+            system_work("core/configmaps/a/kube-root-ca.crt"),
+            SystemWork::RootCa("a".into())
+        );
+        assert_eq!(system_work("core/configmaps/a/other"), SystemWork::None);
+        assert_eq!(
+            system_work("core/services/default/kubernetes"),
+            SystemWork::KubernetesService
+        );
+        assert_eq!(system_work("core/services/x/kubernetes"), SystemWork::None);
+        let cm = root_ca_configmap("a", "PEM");
+        assert_eq!(cm["data"]["ca.crt"], "PEM");
+        assert_eq!(cm["metadata"]["namespace"], "a");
+    }
+
+    #[test]
     fn namespace_steps() {
         let live = json!({"metadata": {"name": "a"}});
         let dying = json!({"metadata": {"name": "a", "deletionTimestamp": "2026-01-01T00:00:00Z"}});
@@ -418,4 +438,182 @@ mod tests {
         let held = json!({"metadata": {"deletionTimestamp": "t", "finalizers": ["example.com/hold"]}, "spec": {"finalizers": []}});
         assert_eq!(namespace_step(&held, 0), NamespaceStep::Wait);
     }
+}
+
+/// The ConfigMap Kubernetes' root-CA publisher keeps in every namespace: the API's CA, for
+/// clients in pods to verify the API server. Pure.
+pub fn root_ca_configmap(ns: &str, ca_pem: &str) -> Value {
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": ROOT_CA_NAME, "namespace": ns},
+        "data": {"ca.crt": ca_pem},
+    })
+}
+
+const ROOT_CA_NAME: &str = "kube-root-ca.crt";
+
+/// What a stored change asks of the system-objects loop. Pure.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SystemWork {
+    /// Make sure this namespace's root-CA ConfigMap exists with the current CA.
+    RootCa(String),
+    /// The `kubernetes` Service (or its namespace) changed: make sure it exists.
+    KubernetesService,
+    None,
+}
+
+/// Classifies a changed store key.
+pub fn system_work(key: &str) -> SystemWork {
+    if let Some(ns) = key.strip_prefix("core/namespaces/") {
+        return SystemWork::RootCa(ns.to_string());
+    }
+    if let Some(rest) = key.strip_prefix("core/configmaps/")
+        && let Some((ns, name)) = rest.split_once('/')
+        && name == ROOT_CA_NAME
+    {
+        return SystemWork::RootCa(ns.to_string());
+    }
+    if key == "core/services/default/kubernetes" {
+        return SystemWork::KubernetesService;
+    }
+    SystemWork::None
+}
+
+/// Keeps the objects every cluster has in place, as Kubernetes' controllers do: a
+/// `kube-root-ca.crt` ConfigMap in every namespace (re-created or corrected when deleted or
+/// edited) and the `kubernetes` Service in `default` (re-created when deleted). Only the
+/// leader acts; the work is driven by stored changes, with a full pass on start and after
+/// falling behind the history window.
+pub async fn run_system_objects(api: SharedApi, ca_pem: String) {
+    let mut applied = api.store.shared().subscribe();
+    let mut pending: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut service = true;
+    let mut last = all_namespaces(&api, &mut pending);
+    loop {
+        let batch = api
+            .store
+            .shared()
+            .read(|m| m.events_after(last, "core/", 10_000));
+        match batch {
+            Ok((events, upto)) => {
+                for ev in events {
+                    match system_work(&ev.kv.key) {
+                        SystemWork::RootCa(ns) => {
+                            pending.insert(ns);
+                        }
+                        SystemWork::KubernetesService => service = true,
+                        SystemWork::None => {}
+                    }
+                }
+                last = upto;
+            }
+            Err(_) => {
+                last = all_namespaces(&api, &mut pending);
+                service = true;
+            }
+        }
+        if api.store.is_leader() {
+            if service && ensure_kubernetes_service(&api).await {
+                service = false;
+            }
+            // Bounded per pass; the rest waits for the next one.
+            let batch: Vec<String> = pending.iter().take(256).cloned().collect();
+            for ns in batch {
+                if ensure_root_ca(&api, &ns, &ca_pem).await {
+                    pending.remove(&ns);
+                }
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), applied.changed()).await;
+    }
+}
+
+/// Every namespace into `pending`; returns the revision read at.
+fn all_namespaces(api: &SharedApi, pending: &mut std::collections::BTreeSet<String>) -> u64 {
+    api.store.shared().read(|m| {
+        if let Ok(page) = m.range("core/namespaces/", None, None, None) {
+            for kv in page.items {
+                if let SystemWork::RootCa(ns) = system_work(&kv.key) {
+                    pending.insert(ns);
+                }
+            }
+        }
+        m.revision()
+    })
+}
+
+fn system_opts() -> WriteOpts {
+    WriteOpts {
+        field_manager: Some("kube-controller-manager".into()),
+        ..Default::default()
+    }
+}
+
+/// `true` when done (in place, or nothing to do: the namespace is gone or terminating).
+async fn ensure_root_ca(api: &SharedApi, ns: &str, ca_pem: &str) -> bool {
+    let ns_res = resources::lookup("", "v1", "namespaces").expect("registered");
+    let cm_res = resources::lookup("", "v1", "configmaps").expect("registered");
+    match api.get(ns_res, None, ns).await {
+        Ok(n) if n.pointer("/metadata/deletionTimestamp").is_none() => {}
+        Ok(_) => return true,
+        Err(e) if e.code == 404 => return true,
+        Err(_) => return false,
+    }
+    let want = root_ca_configmap(ns, ca_pem);
+    let result = match api.get(cm_res, Some(ns), ROOT_CA_NAME).await {
+        Ok(cm) if cm.get("data") == want.get("data") => return true,
+        Ok(cm) => {
+            let mut fixed = cm.clone();
+            fixed["data"] = want["data"].clone();
+            if let Some(o) = fixed.as_object_mut() {
+                o.remove("binaryData");
+            }
+            api.update(cm_res, Some(ns), ROOT_CA_NAME, fixed, None, &system_opts())
+                .await
+                .map(|_| ())
+        }
+        Err(e) if e.code == 404 => api
+            .create(cm_res, Some(ns), want, &system_opts())
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => true,
+        // Terminating namespace (403) or a concurrent change (409): the next pass decides.
+        Err(e) if e.code == 403 => true,
+        Err(e) => {
+            tracing::debug!(namespace = ns, error = %e.message, "root CA ConfigMap; will retry");
+            false
+        }
+    }
+}
+
+/// `true` when the Service is in place.
+async fn ensure_kubernetes_service(api: &SharedApi) -> bool {
+    let svc = resources::lookup("", "v1", "services").expect("registered");
+    match api.get(svc, Some("default"), "kubernetes").await {
+        Ok(_) => return true,
+        Err(e) if e.code == 404 => {}
+        Err(_) => return false,
+    }
+    match api
+        .create(svc, Some("default"), kubernetes_service(), &system_opts())
+        .await
+    {
+        Ok(_) => true,
+        Err(e) if e.code == 409 => true,
+        Err(e) => {
+            tracing::debug!(error = %e.message, "kubernetes Service; will retry");
+            false
+        }
+    }
+}
+
+/// The `kubernetes` Service in `default`: the API's address inside the cluster. Pure.
+pub fn kubernetes_service() -> Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default",
+        "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}})
 }

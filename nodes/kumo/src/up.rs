@@ -163,6 +163,10 @@ pub(crate) async fn serve_on(
     let server = crate::api::new_server(api, pki.admin_token.clone(), metrics, addr.to_string());
     bootstrap(&server.api).await;
     tokio::spawn(crate::controllers::run(server.api.clone()));
+    tokio::spawn(crate::controllers::run_system_objects(
+        server.api.clone(),
+        pki.ca_pem.clone(),
+    ));
     let app = crate::api::router(server);
     let (shutdown, rx) = tokio::sync::watch::channel(false);
     let handle = tokio::spawn(crate::api::serve(listener, tls, app, rx));
@@ -193,9 +197,7 @@ async fn bootstrap(api: &Api) {
         }
     }
     let svc = resources::lookup("", "v1", "services").expect("registered");
-    let obj = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default",
-        "labels": {"component": "apiserver", "provider": "kubernetes"}},
-        "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}});
+    let obj = crate::controllers::kubernetes_service();
     match api.create(svc, Some("default"), obj, &opts).await {
         Ok(_) | Err(_) => {}
     }

@@ -199,9 +199,16 @@ impl Cluster {
     }
 
     fn kill9(&self, i: u64) {
-        let _ = Command::new("kill")
-            .args(["-9", &self.pid(i).to_string()])
-            .status();
+        let pid = self.pid(i);
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        // Until it has exited (gone, or a zombie), it still holds its ports.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|st| !st.contains(") Z "))
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         // The node writes its pid once it holds its data directory again after a restart.
         let _ = std::fs::remove_file(self.dir.join(format!("node-{i}/pid")));
     }
@@ -787,14 +794,17 @@ fn t05_removing_the_leader_moves_leadership_and_it_drops_out() {
     // The others elect a new leader and keep taking writes.
     let other = (1..=3).find(|i| *i != leader).expect("other");
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = c.kubectl(other, &["create", "configmap", "after-removal"]);
+    // A new name per attempt: an attempt answered 504 may still have been applied.
+    for attempt in 0.. {
+        let name = format!("after-removal-{attempt}");
+        let out = c.kubectl(other, &["create", "configmap", &name]);
         if out.status.success() {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "no writes after removing the leader:\n{}",
+            "no writes through node {other} after removing the leader: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
             c.logs()
         );
         std::thread::sleep(Duration::from_millis(300));
@@ -852,17 +862,21 @@ fn t06_a_removed_node_started_again_with_join_is_a_member_again() {
         .to_string();
     c.restart_with(f, &["--join", &via]);
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    let mut written = String::new();
+    for attempt in 0.. {
         let text = members(&c);
         let back = text.lines().any(|l| {
             let mut w = l.split_whitespace();
             w.next() == Some(&f.to_string()) && l.contains("follower")
         });
+        // A new name per attempt: an attempt answered 504 may still have been applied.
+        let name = format!("rejoined-{attempt}");
         if back
-            && c.kubectl(f, &["create", "configmap", "rejoined"])
+            && c.kubectl(f, &["create", "configmap", &name])
                 .status
                 .success()
         {
+            written = name;
             break;
         }
         assert!(
@@ -873,8 +887,7 @@ fn t06_a_removed_node_started_again_with_join_is_a_member_again() {
         std::thread::sleep(Duration::from_millis(500));
     }
     assert_eq!(
-        c.ok(leader, &["get", "cm", "rejoined", "-o", "name"])
-            .trim(),
-        "configmap/rejoined"
+        c.ok(leader, &["get", "cm", &written, "-o", "name"]).trim(),
+        format!("configmap/{written}")
     );
 }

@@ -588,3 +588,79 @@ fn t11_node_ports_are_allocated_and_released() {
     ]);
     assert_eq!(port_of("np4"), l);
 }
+
+/// Objects every cluster keeps: `kube-root-ca.crt` in every namespace (the API's CA,
+/// restored when deleted or edited) and the `kubernetes` Service (restored when deleted).
+#[test]
+fn t12_system_objects_are_kept_in_place() {
+    let k = Kumo::start();
+    let (_, ca_pem, _) = k.credentials();
+    let wait_for = |what: &str, ok: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !ok() {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let root_ca = |ns: &str| {
+        k.kubectl(&[
+            "get",
+            "cm",
+            "kube-root-ca.crt",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.data.ca\\.crt}",
+        ])
+    };
+    let holds_ca = |ns: &str| {
+        let out = root_ca(ns);
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == ca_pem.trim()
+    };
+    for ns in ["default", "kube-system"] {
+        wait_for(&format!("kube-root-ca.crt in {ns}"), &|| holds_ca(ns));
+    }
+    k.ok(&["create", "namespace", "team-a"]);
+    wait_for("kube-root-ca.crt in a new namespace", &|| {
+        holds_ca("team-a")
+    });
+    k.ok(&["delete", "cm", "kube-root-ca.crt", "-n", "team-a"]);
+    wait_for("kube-root-ca.crt restored after delete", &|| {
+        holds_ca("team-a")
+    });
+    k.ok(&[
+        "patch",
+        "cm",
+        "kube-root-ca.crt",
+        "-n",
+        "team-a",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"ca.crt":"tampered"}}"#,
+    ]);
+    wait_for("kube-root-ca.crt corrected after an edit", &|| {
+        holds_ca("team-a")
+    });
+    k.ok(&["delete", "svc", "kubernetes"]);
+    wait_for("kubernetes Service restored", &|| {
+        k.kubectl(&[
+            "get",
+            "svc",
+            "kubernetes",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ])
+        .stdout
+            == b"10.96.0.1"
+    });
+    // A deleted namespace goes away with its ConfigMap: nothing brings it back.
+    k.ok(&[
+        "delete",
+        "namespace",
+        "team-a",
+        "--wait=true",
+        "--timeout=30s",
+    ]);
+    assert!(!k.kubectl(&["get", "namespace", "team-a"]).status.success());
+}
