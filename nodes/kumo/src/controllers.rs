@@ -409,7 +409,10 @@ mod tests {
 
     #[test]
     fn system_work_from_keys() {
-        assert_eq!(system_work("core/namespaces/a"), SystemWork::RootCa("a".into()));
+        assert_eq!(
+            system_work("core/namespaces/a"),
+            SystemWork::RootCa("a".into())
+        );
         assert_eq!(
             system_work("core/configmaps/a/kube-root-ca.crt"),
             SystemWork::RootCa("a".into())
