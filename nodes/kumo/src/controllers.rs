@@ -528,6 +528,9 @@ pub async fn run_system_objects(api: SharedApi, ca_pem: String) {
                 }
             }
         }
+        // At most five passes a second: under a write load every applied batch would wake
+        // it, and none of this work is urgent.
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let _ = tokio::time::timeout(Duration::from_secs(1), applied.changed()).await;
     }
 }
