@@ -42,6 +42,8 @@ pub struct NodeRecord {
 }
 
 const CLUSTER_CA_KEY: &str = "cluster-ca.key";
+/// How long a node waits for its peer address to become free at start.
+const PORT_PATIENCE: Duration = Duration::from_secs(10);
 /// How long a new node keeps asking to join before giving up.
 const JOIN_PATIENCE: Duration = Duration::from_secs(120);
 
@@ -180,7 +182,20 @@ pub async fn start_control(cfg: &ControlConfig) -> Result<Running, UpError> {
     std::fs::create_dir_all(&cfg.data_dir)?;
     let identity = identity(cfg)?;
     let svc = ClusterService::new();
-    let transport = QuicTransport::bind(cfg.id, cfg.peer_addr, identity, svc.clone())?;
+    // A node restarted right after a crash may find its port still held for a moment (the
+    // old process exiting): retry the bind for a few seconds before giving up.
+    let deadline = Instant::now() + PORT_PATIENCE;
+    let transport = loop {
+        match QuicTransport::bind(cfg.id, cfg.peer_addr, identity.clone(), svc.clone()) {
+            Err(kumo_transport::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline =>
+            {
+                tracing::info!(addr = %cfg.peer_addr, "peer address in use; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => break other?,
+        }
+    };
     let mut scfg = StoreConfig::single(cfg.peer_addr.to_string());
     scfg.node_id = cfg.id;
     scfg.api_addr = cfg.api_addr.to_string();
