@@ -245,14 +245,7 @@ pub async fn start_control(cfg: &ControlConfig) -> Result<Running, UpError> {
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 transport.set_peer(ANY_NODE, via);
                 let peers = TransportPeers::new(transport);
-                let req = JoinRequest {
-                    id: cfg.id,
-                    node: Node {
-                        peer_addr: cfg.peer_addr.to_string(),
-                        api_addr: cfg.api_addr.to_string(),
-                    },
-                    voter: true,
-                };
+                let req = join_request(&cfg);
                 // Bounded: a few tries while elections settle, then the node carries on.
                 for attempt in 1..=5 {
                     match peers.join(ANY_NODE, req.clone()).await {
@@ -286,6 +279,18 @@ pub async fn start_control(cfg: &ControlConfig) -> Result<Running, UpError> {
     }
 }
 
+/// This node's request to be a voting member.
+fn join_request(cfg: &ControlConfig) -> JoinRequest {
+    JoinRequest {
+        id: cfg.id,
+        node: Node {
+            peer_addr: cfg.peer_addr.to_string(),
+            api_addr: cfg.api_addr.to_string(),
+        },
+        voter: true,
+    }
+}
+
 /// Asks the node at `via` to add this one (as a learner until caught up, then a voter).
 async fn join(
     cfg: &ControlConfig,
@@ -294,14 +299,7 @@ async fn join(
 ) -> Result<(), UpError> {
     transport.set_peer(ANY_NODE, via);
     let peers = TransportPeers::new(transport.clone());
-    let req = JoinRequest {
-        id: cfg.id,
-        node: Node {
-            peer_addr: cfg.peer_addr.to_string(),
-            api_addr: cfg.api_addr.to_string(),
-        },
-        voter: true,
-    };
+    let req = join_request(cfg);
     let deadline = Instant::now() + JOIN_PATIENCE;
     loop {
         match peers.join(ANY_NODE, req.clone()).await {

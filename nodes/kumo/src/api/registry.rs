@@ -831,18 +831,16 @@ impl Api {
             }
         }
         for ip in candidates {
-            let cmd = Command::Put {
-                key: format!("core/_clusterips/{ip}"),
-                value: Bytes::from(svc_key.to_string()),
-                precondition: Precondition::Absent,
-            };
-            match self.propose(cmd).await? {
-                Outcome::Done { .. } => {
+            match self
+                .claim(&format!("core/_clusterips/{ip}"), svc_key)
+                .await?
+            {
+                true => {
                     obj["spec"]["clusterIP"] = json!(ip);
                     obj["spec"]["clusterIPs"] = json!([ip]);
                     return Ok(Some(ip));
                 }
-                Outcome::AlreadyExists { .. } if !requested.is_empty() => {
+                false if !requested.is_empty() => {
                     let cause = validation::FieldError {
                         field: "spec.clusterIPs".into(),
                         reason: "FieldValueInvalid",
@@ -918,17 +916,15 @@ impl Api {
             }
             let mut got = None;
             for port in candidates {
-                let cmd = Command::Put {
-                    key: format!("core/_nodeports/{port}"),
-                    value: Bytes::from(svc_key.to_string()),
-                    precondition: Precondition::Absent,
-                };
-                match self.propose(cmd).await {
-                    Ok(Outcome::Done { .. }) => {
+                match self
+                    .claim(&format!("core/_nodeports/{port}"), svc_key)
+                    .await
+                {
+                    Ok(true) => {
                         got = Some(port);
                         break;
                     }
-                    Ok(_) => continue,
+                    Ok(false) => continue,
                     Err(e) => {
                         self.release_node_ports(&claimed).await;
                         return Err(e);
@@ -957,26 +953,36 @@ impl Api {
         Ok(claimed)
     }
 
+    /// Claims a unique value (a cluster IP, a node port) through its store key, for the
+    /// object stored at `owner`: `false` when someone holds it already.
+    async fn claim(&self, key: &str, owner: &str) -> ApiResult<bool> {
+        let cmd = Command::Put {
+            key: key.to_string(),
+            value: Bytes::from(owner.to_string()),
+            precondition: Precondition::Absent,
+        };
+        Ok(matches!(self.propose(cmd).await?, Outcome::Done { .. }))
+    }
+
+    /// Gives a claimed value back; a failure is logged (the value stays taken).
+    async fn release(&self, key: &str) {
+        let cmd = Command::Delete {
+            key: key.to_string(),
+            precondition: Precondition::Exists,
+        };
+        if let Err(e) = self.propose(cmd).await {
+            tracing::warn!(key, error = %e.message, "could not release a claim");
+        }
+    }
+
     async fn release_node_ports(&self, ports: &[i64]) {
         for port in ports {
-            let cmd = Command::Delete {
-                key: format!("core/_nodeports/{port}"),
-                precondition: Precondition::Exists,
-            };
-            if let Err(e) = self.propose(cmd).await {
-                tracing::warn!(port, error = %e.message, "could not release node port");
-            }
+            self.release(&format!("core/_nodeports/{port}")).await;
         }
     }
 
     async fn release_cluster_ip(&self, ip: &str) {
-        let cmd = Command::Delete {
-            key: format!("core/_clusterips/{ip}"),
-            precondition: Precondition::Exists,
-        };
-        if let Err(e) = self.propose(cmd).await {
-            tracing::warn!(ip, error = %e.message, "could not release service IP");
-        }
+        self.release(&format!("core/_clusterips/{ip}")).await;
     }
 
     /// Boxed: it calls `create`, which calls it.
