@@ -10,7 +10,12 @@
 //! - [`linearizability`]: the object store's key/value semantics (create, compare-and-set
 //!   update and delete, get) and its global revision counter, checked over a recorded history
 //!   of concurrent client calls (Wing & Gong / Lowe, as in porcupine).
+//!
+//! Provokers so far:
+//! - [`hostile`]: hostile HTTPS clients (stalled handshakes and requests, short bodies,
+//!   watchers that stop reading, raw malformed requests), bounded in count and time.
 
+pub mod hostile;
 pub mod linearizability;
 
 pub use linearizability::{

@@ -13,6 +13,53 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// Limits of the API server that an operator may tune (the defaults follow Kubernetes).
+#[derive(clap::Args, Clone)]
+struct ServeFlags {
+    /// Seconds a client has to send a request's line and headers (also between keep-alive
+    /// requests on HTTP/1).
+    #[arg(long, default_value_t = 32)]
+    request_header_timeout: u64,
+    /// Seconds a handler waits for a request body (then 408).
+    #[arg(long, default_value_t = 60)]
+    request_body_timeout: u64,
+    /// Seconds a connection may stay open without authenticating.
+    #[arg(long, default_value_t = 32)]
+    unauthenticated_timeout: u64,
+    /// Seconds an authenticated connection may stay idle.
+    #[arg(long, default_value_t = 90)]
+    idle_connection_timeout: u64,
+    /// Connections that have not authenticated yet; past it the oldest such is closed.
+    #[arg(long, default_value_t = 1024)]
+    max_unauthenticated_connections: usize,
+    /// Open client connections in all.
+    #[arg(long, default_value_t = 8192)]
+    max_connections: usize,
+    /// Seconds a watch may keep its buffer full (its client not reading) before it is ended.
+    #[arg(long, default_value_t = 10)]
+    watch_stall_timeout: u64,
+}
+
+impl ServeFlags {
+    fn limits(&self) -> kumo_nodes::api::registry::Limits {
+        use std::time::Duration;
+        let secs = |s: u64| Duration::from_secs(s.max(1));
+        kumo_nodes::api::registry::Limits {
+            watch_stall: secs(self.watch_stall_timeout),
+            connections: kumo_nodes::api::conns::ConnLimits {
+                max_connections: self.max_connections.max(1),
+                max_unauthenticated: self.max_unauthenticated_connections.max(1),
+                handshake: Duration::from_secs(10),
+                header: secs(self.request_header_timeout),
+                body: secs(self.request_body_timeout),
+                authenticate_within: secs(self.unauthenticated_timeout),
+                idle: secs(self.idle_connection_timeout),
+            },
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the embedded single-node control plane, or a local cluster with --nodes N.
@@ -34,6 +81,8 @@ enum Cmd {
         /// Extra names or addresses for the API's serving certificate (e.g. a load balancer).
         #[arg(long = "tls-san")]
         tls_san: Vec<String>,
+        #[command(flatten)]
+        serve: ServeFlags,
     },
     /// Run one control-plane node of a cluster. A node that ran before restarts with
     /// `--data-dir` alone: its id and addresses are recorded there.
@@ -58,6 +107,8 @@ enum Cmd {
         /// Extra names or addresses for the API's serving certificate (e.g. a load balancer).
         #[arg(long = "tls-san")]
         tls_san: Vec<String>,
+        #[command(flatten)]
+        serve: ServeFlags,
     },
     /// List the members of a cluster: role, term, log position, replication lag.
     Members {
@@ -99,6 +150,7 @@ fn main() -> std::process::ExitCode {
                 history_events,
                 nodes,
                 tls_san,
+                ..
             } if nodes > 1 => {
                 let dir = data_dir.unwrap_or_else(up::default_data_dir);
                 kumo_nodes::cluster::run_local_cluster(
@@ -119,6 +171,7 @@ fn main() -> std::process::ExitCode {
                 join,
                 history_events,
                 tls_san,
+                serve,
             } => {
                 let record = kumo_nodes::cluster::read_record(&data_dir)?;
                 let (id, peer_addr, api_addr) =
@@ -130,7 +183,7 @@ fn main() -> std::process::ExitCode {
                     peer_addr,
                     api_addr,
                     join,
-                    limits: Default::default(),
+                    limits: serve.limits(),
                     history_events,
                     tls_san,
                 };
@@ -147,12 +200,13 @@ fn main() -> std::process::ExitCode {
                 api_addr,
                 history_events,
                 tls_san,
+                serve,
                 ..
             } => {
                 let cfg = up::UpConfig {
                     data_dir: data_dir.unwrap_or_else(up::default_data_dir),
                     api_addr,
-                    limits: Default::default(),
+                    limits: serve.limits(),
                     history_events,
                     tls_san,
                 };

@@ -167,9 +167,11 @@ pub(crate) async fn serve_on(
         server.api.clone(),
         pki.ca_pem.clone(),
     ));
+    let conns = server.conns.clone();
+    let token: Arc<str> = Arc::from(server.token.as_str());
     let app = crate::api::router(server);
     let (shutdown, rx) = tokio::sync::watch::channel(false);
-    let handle = tokio::spawn(crate::api::serve(listener, tls, app, rx));
+    let handle = tokio::spawn(crate::api::serve(listener, tls, app, conns, token, rx));
     Ok(Running {
         store,
         addr,

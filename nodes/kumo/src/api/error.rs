@@ -79,12 +79,15 @@ impl ApiError {
             .with_details(json!({"name": ns, "kind": "namespaces"}))
     }
 
+    /// Kubernetes sends `"details":{}` here, and clients rely on it being present
+    /// (`kubectl debug` dereferences it).
     pub fn path_not_found() -> Self {
         Self::new(
             404,
             "NotFound",
             "the server could not find the requested resource",
         )
+        .with_details(json!({}))
     }
 
     pub fn method_not_allowed(what: &str) -> Self {
@@ -183,21 +186,28 @@ impl ApiError {
         Self::new(504, "Timeout", message)
     }
 
-    /// The `Status` object.
+    /// The `Status` object, its fields in the order Kubernetes' encoder writes them
+    /// (`kind, apiVersion, metadata, status, message, reason, details, code`).
     pub fn status(&self) -> Value {
-        let mut s = json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        });
+        let mut s = serde_json::Map::new();
+        s.insert("kind".into(), json!("Status"));
+        s.insert("apiVersion".into(), json!("v1"));
+        s.insert("metadata".into(), json!({}));
+        s.insert("status".into(), json!("Failure"));
+        s.insert("message".into(), json!(self.message));
+        s.insert("reason".into(), json!(self.reason));
         if let Some(d) = &self.details {
-            s["details"] = d.clone();
+            s.insert("details".into(), d.clone());
         }
-        s
+        s.insert("code".into(), json!(self.code));
+        Value::Object(s)
+    }
+
+    /// The `Status` body as Kubernetes writes it: compact JSON ending with a newline.
+    pub fn body(&self) -> Vec<u8> {
+        let mut b = serde_json::to_vec(&self.status()).unwrap_or_default();
+        b.push(b'\n');
+        b
     }
 }
 
@@ -221,7 +231,11 @@ impl From<kumo_raft_store::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = (code, axum::Json(self.status())).into_response();
+        let mut resp = (code, self.body()).into_response();
+        resp.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        );
         if matches!(self.code, 429 | 503) {
             resp.headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("1"));

@@ -2,8 +2,10 @@
 //! the REST verbs over every registered resource. Handlers parse HTTP and render responses;
 //! `registry` holds the storage semantics and `kumo_apimachinery` every shape decision.
 
+pub mod conns;
 pub mod error;
 pub mod registry;
+pub mod url;
 pub mod watch;
 
 use std::collections::HashMap;
@@ -24,6 +26,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::metrics::Metrics;
 use error::{ApiError, ApiResult};
 use registry::{Api, DeleteOpts, FieldValidation, ListQuery, SharedApi, WriteOpts};
+use url::query_map;
 
 /// Version reported at `/version`: kubectl picks its own minor version from it.
 pub const KUBE_VERSION: &str = "v1.33.0";
@@ -41,6 +44,8 @@ pub struct Server {
     pub token: String,
     pub metrics: Arc<Metrics>,
     pub external_address: String,
+    /// Client connections (admission, timeouts, counters).
+    pub conns: Arc<conns::Conns>,
 }
 
 type Shared = Arc<Server>;
@@ -48,38 +53,6 @@ type Shared = Arc<Server>;
 /// Builds the router.
 pub fn router(server: Shared) -> axum::Router {
     axum::Router::new().fallback(dispatch).with_state(server)
-}
-
-fn query_map(q: Option<&str>) -> HashMap<String, String> {
-    let mut m = HashMap::new();
-    if let Some(q) = q {
-        for pair in q.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let dec = |s: &str| percent_decode(&s.replace('+', " "));
-            m.insert(dec(k), dec(v));
-        }
-    }
-    m
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A boolean query parameter as Go's strconv.ParseBool reads it (clients send `true`, `True`, `1`).
@@ -107,19 +80,31 @@ fn bytes_response(content_type: &str, body: &'static [u8]) -> Response {
 }
 
 fn authorized(server: &Server, headers: &HeaderMap) -> bool {
+    authorized_token(&server.token, headers)
+}
+
+fn authorized_token(expected: &str, headers: &HeaderMap) -> bool {
     let Some(v) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
         return false;
     };
-    let Some(token) = v.strip_prefix("Bearer ").map(str::trim) else {
+    let Some(token) = bearer_token(v) else {
         return false;
     };
     // Constant-time comparison: the token is a secret.
     let a = token.as_bytes();
-    let b = server.token.as_bytes();
+    let b = expected.as_bytes();
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The token of an `Authorization: Bearer …` header; the scheme is matched in any case,
+/// as Kubernetes' bearer-token authenticator does.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// What the request addresses.
@@ -136,12 +121,9 @@ enum Route {
     Resource(Target, bool),
 }
 
-fn parse_path(path: &str, accept: &str, server: &Server) -> ApiResult<Route> {
-    let segs: Vec<&str> = path
-        .trim_matches('/')
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
+fn parse_path(path: &str, accept: &str, external_address: &str) -> ApiResult<Route> {
+    let owned = url::segments(path);
+    let segs: Vec<&str> = owned.iter().map(String::as_str).collect();
     let (group, version, rest): (&str, &str, &[&str]) = match segs.as_slice() {
         ["api"] => {
             if let Some(v) = discovery::negotiate_aggregated(accept) {
@@ -149,7 +131,7 @@ fn parse_path(path: &str, accept: &str, server: &Server) -> ApiResult<Route> {
             }
             return Ok(Route::Discovery(json_response(
                 StatusCode::OK,
-                &discovery::core_versions(&server.external_address),
+                &discovery::core_versions(external_address),
             )));
         }
         ["apis"] => {
@@ -247,11 +229,46 @@ fn parse_path(path: &str, accept: &str, server: &Server) -> ApiResult<Route> {
             "finalize" => t.res.kind == "Namespace",
             _ => false,
         };
+        if !ok && let Some(e) = not_served_yet(t.res, sub) {
+            return Err(e);
+        }
         if !ok {
             return Err(ApiError::path_not_found());
         }
     }
     Ok(Route::Resource(t, legacy_watch))
+}
+
+/// Subresources Kubernetes serves that need running sandboxes, which Kumo does not have
+/// yet: answered with a Status that says so (501), not a 404 that reads as "pod not found".
+fn not_served_yet(res: &ResourceInfo, sub: &str) -> Option<ApiError> {
+    let known = match res.kind {
+        "Pod" => matches!(
+            sub,
+            "log"
+                | "exec"
+                | "attach"
+                | "portforward"
+                | "proxy"
+                | "ephemeralcontainers"
+                | "eviction"
+                | "binding"
+                | "resize"
+        ),
+        "Service" | "Node" => sub == "proxy",
+        _ => false,
+    };
+    known.then(|| {
+        ApiError::new(
+            501,
+            "NotImplemented",
+            format!(
+                "{}/{sub} is not available yet: Kumo does not run pod sandboxes yet, so this capability is not served",
+                res.plural
+            ),
+        )
+        .with_details(json!({"group": res.group, "kind": res.plural}))
+    })
 }
 
 fn aggregated(core: bool, api_version: &str) -> Response {
@@ -382,10 +399,36 @@ fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
     r
 }
 
-async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::too_large(format!("Request entity too large: limit is {limit}")))
+/// Reads a request body of at most `limit` bytes (413 past it) within
+/// the body timeout (408 past it: a client that promises more than it sends does
+/// not hold a handler).
+async fn read_body(body: Body, limits: &registry::Limits) -> ApiResult<Bytes> {
+    let limit = limits.max_body;
+    let deadline = limits.connections.body;
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                Err(ApiError::too_large(format!(
+                    "Request entity too large: limit is {limit}"
+                )))
+            } else {
+                Err(ApiError::bad_request(format!(
+                    "the request body could not be read: {e}"
+                )))
+            }
+        }
+        Err(_) => Err(ApiError::new(
+            408,
+            "Timeout",
+            format!(
+                "the request body was not received within {}s",
+                deadline.as_secs()
+            ),
+        )),
+    }
 }
 
 /// Entry point of every request.
@@ -473,7 +516,8 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
         .to_string();
     match path.as_str() {
         "/metrics" => {
-            let text = server.metrics.render(&server.api);
+            let mut text = server.metrics.render(&server.api);
+            render_conn_metrics(&server.conns, &server.api.watchers_cut, &mut text);
             let mut r = Response::new(Body::from(text));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -563,7 +607,7 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
         }
         _ => {}
     }
-    let route = match parse_path(&path, &accept, &server) {
+    let route = match parse_path(&path, &accept, &server.external_address) {
         Ok(r) => r,
         Err(e) => return (e.into_response(), "notfound", String::new()),
     };
@@ -625,7 +669,7 @@ async fn serve_review(
         )));
     }
     let opts = write_opts(q, headers)?;
-    let bytes = read_body(body, server.api.limits.max_body).await?;
+    let bytes = read_body(body, &server.api.limits).await?;
     let mut obj = registry::parse_body(&bytes, ct)?;
     let warnings = server
         .api
@@ -745,7 +789,8 @@ async fn serve_resource(
             });
             wq.name = t.name.clone();
             let rx = watch::start(api.clone(), res, t.namespace.clone(), wq, render).await?;
-            let stream = ReceiverStream::new(rx).map(Ok::<_, std::convert::Infallible>);
+            let stream =
+                ReceiverStream::new(rx).map(|c| Ok::<_, std::convert::Infallible>(c.bytes));
             let mut resp = Response::new(Body::from_stream(stream));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -762,7 +807,7 @@ async fn serve_resource(
                 return Err(ApiError::method_not_allowed("POST on an item"));
             }
             let opts = write_opts(q, headers)?;
-            let bytes = read_body(body, api.limits.max_body).await?;
+            let bytes = read_body(body, &api.limits).await?;
             let obj = registry::parse_body(&bytes, ct)?;
             let w = api.create(res, ns, obj, &opts).await?;
             Ok(respond(StatusCode::CREATED, &w.obj, &w.warnings))
@@ -773,7 +818,7 @@ async fn serve_resource(
                 .as_deref()
                 .ok_or_else(|| ApiError::method_not_allowed("PUT on a collection"))?;
             let opts = write_opts(q, headers)?;
-            let bytes = read_body(body, api.limits.max_body).await?;
+            let bytes = read_body(body, &api.limits).await?;
             let obj = registry::parse_body(&bytes, ct)?;
             if sub == Some("scale") {
                 let replicas = scale_replicas(&obj)?;
@@ -816,7 +861,7 @@ async fn serve_resource(
             let opts = write_opts(q, headers)?;
             let ptype = patch::PatchType::from_content_type(ct)
                 .ok_or_else(|| ApiError::unsupported_media(ct))?;
-            let bytes = read_body(body, api.limits.max_body).await?;
+            let bytes = read_body(body, &api.limits).await?;
             if ptype == patch::PatchType::Apply
                 && opts.field_manager.as_deref().is_none_or(str::is_empty)
             {
@@ -872,7 +917,7 @@ async fn serve_resource(
                 return Err(ApiError::method_not_allowed("DELETE on a subresource"));
             }
             let name = t.name.as_deref().unwrap_or("");
-            let opts = delete_opts(q, body, ct, api.limits.max_body).await?;
+            let opts = delete_opts(q, body, ct, &api.limits).await?;
             let d = api.delete(res, ns, name, &opts).await?;
             Ok(respond(
                 // Kubernetes: 200 when gone, 202 while finalizers hold it.
@@ -893,7 +938,7 @@ async fn serve_resource(
                 )));
             }
             let lq = list_query(q)?;
-            let opts = delete_opts(q, body, ct, api.limits.max_body).await?;
+            let opts = delete_opts(q, body, ct, &api.limits).await?;
             let page = api
                 .list(
                     res,
@@ -928,9 +973,9 @@ async fn delete_opts(
     q: &HashMap<String, String>,
     body: Body,
     ct: &str,
-    limit: usize,
+    limits: &registry::Limits,
 ) -> ApiResult<DeleteOpts> {
-    let bytes = read_body(body, limit).await?;
+    let bytes = read_body(body, limits).await?;
     let b: Value = if bytes.is_empty() {
         json!({})
     } else {
@@ -1086,22 +1131,90 @@ async fn set_replicas(
         .await
 }
 
-/// Serves the API over TLS on `addr` until `shutdown` resolves.
+fn render_conn_metrics(c: &conns::Conns, cut: &std::sync::atomic::AtomicU64, out: &mut String) {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let (unauth, auth) = c.counts();
+    let _ = writeln!(
+        out,
+        "# HELP kumo_watch_cut_total Watches ended because their client stopped reading (buffer full past the stall deadline).\n# TYPE kumo_watch_cut_total counter\nkumo_watch_cut_total {}",
+        cut.load(Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP kumo_api_connections Open client connections by state.\n# TYPE kumo_api_connections gauge\nkumo_api_connections{{state=\"unauthenticated\"}} {unauth}\nkumo_api_connections{{state=\"authenticated\"}} {auth}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP kumo_api_connections_closed_total Client connections closed by the connection limits, by reason.\n# TYPE kumo_api_connections_closed_total counter"
+    );
+    for (reason, v) in [
+        ("displaced", &c.stats.closed_displaced),
+        (
+            "unauthenticated_timeout",
+            &c.stats.closed_unauthenticated_timeout,
+        ),
+        ("idle", &c.stats.closed_idle),
+        ("refused_full", &c.stats.refused_full),
+        ("handshake_timeout", &c.stats.handshake_timeouts),
+    ] {
+        let _ = writeln!(
+            out,
+            "kumo_api_connections_closed_total{{reason=\"{reason}\"}} {}",
+            v.load(Relaxed)
+        );
+    }
+}
+
+/// A response body that holds its request's [`conns::RequestGuard`] until it is dropped
+/// (a watch's connection is busy for as long as its stream is open).
+struct GuardedBody {
+    inner: Body,
+    _guard: conns::RequestGuard,
+}
+
+impl hyper::body::Body for GuardedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, axum::Error>>> {
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Serves the API over TLS on `listener` until `shutdown` resolves, admitting connections
+/// through [`conns::Conns`] (see that module for how stalled or unauthenticated clients are
+/// kept from locking others out).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Arc<rustls::ServerConfig>,
     app: axum::Router,
+    conns: Arc<conns::Conns>,
+    token: Arc<str>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let conns = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let limits = conns.limits().clone();
+    tokio::spawn(conns.clone().reap_every(Duration::from_secs(1)));
     loop {
         let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -1109,40 +1222,78 @@ pub async fn serve(
             },
             _ = shutdown.changed() => return Ok(()),
         };
-        // Past MAX_CONNECTIONS, new connections wait here (the kernel backlog queues them).
-        let Ok(permit) = conns.clone().acquire_owned().await else {
-            return Ok(());
+        // Past the bound, an older connection is closed to make room, or (every slot busy
+        // with an authenticated request) this one is dropped.
+        let Some(handle) = conns.admit() else {
+            tracing::debug!(%peer, "connection refused: every slot is busy");
+            continue;
         };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
+        let token = token.clone();
+        let limits = limits.clone();
         let mut shutdown = shutdown.clone();
+        let stats_conns = conns.clone();
         tokio::spawn(async move {
-            let _permit = permit;
-            let tls =
-                match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+            let ctl = handle.ctl().clone();
+            let handshake = tokio::time::timeout(limits.handshake, acceptor.accept(tcp));
+            let tls = tokio::select! {
+                r = handshake => match r {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
                         return;
                     }
-                    Err(_) => return,
-                };
+                    Err(_) => {
+                        stats_conns.stats.handshake_timeouts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        return;
+                    }
+                },
+                _ = ctl.closed() => return,
+            };
+            let handle = Arc::new(handle);
+            let svc_handle = handle.clone();
             let svc =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let app = app.clone();
+                    let h = svc_handle.clone();
+                    if authorized_token(&token, req.headers()) {
+                        h.authenticated();
+                    }
+                    let guard = h.request();
                     async move {
                         let req = req.map(Body::new);
-                        tower::ServiceExt::oneshot(app, req).await
+                        let resp = tower::ServiceExt::oneshot(app, req).await?;
+                        Ok::<_, std::convert::Infallible>(resp.map(|inner| GuardedBody {
+                            inner,
+                            _guard: guard,
+                        }))
                     }
                 });
-            let builder = Builder::new(TokioExecutor::new());
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(Some(Duration::from_secs(30)))
+                .keep_alive_timeout(Duration::from_secs(20))
+                .max_concurrent_streams(1_000);
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
             tokio::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => {
                     if let Err(e) = r {
                         tracing::debug!(%peer, error = %e, "connection ended with error");
+                    }
+                }
+                how = ctl.closed() => {
+                    if how == conns::CLOSE_GRACEFUL {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
                     }
                 }
                 _ = shutdown.changed() => {
@@ -1154,19 +1305,18 @@ pub async fn serve(
     }
 }
 
-/// Open client connections served at once.
-const MAX_CONNECTIONS: usize = 4096;
-
 pub fn new_server(
     api: Api,
     token: String,
     metrics: Arc<Metrics>,
     external_address: String,
 ) -> Shared {
+    let conns = conns::Conns::new(api.limits.connections.clone());
     Arc::new(Server {
         api: Arc::new(api),
         token,
         metrics,
         external_address,
+        conns,
     })
 }

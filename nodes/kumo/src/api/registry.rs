@@ -30,6 +30,16 @@ pub struct Limits {
     /// optimistic-concurrency race; past it, 409 Conflict. Each retry waits a random 0–2 ms
     /// so contenders spread out.
     pub max_retries: usize,
+    /// Bytes of encoded events buffered toward one watcher. An event larger than this is
+    /// buffered alone.
+    pub watch_buffer: usize,
+    /// Bytes of encoded events buffered toward all watchers together.
+    pub watch_buffer_total: usize,
+    /// A watcher whose buffer stays full this long is ended (counted in `/metrics`); its
+    /// client re-watches from the last resourceVersion it saw, as with Kubernetes.
+    pub watch_stall: std::time::Duration,
+    /// Client connections: bounds and timeouts (see [`crate::api::conns`]).
+    pub connections: crate::api::conns::ConnLimits,
 }
 
 impl Default for Limits {
@@ -40,6 +50,10 @@ impl Default for Limits {
             max_watchers: 10_000,
             max_page: 10_000,
             max_retries: 64,
+            watch_buffer: 2 << 20,
+            watch_buffer_total: 256 << 20,
+            watch_stall: std::time::Duration::from_secs(10),
+            connections: Default::default(),
         }
     }
 }
@@ -109,6 +123,10 @@ pub struct Api {
     pub store: StoreNode,
     pub limits: Limits,
     pub watchers: AtomicUsize,
+    /// The bytes of [`Limits::watch_buffer_total`] not yet taken by any watcher.
+    pub watch_budget: Arc<tokio::sync::Semaphore>,
+    /// Watchers ended because their buffer stayed full past [`Limits::watch_stall`].
+    pub watchers_cut: std::sync::atomic::AtomicU64,
 }
 
 pub type SharedApi = Arc<Api>;
@@ -397,8 +415,14 @@ impl Api {
     pub fn new(store: StoreNode, limits: Limits) -> Self {
         Self {
             store,
+            watch_budget: Arc::new(tokio::sync::Semaphore::new(
+                limits
+                    .watch_buffer_total
+                    .min(tokio::sync::Semaphore::MAX_PERMITS),
+            )),
             limits,
             watchers: AtomicUsize::new(0),
+            watchers_cut: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

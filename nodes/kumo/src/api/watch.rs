@@ -16,8 +16,66 @@ use super::registry::{self, ListQuery, SharedApi, WatchSlot, decode};
 
 /// Events fetched from the store per wake-up.
 const BATCH: usize = 1_000;
-/// Encoded events buffered toward a slow client before the producer waits on it.
-const CHANNEL: usize = 256;
+/// Encoded events buffered toward a slow client, at most (the byte bounds of
+/// [`registry::Limits`] usually bind first).
+const CHANNEL: usize = 1_024;
+
+/// One encoded event on its way to the client, holding its share of the byte budgets
+/// until the response body hands it to the connection.
+pub struct Chunk {
+    pub bytes: Bytes,
+    _own: tokio::sync::OwnedSemaphorePermit,
+    _all: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// Why the producer stopped sending.
+enum Stop {
+    /// The client went away.
+    Closed,
+    /// The buffer stayed full past the stall deadline.
+    Stalled,
+}
+
+/// The producer side of a watch: a channel bounded in events and in bytes (per watcher
+/// and across all watchers).
+struct Out {
+    tx: mpsc::Sender<Chunk>,
+    own: std::sync::Arc<tokio::sync::Semaphore>,
+    own_max: usize,
+    all: std::sync::Arc<tokio::sync::Semaphore>,
+    all_max: usize,
+    stall: Duration,
+}
+
+impl Out {
+    async fn send(&self, bytes: Bytes) -> Result<(), Stop> {
+        // An event larger than a budget takes the whole budget (it is sent alone).
+        let n = |max: usize| bytes.len().clamp(1, max.max(1)) as u32;
+        let take = async {
+            let own = self.own.clone().acquire_many_owned(n(self.own_max)).await;
+            let all = self.all.clone().acquire_many_owned(n(self.all_max)).await;
+            (own, all)
+        };
+        let (own, all) = tokio::select! {
+            r = tokio::time::timeout(self.stall, take) => match r {
+                Ok((Ok(o), Ok(a))) => (o, a),
+                Ok(_) => return Err(Stop::Closed),
+                Err(_) => return Err(Stop::Stalled),
+            },
+            _ = self.tx.closed() => return Err(Stop::Closed),
+        };
+        let chunk = Chunk {
+            bytes,
+            _own: own,
+            _all: all,
+        };
+        match tokio::time::timeout(self.stall, self.tx.send(chunk)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Stop::Closed),
+            Err(_) => Err(Stop::Stalled),
+        }
+    }
+}
 /// Longest a watch stays open; clients re-watch from their last revision.
 const MAX_TIMEOUT: Duration = Duration::from_secs(1800);
 const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
@@ -72,7 +130,7 @@ pub async fn start(
     ns: Option<String>,
     q: WatchQuery,
     render: Render,
-) -> ApiResult<mpsc::Receiver<Bytes>> {
+) -> ApiResult<mpsc::Receiver<Chunk>> {
     let slot = api.take_watch_slot()?;
     let label = selectors::parse_label_selector(q.list.label_selector.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
@@ -98,9 +156,37 @@ pub async fn start(
         .as_deref()
         .map(|n| registry::key(res, ns.as_deref(), n));
     let (tx, rx) = mpsc::channel(CHANNEL);
+    let own_max = api
+        .limits
+        .watch_buffer
+        .min(tokio::sync::Semaphore::MAX_PERMITS);
+    let tx = Out {
+        tx,
+        own: std::sync::Arc::new(tokio::sync::Semaphore::new(own_max)),
+        own_max,
+        all: api.watch_budget.clone(),
+        all_max: api
+            .limits
+            .watch_buffer_total
+            .min(tokio::sync::Semaphore::MAX_PERMITS),
+        stall: api.limits.watch_stall,
+    };
     let pfx = registry::prefix(res, ns.as_deref());
     tokio::spawn(async move {
         let _slot: WatchSlot = slot;
+        let cut = |r: Result<(), Stop>| match r {
+            Ok(()) => false,
+            Err(Stop::Closed) => true,
+            Err(Stop::Stalled) => {
+                api.watchers_cut
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(
+                    resource = res.plural,
+                    "watch ended: its client stopped reading"
+                );
+                true
+            }
+        };
         let mut applied = api.store.shared().subscribe();
         // timeoutSeconds=0 (or absent) means the server's default, as in Kubernetes.
         let timeout = q
@@ -136,13 +222,13 @@ pub async fn start(
                             continue;
                         }
                         if fast {
-                            if tx.send(raw_line("ADDED", kv)).await.is_err() {
+                            if cut(tx.send(raw_line("ADDED", kv)).await) {
                                 return;
                             }
                             continue;
                         }
                         let obj = decode(res, kv);
-                        if matches(&obj) && tx.send(line("ADDED", render(&obj))).await.is_err() {
+                        if matches(&obj) && cut(tx.send(line("ADDED", render(&obj))).await) {
                             return;
                         }
                     }
@@ -158,10 +244,7 @@ pub async fn start(
             }
             if q.send_initial_events == Some(true)
                 && q.allow_bookmarks
-                && tx
-                    .send(line("BOOKMARK", bookmark(res, last, true)))
-                    .await
-                    .is_err()
+                && cut(tx.send(line("BOOKMARK", bookmark(res, last, true))).await)
             {
                 return;
             }
@@ -193,7 +276,7 @@ pub async fn start(
                         (EventKind::Put, None) => "ADDED",
                         (EventKind::Put, Some(_)) => "MODIFIED",
                     };
-                    if tx.send(raw_line(kind, &ev.kv)).await.is_err() {
+                    if cut(tx.send(raw_line(kind, &ev.kv)).await) {
                         return;
                     }
                     continue;
@@ -223,7 +306,7 @@ pub async fn start(
                         }
                     }
                 };
-                if tx.send(line(kind, render(&obj))).await.is_err() {
+                if cut(tx.send(line(kind, render(&obj))).await) {
                     return;
                 }
             }
@@ -238,13 +321,13 @@ pub async fn start(
                     }
                 }
                 _ = tokio::time::sleep_until(next_bookmark) => {
-                    if q.allow_bookmarks && tx.send(line("BOOKMARK", bookmark(res, last, false))).await.is_err() {
+                    if q.allow_bookmarks && cut(tx.send(line("BOOKMARK", bookmark(res, last, false))).await) {
                         return;
                     }
                     next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
                 }
                 _ = tokio::time::sleep_until(deadline) => return,
-                _ = tx.closed() => return,
+                _ = tx.tx.closed() => return,
             }
         }
     });
