@@ -431,6 +431,11 @@ async fn read_body(body: Body, limits: &registry::Limits) -> ApiResult<Bytes> {
     }
 }
 
+/// Reads and drops a request body: at most the body limit, within the body timeout.
+async fn discard_body(body: Body, limits: &registry::Limits) {
+    let _ = read_body(body, limits).await;
+}
+
 /// Entry point of every request.
 async fn dispatch(State(server): State<Shared>, req: Request) -> Response {
     let started = Instant::now();
@@ -503,6 +508,10 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
         _ => {}
     }
     if !authorized(&server, &headers) {
+        // Read (and drop) what the client is sending before answering: an HTTP/2 stream
+        // answered with its request body unread is reset, and clients then report a
+        // framing error instead of this Status. Bounded by the body limits.
+        discard_body(body, &server.api.limits).await;
         return (
             ApiError::unauthorized().into_response(),
             "unauthorized",
@@ -609,7 +618,10 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
     }
     let route = match parse_path(&path, &accept, &server.external_address) {
         Ok(r) => r,
-        Err(e) => return (e.into_response(), "notfound", String::new()),
+        Err(e) => {
+            discard_body(body, &server.api.limits).await;
+            return (e.into_response(), "notfound", String::new());
+        }
     };
     let (target, legacy_watch) = match route {
         Route::Discovery(r) => return (r, "discovery", String::new()),

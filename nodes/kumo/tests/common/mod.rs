@@ -61,6 +61,11 @@ impl Kumo {
         k
     }
 
+    /// Starts `kumo up` in `dir` on a free port with extra flags.
+    pub fn start_in_with(dir: &Path, extra: &[&str]) -> Kumo {
+        Kumo::start_args(dir, &format!("127.0.0.1:{}", free_port()), extra)
+    }
+
     fn start_args(dir: &Path, addr: &str, extra: &[&str]) -> Kumo {
         Kumo::start_full(dir, addr, extra, &[])
     }

@@ -1,0 +1,360 @@
+//! Hostile clients against the real `kumo up` (the attacks live in `kumo_chaos::hostile`):
+//! stalled and unauthenticated connections cannot lock kubectl out, slow clients are cut,
+//! watchers that stop reading are ended and give their memory back, malformed URLs get
+//! answers instead of panics. Bounded in count and time; traffic only to 127.0.0.1.
+
+#![allow(clippy::disallowed_methods)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Kumo;
+use kumo_chaos::hostile::{self, Target};
+
+fn target(k: &Kumo) -> (Target, String) {
+    let (server, ca, token) = k.credentials();
+    let addr = server.trim_start_matches("https://").parse().expect("addr");
+    (Target::new(addr, &ca).expect("target"), token)
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Prometheus counter or gauge value from `/metrics`.
+fn metric(k: &Kumo, series: &str) -> f64 {
+    let text = k.ok(&["get", "--raw", "/metrics"]);
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).map(str::trim))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{series} not in /metrics"))
+}
+
+fn rss_kib(k: &Kumo) -> u64 {
+    let pid = k.child.as_ref().expect("running").id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Item 1: thousands of connections that completed TLS and sent half a request line (no
+/// token) — more than the old limit of 4,096 connections in all — plus a stream of new
+/// ones, while kubectl keeps answering within a second.
+#[test]
+fn t01_stalled_unauthenticated_connections_never_lock_out_kubectl() {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let k = Kumo::start();
+    let (t, _) = target(&k);
+    let rt = rt();
+    let held = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..30 {
+            let t = t.clone();
+            tasks.push(tokio::spawn(async move {
+                hostile::stalled_half_requests(&t, 150).await
+            }));
+        }
+        let mut held = Vec::new();
+        for task in tasks {
+            held.extend(task.await.expect("join"));
+        }
+        held
+    });
+    // Plus raw TCP connections that never start the handshake.
+    let tcp = rt.block_on(hostile::stalled_tcp(t.addr, 300));
+    assert!(
+        held.len() + tcp.len() > 4_096,
+        "the attack held {} TLS + {} TCP connections",
+        held.len(),
+        tcp.len()
+    );
+    // The flood goes on while kubectl works.
+    let flood_target = t.clone();
+    let flood = rt.spawn(async move {
+        let mut more = Vec::new();
+        for _ in 0..20 {
+            more.extend(hostile::stalled_half_requests(&flood_target, 25).await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        more
+    });
+    for i in 0..5 {
+        let started = Instant::now();
+        let out = k.ok(&["get", "ns", "--request-timeout=5s"]);
+        let took = started.elapsed();
+        assert!(out.contains("kube-system"), "{out}");
+        assert!(
+            took < Duration::from_secs(1),
+            "kubectl get ns #{i} took {took:?} while stalled connections are held"
+        );
+        let ready = k.ok(&["get", "--raw", "/readyz"]);
+        assert_eq!(ready, "ok");
+    }
+    let more = rt.block_on(flood).expect("flood");
+    let displaced = metric(
+        &k,
+        "kumo_api_connections_closed_total{reason=\"displaced\"}",
+    );
+    assert!(displaced > 0.0, "no stalled connection was displaced");
+    let unauth = metric(&k, "kumo_api_connections{state=\"unauthenticated\"}");
+    assert!(
+        unauth <= 1_024.0,
+        "{unauth} unauthenticated connections held"
+    );
+    drop((held, tcp, more));
+}
+
+/// Item 1: slow headers, a body that never comes and idle connections are closed by the
+/// timeouts (set short here; the defaults are 32 s, 60 s, 32 s and 90 s).
+#[test]
+fn t02_slow_headers_short_bodies_and_idle_connections_are_cut() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let k = Kumo::start_in_with(
+        tmp.path(),
+        &[
+            "--request-header-timeout",
+            "2",
+            "--request-body-timeout",
+            "2",
+            "--unauthenticated-timeout",
+            "3",
+            "--idle-connection-timeout",
+            "3",
+        ],
+    );
+    let (t, token) = target(&k);
+    let rt = rt();
+    rt.block_on(async {
+        // Half a request line: closed by the header timeout.
+        let mut slow = hostile::stalled_half_requests(&t, 50).await;
+        assert_eq!(slow.len(), 50);
+        let started = Instant::now();
+        let closed = hostile::closed_by_server(&mut slow, Duration::from_secs(6)).await;
+        assert_eq!(closed, 50, "slow-header connections left open");
+        assert!(started.elapsed() < Duration::from_secs(8));
+
+        // A body promised and never sent: 408 within the body timeout.
+        let (resp, took) = hostile::short_body(
+            &t,
+            &token,
+            "/api/v1/namespaces/default/configmaps",
+            10_000,
+            10,
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("short body");
+        assert_eq!(
+            hostile::status_code(&resp),
+            Some(408),
+            "{}",
+            String::from_utf8_lossy(&resp)
+        );
+        assert!(took < Duration::from_secs(5), "answered after {took:?}");
+
+        // An authenticated connection that goes idle is closed.
+        let mut idle = t.tls().await.expect("tls");
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let req = format!(
+            "GET /api/v1/namespaces HTTP/1.1\r\nHost: kumo\r\nAuthorization: Bearer {token}\r\n\r\n"
+        );
+        idle.write_all(req.as_bytes()).await.expect("write");
+        let mut buf = vec![0u8; 64 << 10];
+        let n = idle.read(&mut buf).await.expect("read");
+        assert_eq!(hostile::status_code(&buf[..n]), Some(200));
+        let mut idle = [idle];
+        assert_eq!(
+            hostile::closed_by_server(&mut idle, Duration::from_secs(8)).await,
+            1,
+            "an idle keep-alive connection stayed open"
+        );
+    });
+}
+
+/// Item 5 and item 10: requests that panicked the handler or were misread get answers.
+#[test]
+fn t03_malformed_urls_and_headers_get_kubernetes_answers() {
+    let k = Kumo::start();
+    let (t, token) = target(&k);
+    let rt = rt();
+    k.ok(&[
+        "create",
+        "clusterrole",
+        "test:colon",
+        "--verb=get",
+        "--resource=pods",
+    ]);
+    rt.block_on(async {
+        let ask = |req: String| {
+            let t = t.clone();
+            async move {
+                hostile::raw_exchange(&t, req.as_bytes(), Duration::from_secs(5))
+                    .await
+                    .expect("exchange")
+            }
+        };
+        // `%`, one ASCII byte, then a multibyte character: before and after authentication.
+        let r = ask("GET /api/v1/namespaces?x=%a\u{e9} HTTP/1.1\r\nHost: kumo\r\n\r\n".into()).await;
+        assert_eq!(hostile::status_code(&r), Some(401), "{}", String::from_utf8_lossy(&r));
+        let r = ask(format!(
+            "GET /api/v1/namespaces?x=%a\u{e9}&limit=1 HTTP/1.1\r\nHost: kumo\r\nAuthorization: Bearer {token}\r\n\r\n"
+        ))
+        .await;
+        assert_eq!(hostile::status_code(&r), Some(200), "{}", String::from_utf8_lossy(&r));
+        // Percent-encoded names, a lower-case scheme.
+        let r = ask(format!(
+            "GET /apis/rbac.authorization.k8s.io/v1/clusterroles/test%3Acolon HTTP/1.1\r\nHost: kumo\r\nAuthorization: bearer {token}\r\n\r\n"
+        ))
+        .await;
+        assert_eq!(hostile::status_code(&r), Some(200), "{}", String::from_utf8_lossy(&r));
+        // A 404 body exactly as Kubernetes writes it.
+        let r = ask(format!(
+            "GET /api/v1/namespaces/default/configmaps/nope HTTP/1.1\r\nHost: kumo\r\nAuthorization: Bearer {token}\r\n\r\n"
+        ))
+        .await;
+        let text = String::from_utf8_lossy(&r);
+        assert!(
+            text.ends_with("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"configmaps \\\"nope\\\" not found\",\"reason\":\"NotFound\",\"details\":{\"name\":\"nope\",\"kind\":\"configmaps\"},\"code\":404}\n"),
+            "{text}"
+        );
+        let r = ask(format!(
+            "GET /apis/nope.example.com/v1/things HTTP/1.1\r\nHost: kumo\r\nAuthorization: Bearer {token}\r\n\r\n"
+        ))
+        .await;
+        assert!(String::from_utf8_lossy(&r).contains("\"details\":{}"), "{}", String::from_utf8_lossy(&r));
+    });
+    // A subresource Kumo does not serve yet says so.
+    k.ok(&["run", "p", "--image=busybox", "--restart=Never"]);
+    let err = k.fails(&["logs", "p"]);
+    assert!(err.contains("not available yet"), "{err}");
+    // Errors over HTTP/2 with a body and a bad token are Status bodies (curl speaks h2).
+    let (server, _, _) = k.credentials();
+    let body = k.dir.join("body.json");
+    std::fs::write(&body, "x".repeat(1 << 20)).expect("body");
+    let out = std::process::Command::new("curl")
+        .args(["-sk", "--http2", "-X", "POST"])
+        .args(["-H", "Authorization: Bearer bad"])
+        .args(["-H", "Content-Type: application/json", "--data-binary"])
+        .arg(format!("@{}", body.display()))
+        .arg(format!("{server}/api/v1/namespaces/default/configmaps"))
+        .args(["-w", "\n%{http_code} %{http_version}"])
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.ends_with("\"code\":401}\n\n401 2"),
+        "curl: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!k.log().contains("panicked"), "{}", k.log());
+}
+
+/// Updates of the 900 kB object in t04: 6 watchers × 100 events of 900 kB were buffered
+/// (540 MB) before watch buffers were bounded in bytes.
+const UPDATES: usize = 100;
+
+/// Item 3: six watchers stop reading while one large object is updated many times. They
+/// are ended after the stall deadline (counted in /metrics), the server's memory stays
+/// bounded meanwhile and comes back after they close.
+#[test]
+fn t04_watchers_that_stop_reading_are_cut_and_memory_comes_back() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // A short history (by count), so the store's own window of 900 kB versions does not
+    // hide what the watchers cost.
+    let k = Kumo::start_in_with(
+        tmp.path(),
+        &["--watch-stall-timeout", "2", "--history-events", "50"],
+    );
+    let (t, token) = target(&k);
+    let rt = rt();
+    let big = "x".repeat(900_000);
+    let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "big"}, "data": {"a": big}});
+    let (server, ca, _) = k.credentials();
+    let client = reqwest_client(&ca);
+    let url = format!("{server}/api/v1/namespaces/default/configmaps");
+    rt.block_on(async {
+        let r = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&cm)
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(r.status(), 201);
+    });
+    let start = rss_kib(&k);
+    let watchers = rt.block_on(async {
+        let mut w = Vec::new();
+        for _ in 0..6 {
+            w.push(
+                hostile::stalled_watch(&t, &token, "/api/v1/namespaces/default/configmaps?watch=1")
+                    .await
+                    .expect("watch"),
+            );
+        }
+        w
+    });
+    let mut peak = start;
+    rt.block_on(async {
+        for i in 0..UPDATES {
+            let mut obj = cm.clone();
+            obj["data"]["a"] = serde_json::json!(format!("{i}{}", &big[..899_990]));
+            let r = client
+                .put(format!("{url}/big"))
+                .bearer_auth(&token)
+                .json(&obj)
+                .send()
+                .await
+                .expect("update");
+            assert_eq!(r.status(), 200, "update {i}");
+            if i % 20 == 0 {
+                peak = peak.max(rss_kib(&k));
+            }
+        }
+    });
+    peak = peak.max(rss_kib(&k));
+    // Every stalled watcher was ended and counted.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let cut = metric(&k, "kumo_watch_cut_total");
+        if cut >= 6.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {cut} stalled watchers cut");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(watchers);
+    std::thread::sleep(Duration::from_secs(3));
+    let after = rss_kib(&k);
+    eprintln!("RSS KiB: start {start}, peak {peak}, after close {after}");
+    // Without a byte bound, each watcher buffered every event (6 × 90 MB here). What
+    // remains is the store: the Raft log of the updates and 50 events of history.
+    assert!(
+        peak < start + 300 * 1024,
+        "RSS grew from {start} KiB to {peak} KiB"
+    );
+    assert!(
+        after < start + 250 * 1024,
+        "RSS stayed at {after} KiB after the watchers closed (start {start} KiB)"
+    );
+}
+
+fn reqwest_client(ca_pem: &str) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("ca");
+    reqwest::Client::builder()
+        .add_root_certificate(cert)
+        .use_rustls_tls()
+        .build()
+        .expect("client")
+}
