@@ -1332,3 +1332,57 @@ pub fn new_server(
         conns,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn bearer_scheme_in_any_case() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+    }
+
+    #[test]
+    fn unserved_pod_subresources_say_so() {
+        let e = match parse_path("/api/v1/namespaces/default/pods/p/log", "", "x") {
+            Err(e) => e,
+            Ok(_) => panic!("pods/log is not served"),
+        };
+        assert_eq!(e.code, 501);
+        assert!(e.message.contains("not available yet"));
+        let e = match parse_path("/api/v1/namespaces/default/pods/p/nonsense", "", "x") {
+            Err(e) => e,
+            Ok(_) => panic!("no such subresource"),
+        };
+        assert_eq!(e.code, 404);
+        assert!(e.details.is_some());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// Paths and headers come from anyone (before authentication too).
+        #[test]
+        fn paths_and_headers_never_panic(
+            path in "(/(api|apis|v1|namespaces|default|pods|configmaps|apps|status|scale|watch|%[0-9a-fA-F]{0,2}|\\PC{0,6})){0,8}",
+            any_path in "\\PC{0,80}",
+            accept in "\\PC{0,60}",
+            auth in "\\PC{0,40}",
+            q in "\\PC{0,60}",
+        ) {
+            let _ = parse_path(&path, &accept, "127.0.0.1:6443");
+            let _ = parse_path(&any_path, &accept, "127.0.0.1:6443");
+            let _ = bearer_token(&auth);
+            let qm = query_map(Some(&q));
+            let _ = rendering(&accept, &qm);
+            let _ = list_query(&qm);
+            let _ = write_opts(&qm, &HeaderMap::new());
+        }
+    }
+}

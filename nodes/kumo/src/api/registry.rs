@@ -2023,6 +2023,47 @@ pub fn qualified_name(res: &ResourceInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        /// Continue tokens and request bodies come from clients: refused, never a panic.
+        #[test]
+        fn untrusted_tokens_and_bodies_never_panic(
+            s in "\\PC{0,64}",
+            raw in proptest::collection::vec(any::<u8>(), 0..128),
+            ct in prop_oneof![
+                Just("application/json"), Just("application/yaml"),
+                Just("application/apply-patch+yaml"), Just("application/vnd.kubernetes.protobuf"),
+                Just("application/cbor"), Just("text/plain"),
+            ],
+        ) {
+            let _ = decode_continue(&s);
+            let _ = decode_continue(&String::from_utf8_lossy(&raw));
+            let _ = parse_body(&raw, ct);
+            let _ = parse_body(s.as_bytes(), ct);
+        }
+
+        #[test]
+        fn continue_tokens_round_trip(rev in any::<u64>(), start in "\\PC{0,40}") {
+            let (r, k) = decode_continue(&encode_continue(rev, &start)).expect("decodes");
+            prop_assert_eq!(r, rev);
+            prop_assert_eq!(k, start);
+        }
+    }
+
+    /// YAML that expands (anchors, deep nesting) is refused or parsed, never a panic or a
+    /// stack overflow.
+    #[test]
+    fn hostile_yaml_is_answered() {
+        let deep = "[".repeat(10_000);
+        let _ = parse_body(deep.as_bytes(), "application/yaml");
+        let bomb = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n";
+        let _ = parse_body(bomb.as_bytes(), "application/yaml");
+        let deep_json = "[".repeat(10_000);
+        assert!(parse_body(deep_json.as_bytes(), "application/json").is_err());
+    }
 
     #[test]
     fn service_range_is_the_default_cidr() {
