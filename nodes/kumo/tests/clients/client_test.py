@@ -24,6 +24,12 @@ dep = apps.create_namespaced_deployment(ns, {
              "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}})
 assert dep.spec.replicas == 1 and dep.spec.strategy.type == "RollingUpdate", dep.spec
 
+# kube-root-ca.crt appears in a new namespace asynchronously (as in Kubernetes): wait for it,
+# so that the watch below, which starts after this list's revision, cannot see it.
+deadline = time.time() + 10
+while "kube-root-ca.crt" not in [c.metadata.name for c in v1.list_namespaced_config_map(ns).items]:
+    assert time.time() < deadline, "kube-root-ca.crt never appeared"
+    time.sleep(0.05)
 listed = v1.list_namespaced_config_map(ns, label_selector="from=python")
 assert [c.metadata.name for c in listed.items] == ["one"], listed.items
 
@@ -36,7 +42,8 @@ def watcher():
             w.stop()
 t = threading.Thread(target=watcher)
 t.start()
-time.sleep(0.5)
+# No sleep needed: the watch starts from the list's resourceVersion, so it sees these
+# writes whenever it connects.
 v1.create_namespaced_config_map(ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="two")))
 v1.patch_namespaced_config_map("one", ns, {"data": {"k": "w"}})
 t.join(15)

@@ -2,7 +2,8 @@
 //! beside the real `kubectl` (the Google Cloud SDK ships them side by side). Releases up to
 //! 1.29 read `/openapi/v2` as gnostic protobuf for `apply` (field validation support,
 //! strategic-merge metadata); every release reads it for `explain --output=plaintext-openapiv2`.
-//! A release that is not installed is skipped, never failed.
+//! A release that is not installed fails the test: `scripts/install-test-deps` installs
+//! them all.
 
 // Tests pause between kubectl calls on purpose.
 #![allow(clippy::disallowed_methods)]
@@ -58,19 +59,16 @@ fn kubectl_dir() -> Option<PathBuf> {
         .and_then(|real| real.parent().map(Path::to_path_buf))
 }
 
-/// `kubectl.<version>` beside the real kubectl, or None (reported) when it is not installed.
+/// `kubectl.<version>` beside the real kubectl; a missing release fails the test.
 fn release(version: &str) -> Option<PathBuf> {
-    let Some(dir) = kubectl_dir() else {
-        eprintln!("skipping kubectl {version}: no kubectl on PATH");
-        return None;
-    };
+    let dir = kubectl_dir().expect("no kubectl on PATH: run scripts/install-test-deps");
     let bin = dir.join(format!("kubectl.{version}"));
-    if bin.is_file() {
-        Some(bin)
-    } else {
-        eprintln!("skipping kubectl {version}: {} is absent", bin.display());
-        None
-    }
+    assert!(
+        bin.is_file(),
+        "{} is absent: run scripts/install-test-deps",
+        bin.display()
+    );
+    Some(bin)
 }
 
 /// One kubectl release driving one cluster.

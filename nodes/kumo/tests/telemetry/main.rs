@@ -84,8 +84,10 @@ fn t02_otlp_export_only_when_configured() {
         "not an HTTP/2 (gRPC) connection: {got:?}"
     );
     drop(k);
-    // Not configured: nothing is sent.
-    let quiet = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    // Not configured: nothing is sent. The listener takes OTLP's default endpoint
+    // (localhost:4317), where an exporter built without configuration would send.
+    let quiet = std::net::TcpListener::bind("127.0.0.1:4317")
+        .expect("127.0.0.1:4317 (OTLP's default port) must be free for this test");
     let k = Kumo::start_with_env(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
