@@ -244,7 +244,7 @@ async fn api(
     let create = Arc::new(Samples::default());
     let per_client: Arc<Vec<AtomicU64>> =
         Arc::new((0..clients).map(|_| AtomicU64::new(0)).collect());
-    let errors = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(Errors::default());
     let phase =
         |samples: Arc<Samples>,
          f: Arc<dyn Fn(usize, u64) -> reqwest::RequestBuilder + Send + Sync>| {
@@ -265,18 +265,43 @@ async fn api(
                         let mut i = 0u64;
                         let mut next = Instant::now();
                         while Instant::now() < deadline {
-                            if let Some(iv) = per_client_interval {
-                                tokio::time::sleep_until(next.into()).await;
-                                next += iv;
-                            }
-                            let t0 = Instant::now();
+                            // At a fixed rate, latency counts from when the request was due,
+                            // not from when a busy client got to send it: a slow answer that
+                            // delays the next requests is charged to them too (no
+                            // coordinated omission).
+                            let t0 = match per_client_interval {
+                                Some(iv) => {
+                                    tokio::time::sleep_until(next.into()).await;
+                                    let due = next;
+                                    next += iv;
+                                    due
+                                }
+                                None => Instant::now(),
+                            };
                             match f(c, i).send().await {
                                 Ok(r) if r.status().is_success() => {
                                     let _ = r.bytes().await;
                                     samples.push(t0.elapsed());
                                 }
-                                _ => {
-                                    errors.fetch_add(1, Ordering::Relaxed);
+                                Ok(r) => {
+                                    let code = r.status().as_u16();
+                                    let body: Value = r.json().await.unwrap_or(Value::Null);
+                                    let reason = body
+                                        .get("reason")
+                                        .and_then(Value::as_str)
+                                        .unwrap_or("-")
+                                        .to_string();
+                                    errors.add(code.to_string(), reason);
+                                }
+                                Err(e) => {
+                                    let what = if e.is_timeout() {
+                                        "timeout"
+                                    } else if e.is_connect() {
+                                        "connect"
+                                    } else {
+                                        "transport"
+                                    };
+                                    errors.add("-".into(), what.into());
                                 }
                             }
                             i += 1;
@@ -391,16 +416,50 @@ async fn api(
     }
     let (wn, wp50, wp99, wmax) = watch_lat.summary();
     println!(
-        "| watch delivery (create ack → event) | {wn} | {:.0} | {wp50:.2} | {wp99:.2} | {wmax:.2} |",
+        "| watch delivery (create sent → event received) | {wn} | {:.0} | {wp50:.2} | {wp99:.2} | {wmax:.2} |",
         wn as f64 / duration.as_secs_f64()
     );
     println!();
     println!(
         "errors: {}   server RSS after run: {:.1} MiB",
-        errors.load(Ordering::Relaxed),
+        errors.total(),
         rss / (1 << 20) as f64
     );
+    for ((code, reason), n) in errors.by_kind() {
+        println!("  {n} × {code} {reason}");
+    }
+    if rate > 0 {
+        println!("latency at a fixed rate is measured from each request's scheduled send time");
+    }
     Ok(())
+}
+
+/// Failed requests by status code and Kubernetes reason (or the transport failure), at
+/// most [`Errors::MAX_KINDS`] distinct kinds (the rest are counted as "other").
+#[derive(Default)]
+struct Errors(parking_lot::Mutex<std::collections::BTreeMap<(String, String), u64>>);
+
+impl Errors {
+    const MAX_KINDS: usize = 64;
+
+    fn add(&self, code: String, reason: String) {
+        let mut m = self.0.lock();
+        let key = if m.len() >= Self::MAX_KINDS && !m.contains_key(&(code.clone(), reason.clone()))
+        {
+            ("other".to_string(), String::new())
+        } else {
+            (code, reason)
+        };
+        *m.entry(key).or_default() += 1;
+    }
+
+    fn total(&self) -> u64 {
+        self.0.lock().values().sum()
+    }
+
+    fn by_kind(&self) -> Vec<((String, String), u64)> {
+        self.0.lock().iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
 }
 
 async fn server_rss(t: &Target) -> Option<f64> {

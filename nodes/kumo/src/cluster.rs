@@ -547,9 +547,15 @@ pub async fn run_local_cluster(
     Ok(())
 }
 
-/// SIGTERM to every node, then waits (up to 20 s) before killing what is left.
+/// SIGTERM to every node still running, then waits (up to 20 s) before killing what is left.
 async fn stop_children(children: &mut Vec<(u64, Child)>) {
-    for (_, c) in children.iter() {
+    for (_, c) in children.iter_mut() {
+        // A child already reaped (`try_wait` answered before) has given its pid back to the
+        // system, which may have reused it: never signal it. One not yet reaped still owns
+        // its pid (as a zombie at worst), so the signal cannot reach another process.
+        if matches!(c.try_wait(), Ok(Some(_))) {
+            continue;
+        }
         let _ = Process::new("kill")
             .args(["-TERM", &c.id().to_string()])
             .status();
