@@ -30,6 +30,27 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 0)]
         rate: u64,
     },
+    /// Memory and disk of a running `kumo up` under large updates: one ConfigMap of
+    /// `--size` bytes updated `--updates` times, with `--watchers` watches that never read.
+    /// Prints the server's RSS before, at the peak, after the updates and after the
+    /// watchers close, and (with `--data-dir`) the size of its data directory.
+    Memory {
+        /// Kubeconfig of the target (default: the default data dir's kubeconfig).
+        #[arg(long)]
+        kubeconfig: Option<std::path::PathBuf>,
+        /// The server's data directory, to report its size on disk.
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+        /// Updates of the ConfigMap (≤ 100,000).
+        #[arg(long, default_value_t = 600)]
+        updates: usize,
+        /// Bytes of the ConfigMap's data (≤ 1,000,000; objects over 1.5 MiB are refused).
+        #[arg(long, default_value_t = 900_000)]
+        size: usize,
+        /// Watches of the ConfigMap's namespace that never read (≤ 1,000).
+        #[arg(long, default_value_t = 0)]
+        watchers: usize,
+    },
     /// Acknowledged puts/s and p50/p99 latency through Raft with fsync: Kumo's store (N nodes
     /// in this process, QUIC with mutual TLS) and, in the same run with the same settings,
     /// etcd (N `etcd` processes on 127.0.0.1, driven by the etcd-client crate).
@@ -76,6 +97,23 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
         } => {
             let kc = kubeconfig.unwrap_or_else(|| crate::up::default_data_dir().join("kubeconfig"));
             api(&kc, clients, Duration::from_secs(duration), watchers, rate).await
+        }
+        BenchCmd::Memory {
+            kubeconfig,
+            data_dir,
+            updates,
+            size,
+            watchers,
+        } => {
+            let kc = kubeconfig.unwrap_or_else(|| crate::up::default_data_dir().join("kubeconfig"));
+            memory(
+                &kc,
+                data_dir.as_deref(),
+                updates.min(100_000),
+                size.min(1_000_000),
+                watchers.min(1_000),
+            )
+            .await
         }
         BenchCmd::Store {
             nodes,
@@ -460,6 +498,168 @@ impl Errors {
     fn by_kind(&self) -> Vec<((String, String), u64)> {
         self.0.lock().iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+async fn memory(
+    kubeconfig: &std::path::Path,
+    data_dir: Option<&std::path::Path>,
+    updates: usize,
+    size: usize,
+    watchers: usize,
+) -> anyhow::Result<()> {
+    let t = target(kubeconfig, 4)?;
+    let (server, ca_b64, _) =
+        crate::up::read_kubeconfig(kubeconfig).context("reading the kubeconfig")?;
+    let ca = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(ca_b64)?)?;
+    let addr: std::net::SocketAddr = server
+        .trim_start_matches("https://")
+        .parse()
+        .context("the kubeconfig's server must be https://IP:PORT")?;
+    let hostile_target = kumo_chaos::hostile::Target::new(addr, &ca)?;
+    let ns = format!("bench-mem-{}", std::process::id());
+    let r = t
+        .client
+        .post(format!("{}/api/v1/namespaces", t.server))
+        .bearer_auth(&t.token)
+        .json(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+        .send()
+        .await?;
+    anyhow::ensure!(r.status().is_success(), "creating {ns}: {}", r.status());
+    let url = format!("{}/api/v1/namespaces/{ns}/configmaps", t.server);
+    let payload = "x".repeat(size);
+    let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"},
+        "data": {"a": payload}});
+    let r = t
+        .client
+        .post(&url)
+        .bearer_auth(&t.token)
+        .json(&cm)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        r.status().is_success(),
+        "creating the ConfigMap: {}",
+        r.status()
+    );
+    let rss0 = server_rss(&t).await.unwrap_or(0.0);
+    let disk0 = data_dir.map(dir_bytes);
+    let mut held = Vec::new();
+    for _ in 0..watchers {
+        held.push(
+            kumo_chaos::hostile::stalled_watch(
+                &hostile_target,
+                &t.token,
+                &format!("/api/v1/namespaces/{ns}/configmaps?watch=1"),
+            )
+            .await?,
+        );
+    }
+    let mut peak = rss0;
+    let mut update_lat = Vec::with_capacity(updates);
+    let started = Instant::now();
+    for i in 0..updates {
+        // A different value each time: nothing can be shared between versions.
+        let tag = format!("{i:08}");
+        cm["data"]["a"] = json!(format!("{tag}{}", &payload[tag.len().min(size)..]));
+        let t0 = Instant::now();
+        let r = t
+            .client
+            .put(format!("{url}/big"))
+            .bearer_auth(&t.token)
+            .json(&cm)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "update {i}: {}", r.status());
+        update_lat.push(t0.elapsed());
+        if i % 10 == 0 {
+            peak = peak.max(server_rss(&t).await.unwrap_or(0.0));
+        }
+    }
+    let took = started.elapsed();
+    let rss_after = server_rss(&t).await.unwrap_or(0.0);
+    peak = peak.max(rss_after);
+    let disk_after = data_dir.map(dir_bytes);
+    drop(held);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rss_closed = server_rss(&t).await.unwrap_or(0.0);
+    let cut = metric(&t, "kumo_watch_cut_total").await.unwrap_or(0.0);
+    let _ = t
+        .client
+        .delete(format!("{}/api/v1/namespaces/{ns}", t.server))
+        .bearer_auth(&t.token)
+        .send()
+        .await;
+    update_lat.sort();
+    let q = |p: f64| {
+        update_lat
+            .get(((update_lat.len() as f64 * p) as usize).min(update_lat.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    };
+    let mib = |b: f64| b / (1 << 20) as f64;
+    println!(
+        "kumo bench memory — {updates} updates of a {size}-byte ConfigMap, {watchers} watchers that never read"
+    );
+    println!("machine: {} cores, {}", num_cpus(), machine());
+    println!();
+    println!("| measure | value |");
+    println!("|---|---:|");
+    println!("| server RSS before the updates | {:.1} MiB |", mib(rss0));
+    println!(
+        "| server RSS peak (sampled every 10 updates) | {:.1} MiB |",
+        mib(peak)
+    );
+    println!(
+        "| server RSS after the updates | {:.1} MiB |",
+        mib(rss_after)
+    );
+    println!(
+        "| server RSS 5 s after the watchers closed | {:.1} MiB |",
+        mib(rss_closed)
+    );
+    if let (Some(d0), Some(d1)) = (disk0, disk_after) {
+        println!(
+            "| data directory before / after | {:.1} / {:.1} MiB |",
+            mib(d0 as f64),
+            mib(d1 as f64)
+        );
+    }
+    println!(
+        "| bytes written (updates × size) | {:.1} MiB |",
+        mib((updates * size) as f64)
+    );
+    println!("| update p50 / p99 | {:.1} / {:.1} ms |", q(0.5), q(0.99));
+    println!("| updates/s | {:.1} |", updates as f64 / took.as_secs_f64());
+    println!("| watches ended for not reading (kumo_watch_cut_total) | {cut} |");
+    Ok(())
+}
+
+async fn metric(t: &Target, name: &str) -> Option<f64> {
+    let text = t
+        .client
+        .get(format!("{}/metrics", t.server))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 async fn server_rss(t: &Target) -> Option<f64> {

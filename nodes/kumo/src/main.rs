@@ -37,7 +37,8 @@ struct ServeFlags {
     /// Connections that have not authenticated yet; past it the oldest such is closed.
     #[arg(long, default_value_t = 1024)]
     max_unauthenticated_connections: usize,
-    /// Open client connections in all.
+    /// Authenticated client connections; when full the oldest idle one is closed, and when
+    /// none is idle a new one is answered 429.
     #[arg(long, default_value_t = 8192)]
     max_connections: usize,
     /// Seconds a watch may keep its buffer full (its client not reading) before it is ended.

@@ -1,18 +1,20 @@
 //! Admission of client connections, so that no client — least of all one that never
 //! authenticates — can keep the others out.
 //!
-//! Every accepted connection is tracked in one of two sets:
+//! Every accepted connection is tracked in one of two sets, each with its own budget:
 //! - **unauthenticated**: from accept until its first request with a valid token. At most
 //!   [`ConnLimits::max_unauthenticated`]; a new connection past that bound closes the
 //!   *oldest* unauthenticated one. A flood of stalled connections therefore only ever
 //!   pushes out older stalled connections, while a real client (which authenticates within
 //!   milliseconds of connecting) is displaced only after every connection older than it.
 //!   An unauthenticated connection is also closed [`ConnLimits::authenticate_within`]
-//!   after its accept, whatever it does.
-//! - **authenticated**: the rest of [`ConnLimits::max_connections`]. When every slot is
-//!   taken, the oldest idle authenticated connection (no request in flight) is closed
-//!   gracefully; when none is idle, the new connection is refused (closed at once).
-//!   An authenticated connection idle for [`ConnLimits::idle`] is closed gracefully.
+//!   after its accept, whatever it does. Health probes (`/readyz`) live here, so
+//!   authenticated clients can never crowd them out.
+//! - **authenticated**: at most [`ConnLimits::max_connections`]. A connection that
+//!   authenticates when the set is full closes the oldest idle authenticated connection (no
+//!   request in flight) gracefully; when none is idle, its request is answered 429 and the
+//!   connection closed. An authenticated connection idle for [`ConnLimits::idle`] is closed
+//!   gracefully.
 //!
 //! Timeouts that hyper and the handlers apply per connection: TLS handshake, request
 //! headers (HTTP/1), request body. The decisions are the pure [`room`] and [`expired`];
@@ -29,7 +31,8 @@ use tokio::sync::Notify;
 /// Bounds and timeouts of client connections.
 #[derive(Debug, Clone)]
 pub struct ConnLimits {
-    /// Open connections in all (each holds a file descriptor and buffers).
+    /// Authenticated connections (each holds a file descriptor and buffers); the
+    /// unauthenticated ones have their own budget on top.
     pub max_connections: usize,
     /// Connections that have not yet sent a request with a valid token.
     pub max_unauthenticated: usize,
@@ -60,28 +63,24 @@ impl Default for ConnLimits {
     }
 }
 
-/// What admitting one more connection requires.
+/// What admitting one more connection into a set requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Room {
     Free,
-    CloseOldestUnauthenticated,
-    CloseOldestIdle,
-    /// Every slot holds an authenticated connection with a request in flight.
+    /// Close the oldest connection of the set (unauthenticated), or its oldest idle one
+    /// (authenticated).
+    CloseOldest,
+    /// Every authenticated connection has a request in flight.
     Full,
 }
 
-/// The admission decision for a new connection, given the current counts.
-pub fn room(unauthenticated: usize, authenticated: usize, any_idle: bool, l: &ConnLimits) -> Room {
-    if unauthenticated >= l.max_unauthenticated {
-        return Room::CloseOldestUnauthenticated;
-    }
-    if unauthenticated + authenticated < l.max_connections {
-        return Room::Free;
-    }
-    if unauthenticated > 0 {
-        Room::CloseOldestUnauthenticated
+/// The admission decision for one more connection in a set of `len` under `max`;
+/// `any_idle`: whether the set has a connection that may be closed.
+pub fn room(len: usize, max: usize, any_idle: bool) -> Room {
+    if len < max {
+        Room::Free
     } else if any_idle {
-        Room::CloseOldestIdle
+        Room::CloseOldest
     } else {
         Room::Full
     }
@@ -153,6 +152,18 @@ impl Ctl {
     }
 }
 
+/// Carried in a request's extensions: closes the request's connection at once. A watch
+/// whose client stopped reading uses it, since a connection that cannot be written to
+/// would otherwise keep the watch's buffered bytes until the client goes away.
+#[derive(Clone)]
+pub struct CloseConnection(Arc<Ctl>);
+
+impl CloseConnection {
+    pub fn close_now(&self) {
+        self.0.signal(CLOSE_NOW);
+    }
+}
+
 #[derive(Default)]
 struct Sets {
     next: u64,
@@ -196,46 +207,19 @@ impl Conns {
         (s.unauthenticated.len(), s.authenticated.len())
     }
 
-    /// Admits a new connection, closing an older one if the bounds require it; `None`
-    /// when every slot holds a busy authenticated connection (the caller closes it).
-    pub fn admit(self: &Arc<Self>) -> Option<ConnHandle> {
+    /// Admits a new (unauthenticated) connection, closing the oldest unauthenticated one
+    /// when their budget is full.
+    pub fn admit(self: &Arc<Self>) -> ConnHandle {
         let mut s = self.sets.lock();
-        loop {
-            // Looked for only when the set is full (a scan of the authenticated set).
-            let full =
-                s.unauthenticated.len() + s.authenticated.len() >= self.limits.max_connections;
-            let idle = if full && s.unauthenticated.is_empty() {
-                s.authenticated
-                    .values()
-                    .find(|c| c.in_flight.load(Ordering::Acquire) == 0)
-                    .cloned()
-            } else {
-                None
-            };
-            match room(
-                s.unauthenticated.len(),
-                s.authenticated.len(),
-                idle.is_some(),
-                &self.limits,
-            ) {
-                Room::Free => break,
-                Room::CloseOldestUnauthenticated => {
-                    if let Some((_, c)) = s.unauthenticated.pop_first() {
-                        c.signal(CLOSE_NOW);
-                        self.stats.closed_displaced.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                Room::CloseOldestIdle => {
-                    if let Some(c) = idle {
-                        s.authenticated.remove(&c.id);
-                        c.signal(CLOSE_GRACEFUL);
-                        self.stats.closed_displaced.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                Room::Full => {
-                    self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
-                    return None;
-                }
+        while room(
+            s.unauthenticated.len(),
+            self.limits.max_unauthenticated.max(1),
+            true,
+        ) != Room::Free
+        {
+            if let Some((_, c)) = s.unauthenticated.pop_first() {
+                c.signal(CLOSE_NOW);
+                self.stats.closed_displaced.fetch_add(1, Ordering::Relaxed);
             }
         }
         let id = s.next;
@@ -250,10 +234,10 @@ impl Conns {
             notify: Notify::new(),
         });
         s.unauthenticated.insert(id, ctl.clone());
-        Some(ConnHandle {
+        ConnHandle {
             conns: self.clone(),
             ctl,
-        })
+        }
     }
 
     /// Closes every connection past its allowance. Run periodically by [`Conns::reap_every`].
@@ -316,17 +300,64 @@ impl ConnHandle {
         &self.ctl
     }
 
+    /// A handle that closes this connection, for the request's handler.
+    pub fn closer(&self) -> CloseConnection {
+        CloseConnection(self.ctl.clone())
+    }
+
     /// The connection sent a request with a valid token: it moves to the authenticated
-    /// set (once).
-    pub fn authenticated(&self) {
-        if self.ctl.authenticated.swap(true, Ordering::AcqRel) {
-            return;
+    /// set (once), closing the oldest idle authenticated connection if that set is full.
+    /// `false` when every authenticated connection is busy: the caller answers 429 and
+    /// closes this one.
+    pub fn authenticated(&self) -> bool {
+        if self.ctl.authenticated.load(Ordering::Acquire) {
+            return true;
         }
         let mut s = self.conns.sets.lock();
+        let max = self.conns.limits.max_connections.max(1);
+        loop {
+            let full = s.authenticated.len() >= max;
+            // Looked for only when the set is full (a scan of the authenticated set).
+            let idle = if full {
+                s.authenticated
+                    .values()
+                    .find(|c| c.in_flight.load(Ordering::Acquire) == 0)
+                    .cloned()
+            } else {
+                None
+            };
+            match room(s.authenticated.len(), max, idle.is_some()) {
+                Room::Free => break,
+                Room::CloseOldest => {
+                    if let Some(c) = idle {
+                        s.authenticated.remove(&c.id);
+                        c.signal(CLOSE_GRACEFUL);
+                        self.conns
+                            .stats
+                            .closed_displaced
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Room::Full => {
+                    self.conns
+                        .stats
+                        .refused_full
+                        .fetch_add(1, Ordering::Relaxed);
+                    return false;
+                }
+            }
+        }
+        self.ctl.authenticated.store(true, Ordering::Release);
         // Absent when it was displaced meanwhile: it is closing; leave it so.
         if let Some(c) = s.unauthenticated.remove(&self.ctl.id) {
             s.authenticated.insert(self.ctl.id, c);
         }
+        true
+    }
+
+    /// Asks this connection to finish its requests in flight and close.
+    pub fn close_gracefully(&self) {
+        self.ctl.signal(CLOSE_GRACEFUL);
     }
 
     /// Marks a request in flight until the guard (held by the response body) drops.
@@ -373,13 +404,10 @@ mod tests {
 
     #[test]
     fn room_decisions() {
-        let l = limits(10, 4);
-        assert_eq!(room(0, 0, false, &l), Room::Free);
-        assert_eq!(room(3, 6, false, &l), Room::Free);
-        assert_eq!(room(4, 0, false, &l), Room::CloseOldestUnauthenticated);
-        assert_eq!(room(2, 8, true, &l), Room::CloseOldestUnauthenticated);
-        assert_eq!(room(0, 10, true, &l), Room::CloseOldestIdle);
-        assert_eq!(room(0, 10, false, &l), Room::Full);
+        assert_eq!(room(0, 10, false), Room::Free);
+        assert_eq!(room(9, 10, false), Room::Free);
+        assert_eq!(room(10, 10, true), Room::CloseOldest);
+        assert_eq!(room(10, 10, false), Room::Full);
     }
 
     #[test]
@@ -404,15 +432,15 @@ mod tests {
     #[tokio::test]
     async fn a_flood_of_unauthenticated_connections_displaces_only_the_oldest() {
         let conns = Conns::new(limits(100, 8));
-        let stalled: Vec<_> = (0..8).map(|_| conns.admit().unwrap()).collect();
-        let real = conns.admit().unwrap();
+        let stalled: Vec<_> = (0..8).map(|_| conns.admit()).collect();
+        let real = conns.admit();
         // The oldest stalled one was asked to close, at once.
         assert_eq!(stalled[0].ctl().closed().await, CLOSE_NOW);
-        real.authenticated();
+        assert!(real.authenticated());
         // Another thousand stalled connections never touch the authenticated one.
         let mut more = Vec::new();
         for _ in 0..1000 {
-            more.push(conns.admit().unwrap());
+            more.push(conns.admit());
         }
         assert_eq!(real.ctl().close.load(Ordering::Acquire), CLOSE_NONE);
         assert_eq!(conns.counts(), (8, 1));
@@ -423,17 +451,20 @@ mod tests {
     #[tokio::test]
     async fn when_full_the_oldest_idle_authenticated_goes_and_busy_ones_stay() {
         let conns = Conns::new(limits(2, 2));
-        let a = conns.admit().unwrap();
-        a.authenticated();
-        let b = conns.admit().unwrap();
-        b.authenticated();
+        let a = conns.admit();
+        assert!(a.authenticated());
+        let b = conns.admit();
+        assert!(b.authenticated());
         let _busy = b.request();
-        let c = conns.admit().unwrap();
+        let c = conns.admit();
+        assert!(c.authenticated());
         assert_eq!(a.ctl().closed().await, CLOSE_GRACEFUL);
-        c.authenticated();
         let _busy_c = c.request();
-        assert!(conns.admit().is_none(), "all slots busy: refused");
+        // Unauthenticated connections (health probes) still get in.
+        let d = conns.admit();
+        assert!(!d.authenticated(), "all authenticated slots busy: refused");
         assert_eq!(conns.stats.refused_full.load(Ordering::Relaxed), 1);
+        assert_eq!(conns.counts(), (1, 2));
     }
 
     #[tokio::test]
@@ -444,11 +475,11 @@ mod tests {
             ..ConnLimits::default()
         };
         let conns = Conns::new(l);
-        let stalled = conns.admit().unwrap();
-        let idle = conns.admit().unwrap();
-        idle.authenticated();
-        let busy = conns.admit().unwrap();
-        busy.authenticated();
+        let stalled = conns.admit();
+        let idle = conns.admit();
+        assert!(idle.authenticated());
+        let busy = conns.admit();
+        assert!(busy.authenticated());
         let _g = busy.request();
         tokio::time::sleep(Duration::from_millis(30)).await;
         conns.reap();

@@ -181,7 +181,8 @@ fn parse_path(path: &str, accept: &str, external_address: &str) -> ApiResult<Rou
                     name: Some(name.to_string()),
                     sub: None,
                 },
-                [name, sub] => Target {
+                // `pods/NAME/proxy/PATH…`: the proxy subresource with a path.
+                [name, sub, ..] if more.len() == 2 || *sub == "proxy" => Target {
                     res,
                     namespace: Some(ns.to_string()),
                     name: Some(name.to_string()),
@@ -263,7 +264,7 @@ fn not_served_yet(res: &ResourceInfo, sub: &str) -> Option<ApiError> {
             501,
             "NotImplemented",
             format!(
-                "{}/{sub} is not available yet: Kumo does not run pod sandboxes yet, so this capability is not served",
+                "{}/{sub} is not available yet: Kumo does not run pods on sandboxes yet, so it cannot serve this",
                 res.plural
             ),
         )
@@ -431,10 +432,22 @@ async fn read_body(body: Body, limits: &registry::Limits) -> ApiResult<Bytes> {
     }
 }
 
-/// Reads and drops a request body: at most the body limit, within the body timeout.
-async fn discard_body(body: Body, limits: &registry::Limits) {
-    let _ = read_body(body, limits).await;
+/// Reads and drops a request body frame by frame (nothing is kept): at most the body
+/// limit, for at most [`DISCARD_FOR`].
+async fn discard_body(mut body: Body, limits: &registry::Limits) {
+    use http_body_util::BodyExt;
+    let deadline = tokio::time::Instant::now() + DISCARD_FOR;
+    let mut seen = 0usize;
+    while seen <= limits.max_body {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => seen += frame.data_ref().map_or(0, |d| d.len()),
+            _ => return,
+        }
+    }
 }
+
+/// Longest a refused request's body is read (and dropped) before answering.
+const DISCARD_FOR: Duration = Duration::from_secs(5);
 
 /// Entry point of every request.
 async fn dispatch(State(server): State<Shared>, req: Request) -> Response {
@@ -464,6 +477,7 @@ async fn dispatch(State(server): State<Shared>, req: Request) -> Response {
 
 async fn handle(server: Shared, req: Request) -> (Response, &'static str, String) {
     let (parts, body) = req.into_parts();
+    let closer = parts.extensions.get::<conns::CloseConnection>().cloned();
     let path = parts.uri.path().to_string();
     let q = query_map(parts.uri.query());
     let headers = parts.headers;
@@ -651,7 +665,10 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
     let result = if target.res.review {
         serve_review(&server, &target, verb, &method, &q, &headers, &ct, body).await
     } else {
-        serve_resource(&server, &target, verb, &q, &headers, &accept, &ct, body).await
+        serve_resource(
+            &server, &target, verb, &q, &headers, &accept, &ct, body, closer,
+        )
+        .await
     };
     let resp = match result {
         Ok(r) => r,
@@ -707,6 +724,7 @@ async fn serve_resource(
     accept: &str,
     ct: &str,
     body: Body,
+    closer: Option<conns::CloseConnection>,
 ) -> ApiResult<Response> {
     let api = &server.api;
     let res = t.res;
@@ -800,9 +818,11 @@ async fn serve_resource(
                 r => render_table(res.kind, std::slice::from_ref(obj), r, Value::Null),
             });
             wq.name = t.name.clone();
-            let rx = watch::start(api.clone(), res, t.namespace.clone(), wq, render).await?;
-            let stream =
-                ReceiverStream::new(rx).map(|c| Ok::<_, std::convert::Infallible>(c.bytes));
+            let rx =
+                watch::start(api.clone(), res, t.namespace.clone(), wq, render, closer).await?;
+            let stream = ReceiverStream::new(rx)
+                .flat_map(|c| futures::stream::iter(c.parts))
+                .map(Ok::<_, std::convert::Infallible>);
             let mut resp = Response::new(Body::from_stream(stream));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -1234,12 +1254,8 @@ pub async fn serve(
             },
             _ = shutdown.changed() => return Ok(()),
         };
-        // Past the bound, an older connection is closed to make room, or (every slot busy
-        // with an authenticated request) this one is dropped.
-        let Some(handle) = conns.admit() else {
-            tracing::debug!(%peer, "connection refused: every slot is busy");
-            continue;
-        };
+        // Past the bound of unauthenticated connections, the oldest one is closed.
+        let handle = conns.admit();
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
@@ -1270,11 +1286,25 @@ pub async fn serve(
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let app = app.clone();
                     let h = svc_handle.clone();
-                    if authorized_token(&token, req.headers()) {
-                        h.authenticated();
-                    }
+                    let over_limit = authorized_token(&token, req.headers()) && !h.authenticated();
                     let guard = h.request();
+                    let mut req = req;
+                    req.extensions_mut().insert(h.closer());
                     async move {
+                        if over_limit {
+                            // Every authenticated slot is busy: say so and close after.
+                            let mut resp = ApiError::too_many_requests(
+                                "too many open connections to the API server; retry later",
+                            )
+                            .into_response();
+                            resp.headers_mut()
+                                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                            h.close_gracefully();
+                            return Ok(resp.map(|inner| GuardedBody {
+                                inner,
+                                _guard: guard,
+                            }));
+                        }
                         let req = req.map(Body::new);
                         let resp = tower::ServiceExt::oneshot(app, req).await?;
                         Ok::<_, std::convert::Infallible>(resp.map(|inner| GuardedBody {

@@ -324,6 +324,29 @@ fn canonical(obj: &Value) -> Value {
 /// are canonical (see [`canonical`]): the first `"metadata":{` is the top-level one, since
 /// `apiVersion` and `kind` are plain strings in which an unescaped quote cannot occur.
 /// Falls back to parsing for anything else.
+/// A label selector that does not parse: 400 with the parser's message, prefixed as
+/// Kubernetes does unless it already is.
+pub fn selector_error(e: impl std::fmt::Display) -> ApiError {
+    let m = e.to_string();
+    if m.starts_with("unable to parse requirement") {
+        ApiError::bad_request(m)
+    } else {
+        ApiError::bad_request(format!("unable to parse requirement: {m}"))
+    }
+}
+
+/// The stored object split where [`with_rv`] inserts the resourceVersion: (before, the
+/// inserted field, after), the outer parts being slices of the stored bytes (no copy).
+/// `None` when the object has no `"metadata":{` to insert into.
+pub fn split_for_rv(kv: &KeyValue) -> Option<(Bytes, Bytes, Bytes)> {
+    const NEEDLE: &[u8] = b"\"metadata\":{";
+    let v = &kv.value;
+    let at = memchr::memmem::find(v, NEEDLE)? + NEEDLE.len();
+    let comma = if v.get(at) != Some(&b'}') { "," } else { "" };
+    let field = format!("\"resourceVersion\":\"{}\"{comma}", kv.mod_revision);
+    Some((v.slice(..at), Bytes::from(field), v.slice(at..)))
+}
+
 pub fn with_rv(kv: &KeyValue) -> Bytes {
     const NEEDLE: &[u8] = b"\"metadata\":{";
     let v = &kv.value;
@@ -1678,7 +1701,7 @@ impl Api {
         q: &ListQuery,
     ) -> ApiResult<ListPage> {
         let label = selectors::parse_label_selector(q.label_selector.as_deref().unwrap_or(""))
-            .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
+            .map_err(selector_error)?;
         let field = parse_field_selector(res, q.field_selector.as_deref())?;
         let (mut at, mut start_after): (Option<u64>, Option<String>) = (None, None);
         if let Some(c) = q.continue_token.as_deref().filter(|c| !c.is_empty()) {
@@ -1839,7 +1862,7 @@ impl Api {
 
     /// Waits (up to 3 s) until the store has reached `rev`; else 504 as Kubernetes answers
     /// a resourceVersion from the future.
-    async fn wait_revision(&self, rev: u64) -> ApiResult<()> {
+    pub(crate) async fn wait_revision(&self, rev: u64) -> ApiResult<()> {
         let mut rx = self.store.shared().subscribe();
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
         loop {

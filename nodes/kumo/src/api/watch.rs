@@ -20,12 +20,11 @@ const BATCH: usize = 1_000;
 /// [`registry::Limits`] usually bind first).
 const CHANNEL: usize = 1_024;
 
-/// One encoded event on its way to the client, holding its share of the byte budgets
-/// until the response body hands it to the connection.
+/// One encoded event on its way to the client: its parts (slices of the stored value where
+/// possible, so watchers share the bytes of one version instead of copying it). Each part
+/// holds the event's budgets until the connection has written and dropped it.
 pub struct Chunk {
-    pub bytes: Bytes,
-    _own: tokio::sync::OwnedSemaphorePermit,
-    _all: tokio::sync::OwnedSemaphorePermit,
+    pub parts: Vec<Bytes>,
 }
 
 /// Why the producer stopped sending.
@@ -36,8 +35,34 @@ enum Stop {
     Stalled,
 }
 
-/// The producer side of a watch: a channel bounded in events and in bytes (per watcher
-/// and across all watchers).
+type Permits = std::sync::Arc<(
+    tokio::sync::OwnedSemaphorePermit,
+    Option<tokio::sync::OwnedSemaphorePermit>,
+)>;
+
+/// A part of an event with the budgets it holds.
+struct Held {
+    bytes: Bytes,
+    _permits: Permits,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// What an event costs the budgets: its length, of which `copied` bytes are its own (the
+/// rest are slices of stored values, shared with the store and other watchers).
+struct Cost {
+    len: usize,
+    copied: usize,
+}
+
+/// The producer side of a watch: a channel bounded in events and in bytes — per watcher
+/// (every byte it has queued, shared or not) and across all watchers (bytes copied for
+/// them: rendered objects and envelopes). Budgets are taken before an event is built and
+/// given back when the connection has written it.
 struct Out {
     tx: mpsc::Sender<Chunk>,
     own: std::sync::Arc<tokio::sync::Semaphore>,
@@ -48,37 +73,103 @@ struct Out {
 }
 
 impl Out {
-    async fn send(&self, bytes: Bytes) -> Result<(), Stop> {
+    /// Takes the budgets for an event of `cost`; `Stalled` when this watcher's own buffer
+    /// stays full past the deadline.
+    async fn reserve(&self, cost: Cost) -> Result<Permits, Stop> {
         // An event larger than a budget takes the whole budget (it is sent alone).
-        let n = |max: usize| bytes.len().clamp(1, max.max(1)) as u32;
-        let take = async {
-            let own = self.own.clone().acquire_many_owned(n(self.own_max)).await;
-            let all = self.all.clone().acquire_many_owned(n(self.all_max)).await;
-            (own, all)
-        };
-        let (own, all) = tokio::select! {
-            r = tokio::time::timeout(self.stall, take) => match r {
-                Ok((Ok(o), Ok(a))) => (o, a),
-                Ok(_) => return Err(Stop::Closed),
+        let n = |len: usize, max: usize| len.clamp(1, max.max(1)) as u32;
+        let own_take = self
+            .own
+            .clone()
+            .acquire_many_owned(n(cost.len, self.own_max));
+        let own = tokio::select! {
+            r = tokio::time::timeout(self.stall, own_take) => match r {
+                Ok(Ok(p)) => p,
+                Ok(Err(_)) => return Err(Stop::Closed),
                 Err(_) => return Err(Stop::Stalled),
             },
             _ = self.tx.closed() => return Err(Stop::Closed),
         };
-        let chunk = Chunk {
-            bytes,
-            _own: own,
-            _all: all,
+        // The shared budget is held by other watchers' buffers; those of stalled clients
+        // are freed within their own deadline (their connections are closed), so a
+        // watcher waits twice that before giving up too.
+        let all = if cost.copied == 0 {
+            None
+        } else {
+            let all_take = self
+                .all
+                .clone()
+                .acquire_many_owned(n(cost.copied, self.all_max));
+            Some(tokio::select! {
+                r = tokio::time::timeout(2 * self.stall, all_take) => match r {
+                    Ok(Ok(p)) => p,
+                    Ok(Err(_)) => return Err(Stop::Closed),
+                    Err(_) => return Err(Stop::Stalled),
+                },
+                _ = self.tx.closed() => return Err(Stop::Closed),
+            })
         };
-        match tokio::time::timeout(self.stall, self.tx.send(chunk)).await {
+        Ok(std::sync::Arc::new((own, all)))
+    }
+
+    async fn send_parts(&self, permits: Permits, parts: Vec<Bytes>) -> Result<(), Stop> {
+        let parts = parts
+            .into_iter()
+            .map(|bytes| {
+                Bytes::from_owner(Held {
+                    bytes,
+                    _permits: permits.clone(),
+                })
+            })
+            .collect();
+        match tokio::time::timeout(self.stall, self.tx.send(Chunk { parts })).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Stop::Closed),
             Err(_) => Err(Stop::Stalled),
         }
     }
+
+    /// Sends an event built from stored bytes without parsing or copying them.
+    async fn raw(&self, kind: &str, kv: &kumo_raft_store::KeyValue) -> Result<(), Stop> {
+        let permits = self
+            .reserve(Cost {
+                len: kv.value.len() + ENVELOPE,
+                copied: ENVELOPE,
+            })
+            .await?;
+        self.send_parts(permits, raw_parts(kind, kv)).await
+    }
+
+    /// Sends a line built by `build`; the budgets are taken for `estimate` bytes first, so
+    /// nothing is built for a watcher that has no room.
+    async fn line(&self, estimate: usize, build: impl FnOnce() -> Bytes) -> Result<(), Stop> {
+        let permits = self
+            .reserve(Cost {
+                len: estimate,
+                copied: estimate,
+            })
+            .await?;
+        self.send_parts(permits, vec![build()]).await
+    }
 }
+
 /// Longest a watch stays open; clients re-watch from their last revision.
 const MAX_TIMEOUT: Duration = Duration::from_secs(1800);
 const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
+
+/// Bytes of an event's envelope and inserted resourceVersion, at most.
+const ENVELOPE: usize = 96;
+
+/// An event line built from stored bytes without parsing or copying them: the envelope,
+/// then the stored object sliced around an inserted `resourceVersion`.
+fn raw_parts(kind: &str, kv: &kumo_raft_store::KeyValue) -> Vec<Bytes> {
+    let head = Bytes::from(format!("{{\"type\":\"{kind}\",\"object\":"));
+    let tail = Bytes::from_static(b"}\n");
+    match registry::split_for_rv(kv) {
+        Some((before, rv, after)) => vec![head, before, rv, after, tail],
+        None => vec![head, registry::with_rv(kv), tail],
+    }
+}
 
 /// Watch query parameters.
 #[derive(Debug, Clone, Default)]
@@ -92,18 +183,6 @@ pub struct WatchQuery {
     /// Objects are rendered as stored JSON (no table, no version conversion): events can
     /// then be written without parsing when no selector needs the object's fields.
     pub raw_json: bool,
-}
-
-/// An event line built from stored bytes, without parsing them.
-fn raw_line(kind: &str, kv: &kumo_raft_store::KeyValue) -> Bytes {
-    let obj = registry::with_rv(kv);
-    let mut v = Vec::with_capacity(obj.len() + 32);
-    v.extend_from_slice(b"{\"type\":\"");
-    v.extend_from_slice(kind.as_bytes());
-    v.extend_from_slice(b"\",\"object\":");
-    v.extend_from_slice(&obj);
-    v.extend_from_slice(b"}\n");
-    Bytes::from(v)
 }
 
 /// How each event's object is rendered.
@@ -130,10 +209,11 @@ pub async fn start(
     ns: Option<String>,
     q: WatchQuery,
     render: Render,
+    closer: Option<super::conns::CloseConnection>,
 ) -> ApiResult<mpsc::Receiver<Chunk>> {
     let slot = api.take_watch_slot()?;
     let label = selectors::parse_label_selector(q.list.label_selector.as_deref().unwrap_or(""))
-        .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
+        .map_err(registry::selector_error)?;
     let field = registry::parse_field_selector(res, q.list.field_selector.as_deref())?;
     let rv = q.list.resource_version.clone().unwrap_or_default();
     // Kubernetes: no resourceVersion, or "0", means "the current state, then changes";
@@ -147,8 +227,10 @@ pub async fn start(
                 .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
         )
     };
-    if start_rev.is_none() {
-        api.store.read_barrier().await?;
+    match start_rev {
+        None => api.store.read_barrier().await?,
+        // A resourceVersion from the future: wait a little for it, else 504 (Kubernetes).
+        Some(r) => api.wait_revision(r).await?,
     }
     let fast = q.raw_json && label.is_empty() && field.is_none();
     let exact = q
@@ -184,6 +266,11 @@ pub async fn start(
                     resource = res.plural,
                     "watch ended: its client stopped reading"
                 );
+                // The connection cannot be written to: close it, which frees the events
+                // still buffered toward it (the client re-watches on a new connection).
+                if let Some(c) = &closer {
+                    c.close_now();
+                }
                 true
             }
         };
@@ -222,13 +309,17 @@ pub async fn start(
                             continue;
                         }
                         if fast {
-                            if cut(tx.send(raw_line("ADDED", kv)).await) {
+                            if cut(tx.raw("ADDED", kv).await) {
                                 return;
                             }
                             continue;
                         }
                         let obj = decode(res, kv);
-                        if matches(&obj) && cut(tx.send(line("ADDED", render(&obj))).await) {
+                        if matches(&obj)
+                            && cut(tx
+                                .line(kv.value.len() + ENVELOPE, || line("ADDED", render(&obj)))
+                                .await)
+                        {
                             return;
                         }
                     }
@@ -238,13 +329,15 @@ pub async fn start(
                         "too old resource version: {} ({})",
                         c.requested, c.compact_revision
                     ));
-                    let _ = tx.send(line("ERROR", e.status())).await;
+                    let _ = tx.line(512, || line("ERROR", e.status())).await;
                     return;
                 }
             }
             if q.send_initial_events == Some(true)
                 && q.allow_bookmarks
-                && cut(tx.send(line("BOOKMARK", bookmark(res, last, true))).await)
+                && cut(tx
+                    .line(512, || line("BOOKMARK", bookmark(res, last, true)))
+                    .await)
             {
                 return;
             }
@@ -262,7 +355,7 @@ pub async fn start(
                         "too old resource version: {} ({})",
                         c.requested, c.compact_revision
                     ));
-                    let _ = tx.send(line("ERROR", e.status())).await;
+                    let _ = tx.line(512, || line("ERROR", e.status())).await;
                     return;
                 }
             };
@@ -276,7 +369,7 @@ pub async fn start(
                         (EventKind::Put, None) => "ADDED",
                         (EventKind::Put, Some(_)) => "MODIFIED",
                     };
-                    if cut(tx.send(raw_line(kind, &ev.kv)).await) {
+                    if cut(tx.raw(kind, &ev.kv).await) {
                         return;
                     }
                     continue;
@@ -306,7 +399,10 @@ pub async fn start(
                         }
                     }
                 };
-                if cut(tx.send(line(kind, render(&obj))).await) {
+                if cut(tx
+                    .line(ev.kv.value.len() + ENVELOPE, || line(kind, render(&obj)))
+                    .await)
+                {
                     return;
                 }
             }
@@ -321,7 +417,7 @@ pub async fn start(
                     }
                 }
                 _ = tokio::time::sleep_until(next_bookmark) => {
-                    if q.allow_bookmarks && cut(tx.send(line("BOOKMARK", bookmark(res, last, false))).await) {
+                    if q.allow_bookmarks && cut(tx.line(512, || line("BOOKMARK", bookmark(res, last, false))).await) {
                         return;
                     }
                     next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
