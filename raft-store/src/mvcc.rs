@@ -147,7 +147,11 @@ pub const DEFAULT_MAX_EVENTS: usize = 200_000;
 
 /// Bound on the bytes of values (new and previous) held by the event window, whatever the
 /// count; past it the oldest events are compacted away as with [`DEFAULT_MAX_EVENTS`].
-pub const MAX_EVENT_BYTES: u64 = 512 << 20;
+/// Part of the constant that memory is bounded by beside the live data: 600 updates of a
+/// 900 kB object kept 512 MiB of old versions at the earlier bound. At 64 MiB the window
+/// holds about 100,000 small-object writes (seconds of history at full write rate, far
+/// more at normal rates); a watch further behind gets 410 and relists.
+pub const MAX_EVENT_BYTES: u64 = 64 << 20;
 
 fn event_bytes(e: &Event) -> u64 {
     (e.kv.value.len() + e.prev.as_ref().map_or(0, |p| p.value.len())) as u64
