@@ -327,8 +327,8 @@ impl<T: Transport> TransportPeers<T> {
                     // Never delivered: safe to retry after an election.
                     kumo_transport::Error::Unreachable { .. }
                     | kumo_transport::Error::Refused(_) => Error::NotLeader { leader: None },
-                    // Maybe delivered and applied (a timeout, a connection lost mid-request): the
-                    // outcome is unknown, so it must not be retried blindly.
+                    // Maybe delivered and applied (a timeout, a connection lost mid-request:
+                    // `Lost`): the outcome is unknown, so it must not be retried blindly.
                     other => Error::Unknown(other.to_string()),
                 })?;
         let r: std::result::Result<Resp, RemoteFailure> = decode(&reply).map_err(Error::Raft)?;

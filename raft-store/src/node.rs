@@ -110,10 +110,13 @@ const HEARTBEAT_MS: u64 = 100;
 const ELECTION_MIN_MS: u64 = 300;
 const ELECTION_MAX_MS: u64 = 600;
 /// How long a leader may go without an acknowledgement from a quorum of voters before it
-/// stops serving: the longest a follower waits before it starts an election (openraft's
-/// leader lease, `election_timeout_max`, plus the longest election timeout). Past it, another
-/// node may lead already; this one answers 503 and `/readyz` says it is not ready.
-pub const LEADER_LEASE: Duration = Duration::from_millis(2 * ELECTION_MAX_MS);
+/// stops serving (answers 503, `/readyz` 503). A follower waits at most 1.2 s (openraft's
+/// leader lease, `election_timeout_max`, plus the longest election timeout) before it
+/// elects, so past that another node may lead already; but openraft dates an
+/// acknowledgement by when its request was sent, and on a loaded 2-core machine a healthy
+/// cluster's acknowledgements lagged past 1.2 s (29 writes refused in one `kumo bench api`
+/// run), so the lease is 2.5 times that.
+pub const LEADER_LEASE: Duration = Duration::from_millis(5 * ELECTION_MAX_MS);
 /// How often a pending write checks that its leader still holds its lease.
 const LEASE_CHECK: Duration = Duration::from_millis(50);
 
@@ -569,11 +572,20 @@ impl StoreNode {
         for _ in 0..LEADER_ATTEMPTS {
             let leader = known_leader(&self.raft, self.peers.as_deref()).await;
             let index = match (leader, &self.peers) {
-                (Some(l), Some(p)) if l != self.node_id => p.read_index(l).await,
+                // A read index asked of a leader that is replaced meanwhile is asked again
+                // of the next one at once (a read has no side effect).
+                (Some(l), Some(p)) if l != self.node_id => tokio::select! {
+                    r = p.read_index(l) => r,
+                    () = leader_moved(&self.raft, l) => Err(Error::NotLeader { leader: None }),
+                },
                 _ => self.local_read_index().await,
             };
             match index {
                 Ok(index) => return Ok(index),
+                // This node leads without its quorum: refuse at once (503, retry later).
+                Err(Error::NoQuorum) if leader == Some(self.node_id) || self.peers.is_none() => {
+                    return Err(Error::NoQuorum);
+                }
                 // A read index has no side effect, so a lost or timed-out request (the
                 // leader died with it) is asked again of whoever leads now.
                 Err(e @ (Error::NotLeader { .. } | Error::Unknown(_) | Error::NoQuorum)) => {
@@ -584,7 +596,7 @@ impl StoreNode {
                     if self.peers.is_none() {
                         break;
                     }
-                    tokio::time::sleep(LEADER_RETRY).await;
+                    await_other_leader(&self.raft, leader, LEADER_RETRY).await;
                 }
                 Err(e) => return Err(e),
             }
