@@ -382,7 +382,6 @@ async fn api(
                                     };
                                     errors.add("-".into(), what.into());
                                 }
-                                Err(e) => errors.add("no response".into(), e.to_string()),
                             }
                             i += 1;
                         }
