@@ -2,6 +2,7 @@
 //! snapshot chunks), and what followers ask of the leader (forwarded writes, read index,
 //! joining). Messages are postcard-encoded; every reply is `Result<T, RemoteFailure>`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -36,6 +37,8 @@ pub const SVC_READ_INDEX: Service = 11;
 pub const SVC_JOIN: Service = 12;
 /// Remove a node from the membership.
 pub const SVC_LEAVE: Service = 13;
+/// A liveness probe: answered at once with an empty body, whatever the node's state.
+pub const SVC_PING: Service = 14;
 
 /// Time allowed to a forwarded write: past it the outcome is unknown (504 to the client),
 /// which is what a write forwarded to a leader that just died gets.
@@ -60,6 +63,8 @@ pub enum RemoteFailure {
     Other(String),
     /// The peer does not know whether the operation took effect.
     Unknown(String),
+    /// The peer leads but has lost contact with its quorum (nothing was proposed).
+    NoQuorum,
 }
 
 impl From<Error> for RemoteFailure {
@@ -68,6 +73,7 @@ impl From<Error> for RemoteFailure {
             Error::NotLeader { leader } => RemoteFailure::NotLeader { leader },
             Error::NotMember => RemoteFailure::NotMember,
             Error::Unknown(m) => RemoteFailure::Unknown(m),
+            Error::NoQuorum => RemoteFailure::NoQuorum,
             other => RemoteFailure::Other(other.to_string()),
         }
     }
@@ -81,6 +87,7 @@ impl From<RemoteFailure> for Error {
             RemoteFailure::NotMember => Error::NotMember,
             RemoteFailure::Other(s) => Error::Raft(s),
             RemoteFailure::Unknown(s) => Error::Unknown(s),
+            RemoteFailure::NoQuorum => Error::NoQuorum,
         }
     }
 }
@@ -126,6 +133,9 @@ impl ClusterService {
         service: Service,
         body: Bytes,
     ) -> std::result::Result<Bytes, String> {
+        if service == SVC_PING {
+            return Ok(Bytes::new());
+        }
         let Some(node) = self.node.get() else {
             return match service {
                 SVC_FORWARD | SVC_READ_INDEX | SVC_JOIN | SVC_LEAVE => {
@@ -317,8 +327,8 @@ impl<T: Transport> TransportPeers<T> {
                     // Never delivered: safe to retry after an election.
                     kumo_transport::Error::Unreachable { .. }
                     | kumo_transport::Error::Refused(_) => Error::NotLeader { leader: None },
-                    // Maybe delivered and applied (a timeout, a connection lost mid-request): the
-                    // outcome is unknown, so it must not be retried blindly.
+                    // Maybe delivered and applied (a timeout, a connection lost mid-request:
+                    // `Lost`): the outcome is unknown, so it must not be retried blindly.
                     other => Error::Unknown(other.to_string()),
                 })?;
         let r: std::result::Result<Resp, RemoteFailure> = decode(&reply).map_err(Error::Raft)?;
@@ -350,5 +360,144 @@ impl<T: Transport> Peers for TransportPeers<T> {
             self.ask(leader, SVC_READ_INDEX, &(), READ_INDEX_TIMEOUT)
                 .await
         })
+    }
+}
+
+/// How often a voter that does not lead probes its fellow voters.
+const PROBE_EVERY: Duration = Duration::from_millis(250);
+/// Time allowed to one probe.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+/// A voter counts as reachable for this long after it last answered a probe.
+const REACHABLE_FOR: Duration = Duration::from_secs(2);
+
+/// Whether a voter that does not lead may start elections: only while it can reach a
+/// majority of the voters, itself included. openraft 0.9 has no pre-vote: a node cut off
+/// from the others (or left alone) would otherwise bump its term at every election timeout,
+/// and on its return force the healthy cluster through an election.
+pub fn may_elect(me: NodeId, voters: &BTreeSet<NodeId>, reachable: &BTreeSet<NodeId>) -> bool {
+    let up = voters
+        .iter()
+        .filter(|v| **v == me || reachable.contains(v))
+        .count();
+    up * 2 > voters.len()
+}
+
+/// Keeps elections off while this node cannot reach a majority of the voters (see
+/// [`may_elect`]): a background task probes the other voters every [`PROBE_EVERY`] while
+/// this node does not lead, and switches openraft's elections on and off. Ends when Raft
+/// stops.
+pub fn guard_elections<T: Transport>(node: StoreNode, transport: T) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let me = node.node_id();
+        let mut rx = node.raft.metrics();
+        // Every voter starts as reachable: a node starting up gets a full REACHABLE_FOR to
+        // find its peers before its elections are held back.
+        let mut seen: BTreeMap<NodeId, tokio::time::Instant> = BTreeMap::new();
+        let started = tokio::time::Instant::now();
+        let mut allowed = true;
+        loop {
+            if rx.has_changed().is_err() {
+                return;
+            }
+            let (leading, voters, nodes) = {
+                let m = rx.borrow_and_update();
+                if m.running_state.is_err() {
+                    return;
+                }
+                let membership = m.membership_config.membership();
+                let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+                let nodes: Vec<(NodeId, Node)> = voters
+                    .iter()
+                    .filter(|v| **v != me)
+                    .filter_map(|v| membership.get_node(v).map(|n| (*v, n.clone())))
+                    .collect();
+                (m.current_leader == Some(me), voters, nodes)
+            };
+            if leading {
+                // A leader hears from the others through replication; nothing to probe.
+                let now = tokio::time::Instant::now();
+                for (id, _) in &nodes {
+                    seen.insert(*id, now);
+                }
+            } else {
+                let probes = nodes.iter().map(|(id, n)| {
+                    if let Some(addr) = peer_addr(n) {
+                        transport.set_peer(*id, addr);
+                    }
+                    let t = transport.clone();
+                    let id = *id;
+                    async move {
+                        let r = t.request(id, SVC_PING, Bytes::new(), PROBE_TIMEOUT).await;
+                        (
+                            id,
+                            matches!(r, Ok(_) | Err(kumo_transport::Error::Remote(_))),
+                        )
+                    }
+                });
+                let now = tokio::time::Instant::now();
+                for (id, answered) in futures::future::join_all(probes).await {
+                    if answered {
+                        seen.insert(id, now);
+                    }
+                }
+            }
+            let now = tokio::time::Instant::now();
+            let reachable: BTreeSet<NodeId> = voters
+                .iter()
+                .filter(|v| {
+                    let last = seen.get(v).copied().unwrap_or(started);
+                    now.duration_since(last) <= REACHABLE_FOR
+                })
+                .copied()
+                .collect();
+            let may = leading || !voters.contains(&me) || may_elect(me, &voters, &reachable);
+            if may != allowed {
+                allowed = may;
+                node.raft.runtime_config().elect(may);
+                if may {
+                    tracing::info!(
+                        ?reachable,
+                        "a majority of voters is reachable: elections on"
+                    );
+                } else {
+                    tracing::warn!(
+                        ?reachable,
+                        "a majority of voters is unreachable: no elections until it is back"
+                    );
+                }
+            }
+            tokio::time::sleep(PROBE_EVERY).await;
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(ids: &[NodeId]) -> BTreeSet<NodeId> {
+        ids.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_voter_elects_only_with_a_reachable_majority() {
+        let three = set(&[1, 2, 3]);
+        // Alone: no elections (the lone follower that bumped its term endlessly).
+        assert!(!may_elect(1, &three, &set(&[])));
+        // One peer reachable: 2 of 3, a majority.
+        assert!(may_elect(1, &three, &set(&[3])));
+        assert!(may_elect(1, &three, &set(&[2, 3])));
+        // Reachability of itself is implied.
+        assert!(may_elect(1, &three, &set(&[1, 2])));
+        assert!(!may_elect(1, &three, &set(&[1])));
+        let five = set(&[1, 2, 3, 4, 5]);
+        assert!(!may_elect(1, &five, &set(&[2])));
+        assert!(may_elect(1, &five, &set(&[2, 5])));
+        // A single voter always may; an even split is not a majority.
+        assert!(may_elect(1, &set(&[1]), &set(&[])));
+        assert!(!may_elect(1, &set(&[1, 2]), &set(&[])));
+        assert!(may_elect(1, &set(&[1, 2]), &set(&[2])));
+        // Nodes that are not voters do not count.
+        assert!(!may_elect(1, &three, &set(&[7, 8])));
     }
 }

@@ -81,6 +81,25 @@ pub enum Error {
     /// applied.
     #[error("outcome unknown: {0}")]
     Unknown(String),
+    /// This node leads but has not heard from a quorum of voters within its lease: it takes
+    /// no writes or reads (nothing was proposed; safe to retry elsewhere or later).
+    #[error("the leader has lost contact with a quorum of the cluster")]
+    NoQuorum,
+}
+
+impl Error {
+    /// The same error for another waiter of a shared operation (a batch, a read-index
+    /// round): what a caller decides on is kept; I/O and other details become `Raft`.
+    pub fn for_another_waiter(&self) -> Error {
+        match self {
+            Error::NotLeader { leader } => Error::NotLeader { leader: *leader },
+            Error::NotMember => Error::NotMember,
+            Error::Unknown(m) => Error::Unknown(m.clone()),
+            Error::NoQuorum => Error::NoQuorum,
+            Error::Shutdown => Error::Shutdown,
+            other => Error::Raft(other.to_string()),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -97,10 +97,117 @@ async fn known_leader(raft: &Raft<TypeConfig>, peers: Option<&dyn Peers>) -> Opt
     Some(leader)
 }
 
-/// Attempts to reach a leader for one batch or read (each waits for an election if needed).
+/// Attempts to reach a leader for a read, a join or a removal (each waits for an election if
+/// needed).
 const LEADER_ATTEMPTS: usize = 20;
 /// Pause between attempts while no leader is known or the known one moved.
 const LEADER_RETRY: Duration = Duration::from_millis(100);
+/// How long a write waits for a leader that takes it (an election, a leader without its
+/// quorum) before it is refused as certainly not applied (503).
+const LEADER_PATIENCE: Duration = Duration::from_secs(5);
+/// Raft timers (milliseconds): heartbeat, and the range of the election timeout.
+const HEARTBEAT_MS: u64 = 100;
+const ELECTION_MIN_MS: u64 = 300;
+const ELECTION_MAX_MS: u64 = 600;
+/// How long a leader may go without an acknowledgement from a quorum of voters before it
+/// stops serving (answers 503, `/readyz` 503). A follower waits at most 1.2 s (openraft's
+/// leader lease, `election_timeout_max`, plus the longest election timeout) before it
+/// elects, so past that another node may lead already; but openraft dates an
+/// acknowledgement by when its request was sent, and on a loaded 2-core machine a healthy
+/// cluster's acknowledgements lagged past 1.2 s (29 writes refused in one `kumo bench api`
+/// run), so the lease is 2.5 times that.
+pub const LEADER_LEASE: Duration = Duration::from_millis(5 * ELECTION_MAX_MS);
+/// How often a pending write checks that its leader still holds its lease.
+const LEASE_CHECK: Duration = Duration::from_millis(50);
+
+/// Whether this node may serve as leader, from its Raft metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leadership {
+    /// Another node leads, or none is known.
+    Follower,
+    /// This node leads and a quorum of voters acknowledged it within the lease.
+    Held,
+    /// This node leads but no quorum has acknowledged it yet (just elected).
+    Unconfirmed,
+    /// This node leads but has not heard from a quorum for longer than the lease.
+    Lost,
+}
+
+/// Decides [`Leadership`] from what openraft reports: who leads, and — for a leader — the
+/// milliseconds since a quorum last acknowledged it (`RaftMetrics::millis_since_quorum_ack`).
+pub fn leadership(
+    id: NodeId,
+    state: ServerState,
+    current_leader: Option<NodeId>,
+    millis_since_quorum_ack: Option<u64>,
+    lease: Duration,
+) -> Leadership {
+    if state != ServerState::Leader || current_leader != Some(id) {
+        return Leadership::Follower;
+    }
+    match millis_since_quorum_ack {
+        None => Leadership::Unconfirmed,
+        Some(ms) if u128::from(ms) > lease.as_millis() => Leadership::Lost,
+        Some(_) => Leadership::Held,
+    }
+}
+
+fn leadership_of(raft: &Raft<TypeConfig>) -> Leadership {
+    let rx = raft.metrics();
+    let m = rx.borrow();
+    leadership(
+        m.id,
+        m.state,
+        m.current_leader,
+        m.millis_since_quorum_ack,
+        LEADER_LEASE,
+    )
+}
+
+/// Resolves once this node should no longer wait for a write it proposed as leader: it
+/// stopped leading, lost its lease, or stayed unconfirmed for a whole lease.
+async fn leadership_gone(raft: &Raft<TypeConfig>) {
+    let started = tokio::time::Instant::now();
+    loop {
+        match leadership_of(raft) {
+            Leadership::Held => {}
+            Leadership::Unconfirmed if started.elapsed() <= LEADER_LEASE => {}
+            _ => return,
+        }
+        tokio::time::sleep(LEASE_CHECK).await;
+    }
+}
+
+/// Resolves once this node's Raft no longer names `leader` as the leader (an election
+/// started or ended elsewhere).
+async fn leader_moved(raft: &Raft<TypeConfig>, leader: NodeId) {
+    let mut rx = raft.metrics();
+    loop {
+        if rx.borrow_and_update().current_leader != Some(leader) {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
+/// Waits until this node knows a leader other than `tried`, at most `patience`.
+async fn await_other_leader(raft: &Raft<TypeConfig>, tried: Option<NodeId>, patience: Duration) {
+    let mut rx = raft.metrics();
+    let wait = async {
+        loop {
+            let now = rx.borrow_and_update().current_leader;
+            if now.is_some() && now != tried {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(patience, wait).await;
+}
 
 /// A running store node.
 #[derive(Clone)]
@@ -185,14 +292,8 @@ async fn propose_batch(
                 }
             }
             Err(e) => {
-                let msg = e.to_string();
                 for reply in replies {
-                    let _ = reply.send(Err(match &e {
-                        Error::NotLeader { leader } => Error::NotLeader { leader: *leader },
-                        Error::NotMember => Error::NotMember,
-                        Error::Unknown(m) => Error::Unknown(m.clone()),
-                        _ => Error::Raft(msg.clone()),
-                    }));
+                    let _ = reply.send(Err(e.for_another_waiter()));
                 }
             }
         }
@@ -200,41 +301,71 @@ async fn propose_batch(
 }
 
 /// Writes through this node when it leads, else through the leader (forwarded over the
-/// transport); waits out elections, up to [`LEADER_ATTEMPTS`].
+/// transport). A write that certainly did not apply because no leader takes it (an
+/// election, a leader unreachable before sending) waits for one, up to [`LEADER_PATIENCE`].
+/// A leader that lost its quorum refuses at once (`NoQuorum`: 503, retry later).
+/// A forwarded write whose leader changes while it is in flight is answered at once as
+/// unknown (504): the old leader may have applied it, so it is not retried.
 async fn write_anywhere(
     raft: &Raft<TypeConfig>,
     peers: Option<&dyn Peers>,
     cmd: Command,
 ) -> Result<Outcome> {
-    let mut last = Error::NotLeader { leader: None };
-    for _ in 0..LEADER_ATTEMPTS {
-        let result = match (known_leader(raft, peers).await, peers) {
-            (Some(l), Some(p)) if l != raft_id(raft) => p.forward(l, cmd.clone()).await,
+    let deadline = tokio::time::Instant::now() + LEADER_PATIENCE;
+    loop {
+        let leader = known_leader(raft, peers).await;
+        let result = match (leader, peers) {
+            (Some(l), Some(p)) if l != raft_id(raft) => {
+                tokio::select! {
+                    r = p.forward(l, cmd.clone()) => r,
+                    () = leader_moved(raft, l) => Err(Error::Unknown(
+                        "the leader changed while the write was in flight".into(),
+                    )),
+                }
+            }
             _ => write(raft, cmd.clone()).await,
         };
         match result {
             Err(e @ Error::NotLeader { .. }) => {
-                last = e;
-                if peers.is_none() {
-                    break;
+                let now = tokio::time::Instant::now();
+                if peers.is_none() || now >= deadline {
+                    return Err(e);
                 }
-                tokio::time::sleep(LEADER_RETRY).await;
+                await_other_leader(raft, leader, LEADER_RETRY.min(deadline - now)).await;
             }
             // A forwarded command whose fate is unknown (the leader may have applied it)
             // is not retried: the caller gets the error and decides.
             other => return other,
         }
     }
-    Err(last)
 }
 
 fn raft_id(raft: &Raft<TypeConfig>) -> NodeId {
     raft.metrics().borrow().id
 }
 
-/// Proposes `cmd` on this node's Raft; `NotLeader` when it does not lead.
+/// Proposes `cmd` on this node's Raft; `NotLeader` when it does not lead, `NoQuorum` (not
+/// proposed) when it leads without its lease, `Unknown` when it stops leading or loses its
+/// lease while the entry waits to commit (a leader cut off from its quorum never commits).
 pub(crate) async fn write(raft: &Raft<TypeConfig>, cmd: Command) -> Result<Outcome> {
-    match raft.client_write(cmd).await {
+    if leadership_of(raft) == Leadership::Lost {
+        return Err(Error::NoQuorum);
+    }
+    let written = raft.client_write(cmd);
+    tokio::pin!(written);
+    let result = tokio::select! {
+        r = &mut written => r,
+        () = leadership_gone(raft) => {
+            // An answer may have arrived meanwhile (the entry committed as leadership moved).
+            match futures::FutureExt::now_or_never(written.as_mut()) {
+                Some(r) => r,
+                None => return Err(Error::Unknown(
+                    "leadership was lost while the write waited to commit".into(),
+                )),
+            }
+        }
+    };
+    match result {
         Ok(resp) => Ok(resp.data),
         Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(Error::NotLeader {
             leader: f.leader_id,
@@ -285,9 +416,9 @@ impl StoreNode {
         let shared = sm.shared();
         let config = Config {
             cluster_name: "kumo".into(),
-            heartbeat_interval: 100,
-            election_timeout_min: 300,
-            election_timeout_max: 600,
+            heartbeat_interval: HEARTBEAT_MS,
+            election_timeout_min: ELECTION_MIN_MS,
+            election_timeout_max: ELECTION_MAX_MS,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_every),
             max_in_snapshot_log_to_keep: cfg.keep_behind_snapshot,
             max_payload_entries: 1024,
@@ -346,6 +477,11 @@ impl StoreNode {
             .membership()
             .get_node(&id)
             .is_some()
+    }
+
+    /// Whether this node may serve as leader now (see [`leadership`]).
+    pub fn leadership(&self) -> Leadership {
+        leadership_of(&self.raft)
     }
 
     /// Whether this node leads now.
@@ -421,12 +557,7 @@ impl StoreNode {
                     for w in waiters {
                         let _ = w.send(match &r {
                             Ok(i) => Ok(*i),
-                            Err(Error::NotLeader { leader }) => {
-                                Err(Error::NotLeader { leader: *leader })
-                            }
-                            Err(Error::NotMember) => Err(Error::NotMember),
-                            Err(Error::Unknown(m)) => Err(Error::Unknown(m.clone())),
-                            Err(e) => Err(Error::Raft(e.to_string())),
+                            Err(e) => Err(e.for_another_waiter()),
                         });
                     }
                 }
@@ -441,14 +572,23 @@ impl StoreNode {
         for _ in 0..LEADER_ATTEMPTS {
             let leader = known_leader(&self.raft, self.peers.as_deref()).await;
             let index = match (leader, &self.peers) {
-                (Some(l), Some(p)) if l != self.node_id => p.read_index(l).await,
+                // A read index asked of a leader that is replaced meanwhile is asked again
+                // of the next one at once (a read has no side effect).
+                (Some(l), Some(p)) if l != self.node_id => tokio::select! {
+                    r = p.read_index(l) => r,
+                    () = leader_moved(&self.raft, l) => Err(Error::NotLeader { leader: None }),
+                },
                 _ => self.local_read_index().await,
             };
             match index {
                 Ok(index) => return Ok(index),
+                // This node leads without its quorum: refuse at once (503, retry later).
+                Err(Error::NoQuorum) if leader == Some(self.node_id) || self.peers.is_none() => {
+                    return Err(Error::NoQuorum);
+                }
                 // A read index has no side effect, so a lost or timed-out request (the
                 // leader died with it) is asked again of whoever leads now.
-                Err(e @ (Error::NotLeader { .. } | Error::Unknown(_))) => {
+                Err(e @ (Error::NotLeader { .. } | Error::Unknown(_) | Error::NoQuorum)) => {
                     last = match e {
                         Error::Unknown(_) => Error::NotLeader { leader: None },
                         e => e,
@@ -456,7 +596,7 @@ impl StoreNode {
                     if self.peers.is_none() {
                         break;
                     }
-                    tokio::time::sleep(LEADER_RETRY).await;
+                    await_other_leader(&self.raft, leader, LEADER_RETRY).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -466,14 +606,25 @@ impl StoreNode {
 
     /// The read index when this node leads (after confirming leadership with a quorum).
     pub async fn local_read_index(&self) -> Result<u64> {
-        match self.raft.ensure_linearizable().await {
-            Ok(log_id) => Ok(log_id.map_or(0, |l| l.index)),
-            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+        use openraft::error::CheckIsLeaderError;
+        if self.leadership() == Leadership::Lost {
+            return Err(Error::NoQuorum);
+        }
+        let checked = tokio::time::timeout(LEADER_LEASE, self.raft.ensure_linearizable()).await;
+        match checked {
+            Ok(Ok(log_id)) => Ok(log_id.map_or(0, |l| l.index)),
+            Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)))) => {
                 Err(Error::NotLeader {
                     leader: f.leader_id,
                 })
             }
-            Err(other) => Err(Error::Raft(other.to_string())),
+            // The error names every member and its addresses: logged here, never passed on.
+            Ok(Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)))) => {
+                tracing::info!(error = %q, "read index: no quorum");
+                Err(Error::NoQuorum)
+            }
+            Err(_) => Err(Error::NoQuorum),
+            Ok(Err(other)) => Err(Error::Raft(other.to_string())),
         }
     }
 
@@ -619,4 +770,58 @@ impl StoreNode {
 /// Path helper used by tools: where a node keeps its Raft log.
 pub fn log_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("raft-log")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEASE: Duration = Duration::from_millis(1200);
+
+    #[test]
+    fn a_leader_serves_only_while_a_quorum_acknowledged_it_within_the_lease() {
+        let l = ServerState::Leader;
+        assert_eq!(leadership(1, l, Some(1), Some(0), LEASE), Leadership::Held);
+        assert_eq!(
+            leadership(1, l, Some(1), Some(1200), LEASE),
+            Leadership::Held
+        );
+        // Both followers dead: the acknowledgements stop and the lease runs out.
+        assert_eq!(
+            leadership(1, l, Some(1), Some(1201), LEASE),
+            Leadership::Lost
+        );
+        assert_eq!(
+            leadership(1, l, Some(1), Some(60_000), LEASE),
+            Leadership::Lost
+        );
+        // Just elected, nothing acknowledged yet.
+        assert_eq!(
+            leadership(1, l, Some(1), None, LEASE),
+            Leadership::Unconfirmed
+        );
+    }
+
+    #[test]
+    fn a_node_that_does_not_lead_is_a_follower_whatever_it_reports() {
+        for state in [
+            ServerState::Follower,
+            ServerState::Candidate,
+            ServerState::Learner,
+        ] {
+            assert_eq!(
+                leadership(1, state, Some(2), Some(5_000), LEASE),
+                Leadership::Follower
+            );
+            assert_eq!(
+                leadership(1, state, None, None, LEASE),
+                Leadership::Follower
+            );
+        }
+        // Leader state but another leader named (a transition): not this node's to serve.
+        assert_eq!(
+            leadership(1, ServerState::Leader, Some(2), Some(0), LEASE),
+            Leadership::Follower
+        );
+    }
 }

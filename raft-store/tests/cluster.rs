@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kumo_raft_store::cluster::{ClusterService, JoinRequest, TransportNetwork, TransportPeers};
-use kumo_raft_store::node::Peers;
+use kumo_raft_store::node::{Leadership, Peers};
 use kumo_raft_store::{Command, Node, NodeId, Outcome, Precondition, StoreConfig, StoreNode};
 use kumo_transport::{MemNetwork, MemTransport};
 
@@ -43,6 +43,7 @@ async fn start(net: &MemNetwork, id: NodeId, dir: &Path, snapshot_every: u64) ->
     .await
     .expect("open");
     svc.set_node(node.clone());
+    kumo_raft_store::cluster::guard_elections(node.clone(), transport.clone());
     Member { node, transport }
 }
 
@@ -185,6 +186,22 @@ async fn minority_never_acknowledges_and_healing_converges() {
         !matches!(minority, Ok(Ok(_))),
         "the minority acknowledged a write: {minority:?}"
     );
+    // Past its lease the cut-off leader stops serving: it says so, and refuses at once
+    // (nothing proposed) instead of leaving writes to time out.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    while old.node.leadership() != Leadership::Lost {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cut-off leader still serves: {:?}",
+            old.node.leadership()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refused = tokio::time::timeout(Duration::from_secs(1), put(&old.node, "refused")).await;
+    assert!(
+        matches!(refused, Ok(Err(kumo_raft_store::Error::NoQuorum))),
+        "{refused:?}"
+    );
     // The majority elects a new leader and keeps writing.
     let majority: Vec<&Member> = m.iter().filter(|x| x.node.node_id() != leader).collect();
     let mut ok = false;
@@ -211,6 +228,11 @@ async fn minority_never_acknowledges_and_healing_converges() {
         assert!(
             keys.contains(&"majority".to_string()) && keys.contains(&"before".to_string()),
             "{keys:?}"
+        );
+        // Neither the write the minority could not commit nor the one it refused applied.
+        assert!(
+            !keys.contains(&"minority".to_string()) && !keys.contains(&"refused".to_string()),
+            "a write to the minority appeared after healing: {keys:?}"
         );
     }
     assert_eq!(states.len(), 3);

@@ -37,6 +37,7 @@ async fn start(
     .await
     .expect("open");
     svc.set_node(node.clone());
+    kumo_raft_store::cluster::guard_elections(node.clone(), t.clone());
     (node, t, addr)
 }
 

@@ -6,9 +6,13 @@ use crate::NodeId;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The peer is not known, not listening, cut off by a fault filter, or the connection
-    /// to it failed. The request may or may not have reached the handler.
+    /// to it failed before the request was sent: the handler never saw the request.
     #[error("node {node} unreachable: {reason}")]
     Unreachable { node: NodeId, reason: String },
+    /// The connection failed after the request (or part of it) was sent and before the
+    /// response arrived: the request may or may not have been handled.
+    #[error("connection to node {node} lost during the request: {reason}")]
+    Lost { node: NodeId, reason: String },
     /// No response within the request's timeout. The request may or may not have been
     /// handled.
     #[error("request timed out")]

@@ -149,7 +149,14 @@ struct PeerState {
     backoff: Duration,
     next_attempt: Instant,
     last_error: Option<Failure>,
+    /// When the connection last answered a request, or came up (whichever is later).
+    last_answer: Instant,
 }
+
+/// A connection that has answered nothing for this long when its peer dials us anew is
+/// taken to lead to the peer's previous process (killed and restarted: its packets go
+/// unanswered, and a stateless reset may never come) and is replaced.
+const STALE_AFTER: Duration = Duration::from_secs(1);
 
 type Dial = Shared<BoxFuture<'static, Result<quinn::Connection, Failure>>>;
 
@@ -177,7 +184,9 @@ impl Failure {
     fn of(e: &Error) -> Option<Failure> {
         match e {
             Error::Refused(r) => Some(Failure::Refused(r.clone())),
-            Error::Unreachable { reason, .. } => Some(Failure::Unreachable(reason.clone())),
+            Error::Unreachable { reason, .. } | Error::Lost { reason, .. } => {
+                Some(Failure::Unreachable(reason.clone()))
+            }
             _ => None,
         }
     }
@@ -295,27 +304,29 @@ impl QuicTransport {
             Arc::new(quinn::TokioRuntime),
         )?;
         let local_addr = endpoint.local_addr()?;
+        let faults = config.faults.clone();
+        let (max_frame, max_connections) = (config.max_frame, config.max_connections);
+        let inner = Arc::new(Inner {
+            id,
+            local_addr,
+            endpoint: Mutex::new(Some(endpoint.clone())),
+            client,
+            config,
+            peers: DashMap::new(),
+            stream_peers: DashMap::new(),
+            closed: AtomicBool::new(false),
+        });
         tokio::spawn(accept_loop(
             id,
-            endpoint.clone(),
+            endpoint,
             Arc::new(handler),
-            config.max_frame,
-            Arc::new(Semaphore::new(config.max_connections)),
-            config.faults.clone(),
+            max_frame,
+            Arc::new(Semaphore::new(max_connections)),
+            faults,
+            Arc::downgrade(&inner),
         ));
         tracing::debug!(node = id, %local_addr, "transport listening");
-        Ok(QuicTransport {
-            inner: Arc::new(Inner {
-                id,
-                local_addr,
-                endpoint: Mutex::new(Some(endpoint)),
-                client,
-                config,
-                peers: DashMap::new(),
-                stream_peers: DashMap::new(),
-                closed: AtomicBool::new(false),
-            }),
-        })
+        Ok(QuicTransport { inner })
     }
 
     /// The address the endpoint is bound to (with the real port when bound to port 0).
@@ -345,6 +356,30 @@ impl QuicTransport {
 }
 
 impl Inner {
+    /// `node` dialled us. If our own connection to it has answered nothing for
+    /// [`STALE_AFTER`], it most likely leads to the peer's previous process: drop it, so
+    /// the next request dials the live one at once instead of timing out until the idle
+    /// timeout (10 s) — a restarted follower heard nothing from its leader meanwhile.
+    fn peer_dialled_us(&self, node: NodeId) {
+        let Some(peer) = self.peers.get(&node).map(|p| p.clone()) else {
+            return;
+        };
+        let mut st = peer.state.lock();
+        if matches!(st.conn, Conn::Up(_)) && st.last_answer.elapsed() >= STALE_AFTER {
+            if let Conn::Up(c) = std::mem::replace(&mut st.conn, Conn::None) {
+                tracing::info!(
+                    node = self.id,
+                    peer = node,
+                    "peer reconnected; replacing a silent connection to it"
+                );
+                c.close(VarInt::from_u32(CLOSE_PEER_CHANGED), b"peer reconnected");
+            }
+            st.backoff = self.config.backoff_min;
+            st.next_attempt = Instant::now();
+            st.last_error = None;
+        }
+    }
+
     fn peer(&self, node: NodeId) -> Option<Arc<Peer>> {
         self.peers.get(&node).map(|p| p.clone())
     }
@@ -431,6 +466,7 @@ impl Inner {
                 Ok(c) => {
                     tracing::debug!(node = local, peer = to, %addr, "connected");
                     st.conn = Conn::Up(c.clone());
+                    st.last_answer = Instant::now();
                 }
                 Err(f) => {
                     tracing::debug!(node = local, peer = to, %addr, failure = ?f, "dial failed");
@@ -463,6 +499,7 @@ impl Inner {
         match &result {
             // The link works: the next failure starts its back-off afresh.
             Ok(_) | Err(Error::Remote(_)) => {
+                st.last_answer = Instant::now();
                 if st.backoff != self.config.backoff_min || st.last_error.is_some() {
                     st.backoff = self.config.backoff_min;
                     st.next_attempt = Instant::now();
@@ -519,15 +556,21 @@ async fn call(
         send.finish().map_err(|_| WriteError::ClosedStream)
     }
     .await;
+    // Past this point the peer may have read the request: a failed connection leaves its
+    // outcome unknown (`Lost`), unlike a failure to open the stream above.
+    let lost = |f: Failure| match f {
+        Failure::Unreachable(reason) => Error::Lost { node: to, reason },
+        other => other.into_error(to),
+    };
     match written {
         // The peer stopped reading (a body over its limit): its response says why.
         Ok(()) | Err(WriteError::Stopped(_)) => {}
-        Err(e) => return Err(write_failure(e).into_error(to)),
+        Err(e) => return Err(lost(write_failure(e))),
     }
     let mut h = [0; RESPONSE_HEADER];
     recv.read_exact(&mut h)
         .await
-        .map_err(|e| read_failure(e).into_error(to))?;
+        .map_err(|e| lost(read_failure(e)))?;
     let (status, len) = Response::parse_header(&h);
     if let Err(e) = check_len(len, max_frame) {
         let _ = recv.stop(VarInt::from_u32(STOP_TOO_LARGE));
@@ -535,7 +578,7 @@ async fn call(
     }
     let body = read_body(&mut recv, len)
         .await
-        .map_err(|e| read_failure(e).into_error(to))?;
+        .map_err(|e| lost(read_failure(e)))?;
     Response::decode(status, body)
 }
 
@@ -546,6 +589,7 @@ async fn accept_loop(
     max_frame: usize,
     connections: Arc<Semaphore>,
     faults: Faults,
+    transport: std::sync::Weak<Inner>,
 ) {
     while let Some(incoming) = endpoint.accept().await {
         let Ok(permit) = connections.clone().try_acquire_owned() else {
@@ -555,9 +599,10 @@ async fn accept_loop(
         };
         let handler = handler.clone();
         let faults = faults.clone();
+        let transport = transport.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            serve_connection(local, incoming, handler, max_frame, faults).await;
+            serve_connection(local, incoming, handler, max_frame, faults, transport).await;
         });
     }
 }
@@ -578,6 +623,7 @@ async fn serve_connection(
     handler: Arc<dyn DynHandler>,
     max_frame: usize,
     faults: Faults,
+    transport: std::sync::Weak<Inner>,
 ) {
     let remote = incoming.remote_address();
     let conn = match incoming.await {
@@ -597,6 +643,9 @@ async fn serve_connection(
         }
     };
     tracing::debug!(node = local, peer = from, %remote, "accepted connection");
+    if let Some(inner) = transport.upgrade() {
+        inner.peer_dialled_us(from);
+    }
     loop {
         match conn.accept_bi().await {
             Ok((send, recv)) => {
@@ -829,6 +878,7 @@ fn upsert_peer(
                     backoff: cfg.backoff_min,
                     next_attempt: Instant::now(),
                     last_error: None,
+                    last_answer: Instant::now(),
                 }),
             })
         })

@@ -84,6 +84,29 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 0)]
         etcd_conns: usize,
     },
+    /// Write stalls when the leader is SIGKILLed under load: starts `kumo up --nodes N` on
+    /// 127.0.0.x, writes through every node, kills the leader `kills` times (restarting it
+    /// each time) and prints the median and p99 of the election and the write stall.
+    Failover {
+        /// Nodes of the local cluster.
+        #[arg(long, default_value_t = 3)]
+        nodes: u64,
+        /// Leader kills.
+        #[arg(long, default_value_t = 10)]
+        kills: usize,
+        /// Concurrent writers, spread over the nodes.
+        #[arg(long, default_value_t = 12)]
+        clients: usize,
+        /// Directory for the cluster (default: a temporary one); must not hold one.
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+        /// API port of every node (127.0.0.i:PORT; peers on PORT+1).
+        #[arg(long, default_value_t = 16443)]
+        api_port: u16,
+        /// Seconds of steady load before each kill.
+        #[arg(long, default_value_t = 3)]
+        settle: u64,
+    },
 }
 
 pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
@@ -113,6 +136,24 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
                 size.min(1_000_000),
                 watchers.min(1_000),
             )
+            .await
+        }
+        BenchCmd::Failover {
+            nodes,
+            kills,
+            clients,
+            data_dir,
+            api_port,
+            settle,
+        } => {
+            crate::bench_failover::run(crate::bench_failover::FailoverBench {
+                nodes,
+                kills,
+                clients,
+                data_dir,
+                api_port,
+                settle,
+            })
             .await
         }
         BenchCmd::Store {

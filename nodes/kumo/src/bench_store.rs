@@ -221,6 +221,7 @@ impl KumoCluster {
             .with_context(|| format!("opening store node {id}"))?;
             self.dirs.push(dir);
             svc.set_node(node.clone());
+            kumo_raft_store::cluster::guard_elections(node.clone(), transport.clone());
             if id == 1 {
                 node.wait_leader(Duration::from_secs(10)).await?;
             } else {

@@ -229,6 +229,7 @@ pub async fn start_control(cfg: &ControlConfig) -> Result<Running, UpError> {
     // (`kumo members` asks the node itself).
     std::fs::write(cfg.data_dir.join("pid"), std::process::id().to_string())?;
     svc.set_node(store.clone());
+    kumo_raft_store::cluster::guard_elections(store.clone(), transport.clone());
     if let Some(via) = cfg.join {
         if !store.is_member(cfg.id) {
             if let Err(e) = join(cfg, &transport, via).await {

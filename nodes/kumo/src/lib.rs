@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod bench_failover;
 pub mod bench_store;
 pub mod cluster;
 pub mod controllers;

@@ -448,3 +448,28 @@ async fn q12_stalled_streams_do_not_hold_up_requests() {
     );
     drop(held);
 }
+
+/// A connection lost while the peer holds the request (it may have acted on it) is `Lost`,
+/// never `Unreachable`: callers retry `Unreachable` as certainly not delivered.
+#[tokio::test]
+async fn q13_a_connection_lost_mid_request_is_lost_not_unreachable() {
+    let ca = ClusterCa::generate();
+    let (a, _) = bind(1, ca.issue(1, &[], 1).unwrap());
+    let (b, hb) = bind(2, ca.issue(2, &[], 1).unwrap());
+    a.set_peer(2, b.local_addr());
+    a.request(2, ECHO, Bytes::new(), T).await.unwrap();
+    let pending = tokio::spawn({
+        let a = a.clone();
+        async move { a.request(2, SLEEP, u64_body(10_000), T).await }
+    });
+    // The peer has the request, then goes away before answering.
+    let deadline = Instant::now() + T;
+    while hb.total() < 2 {
+        assert!(Instant::now() < deadline, "the request never arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    b.shutdown().await;
+    let r = pending.await.unwrap();
+    eprintln!("lost mid-request: {r:?}");
+    assert!(matches!(r, Err(Error::Lost { node: 2, .. })), "{r:?}");
+}

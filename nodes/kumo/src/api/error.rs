@@ -212,18 +212,28 @@ impl ApiError {
 }
 
 impl From<kumo_raft_store::Error> for ApiError {
+    /// A client sees what to do (retry, or check whether the write happened), never the
+    /// store's details: those name members and addresses, and go to the log.
     fn from(e: kumo_raft_store::Error) -> Self {
-        match e {
-            kumo_raft_store::Error::NotLeader { .. }
-            | kumo_raft_store::Error::Shutdown
-            | kumo_raft_store::Error::NotMember => {
-                ApiError::unavailable(format!("storage is not ready: {e}"))
-            }
+        use kumo_raft_store::Error as E;
+        let unavailable = |why: &str| {
+            tracing::info!(error = %e, "storage unavailable");
+            ApiError::unavailable(format!("storage is unavailable: {why}; retry"))
+        };
+        match &e {
+            E::NotLeader { .. } => unavailable("no leader of the cluster is reachable"),
+            E::NoQuorum => unavailable("this server has lost contact with most of the cluster"),
+            E::NotMember => unavailable("this server is not a member of the cluster"),
+            E::Shutdown => unavailable("the server is shutting down"),
             // Kubernetes answers an etcd timeout with 504: the write may have happened.
-            kumo_raft_store::Error::Unknown(_) => ApiError::timeout(format!(
-                "the request timed out; it may or may not have been applied: {e}"
-            )),
-            other => ApiError::internal(other.to_string()),
+            E::Unknown(_) => {
+                tracing::info!(error = %e, "write outcome unknown");
+                ApiError::timeout("the request timed out; it may or may not have been applied")
+            }
+            _ => {
+                tracing::warn!(error = %e, "storage error");
+                ApiError::internal("storage error; see the server's log")
+            }
         }
     }
 }

@@ -487,14 +487,17 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
         "/healthz" | "/livez" | "/readyz" | "/healthz/ping" | "/livez/ping" | "/readyz/ping" => {
             let store = &server.api.store;
             let fatal = store.raft.metrics().borrow().running_state.is_err();
-            // Ready: Raft runs, a leader is known, and this node is still a member (a removed
-            // node must drop out of a load balancer). Live: Raft has not stopped on an error.
+            // Ready: Raft runs, a leader is known, this node is still a member (a removed
+            // node must drop out of a load balancer) and, if it leads, a quorum acknowledged
+            // it within its lease. Live: Raft has not stopped on an error.
             let not_ready = if fatal {
                 Some("raft stopped on an error; see the node's log")
             } else if !store.is_member(store.node_id()) {
                 Some("this node is not a member of the cluster")
             } else if store.raft.current_leader().await.is_none() {
                 Some("raft has no leader")
+            } else if store.leadership() == kumo_raft_store::node::Leadership::Lost {
+                Some("this node leads but has lost contact with a quorum of the cluster")
             } else {
                 None
             };

@@ -198,6 +198,87 @@ impl Cluster {
         None
     }
 
+    /// Node `i`'s own view (`/kumo/v1/status`), if it answers within 2 s.
+    fn status(&self, i: u64) -> Option<Value> {
+        let out = self.kubectl(
+            i,
+            &["get", "--raw", "/kumo/v1/status", "--request-timeout=2s"],
+        );
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// Whether node `i` says it leads.
+    fn leads(&self, i: u64) -> bool {
+        self.status(i)
+            .is_some_and(|s| s["leader"].as_u64() == Some(i) && s["id"].as_u64() == Some(i))
+    }
+
+    /// Waits until one of `among` says it leads.
+    fn wait_new_leader(&self, among: &[u64], patience: Duration) -> u64 {
+        let deadline = Instant::now() + patience;
+        loop {
+            if let Some(l) = among.iter().copied().find(|i| self.leads(*i)) {
+                return l;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no leader among {among:?} after {patience:?}:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Every object of the kinds the tests write, as `namespace/name@resourceVersion` per
+    /// kind, through node `i` (a list is a linearizable read on every node).
+    fn whole_state(&self, i: u64) -> Option<String> {
+        let out = self.kubectl(
+            i,
+            &[
+                "get",
+                "cm,ns,svc,deploy,sts,job,secret,sa",
+                "-A",
+                "-o",
+                "jsonpath={range .items[*]}{.kind}:{.metadata.namespace}/{.metadata.name}@{.metadata.resourceVersion} {end}",
+                "--request-timeout=5s",
+            ],
+        );
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Waits (bounded) until every node in `nodes` serves the same whole state; returns it.
+    fn same_state_everywhere(&self, nodes: &[u64]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let views: Vec<Option<String>> = nodes.iter().map(|i| self.whole_state(*i)).collect();
+            if let Some(Some(first)) = views.first()
+                && views.iter().all(|v| v.as_ref() == Some(first))
+            {
+                return first.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nodes {nodes:?} disagree: {views:#?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    fn signal(&self, i: u64, sig: &str) {
+        let pid = self.pid(i);
+        let st = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(st.success(), "kill {sig} {pid}");
+    }
+
     fn kill9(&self, i: u64) {
         let pid = self.pid(i);
         let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
@@ -571,7 +652,9 @@ async fn kill_the_leader_three_times(n: u64) {
     let rec = Arc::new(Recorder::with_store(0, Revisions::Increasing));
     let keys: Arc<Vec<String>> = Arc::new((0..6).map(|k| format!("lin-{k}")).collect());
     let stop = Arc::new(AtomicBool::new(false));
-    let acked: Arc<parking_lot::Mutex<Vec<(String, String)>>> = Arc::default();
+    // (name, resourceVersion, node that took it, when it was acknowledged).
+    type Acked = Vec<(String, String, u64, Instant)>;
+    let acked: Arc<parking_lot::Mutex<Acked>> = Arc::default();
     let mut tasks = Vec::new();
     for client in 0..(2 * n) {
         let node = client % n + 1;
@@ -588,9 +671,12 @@ async fn kill_the_leader_three_times(n: u64) {
                     serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))
                         .expect("cm");
                 if let Ok(o) = api.create(&PostParams::default(), &obj).await {
-                    acked
-                        .lock()
-                        .push((name, o.metadata.resource_version.expect("rv")));
+                    acked.lock().push((
+                        name,
+                        o.metadata.resource_version.expect("rv"),
+                        node,
+                        Instant::now(),
+                    ));
                 }
                 i += 1;
             }
@@ -601,15 +687,56 @@ async fn kill_the_leader_three_times(n: u64) {
         let leader = c
             .leader()
             .unwrap_or_else(|| panic!("no leader in round {round}:\n{}", c.logs()));
+        // The node killed is the leader by its own account, not only by a peer's.
+        assert!(
+            c.leads(leader),
+            "round {round}: node {leader} does not say it leads:\n{}",
+            c.logs()
+        );
+        let killed_at = Instant::now();
         c.kill9(leader);
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        let survivors: Vec<u64> = (1..=n).filter(|i| *i != leader).collect();
+        let new_leader = c.wait_new_leader(&survivors, Duration::from_secs(15));
+        let elected = killed_at.elapsed();
+        assert_ne!(new_leader, leader);
+        // Writes through the survivors go on soon after the election: a write forwarded to
+        // the dead leader is answered (504) when the election starts, not after the 5 s
+        // forwarding timeout, and the writes queued behind it go to the new leader.
+        let resumed = loop {
+            let first = acked
+                .lock()
+                .iter()
+                // (Answers already on their way when the leader died arrive within moments.)
+                .filter(|(_, _, node, at)| {
+                    *node != leader && *at > killed_at + Duration::from_millis(300)
+                })
+                .map(|(_, _, _, at)| *at)
+                .min();
+            if let Some(at) = first {
+                break at - killed_at;
+            }
+            assert!(
+                killed_at.elapsed() < elected + Duration::from_secs(15),
+                "round {round}: no write acknowledged by a survivor after killing node {leader}:\n{}",
+                c.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        eprintln!(
+            "round {round}: killed leader {leader}; node {new_leader} seen leading after {elected:?}; first write through a survivor after {resumed:?}"
+        );
+        assert!(
+            resumed < elected + Duration::from_secs(2),
+            "round {round}: writes resumed {resumed:?} after the kill, the new leader was seen after {elected:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
         c.restart(leader);
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
-        let _ = t.await;
+        t.await.expect("a client task panicked");
     }
     // Linearizability of everything the clients saw.
     let history = rec.history();
@@ -673,7 +800,7 @@ async fn kill_the_leader_three_times(n: u64) {
             .split_whitespace()
             .filter_map(|p| p.split_once('='))
             .collect();
-        for (name, rv) in &acked {
+        for (name, rv, _, _) in &acked {
             assert_eq!(
                 stored.get(name.as_str()),
                 Some(&rv.as_str()),
@@ -681,8 +808,12 @@ async fn kill_the_leader_three_times(n: u64) {
             );
         }
     }
+    // And the nodes agree on everything, not only on what the clients saw acknowledged.
+    let nodes: Vec<u64> = (1..=n).collect();
+    let state = c.same_state_everywhere(&nodes);
+    assert!(state.contains("ConfigMap:default/ack-"), "{state}");
     eprintln!(
-        "{n} nodes: {answered} operations answered and linearizable; {} acknowledged creates on every node",
+        "{n} nodes: {answered} operations answered and linearizable; {} acknowledged creates on every node; whole state identical",
         acked.len()
     );
 }
@@ -890,4 +1021,137 @@ fn t06_a_removed_node_started_again_with_join_is_a_member_again() {
         c.ok(leader, &["get", "cm", &written, "-o", "name"]).trim(),
         format!("configmap/{written}")
     );
+}
+
+/// Both followers frozen (SIGSTOP): the leader is cut off from its quorum. It must say it is
+/// not ready and refuse writes with 503 and Retry-After, naming no address; a write it
+/// refused must never appear, even after the followers come back.
+#[test]
+fn t07_a_leader_without_its_quorum_stops_serving_and_its_refused_writes_never_appear() {
+    let c = Cluster::start(3);
+    c.ok(1, &["create", "configmap", "before"]);
+    let leader = c.leader().expect("leader");
+    assert!(c.leads(leader));
+    let followers: Vec<u64> = (1..=3).filter(|i| *i != leader).collect();
+    // Resume the followers whatever happens below, so the cluster can be torn down.
+    struct Resume<'a>(&'a Cluster, Vec<u64>);
+    impl Drop for Resume<'_> {
+        fn drop(&mut self) {
+            for f in &self.1 {
+                let _ = Command::new("kill")
+                    .args(["-CONT", &self.0.pid(*f).to_string()])
+                    .status();
+            }
+        }
+    }
+    for f in &followers {
+        c.signal(*f, "-STOP");
+    }
+    let resume = Resume(&c, followers.clone());
+    // Within a few seconds (the lease: 3 s) the lone leader says it is not ready.
+    let stopped = Instant::now();
+    loop {
+        let out = c.kubectl(leader, &["get", "--raw", "/readyz", "--request-timeout=2s"]);
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("ServiceUnavailable"), "{err}");
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "the leader cut off from its quorum still says it is ready"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!(
+        "readyz 503 {:?} after the followers stopped",
+        stopped.elapsed()
+    );
+    // A write: 503 with Retry-After (kubectl retries those, then gives up), and a message
+    // that names no member and no address.
+    let started = Instant::now();
+    let out = c.kubectl(
+        leader,
+        &[
+            "create",
+            "configmap",
+            "refused",
+            "--request-timeout=60s",
+            "-v=9",
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a leader without its quorum took a write"
+    );
+    assert!(
+        log.contains("503 Service Unavailable"),
+        "{}",
+        &log[log.len().saturating_sub(4000)..]
+    );
+    assert!(log.contains("Retry-After"), "no Retry-After:\n{log}");
+    assert!(
+        !log.contains("504 Gateway Timeout"),
+        "a write refused before proposing must not be 504:\n{log}"
+    );
+    let bodies: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("Response Body:") || l.starts_with("error:"))
+        .collect();
+    assert!(!bodies.is_empty(), "{log}");
+    for b in &bodies {
+        assert!(
+            !b.contains("127.0.0.") && !b.contains("peer=") && !b.contains("api="),
+            "an error names the cluster's topology: {b}"
+        );
+        assert!(
+            b.starts_with("error:") || b.contains("ServiceUnavailable"),
+            "{b}"
+        );
+    }
+    eprintln!(
+        "write refused (503, retried by kubectl) in {:?}",
+        started.elapsed()
+    );
+    // Reads through it are refused too (a read index needs the quorum).
+    let out = c.kubectl(
+        leader,
+        &["get", "configmap", "before", "--request-timeout=30s"],
+    );
+    assert!(
+        !out.status.success(),
+        "a leader without its quorum served a read"
+    );
+    // The followers come back: the cluster serves again, and the refused write is nowhere.
+    drop(resume);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for attempt in 0.. {
+        if c.kubectl(
+            leader,
+            &["create", "configmap", &format!("after-{attempt}")],
+        )
+        .status
+        .success()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no writes after the followers came back:\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let state = c.same_state_everywhere(&[1, 2, 3]);
+    assert!(state.contains("ConfigMap:default/before@"), "{state}");
+    assert!(
+        !state.contains("ConfigMap:default/refused@"),
+        "a write refused with 503 was applied: {state}"
+    );
+    for i in 1..=3 {
+        let out = c.kubectl(i, &["get", "configmap", "refused"]);
+        assert!(!out.status.success(), "node {i} has the refused write");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("NotFound"));
+    }
 }
