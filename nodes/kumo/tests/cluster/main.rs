@@ -1155,3 +1155,60 @@ fn t07_a_leader_without_its_quorum_stops_serving_and_its_refused_writes_never_ap
         assert!(String::from_utf8_lossy(&out.stderr).contains("NotFound"));
     }
 }
+
+/// A node left alone (both others killed) stops campaigning instead of bumping its term at
+/// every election timeout (it reached term 52 in 7 s), and elects again with the first peer
+/// that comes back.
+#[test]
+fn t08_a_lone_follower_stops_campaigning_and_recovers_with_a_peer() {
+    let mut c = Cluster::start(3);
+    let leader = c.leader().expect("leader");
+    let others: Vec<u64> = (1..=3).filter(|i| *i != leader).collect();
+    let (gone, lone) = (others[0], others[1]);
+    c.kill9(leader);
+    c.kill9(gone);
+    let term = |c: &Cluster| {
+        c.status(lone)
+            .and_then(|s| s["term"].as_u64())
+            .expect("the lone node answers its status")
+    };
+    // Past the 2 s reachability window, elections are off.
+    std::thread::sleep(Duration::from_secs(4));
+    let first = term(&c);
+    std::thread::sleep(Duration::from_secs(5));
+    let later = term(&c);
+    assert!(
+        later <= first + 1,
+        "a lone node kept campaigning: term {first} → {later} in 5 s"
+    );
+    // It is not ready (no leader), so a load balancer skips it.
+    assert!(
+        !c.kubectl(lone, &["get", "--raw", "/readyz"])
+            .status
+            .success()
+    );
+    // One peer back: a majority again, a leader, writes.
+    c.restart(gone);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for attempt in 0.. {
+        let name = format!("back-{attempt}");
+        if c.kubectl(
+            lone,
+            &["create", "configmap", &name, "--request-timeout=5s"],
+        )
+        .status
+        .success()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no writes after a peer came back:\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    eprintln!(
+        "lone node {lone}: term {first} → {later} over 5 s alone; writes after a peer returned"
+    );
+}
