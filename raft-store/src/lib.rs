@@ -19,7 +19,7 @@ pub mod state_machine;
 
 use std::io::Cursor;
 
-pub use log::{LogStore, RecoveryReport};
+pub use log::{LogOptions, LogStore, RecoveryReport};
 pub use mvcc::{
     Command, Compacted, Event, EventKind, KeyValue, Mvcc, Outcome, Page, Precondition, Revision,
 };
@@ -63,6 +63,21 @@ pub enum Error {
     /// Durable data failed its checksum or could not be decoded.
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// A complete group of the Raft log fails its checks: damage to data that may have been
+    /// acknowledged, not a torn write. The node refuses to start unless told to cut it.
+    #[error(
+        "{}: the raft log group at offset {offset} is complete but damaged ({reason}); it may \
+         hold acknowledged writes, so the node refuses to start. To discard it and start \
+         anyway, open with truncate_damaged_log (`kumo up --truncate-damaged-log`, or \
+         `kumo control --truncate-damaged-log` on a cluster node, which then catches up from \
+         its peers); or restore this node from a peer or a backup",
+        path.display()
+    )]
+    DamagedLog {
+        path: std::path::PathBuf,
+        offset: u64,
+        reason: &'static str,
+    },
     /// This node is not the leader; writes go to `leader` (if known).
     #[error("not the leader (leader: {leader:?})")]
     NotLeader { leader: Option<NodeId> },

@@ -58,8 +58,21 @@ enum Record {
 pub struct RecoveryReport {
     pub segments: usize,
     pub records: u64,
-    /// Bytes cut off the tail of the last segment (a torn or corrupt write), if any.
+    /// An incomplete (torn) last write cut off the last segment: (segment, offset, bytes).
+    /// It was never acknowledged.
     pub truncated_tail: Option<(PathBuf, u64, u64)>,
+    /// A complete but damaged last group cut off because [`LogOptions::truncate_damaged`]
+    /// asked for it: (segment, offset, bytes). Writes it held may have been acknowledged.
+    pub damaged_tail_cut: Option<(PathBuf, u64, u64)>,
+}
+
+/// How the log is opened.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// Cut a complete last group that fails its checksum (damage, not a torn write) instead
+    /// of refusing to start. The operator's explicit way out: what it held is lost on this
+    /// node (a cluster node catches up from its peers).
+    pub truncate_damaged: bool,
 }
 
 #[derive(Debug, Default)]
@@ -172,29 +185,51 @@ fn decode_frames(buf: &[u8]) -> Option<Vec<Record>> {
     Some(out)
 }
 
-/// The group at `off`: its records and its total length, if it is whole and valid.
-fn group_at(buf: &[u8], off: usize) -> Option<(Vec<Record>, usize)> {
-    let head = buf.get(off..off + 16)?;
+/// Why the group at an offset could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fault {
+    /// The group is not all there: its header is cut short, its body runs past the end of
+    /// the file, or the rest of the file is zeros (its size was extended but the data never
+    /// reached the disk). Only the last write can be like this, and it was never
+    /// acknowledged, since acknowledgement follows the fsync of the whole group.
+    Incomplete,
+    /// The group is all there but fails its checks (checksum, header, records): damage to
+    /// data that may have been acknowledged.
+    Damaged(&'static str),
+}
+
+/// The group at `off`: its records and its total length, or why it cannot be read.
+fn group_at(buf: &[u8], off: usize) -> Result<(Vec<Record>, usize), Fault> {
+    let rest = buf.get(off..).unwrap_or_default();
+    let Some(head) = rest.get(..16) else {
+        return Err(Fault::Incomplete);
+    };
     if &head[..8] != GROUP_MAGIC {
-        return None;
+        if rest.iter().all(|&b| b == 0) {
+            return Err(Fault::Incomplete);
+        }
+        return Err(Fault::Damaged("no group header"));
     }
     let len = u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize;
     let crc = u32::from_le_bytes([head[12], head[13], head[14], head[15]]);
     if len > MAX_GROUP_BYTES {
-        return None;
+        return Err(Fault::Damaged("group length out of range"));
     }
-    let body = buf.get(off + 16..off + 16 + len)?;
+    let Some(body) = rest.get(16..16 + len) else {
+        return Err(Fault::Incomplete);
+    };
     if crc32c::crc32c(body) != crc {
-        return None;
+        return Err(Fault::Damaged("checksum mismatch"));
     }
-    Some((decode_frames(body)?, 16 + len))
+    let records = decode_frames(body).ok_or(Fault::Damaged("undecodable records"))?;
+    Ok((records, 16 + len))
 }
 
 /// What replay of one segment found.
 struct Replayed {
     records: Vec<Record>,
-    /// Offset of the first bad group, if any.
-    bad: Option<u64>,
+    /// Offset of the first bad group, if any, and what is wrong with it.
+    bad: Option<(u64, Fault)>,
     /// A valid group follows the bad one: acknowledged data is damaged.
     valid_after_bad: bool,
 }
@@ -204,17 +239,17 @@ fn replay_segment(buf: &[u8]) -> Replayed {
     let mut off = 0usize;
     while off < buf.len() {
         match group_at(buf, off) {
-            Some((recs, len)) => {
+            Ok((recs, len)) => {
                 records.extend(recs);
                 off += len;
             }
-            None => {
+            Err(fault) => {
                 let valid_after_bad = (off + 1..buf.len().saturating_sub(GROUP_MAGIC.len() - 1))
                     .filter(|&i| &buf[i..i + GROUP_MAGIC.len()] == GROUP_MAGIC)
-                    .any(|i| group_at(buf, i).is_some());
+                    .any(|i| group_at(buf, i).is_ok());
                 return Replayed {
                     records,
-                    bad: Some(off as u64),
+                    bad: Some((off as u64, fault)),
                     valid_after_bad,
                 };
             }
@@ -232,8 +267,13 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 impl LogStore {
-    /// Opens (or creates) the log in `dir`, replaying every segment.
+    /// Opens (or creates) the log in `dir`, replaying every segment, with default options.
     pub fn open(dir: &Path) -> Result<(Self, RecoveryReport), Error> {
+        Self::open_with(dir, &LogOptions::default())
+    }
+
+    /// Opens (or creates) the log in `dir`, replaying every segment.
+    pub fn open_with(dir: &Path, opts: &LogOptions) -> Result<(Self, RecoveryReport), Error> {
         fs::create_dir_all(dir)?;
         let mut seqs: Vec<u64> = fs::read_dir(dir)?
             .filter_map(|e| e.ok())
@@ -269,7 +309,7 @@ impl LogStore {
                 report.records += 1;
                 state.apply(r);
             }
-            if let Some(off) = bad {
+            if let Some((off, fault)) = bad {
                 if valid_after_bad {
                     return Err(Error::Corrupt(format!(
                         "{}: damaged data at offset {off} followed by valid log groups: \
@@ -286,12 +326,31 @@ impl LogStore {
                     )));
                 }
                 let cut = buf.len() as u64 - off;
-                tracing::warn!(segment = %path.display(), offset = off, bytes = cut,
-                    "cut off a torn or corrupt tail of the raft log; it was never acknowledged");
+                match fault {
+                    Fault::Incomplete => {
+                        tracing::warn!(segment = %path.display(), offset = off, bytes = cut,
+                            "cut off an incomplete (torn) last write of the raft log; it was \
+                             never acknowledged");
+                        report.truncated_tail = Some((path.clone(), off, cut));
+                    }
+                    Fault::Damaged(reason) if opts.truncate_damaged => {
+                        tracing::error!(segment = %path.display(), offset = off, bytes = cut,
+                            reason, "cut off a damaged last group of the raft log as the \
+                             operator asked (truncate_damaged); writes it held may have been \
+                             acknowledged and are lost on this node");
+                        report.damaged_tail_cut = Some((path.clone(), off, cut));
+                    }
+                    Fault::Damaged(reason) => {
+                        return Err(Error::DamagedLog {
+                            path: path.clone(),
+                            offset: off,
+                            reason,
+                        });
+                    }
+                }
                 let f = OpenOptions::new().write(true).open(&path)?;
                 f.set_len(off)?;
                 f.sync_all()?;
-                report.truncated_tail = Some((path.clone(), off, cut));
             }
             segments.push(Segment {
                 seq: *seq,
@@ -629,7 +688,7 @@ mod tests {
         let r = replay_segment(&buf[..buf.len() - 1]);
         assert_eq!(
             (r.records.len(), r.bad, r.valid_after_bad),
-            (2, Some(first as u64), false)
+            (2, Some((first as u64, Fault::Incomplete)), false)
         );
         // Damage in the first group with a valid group after it: not a torn write.
         let mut damaged = buf.clone();
@@ -637,16 +696,101 @@ mod tests {
         let r = replay_segment(&damaged);
         assert_eq!(
             (r.records.len(), r.bad, r.valid_after_bad),
-            (0, Some(0), true)
+            (0, Some((0, Fault::Damaged("checksum mismatch"))), true)
         );
-        // Damage in the last group only: a torn write.
+        // Damage in the last, complete group: damage, not a torn write.
         let mut tail = buf.clone();
         let last = tail.len() - 1;
         tail[last] ^= 0x40;
         let r = replay_segment(&tail);
         assert_eq!(
             (r.records.len(), r.bad, r.valid_after_bad),
-            (2, Some(first as u64), false)
+            (
+                2,
+                Some((first as u64, Fault::Damaged("checksum mismatch"))),
+                false
+            )
         );
+        // A zero-filled tail (size extended, data never written) is incomplete.
+        let mut zeros = buf.clone();
+        zeros.extend([0u8; 40]);
+        let r = replay_segment(&zeros);
+        assert_eq!(r.bad, Some((buf.len() as u64, Fault::Incomplete)));
+    }
+
+    /// A segment file of two groups, the second holding a vote; returns its path and the
+    /// offset of the second group.
+    fn two_groups(dir: &Path) -> (PathBuf, u64, Vec<u8>) {
+        let first_vote = Vote::new(1, 1);
+        let mut buf = group(&[Record::Vote(first_vote)]);
+        let off = buf.len() as u64;
+        buf.extend(group(&[Record::Vote(Vote::new(2, 1))]));
+        std::fs::create_dir_all(dir).unwrap();
+        let path = segment_path(dir, 0);
+        std::fs::write(&path, &buf).unwrap();
+        (path, off, buf)
+    }
+
+    fn open_vote(
+        dir: &Path,
+        opts: &LogOptions,
+    ) -> Result<(Option<Vote<NodeId>>, RecoveryReport), Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (mut log, report) = LogStore::open_with(dir, opts)?;
+            Ok((log.read_vote().await.unwrap(), report))
+        })
+    }
+
+    #[test]
+    fn a_damaged_complete_last_group_is_refused_with_file_and_offset() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("log");
+        let (path, off, mut buf) = two_groups(&dir);
+        let last = buf.len() - 3;
+        buf[last] ^= 0x01;
+        std::fs::write(&path, &buf).unwrap();
+        match open_vote(&dir, &LogOptions::default()) {
+            Err(e @ Error::DamagedLog { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains(&path.display().to_string()), "{msg}");
+                assert!(msg.contains(&format!("offset {off}")), "{msg}");
+                assert!(msg.contains("truncate-damaged-log"), "{msg}");
+            }
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("a damaged complete group was accepted"),
+        }
+        // Nothing was cut: the file is as it was.
+        assert_eq!(std::fs::read(&path).unwrap(), buf);
+        // With the explicit option, it is cut and reported.
+        let opts = LogOptions {
+            truncate_damaged: true,
+        };
+        let (vote, report) = open_vote(&dir, &opts).unwrap();
+        assert_eq!(vote, Some(Vote::new(1, 1)));
+        assert_eq!(
+            report.damaged_tail_cut,
+            Some((path.clone(), off, buf.len() as u64 - off))
+        );
+        assert_eq!(report.truncated_tail, None);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), off);
+    }
+
+    #[test]
+    fn a_short_last_group_is_cut_as_a_torn_write() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("log");
+        let (path, off, buf) = two_groups(&dir);
+        std::fs::write(&path, &buf[..buf.len() - 2]).unwrap();
+        let (vote, report) = open_vote(&dir, &LogOptions::default()).unwrap();
+        assert_eq!(vote, Some(Vote::new(1, 1)));
+        assert_eq!(
+            report.truncated_tail,
+            Some((path.clone(), off, buf.len() as u64 - 2 - off))
+        );
+        assert_eq!(report.damaged_tail_cut, None);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), off);
     }
 }

@@ -29,6 +29,9 @@ pub struct StoreConfig {
     pub keep_behind_snapshot: u64,
     /// Bound of the retained event window (see [`crate::mvcc::DEFAULT_MAX_EVENTS`]).
     pub max_events: usize,
+    /// Cut a damaged (complete but failing its checksum) last log group instead of refusing
+    /// to start: the operator's explicit way out (see [`crate::LogOptions`]).
+    pub truncate_damaged_log: bool,
 }
 
 impl StoreConfig {
@@ -41,6 +44,7 @@ impl StoreConfig {
             snapshot_every: 50_000,
             keep_behind_snapshot: 5_000,
             max_events: crate::mvcc::DEFAULT_MAX_EVENTS,
+            truncate_damaged_log: false,
         }
     }
 }
@@ -411,7 +415,10 @@ impl StoreNode {
     {
         std::fs::create_dir_all(dir)?;
         let lock = lock_dir(dir)?;
-        let (log, report) = LogStore::open(&dir.join("raft-log"))?;
+        let log_opts = crate::LogOptions {
+            truncate_damaged: cfg.truncate_damaged_log,
+        };
+        let (log, report) = LogStore::open_with(&dir.join("raft-log"), &log_opts)?;
         let sm = StateMachine::open(&dir.join("state"), cfg.max_events)?;
         let shared = sm.shared();
         let config = Config {

@@ -31,6 +31,9 @@ pub struct ControlConfig {
     pub history_events: usize,
     /// Extra names or addresses for the API's serving certificate (a load balancer).
     pub tls_san: Vec<String>,
+    /// Cut a damaged last Raft log group instead of refusing to start (the node then
+    /// catches up from its peers).
+    pub truncate_damaged_log: bool,
 }
 
 /// What a data directory records about its node (`DIR/node.json`).
@@ -200,6 +203,7 @@ pub async fn start_control(cfg: &ControlConfig) -> Result<Running, UpError> {
     scfg.node_id = cfg.id;
     scfg.api_addr = cfg.api_addr.to_string();
     scfg.max_events = cfg.history_events;
+    scfg.truncate_damaged_log = cfg.truncate_damaged_log;
     let store_dir = cfg.data_dir.join("store");
     let opened = StoreNode::open_with(
         &store_dir,
@@ -210,7 +214,16 @@ pub async fn start_control(cfg: &ControlConfig) -> Result<Running, UpError> {
     )
     .await;
     let store = match opened {
-        Ok((s, _)) => s,
+        Ok((s, report)) => {
+            if let Some((seg, off, bytes)) = &report.damaged_tail_cut {
+                tracing::error!(
+                    "--truncate-damaged-log: cut {bytes} bytes of a damaged log group at \
+                     {}:{off}; this node catches up from its peers",
+                    seg.display()
+                );
+            }
+            s
+        }
         Err(e) => {
             transport.shutdown().await;
             return Err(match e {
@@ -269,6 +282,7 @@ pub async fn start_control(cfg: &ControlConfig) -> Result<Running, UpError> {
         limits: cfg.limits.clone(),
         history_events: cfg.history_events,
         tls_san: cfg.tls_san.clone(),
+        truncate_damaged_log: cfg.truncate_damaged_log,
     };
     match up::serve_on(&up_cfg, store.clone(), Some(transport.clone())).await {
         Ok(r) => Ok(r),

@@ -89,6 +89,11 @@ enum Cmd {
         tls_san: Vec<String>,
         #[command(flatten)]
         serve: ServeFlags,
+        /// Start even if the last group of the Raft log is damaged (complete but failing
+        /// its checksum), cutting it off: writes it held may have been acknowledged. Without
+        /// this, such a node refuses to start and names the file and offset.
+        #[arg(long)]
+        truncate_damaged_log: bool,
     },
     /// Run one control-plane node of a cluster. A node that ran before restarts with
     /// `--data-dir` alone: its id and addresses are recorded there.
@@ -115,6 +120,11 @@ enum Cmd {
         tls_san: Vec<String>,
         #[command(flatten)]
         serve: ServeFlags,
+        /// Start even if the last group of the Raft log is damaged (complete but failing
+        /// its checksum), cutting it off: writes it held may have been acknowledged. Without
+        /// this, such a node refuses to start and names the file and offset.
+        #[arg(long)]
+        truncate_damaged_log: bool,
     },
     /// List the members of a cluster: role, term, log position, replication lag.
     Members {
@@ -161,8 +171,14 @@ fn main() -> std::process::ExitCode {
                 history_events,
                 nodes,
                 tls_san,
+                truncate_damaged_log,
                 ..
             } if nodes > 1 => {
+                anyhow::ensure!(
+                    !truncate_damaged_log,
+                    "--truncate-damaged-log applies to one node: run that node with \
+                     `kumo control --data-dir DIR --truncate-damaged-log`"
+                );
                 let dir = data_dir.unwrap_or_else(up::default_data_dir);
                 kumo_nodes::cluster::run_local_cluster(
                     nodes,
@@ -183,6 +199,7 @@ fn main() -> std::process::ExitCode {
                 history_events,
                 tls_san,
                 serve,
+                truncate_damaged_log,
             } => {
                 let record = kumo_nodes::cluster::read_record(&data_dir)?;
                 let (id, peer_addr, api_addr) =
@@ -197,6 +214,7 @@ fn main() -> std::process::ExitCode {
                     limits: serve.limits(),
                     history_events,
                     tls_san,
+                    truncate_damaged_log,
                 };
                 kumo_nodes::cluster::run_control(cfg).await?;
                 Ok(())
@@ -212,6 +230,7 @@ fn main() -> std::process::ExitCode {
                 history_events,
                 tls_san,
                 serve,
+                truncate_damaged_log,
                 ..
             } => {
                 let cfg = up::UpConfig {
@@ -220,6 +239,7 @@ fn main() -> std::process::ExitCode {
                     limits: serve.limits(),
                     history_events,
                     tls_san,
+                    truncate_damaged_log,
                 };
                 up::run(cfg).await?;
                 Ok(())

@@ -55,6 +55,8 @@ pub struct UpConfig {
     pub history_events: usize,
     /// Extra names or addresses the API's serving certificate covers (a load balancer).
     pub tls_san: Vec<String>,
+    /// Cut a damaged last Raft log group instead of refusing to start.
+    pub truncate_damaged_log: bool,
 }
 
 /// The default data directory: `$KUMO_HOME`, else `$XDG_DATA_HOME/kumo`, else `~/.local/share/kumo`.
@@ -99,6 +101,7 @@ pub async fn start(cfg: &UpConfig) -> Result<Running, UpError> {
     let store_dir = cfg.data_dir.join("store");
     let mut store_cfg = StoreConfig::single(cfg.api_addr.to_string());
     store_cfg.max_events = cfg.history_events;
+    store_cfg.truncate_damaged_log = cfg.truncate_damaged_log;
     let (store, report) = match StoreNode::open(&store_dir, store_cfg).await {
         Ok(x) => x,
         Err(kumo_raft_store::Error::Locked(_)) => {
@@ -116,6 +119,13 @@ pub async fn start(cfg: &UpConfig) -> Result<Running, UpError> {
     if let Some((seg, off, bytes)) = &report.truncated_tail {
         tracing::warn!(
             "recovered the store: cut {bytes} bytes of an unfinished write at {}:{off}",
+            seg.display()
+        );
+    }
+    if let Some((seg, off, bytes)) = &report.damaged_tail_cut {
+        tracing::error!(
+            "--truncate-damaged-log: cut {bytes} bytes of a damaged log group at {}:{off}; \
+             writes it held may have been acknowledged and are lost",
             seg.display()
         );
     }
