@@ -19,7 +19,7 @@ pub mod state_machine;
 
 use std::io::Cursor;
 
-pub use log::{LogOptions, LogStore, RecoveryReport};
+pub use log::{LogOptions, LogStats, LogStore, RecoveryReport};
 pub use mvcc::{
     Command, Compacted, Event, EventKind, KeyValue, Mvcc, Outcome, Page, Precondition, Revision,
 };

@@ -9,6 +9,16 @@
 //! with no valid group after it — is a torn write: it is cut off and reported. A bad group
 //! followed by a valid one is damage to acknowledged data: a fatal [`Error::Corrupt`], as is
 //! a bad group in any segment but the last.
+//!
+//! Memory: the log keeps an index of every entry it holds (log id, where its record is on
+//! disk, its size: [`INDEX_BYTES_PER_ENTRY`] bytes or so each) and a cache of the most recent
+//! entries bounded in bytes ([`LogOptions::cache_bytes`], plus entries appended but not yet
+//! written). Older entries — for a follower that lags, or re-applied after a restart — are
+//! read back from their segment. Replay holds one segment at a time.
+//!
+//! Disk: segments whose entries are all purged are deleted, so the log on disk is the
+//! entries after the purge point plus at most one segment ([`SEGMENT_BYTES`] plus one
+//! group).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -20,7 +30,7 @@ use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{
-    Entry, ErrorSubject, ErrorVerb, LogId, OptionalSend, RaftLogId, RaftLogReader, StorageError,
+    Entry, EntryPayload, ErrorSubject, ErrorVerb, LogId, OptionalSend, RaftLogReader, StorageError,
     StorageIOError, Vote,
 };
 use parking_lot::Mutex;
@@ -28,8 +38,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, NodeId, TypeConfig};
 
-/// A segment is closed and a new one started past this size.
-const SEGMENT_BYTES: u64 = 64 << 20;
+/// A segment is closed and a new one started past this size (a segment can exceed it by one
+/// group). Purged segments are deleted whole, so this is the disk the log keeps beyond its
+/// live entries.
+pub const SEGMENT_BYTES: u64 = 16 << 20;
+/// Default bound of the cache of recent entries kept in RAM.
+pub const DEFAULT_LOG_CACHE_BYTES: u64 = 64 << 20;
+/// Rough RAM of one entry in the index (kept for every entry the log holds).
+pub const INDEX_BYTES_PER_ENTRY: u64 = 96;
+/// `limited_get_log_entries` (what replication sends in one AppendEntries) returns at most
+/// this many bytes of entries (and at least one entry).
+const MAX_READ_BYTES: u64 = 16 << 20;
 /// Largest record; a longer one is refused when written (never acknowledged) and treated as
 /// corruption on replay. The batcher keeps entries far below it.
 const MAX_FRAME: u32 = 48 << 20;
@@ -67,37 +86,171 @@ pub struct RecoveryReport {
 }
 
 /// How the log is opened.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LogOptions {
     /// Cut a complete last group that fails its checksum (damage, not a torn write) instead
     /// of refusing to start. The operator's explicit way out: what it held is lost on this
     /// node (a cluster node catches up from its peers).
     pub truncate_damaged: bool,
+    /// Bound of the cache of recent entries in RAM (entries appended but not yet written
+    /// are kept beyond it until written).
+    pub cache_bytes: u64,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        Self {
+            truncate_damaged: false,
+            cache_bytes: DEFAULT_LOG_CACHE_BYTES,
+        }
+    }
+}
+
+/// What the log holds now, for bounds checks and the snapshot policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogStats {
+    /// Entries in the log (after the purge point).
+    pub entries: u64,
+    /// Bytes of all those entries (as counted by [`entry_bytes`]).
+    pub entry_bytes: u64,
+    /// Entries held in RAM by the cache, and their bytes.
+    pub cached_entries: u64,
+    pub cached_bytes: u64,
+    /// The cache's bound.
+    pub cache_limit: u64,
+}
+
+/// Where an entry's record is: the frame at `offset` of segment `seq`, payload `len` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Loc {
+    seq: u64,
+    offset: u64,
+    len: u32,
+}
+
+/// One entry of the index.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    log_id: LogId<NodeId>,
+    /// Set once the record is written (None while it waits in the writer's queue).
+    loc: Option<Loc>,
+    bytes: u64,
+    /// Running total of `bytes` up to and including this entry (consistent across the
+    /// contiguous entries of the index), so the bytes of a range cost two look-ups.
+    end: u64,
+}
+
+/// Bytes an entry counts for in the cache and the snapshot policy: its keys and values plus
+/// a fixed overhead.
+pub fn entry_bytes(e: &Entry<TypeConfig>) -> u64 {
+    const OVERHEAD: u64 = 64;
+    OVERHEAD
+        + match &e.payload {
+            EntryPayload::Blank => 0,
+            EntryPayload::Normal(cmd) => cmd.approx_bytes() as u64,
+            EntryPayload::Membership(_) => 512,
+        }
 }
 
 #[derive(Debug, Default)]
 struct LogState2 {
-    entries: BTreeMap<u64, Entry<TypeConfig>>,
+    /// Every entry the log holds: where it is and how big.
+    index: BTreeMap<u64, Slot>,
+    /// Sum of `bytes` over `index`.
+    index_bytes: u64,
+    /// The most recent entries, bounded by `cache_limit` bytes (plus unwritten entries).
+    cache: BTreeMap<u64, Entry<TypeConfig>>,
+    cache_bytes: u64,
+    cache_limit: u64,
     last_purged: Option<LogId<NodeId>>,
     vote: Option<Vote<NodeId>>,
     committed: Option<LogId<NodeId>>,
 }
 
 impl LogState2 {
-    fn apply(&mut self, rec: Record) {
+    /// Applies a record; an entry's location is `loc` if it is known (on replay).
+    fn apply(&mut self, rec: Record, loc: Option<Loc>) {
         match rec {
             Record::Entry(e) => {
-                self.entries.insert(e.log_id.index, e);
+                let i = e.log_id.index;
+                let bytes = entry_bytes(&e);
+                let before = self.index.range(..i).next_back().map_or(0, |(_, s)| s.end);
+                let slot = Slot {
+                    log_id: e.log_id,
+                    loc,
+                    bytes,
+                    end: before + bytes,
+                };
+                if let Some(old) = self.index.insert(i, slot) {
+                    self.index_bytes -= old.bytes;
+                }
+                self.index_bytes += bytes;
+                if let Some(old) = self.cache.insert(i, e) {
+                    self.cache_bytes -= entry_bytes(&old);
+                }
+                self.cache_bytes += bytes;
+                self.evict();
             }
-            Record::Truncate(since) => {
-                self.entries.split_off(&since);
-            }
+            Record::Truncate(since) => self.remove(since..),
             Record::Purge(id) => {
-                self.entries = self.entries.split_off(&(id.index + 1));
+                self.remove(..=id.index);
                 self.last_purged = Some(id);
             }
             Record::Vote(v) => self.vote = Some(v),
             Record::Committed(c) => self.committed = c,
+        }
+    }
+
+    fn remove(&mut self, range: impl RangeBounds<u64> + Clone) {
+        let gone: Vec<u64> = self.index.range(range.clone()).map(|(i, _)| *i).collect();
+        for i in gone {
+            if let Some(s) = self.index.remove(&i) {
+                self.index_bytes -= s.bytes;
+            }
+        }
+        let gone: Vec<u64> = self.cache.range(range).map(|(i, _)| *i).collect();
+        for i in gone {
+            if let Some(e) = self.cache.remove(&i) {
+                self.cache_bytes -= entry_bytes(&e);
+            }
+        }
+    }
+
+    /// Records where written entries are (those still in the index as written).
+    fn place(&mut self, placed: &[(LogId<NodeId>, Loc)]) {
+        for (id, loc) in placed {
+            if let Some(slot) = self.index.get_mut(&id.index)
+                && slot.log_id == *id
+            {
+                slot.loc = Some(*loc);
+            }
+        }
+        self.evict();
+    }
+
+    /// Drops the oldest cached entries past the bound; an entry not yet written stays (it
+    /// cannot be read back yet), and so do the ones after it.
+    fn evict(&mut self) {
+        while self.cache_bytes > self.cache_limit {
+            let Some((&i, _)) = self.cache.first_key_value() else {
+                break;
+            };
+            if self.index.get(&i).is_some_and(|s| s.loc.is_none()) {
+                break;
+            }
+            if let Some(e) = self.cache.remove(&i) {
+                self.cache_bytes -= entry_bytes(&e);
+            }
+        }
+    }
+
+    fn stats(&self) -> LogStats {
+        LogStats {
+            entries: self.index.len() as u64,
+            entry_bytes: self.index_bytes,
+            cached_entries: self.cache.len() as u64,
+            cached_bytes: self.cache_bytes,
+            cache_limit: self.cache_limit,
         }
     }
 }
@@ -116,6 +269,7 @@ enum Done {
 pub struct LogStore {
     state: Arc<Mutex<LogState2>>,
     writer: tokio::sync::mpsc::Sender<WriterMsg>,
+    dir: PathBuf,
 }
 
 fn io_err(
@@ -162,8 +316,11 @@ fn encode_group(body: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(body);
 }
 
+/// A decoded record, with the offset of its frame and the length of its payload.
+type Framed = (Record, usize, u32);
+
 /// Decodes the record frames of a group body; `None` if any is damaged.
-fn decode_frames(buf: &[u8]) -> Option<Vec<Record>> {
+fn decode_frames(buf: &[u8]) -> Option<Vec<Framed>> {
     let mut out = Vec::new();
     let mut off = 0usize;
     while off < buf.len() {
@@ -179,7 +336,7 @@ fn decode_frames(buf: &[u8]) -> Option<Vec<Record>> {
         if crc32c::crc32c(payload) != crc {
             return None;
         }
-        out.push(postcard::from_bytes::<Record>(payload).ok()?);
+        out.push((postcard::from_bytes::<Record>(payload).ok()?, off, len));
         off += 8 + len as usize;
     }
     Some(out)
@@ -199,7 +356,8 @@ enum Fault {
 }
 
 /// The group at `off`: its records and its total length, or why it cannot be read.
-fn group_at(buf: &[u8], off: usize) -> Result<(Vec<Record>, usize), Fault> {
+/// Frame offsets are from the start of `buf`.
+fn group_at(buf: &[u8], off: usize) -> Result<(Vec<Framed>, usize), Fault> {
     let rest = buf.get(off..).unwrap_or_default();
     let Some(head) = rest.get(..16) else {
         return Err(Fault::Incomplete);
@@ -221,13 +379,16 @@ fn group_at(buf: &[u8], off: usize) -> Result<(Vec<Record>, usize), Fault> {
     if crc32c::crc32c(body) != crc {
         return Err(Fault::Damaged("checksum mismatch"));
     }
-    let records = decode_frames(body).ok_or(Fault::Damaged("undecodable records"))?;
+    let mut records = decode_frames(body).ok_or(Fault::Damaged("undecodable records"))?;
+    for r in &mut records {
+        r.1 += off + 16;
+    }
     Ok((records, 16 + len))
 }
 
 /// What replay of one segment found.
 struct Replayed {
-    records: Vec<Record>,
+    records: Vec<Framed>,
     /// Offset of the first bad group, if any, and what is wrong with it.
     bad: Option<(u64, Fault)>,
     /// A valid group follows the bad one: acknowledged data is damaged.
@@ -262,6 +423,29 @@ fn replay_segment(buf: &[u8]) -> Replayed {
     }
 }
 
+/// Reads back one entry's record from its segment and checks it.
+fn read_entry(f: &File, loc: &Loc, id: LogId<NodeId>) -> io::Result<Entry<TypeConfig>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 8 + loc.len as usize];
+    f.read_exact_at(&mut buf, loc.offset)?;
+    let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    let crc = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
+    let bad = |what: &str| {
+        io::Error::other(format!(
+            "log entry {id} in segment {} at offset {}: {what}",
+            loc.seq, loc.offset
+        ))
+    };
+    if len != loc.len || crc32c::crc32c(&buf[8..]) != crc {
+        return Err(bad("checksum mismatch"));
+    }
+    match postcard::from_bytes::<Record>(&buf[8..]) {
+        Ok(Record::Entry(e)) if e.log_id == id => Ok(e),
+        Ok(_) => Err(bad("not the expected entry")),
+        Err(e) => Err(bad(&e.to_string())),
+    }
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -286,7 +470,10 @@ impl LogStore {
             })
             .collect();
         seqs.sort_unstable();
-        let mut state = LogState2::default();
+        let mut state = LogState2 {
+            cache_limit: opts.cache_bytes,
+            ..Default::default()
+        };
         let mut report = RecoveryReport {
             segments: seqs.len(),
             ..Default::default()
@@ -301,14 +488,25 @@ impl LogStore {
                 bad,
                 valid_after_bad,
             } = replay_segment(&buf);
+            let file_len = buf.len() as u64;
             let mut max_index = None;
-            for r in records {
-                if let Record::Entry(e) = &r {
-                    max_index = max_index.max(Some(e.log_id.index));
-                }
+            for (r, offset, len) in records {
+                let loc = match &r {
+                    Record::Entry(e) => {
+                        max_index = max_index.max(Some(e.log_id.index));
+                        Some(Loc {
+                            seq: *seq,
+                            offset: offset as u64,
+                            len,
+                        })
+                    }
+                    _ => None,
+                };
                 report.records += 1;
-                state.apply(r);
+                state.apply(r, loc);
             }
+            // Only the cached entries stay in RAM: one segment is held at a time.
+            drop(buf);
             if let Some((off, fault)) = bad {
                 if valid_after_bad {
                     return Err(Error::Corrupt(format!(
@@ -325,7 +523,7 @@ impl LogStore {
                         path.display()
                     )));
                 }
-                let cut = buf.len() as u64 - off;
+                let cut = file_len - off;
                 match fault {
                     Fault::Incomplete => {
                         tracing::warn!(segment = %path.display(), offset = off, bytes = cut,
@@ -358,17 +556,120 @@ impl LogStore {
             });
         }
         let (tx, rx) = tokio::sync::mpsc::channel(WRITER_QUEUE);
-        let mut writer = Writer::open(dir.to_path_buf(), segments, &state)?;
+        let state = Arc::new(Mutex::new(state));
+        let mut writer = Writer::open(dir.to_path_buf(), segments, state.clone())?;
         std::thread::Builder::new()
             .name("raft-log-writer".into())
             .spawn(move || writer.run(rx))?;
         Ok((
             Self {
-                state: Arc::new(Mutex::new(state)),
+                state,
                 writer: tx,
+                dir: dir.to_path_buf(),
             },
             report,
         ))
+    }
+
+    /// What the log holds now.
+    pub fn stats(&self) -> LogStats {
+        self.state.lock().stats()
+    }
+
+    /// Bytes of the entries after `after` (all of them for `None`), as [`entry_bytes`]
+    /// counts them.
+    pub fn bytes_after(&self, after: Option<u64>) -> u64 {
+        let st = self.state.lock();
+        let Some((_, last)) = st.index.last_key_value() else {
+            return 0;
+        };
+        match after.and_then(|a| st.index.range(..=a).next_back()) {
+            Some((_, s)) => last.end.saturating_sub(s.end),
+            None => st.index_bytes,
+        }
+    }
+
+    /// The highest index up to which the log can be purged so that at most `keep_bytes` of
+    /// entries up to and including `upto` remain; `None` if nothing needs to go.
+    pub fn purge_point(&self, upto: u64, keep_bytes: u64) -> Option<u64> {
+        let st = self.state.lock();
+        let mut kept = 0u64;
+        for (i, slot) in st.index.range(..=upto).rev() {
+            kept += slot.bytes;
+            if kept > keep_bytes {
+                return Some(*i);
+            }
+        }
+        None
+    }
+
+    /// The entries of `range`: from the cache, else read back from their segments.
+    async fn read_entries(
+        &self,
+        range: impl RangeBounds<u64>,
+        max_bytes: Option<u64>,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
+        enum Plan {
+            Cached(Entry<TypeConfig>),
+            Disk(LogId<NodeId>, Loc),
+        }
+        let mut plan = Vec::new();
+        {
+            let st = self.state.lock();
+            let mut bytes = 0u64;
+            for (i, slot) in st.index.range(range) {
+                if max_bytes.is_some_and(|m| bytes >= m) && !plan.is_empty() {
+                    break;
+                }
+                bytes += slot.bytes;
+                match (st.cache.get(i), slot.loc) {
+                    (Some(e), _) => plan.push(Plan::Cached(e.clone())),
+                    (None, Some(loc)) => plan.push(Plan::Disk(slot.log_id, loc)),
+                    (None, None) => {
+                        return Err(io_err(
+                            ErrorSubject::Log(slot.log_id),
+                            ErrorVerb::Read,
+                            io::Error::other("entry neither cached nor written"),
+                        ));
+                    }
+                }
+            }
+        }
+        if plan.iter().all(|p| matches!(p, Plan::Cached(_))) {
+            return Ok(plan
+                .into_iter()
+                .filter_map(|p| match p {
+                    Plan::Cached(e) => Some(e),
+                    Plan::Disk(..) => None,
+                })
+                .collect());
+        }
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::with_capacity(plan.len());
+            let mut open: Option<(u64, File)> = None;
+            for p in plan {
+                match p {
+                    Plan::Cached(e) => out.push(e),
+                    Plan::Disk(id, loc) => {
+                        if open.as_ref().is_none_or(|(seq, _)| *seq != loc.seq) {
+                            let f = File::open(segment_path(&dir, loc.seq))
+                                .map_err(|e| io_err(ErrorSubject::Log(id), ErrorVerb::Read, e))?;
+                            open = Some((loc.seq, f));
+                        }
+                        let Some((_, f)) = &open else {
+                            unreachable!("opened above")
+                        };
+                        let e = read_entry(f, &loc, id)
+                            .map_err(|e| io_err(ErrorSubject::Log(id), ErrorVerb::Read, e))?;
+                        out.push(e);
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| io_err(ErrorSubject::Logs, ErrorVerb::Read, e))?
     }
 
     async fn send(
@@ -401,6 +702,8 @@ struct Segment {
 
 struct Writer {
     dir: PathBuf,
+    /// Told where each written entry is, and evicts the cache past its bound.
+    state: Arc<Mutex<LogState2>>,
     segments: Vec<Segment>,
     file: BufWriter<File>,
     size: u64,
@@ -412,7 +715,15 @@ struct Writer {
 }
 
 impl Writer {
-    fn open(dir: PathBuf, mut segments: Vec<Segment>, state: &LogState2) -> io::Result<Self> {
+    fn open(
+        dir: PathBuf,
+        mut segments: Vec<Segment>,
+        shared: Arc<Mutex<LogState2>>,
+    ) -> io::Result<Self> {
+        let (vote, purged, committed) = {
+            let st = shared.lock();
+            (st.vote, st.last_purged, st.committed)
+        };
         let seq = segments.last().map_or(0, |s| s.seq);
         if segments.is_empty() {
             segments.push(Segment {
@@ -426,12 +737,13 @@ impl Writer {
         sync_dir(&dir)?;
         Ok(Self {
             dir,
+            state: shared,
             segments,
             file: BufWriter::with_capacity(1 << 20, f),
             size,
-            vote: state.vote,
-            purged: state.last_purged,
-            committed: state.committed,
+            vote,
+            purged,
+            committed,
             failed: None,
         })
     }
@@ -480,18 +792,24 @@ impl Writer {
     fn try_write_group(&mut self, group: &[WriterMsg]) -> io::Result<()> {
         let mut buf = Vec::new();
         let mut purge_upto = None;
+        // Entries of `buf` (frame offset, payload length), then where they were written.
+        let mut pending: Vec<(usize, u32, LogId<NodeId>)> = Vec::new();
+        let mut placed: Vec<(LogId<NodeId>, Loc)> = Vec::new();
         for WriterMsg::Records(records, _) in group {
             for r in records {
-                let before = buf.len();
+                let mut before = buf.len();
                 encode_frame(r, &mut buf)?;
                 if buf.len() > MAX_GROUP_BYTES && before > 0 {
                     // Close the group before this record: write and fsync it, then go on.
                     let rest = buf.split_off(before);
-                    self.write_synced(&buf)?;
+                    self.write_placed(&buf, &mut pending, &mut placed)?;
                     buf = rest;
+                    before = 0;
                 }
                 match r {
                     Record::Entry(e) => {
+                        let len = (buf.len() - before - 8) as u32;
+                        pending.push((before, len, e.log_id));
                         if let Some(seg) = self.segments.last_mut() {
                             seg.max_index = seg.max_index.max(Some(e.log_id.index));
                         }
@@ -507,7 +825,10 @@ impl Writer {
             }
         }
         if !buf.is_empty() {
-            self.write_synced(&buf)?;
+            self.write_placed(&buf, &mut pending, &mut placed)?;
+        }
+        if !placed.is_empty() {
+            self.state.lock().place(&placed);
         }
         if self.size >= SEGMENT_BYTES {
             self.rotate()?;
@@ -515,6 +836,30 @@ impl Writer {
         if let Some(upto) = purge_upto {
             self.delete_purged(upto)?;
         }
+        Ok(())
+    }
+
+    /// Writes record frames as one group and fsyncs it, moving the `pending` entries of the
+    /// group to `placed` with their location.
+    fn write_placed(
+        &mut self,
+        frames: &[u8],
+        pending: &mut Vec<(usize, u32, LogId<NodeId>)>,
+        placed: &mut Vec<(LogId<NodeId>, Loc)>,
+    ) -> io::Result<()> {
+        let base = self.size + 16;
+        let seq = self.segments.last().map_or(0, |s| s.seq);
+        self.write_synced(frames)?;
+        placed.extend(pending.drain(..).map(|(off, len, id)| {
+            (
+                id,
+                Loc {
+                    seq,
+                    offset: base + off as u64,
+                    len,
+                },
+            )
+        }));
         Ok(())
     }
 
@@ -585,8 +930,16 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
-        let st = self.state.lock();
-        Ok(st.entries.range(range).map(|(_, e)| e.clone()).collect())
+        self.read_entries(range, None).await
+    }
+
+    /// At most [`MAX_READ_BYTES`] of entries (at least one): one AppendEntries payload.
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
+        self.read_entries(start..end, Some(MAX_READ_BYTES)).await
     }
 }
 
@@ -596,10 +949,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<NodeId>> {
         let st = self.state.lock();
         let last = st
-            .entries
+            .index
             .values()
             .next_back()
-            .map(|e| *e.get_log_id())
+            .map(|s| s.log_id)
             .or(st.last_purged);
         Ok(LogState {
             last_purged_log_id: st.last_purged,
@@ -645,7 +998,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         {
             let mut st = self.state.lock();
             for e in entries {
-                st.entries.insert(e.log_id.index, e.clone());
+                st.apply(Record::Entry(e.clone()), None);
                 records.push(Record::Entry(e));
             }
         }
@@ -653,12 +1006,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
-        self.state.lock().apply(Record::Truncate(log_id.index));
+        self.state
+            .lock()
+            .apply(Record::Truncate(log_id.index), None);
         self.send(vec![Record::Truncate(log_id.index)], None).await
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
-        self.state.lock().apply(Record::Purge(log_id));
+        self.state.lock().apply(Record::Purge(log_id), None);
         self.send(vec![Record::Purge(log_id)], None).await
     }
 }
@@ -767,6 +1122,7 @@ mod tests {
         // With the explicit option, it is cut and reported.
         let opts = LogOptions {
             truncate_damaged: true,
+            ..Default::default()
         };
         let (vote, report) = open_vote(&dir, &opts).unwrap();
         assert_eq!(vote, Some(Vote::new(1, 1)));

@@ -62,6 +62,19 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Bytes of keys and values the command carries (what sizes a log entry).
+    pub fn approx_bytes(&self) -> usize {
+        match self {
+            Command::Put { key, value, .. } => key.len() + value.len(),
+            Command::Delete { key, .. } => key.len(),
+            Command::Compact { .. } => 8,
+            Command::Batch(cmds) => cmds.iter().map(Command::approx_bytes).sum(),
+            Command::Guarded { guard_key, cmd, .. } => guard_key.len() + cmd.approx_bytes(),
+        }
+    }
+}
+
 /// The result of applying one command: the `R` of the Raft log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {

@@ -25,8 +25,18 @@ pub struct StoreConfig {
     pub api_addr: String,
     /// A snapshot is built after this many applied entries; the log is purged behind it.
     pub snapshot_every: u64,
+    /// A snapshot is also built once the log after the last one holds this many bytes of
+    /// entries, or the live data's bytes if more (so building snapshots costs at most about
+    /// one write of the live data per write of as much log): the log is bounded by
+    /// `max(snapshot_log_bytes, live data)` plus what is written while a snapshot builds.
+    pub snapshot_log_bytes: u64,
     /// Entries kept in the log behind a snapshot, for followers slightly behind.
     pub keep_behind_snapshot: u64,
+    /// …and at most this many bytes of them.
+    pub keep_behind_bytes: u64,
+    /// Bound of the log's cache of recent entries in RAM; older entries are read back from
+    /// disk (see [`crate::LogOptions::cache_bytes`]).
+    pub log_cache_bytes: u64,
     /// Bound of the retained event window (see [`crate::mvcc::DEFAULT_MAX_EVENTS`]).
     pub max_events: usize,
     /// Cut a damaged (complete but failing its checksum) last log group instead of refusing
@@ -42,12 +52,26 @@ impl StoreConfig {
             api_addr: peer_addr.clone(),
             peer_addr,
             snapshot_every: 50_000,
+            snapshot_log_bytes: DEFAULT_SNAPSHOT_LOG_BYTES,
             keep_behind_snapshot: 5_000,
+            keep_behind_bytes: DEFAULT_KEEP_BEHIND_BYTES,
+            log_cache_bytes: crate::log::DEFAULT_LOG_CACHE_BYTES,
             max_events: crate::mvcc::DEFAULT_MAX_EVENTS,
             truncate_damaged_log: false,
         }
     }
 }
+
+/// Default of [`StoreConfig::snapshot_log_bytes`].
+pub const DEFAULT_SNAPSHOT_LOG_BYTES: u64 = 64 << 20;
+/// Default of [`StoreConfig::keep_behind_bytes`].
+pub const DEFAULT_KEEP_BEHIND_BYTES: u64 = 16 << 20;
+/// How often the byte-based snapshot and purge policy looks at the log when nothing is
+/// applied (it also looks after every applied batch).
+const LOG_POLICY_EVERY: Duration = Duration::from_millis(200);
+/// A snapshot asked for by the byte policy is not asked for again before this, unless it
+/// was built.
+const SNAPSHOT_RETRY: Duration = Duration::from_secs(30);
 
 /// Commands waiting for the batcher. Past this bound, `propose` waits for room
 /// (back-pressure on the API).
@@ -58,16 +82,6 @@ const MAX_BATCH: usize = 1_024;
 /// goes alone). Keeps every entry far below the log's record limit and the transport's
 /// frame limit.
 const MAX_BATCH_BYTES: usize = 8 << 20;
-
-fn command_bytes(cmd: &Command) -> usize {
-    match cmd {
-        Command::Put { key, value, .. } => key.len() + value.len(),
-        Command::Delete { key, .. } => key.len(),
-        Command::Compact { .. } => 8,
-        Command::Batch(cmds) => cmds.iter().map(command_bytes).sum(),
-        Command::Guarded { guard_key, cmd, .. } => guard_key.len() + command_bytes(cmd),
-    }
-}
 
 type Reply = tokio::sync::oneshot::Sender<Result<Outcome>>;
 
@@ -217,6 +231,7 @@ async fn await_other_leader(raft: &Raft<TypeConfig>, tried: Option<NodeId>, pati
 #[derive(Clone)]
 pub struct StoreNode {
     pub raft: Raft<TypeConfig>,
+    log: LogStore,
     shared: Arc<Shared>,
     node_id: NodeId,
     proposals: tokio::sync::mpsc::Sender<(Command, Reply)>,
@@ -248,7 +263,7 @@ async fn run_batcher(
         let mut entries: Vec<Vec<(Command, Reply)>> = Vec::new();
         let mut size = 0;
         for item in received.drain(..) {
-            let n = command_bytes(&item.0);
+            let n = item.0.approx_bytes();
             match entries.last_mut() {
                 Some(last) if size + n <= MAX_BATCH_BYTES => {
                     size += n;
@@ -300,6 +315,70 @@ async fn propose_batch(
                     let _ = reply.send(Err(e.for_another_waiter()));
                 }
             }
+        }
+    }
+}
+
+/// Snapshots and purges by bytes of log, next to openraft's policy by entries (which alone
+/// let a log of large entries grow to `snapshot_every` of them): asks for a snapshot once the
+/// log after the last one holds `max(snapshot_log_bytes, live data)` bytes, and purges the
+/// log behind a snapshot down to `keep_behind_bytes`. Ends with the node (its proposal
+/// queue) or Raft.
+async fn run_log_policy(
+    raft: Raft<TypeConfig>,
+    log: LogStore,
+    shared: Arc<Shared>,
+    cfg: StoreConfig,
+    alive: tokio::sync::mpsc::WeakSender<(Command, Reply)>,
+) {
+    let mut tick = tokio::time::interval(LOG_POLICY_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // Woken by every applied batch (so a fast writer cannot outrun it), and by the tick.
+    let mut applied_rx = shared.subscribe();
+    let mut asked: Option<(u64, tokio::time::Instant)> = None;
+    let mut purge_asked = 0u64;
+    let mut purge_checked = None;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            r = applied_rx.changed() => {
+                if r.is_err() {
+                    return;
+                }
+            }
+        }
+        if alive.strong_count() == 0 {
+            return;
+        }
+        let m = raft.metrics().borrow().clone();
+        if m.running_state.is_err() {
+            return;
+        }
+        let snap = m.snapshot.map(|s| s.index);
+        let applied = m.last_applied.map_or(0, |l| l.index);
+        let done = |i: u64| snap.is_some_and(|s| s >= i);
+        let waiting = asked.is_some_and(|(i, at)| !done(i) && at.elapsed() < SNAPSHOT_RETRY);
+        if !waiting && snap.is_none_or(|s| s < applied) {
+            let threshold = cfg.snapshot_log_bytes.max(shared.read(|m| m.value_bytes()));
+            if log.bytes_after(snap) >= threshold {
+                tracing::info!(applied, threshold, "log bytes past the snapshot threshold");
+                if raft.trigger().snapshot().await.is_err() {
+                    return;
+                }
+                asked = Some((applied, tokio::time::Instant::now()));
+            }
+        }
+        // The purge point moves only with the snapshot.
+        if let Some(s) = snap
+            && purge_checked.replace(s) != Some(s)
+            && let Some(p) = log.purge_point(s, cfg.keep_behind_bytes)
+            && p > purge_asked
+            && m.purged.is_none_or(|x| x.index < p)
+        {
+            if raft.trigger().purge_log(p).await.is_err() {
+                return;
+            }
+            purge_asked = p;
         }
     }
 }
@@ -417,6 +496,7 @@ impl StoreNode {
         let lock = lock_dir(dir)?;
         let log_opts = crate::LogOptions {
             truncate_damaged: cfg.truncate_damaged_log,
+            cache_bytes: cfg.log_cache_bytes,
         };
         let (log, report) = LogStore::open_with(&dir.join("raft-log"), &log_opts)?;
         let sm = StateMachine::open(&dir.join("state"), cfg.max_events)?;
@@ -432,7 +512,7 @@ impl StoreNode {
             ..Default::default()
         };
         let config = Arc::new(config.validate().map_err(|e| Error::Raft(e.to_string()))?);
-        let raft = Raft::new(cfg.node_id, config, network, log, sm)
+        let raft = Raft::new(cfg.node_id, config, network, log.clone(), sm)
             .await
             .map_err(|e| Error::Raft(e.to_string()))?;
         let initialized = raft
@@ -453,7 +533,15 @@ impl StoreNode {
         }
         let (proposals, rx) = tokio::sync::mpsc::channel(PROPOSAL_QUEUE);
         tokio::spawn(run_batcher(raft.clone(), peers.clone(), rx));
+        tokio::spawn(run_log_policy(
+            raft.clone(),
+            log.clone(),
+            shared.clone(),
+            cfg.clone(),
+            proposals.downgrade(),
+        ));
         let node = Self {
+            log,
             raft,
             shared,
             node_id: cfg.node_id,
@@ -506,6 +594,16 @@ impl StoreNode {
             .await
             .map(|_| ())
             .map_err(|e| Error::Raft(e.to_string()))
+    }
+
+    /// What the Raft log holds now (entries, bytes, cache).
+    pub fn log_stats(&self) -> crate::LogStats {
+        self.log.stats()
+    }
+
+    /// A reader of the Raft log (for tools and tests).
+    pub fn log_reader(&self) -> LogStore {
+        self.log.clone()
     }
 
     pub fn node_id(&self) -> NodeId {
