@@ -11,6 +11,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod cluster;
+pub mod disk;
 pub mod log;
 pub mod mvcc;
 pub mod network;
@@ -19,6 +20,7 @@ pub mod state_machine;
 
 use std::io::Cursor;
 
+pub use disk::{Disk, SimDisk, StdDisk};
 pub use log::{LogOptions, LogStats, LogStore, RecoveryReport};
 pub use mvcc::{
     Command, Compacted, Event, EventKind, KeyValue, Mvcc, Outcome, Page, Precondition, Revision,

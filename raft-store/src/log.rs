@@ -22,8 +22,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io;
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,6 +35,7 @@ use openraft::{
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use crate::disk::{Disk, DiskFile, StdDisk};
 use crate::{Error, NodeId, TypeConfig};
 
 /// A segment is closed and a new one started past this size (a segment can exceed it by one
@@ -55,6 +55,9 @@ const MAX_FRAME: u32 = 48 << 20;
 /// A group (one write + fsync) is closed past this size; a larger write is split into
 /// several groups, each fsynced before the next is written.
 const MAX_GROUP_BYTES: usize = 56 << 20;
+/// How long a purge waits for a durable snapshot to cover it (then the log fails, and a
+/// restart finds log and snapshot as they were).
+const PURGE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Marks the start of every group, so replay can tell whether valid data follows damage.
 const GROUP_MAGIC: &[u8; 8] = b"KUMOWAL1";
 /// Bound of the writer queue: `append` waits (back-pressure on Raft) when it is full.
@@ -95,6 +98,13 @@ pub struct LogOptions {
     /// Bound of the cache of recent entries in RAM (entries appended but not yet written
     /// are kept beyond it until written).
     pub cache_bytes: u64,
+    /// Where the segments are written ([`StdDisk`], or a simulated disk in tests).
+    pub disk: Arc<dyn Disk>,
+    /// The last log id of the durable snapshot (from the state machine). With it, a purge
+    /// is made durable only once a durable snapshot covers it: openraft 0.9 purges the log
+    /// as soon as it hands a received snapshot to the state machine, before that snapshot
+    /// is on disk, and a crash in between would leave neither.
+    pub durable_snapshot: Option<tokio::sync::watch::Receiver<Option<LogId<NodeId>>>>,
 }
 
 impl Default for LogOptions {
@@ -102,6 +112,8 @@ impl Default for LogOptions {
         Self {
             truncate_damaged: false,
             cache_bytes: DEFAULT_LOG_CACHE_BYTES,
+            disk: Arc::new(StdDisk),
+            durable_snapshot: None,
         }
     }
 }
@@ -260,7 +272,11 @@ enum WriterMsg {
 }
 
 enum Done {
-    Flushed(LogFlushed<TypeConfig>),
+    /// Tells openraft, then the waiting `append`.
+    FlushedThenNotify(
+        LogFlushed<TypeConfig>,
+        tokio::sync::oneshot::Sender<io::Result<()>>,
+    ),
     Notify(tokio::sync::oneshot::Sender<io::Result<()>>),
 }
 
@@ -270,6 +286,8 @@ pub struct LogStore {
     state: Arc<Mutex<LogState2>>,
     writer: tokio::sync::mpsc::Sender<WriterMsg>,
     dir: PathBuf,
+    disk: Arc<dyn Disk>,
+    durable_snapshot: Option<tokio::sync::watch::Receiver<Option<LogId<NodeId>>>>,
 }
 
 fn io_err(
@@ -424,10 +442,14 @@ fn replay_segment(buf: &[u8]) -> Replayed {
 }
 
 /// Reads back one entry's record from its segment and checks it.
-fn read_entry(f: &File, loc: &Loc, id: LogId<NodeId>) -> io::Result<Entry<TypeConfig>> {
-    use std::os::unix::fs::FileExt;
+fn read_entry(
+    disk: &dyn Disk,
+    path: &Path,
+    loc: &Loc,
+    id: LogId<NodeId>,
+) -> io::Result<Entry<TypeConfig>> {
     let mut buf = vec![0u8; 8 + loc.len as usize];
-    f.read_exact_at(&mut buf, loc.offset)?;
+    disk.read_at(path, loc.offset, &mut buf)?;
     let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
     let crc = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
     let bad = |what: &str| {
@@ -446,10 +468,6 @@ fn read_entry(f: &File, loc: &Loc, id: LogId<NodeId>) -> io::Result<Entry<TypeCo
     }
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 impl LogStore {
     /// Opens (or creates) the log in `dir`, replaying every segment, with default options.
     pub fn open(dir: &Path) -> Result<(Self, RecoveryReport), Error> {
@@ -458,11 +476,12 @@ impl LogStore {
 
     /// Opens (or creates) the log in `dir`, replaying every segment.
     pub fn open_with(dir: &Path, opts: &LogOptions) -> Result<(Self, RecoveryReport), Error> {
-        fs::create_dir_all(dir)?;
-        let mut seqs: Vec<u64> = fs::read_dir(dir)?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
+        let disk = opts.disk.clone();
+        disk.create_dir_all(dir)?;
+        let mut seqs: Vec<u64> = disk
+            .list(dir)?
+            .into_iter()
+            .filter_map(|name| {
                 name.strip_prefix("segment-")?
                     .strip_suffix(".wal")?
                     .parse()
@@ -481,8 +500,7 @@ impl LogStore {
         let mut segments = Vec::new();
         for (i, seq) in seqs.iter().enumerate() {
             let path = segment_path(dir, *seq);
-            let mut buf = Vec::new();
-            File::open(&path)?.read_to_end(&mut buf)?;
+            let buf = disk.read(&path)?;
             let Replayed {
                 records,
                 bad,
@@ -546,18 +564,42 @@ impl LogStore {
                         });
                     }
                 }
-                let f = OpenOptions::new().write(true).open(&path)?;
-                f.set_len(off)?;
-                f.sync_all()?;
+                disk.truncate(&path, off)?;
             }
             segments.push(Segment {
                 seq: *seq,
                 max_index,
             });
         }
+        // A node that led before the restart does not lead again in the same term (openraft
+        // 0.9 restores a committed vote of its own as leadership at once): a power cut may
+        // have taken unsynced entries of its term, and leading again in that term would
+        // append different entries under the same log ids its followers hold. With the vote
+        // kept but not committed, it must win an election, in a new term.
+        if let Some(v) = state.vote
+            && v.is_committed()
+        {
+            state.vote = Some(Vote::new(v.leader_id().term, v.leader_id().node_id));
+        }
+        // A commit point past the last entry here (written while a received snapshot was
+        // still being installed, and lost with it) is forgotten: the leader tells it again.
+        let last = state
+            .index
+            .values()
+            .next_back()
+            .map(|s| s.log_id)
+            .or(state.last_purged);
+        if state
+            .committed
+            .is_some_and(|c| last.is_none_or(|l| c.index > l.index))
+        {
+            tracing::warn!(committed = ?state.committed, last = ?last,
+                "the commit point is past the log's end; starting from the log's end");
+            state.committed = last;
+        }
         let (tx, rx) = tokio::sync::mpsc::channel(WRITER_QUEUE);
         let state = Arc::new(Mutex::new(state));
-        let mut writer = Writer::open(dir.to_path_buf(), segments, state.clone())?;
+        let mut writer = Writer::open(disk.clone(), dir.to_path_buf(), segments, state.clone())?;
         std::thread::Builder::new()
             .name("raft-log-writer".into())
             .spawn(move || writer.run(rx))?;
@@ -566,6 +608,8 @@ impl LogStore {
                 state,
                 writer: tx,
                 dir: dir.to_path_buf(),
+                disk,
+                durable_snapshot: opts.durable_snapshot.clone(),
             },
             report,
         ))
@@ -645,22 +689,15 @@ impl LogStore {
                 .collect());
         }
         let dir = self.dir.clone();
+        let disk = self.disk.clone();
         tokio::task::spawn_blocking(move || {
             let mut out = Vec::with_capacity(plan.len());
-            let mut open: Option<(u64, File)> = None;
             for p in plan {
                 match p {
                     Plan::Cached(e) => out.push(e),
                     Plan::Disk(id, loc) => {
-                        if open.as_ref().is_none_or(|(seq, _)| *seq != loc.seq) {
-                            let f = File::open(segment_path(&dir, loc.seq))
-                                .map_err(|e| io_err(ErrorSubject::Log(id), ErrorVerb::Read, e))?;
-                            open = Some((loc.seq, f));
-                        }
-                        let Some((_, f)) = &open else {
-                            unreachable!("opened above")
-                        };
-                        let e = read_entry(f, &loc, id)
+                        let path = segment_path(&dir, loc.seq);
+                        let e = read_entry(&*disk, &path, &loc, id)
                             .map_err(|e| io_err(ErrorSubject::Log(id), ErrorVerb::Read, e))?;
                         out.push(e);
                     }
@@ -701,11 +738,12 @@ struct Segment {
 }
 
 struct Writer {
+    disk: Arc<dyn Disk>,
     dir: PathBuf,
     /// Told where each written entry is, and evicts the cache past its bound.
     state: Arc<Mutex<LogState2>>,
     segments: Vec<Segment>,
-    file: BufWriter<File>,
+    file: Box<dyn DiskFile>,
     size: u64,
     // Mirrors of the durable state, to write at the head of each new segment.
     vote: Option<Vote<NodeId>>,
@@ -716,6 +754,7 @@ struct Writer {
 
 impl Writer {
     fn open(
+        disk: Arc<dyn Disk>,
         dir: PathBuf,
         mut segments: Vec<Segment>,
         shared: Arc<Mutex<LogState2>>,
@@ -732,14 +771,15 @@ impl Writer {
             });
         }
         let path = segment_path(&dir, seq);
-        let mut f = OpenOptions::new().create(true).append(true).open(&path)?;
-        let size = f.seek(SeekFrom::End(0))?;
-        sync_dir(&dir)?;
+        let file = disk.open_append(&path)?;
+        let size = file.size()?;
+        disk.sync_dir(&dir)?;
         Ok(Self {
+            disk,
             dir,
             state: shared,
             segments,
-            file: BufWriter::with_capacity(1 << 20, f),
+            file,
             size,
             vote,
             purged,
@@ -764,7 +804,14 @@ impl Writer {
                     Err(e) => Err(io::Error::other(e.clone())),
                 };
                 match done {
-                    Some(Done::Flushed(cb)) => cb.log_io_completed(r),
+                    Some(Done::FlushedThenNotify(cb, tx)) => {
+                        let copy = match &r {
+                            Ok(()) => Ok(()),
+                            Err(e) => Err(io::Error::other(e.to_string())),
+                        };
+                        cb.log_io_completed(r);
+                        let _ = tx.send(copy);
+                    }
                     Some(Done::Notify(tx)) => {
                         let _ = tx.send(r);
                     }
@@ -772,7 +819,6 @@ impl Writer {
                 }
             }
         }
-        let _ = self.file.flush();
     }
 
     fn write_group(&mut self, group: &[WriterMsg]) -> Result<(), String> {
@@ -867,9 +913,8 @@ impl Writer {
     fn write_synced(&mut self, frames: &[u8]) -> io::Result<()> {
         let mut out = Vec::with_capacity(frames.len() + 16);
         encode_group(frames, &mut out);
-        self.file.write_all(&out)?;
-        self.file.flush()?;
-        self.file.get_ref().sync_data()?;
+        self.file.append(&out)?;
+        self.file.sync_data()?;
         self.size += out.len() as u64;
         Ok(())
     }
@@ -879,7 +924,7 @@ impl Writer {
     fn rotate(&mut self) -> io::Result<()> {
         let seq = self.segments.last().map_or(0, |s| s.seq) + 1;
         let path = segment_path(&self.dir, seq);
-        let f = OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut f = self.disk.open_append(&path)?;
         let mut head = Vec::new();
         if let Some(v) = self.vote {
             encode_frame(&Record::Vote(v), &mut head)?;
@@ -891,12 +936,10 @@ impl Writer {
         let mut group = Vec::new();
         encode_group(&head, &mut group);
         let head = group;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
-        w.write_all(&head)?;
-        w.flush()?;
-        w.get_ref().sync_data()?;
-        sync_dir(&self.dir)?;
-        self.file = w;
+        f.append(&head)?;
+        f.sync_data()?;
+        self.disk.sync_dir(&self.dir)?;
+        self.file = f;
         self.size = head.len() as u64;
         self.segments.push(Segment {
             seq,
@@ -911,7 +954,7 @@ impl Writer {
         let mut deleted = false;
         for (i, seg) in std::mem::take(&mut self.segments).into_iter().enumerate() {
             if i < last && seg.max_index.is_none_or(|m| m <= upto) {
-                fs::remove_file(segment_path(&self.dir, seg.seq))?;
+                self.disk.remove(&segment_path(&self.dir, seg.seq))?;
                 deleted = true;
             } else {
                 keep.push(seg);
@@ -919,7 +962,7 @@ impl Writer {
         }
         self.segments = keep;
         if deleted {
-            sync_dir(&self.dir)?;
+            self.disk.sync_dir(&self.dir)?;
         }
         Ok(())
     }
@@ -1002,7 +1045,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 records.push(Record::Entry(e));
             }
         }
-        self.send(records, Some(Done::Flushed(callback))).await
+        // Returns only once the entries are on disk (and openraft told through `callback`):
+        // openraft 0.9 counts an append as done when this returns, not when the callback
+        // fires — a follower answers AppendEntries, and a leader counts its own copy towards
+        // the commit quorum. Returning earlier let a leader acknowledge a write that was on
+        // one disk only, and a power cut of the whole cluster lose it
+        // (`tests/power_cut.rs`).
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(records, Some(Done::FlushedThenNotify(callback, tx)))
+            .await?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(io_err(ErrorSubject::Logs, ErrorVerb::Write, e)),
+            Err(_) => Err(writer_gone()),
+        }
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
@@ -1014,6 +1070,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         self.state.lock().apply(Record::Purge(log_id), None);
+        if let Some(rx) = &mut self.durable_snapshot {
+            let covered = rx.wait_for(|s| s.is_some_and(|s| s.index >= log_id.index));
+            match tokio::time::timeout(PURGE_WAIT, covered).await {
+                Ok(Ok(_)) => {}
+                _ => {
+                    return Err(io_err(
+                        ErrorSubject::Log(log_id),
+                        ErrorVerb::Delete,
+                        io::Error::other("no durable snapshot covers the purge point"),
+                    ));
+                }
+            }
+        }
         self.send(vec![Record::Purge(log_id)], None).await
     }
 }

@@ -2,7 +2,6 @@
 //! directory, with the write (propose) and read paths the API server uses.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +36,9 @@ pub struct StoreConfig {
     /// Bound of the log's cache of recent entries in RAM; older entries are read back from
     /// disk (see [`crate::LogOptions::cache_bytes`]).
     pub log_cache_bytes: u64,
+    /// Where the node's files are written: the real file system, or a simulated disk that
+    /// tests cut the power of ([`crate::SimDisk`]).
+    pub disk: Arc<dyn crate::Disk>,
     /// Bound of the retained event window (see [`crate::mvcc::DEFAULT_MAX_EVENTS`]).
     pub max_events: usize,
     /// Cut a damaged (complete but failing its checksum) last log group instead of refusing
@@ -56,6 +58,7 @@ impl StoreConfig {
             keep_behind_snapshot: 5_000,
             keep_behind_bytes: DEFAULT_KEEP_BEHIND_BYTES,
             log_cache_bytes: crate::log::DEFAULT_LOG_CACHE_BYTES,
+            disk: Arc::new(crate::StdDisk),
             max_events: crate::mvcc::DEFAULT_MAX_EVENTS,
             truncate_damaged_log: false,
         }
@@ -237,7 +240,7 @@ pub struct StoreNode {
     proposals: tokio::sync::mpsc::Sender<(Command, Reply)>,
     peers: Option<Arc<dyn Peers>>,
     barrier: Arc<parking_lot::Mutex<BarrierRound>>,
-    _lock: Arc<File>,
+    _lock: Arc<crate::disk::DirLock>,
 }
 
 /// Readers waiting for the next shared read-index round.
@@ -459,17 +462,9 @@ pub(crate) async fn write(raft: &Raft<TypeConfig>, cmd: Command) -> Result<Outco
 }
 
 /// Takes an exclusive lock on `dir/LOCK`, so two processes never share a data directory.
-fn lock_dir(dir: &Path) -> Result<File> {
-    let f = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join("LOCK"))?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked(dir.display().to_string())),
-        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
-    }
+fn lock_dir(disk: &dyn crate::Disk, dir: &Path) -> Result<crate::disk::DirLock> {
+    disk.lock(dir)?
+        .ok_or_else(|| Error::Locked(dir.display().to_string()))
 }
 
 impl StoreNode {
@@ -492,14 +487,16 @@ impl StoreNode {
     where
         N: openraft::network::RaftNetworkFactory<TypeConfig>,
     {
-        std::fs::create_dir_all(dir)?;
-        let lock = lock_dir(dir)?;
+        cfg.disk.create_dir_all(dir)?;
+        let lock = lock_dir(&*cfg.disk, dir)?;
+        let sm = StateMachine::open_on(cfg.disk.clone(), &dir.join("state"), cfg.max_events)?;
         let log_opts = crate::LogOptions {
             truncate_damaged: cfg.truncate_damaged_log,
             cache_bytes: cfg.log_cache_bytes,
+            disk: cfg.disk.clone(),
+            durable_snapshot: Some(sm.durable_snapshot()),
         };
         let (log, report) = LogStore::open_with(&dir.join("raft-log"), &log_opts)?;
-        let sm = StateMachine::open(&dir.join("state"), cfg.max_events)?;
         let shared = sm.shared();
         let config = Config {
             cluster_name: "kumo".into(),

@@ -1,8 +1,7 @@
 //! The Raft state machine: applies committed commands to the [`Mvcc`] store, builds,
 //! installs and persists snapshots, and wakes watchers after every applied batch.
 
-use std::fs::{self, File};
-use std::io::{Cursor, Read, Write};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use openraft::{
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
+use crate::disk::{Disk, StdDisk};
 use crate::mvcc::{Mvcc, MvccSnapshot, Outcome};
 use crate::{Error, Node, NodeId, TypeConfig};
 
@@ -60,8 +60,30 @@ struct SnapshotFile {
 /// The state machine handed to openraft.
 pub struct StateMachine {
     shared: Arc<Shared>,
+    disk: Arc<dyn Disk>,
     dir: PathBuf,
     snapshot_seq: u64,
+    written: Written,
+}
+
+/// The last log id of the snapshot file on disk. Held while a snapshot file is written, so
+/// a build and an install (which openraft may run at once) never interleave, and an older
+/// snapshot never replaces a newer one: the log may already be purged behind the newer.
+/// Published (see [`StateMachine::durable_snapshot`]) once durable: the log waits for it
+/// before it makes a purge durable.
+#[derive(Clone, Default)]
+struct Written {
+    lock: Arc<parking_lot::Mutex<Option<LogId<NodeId>>>>,
+    durable: Arc<tokio::sync::watch::Sender<Option<LogId<NodeId>>>>,
+}
+
+impl Written {
+    fn new(at: Option<LogId<NodeId>>) -> Self {
+        Self {
+            lock: Arc::new(parking_lot::Mutex::new(at)),
+            durable: Arc::new(tokio::sync::watch::channel(at).0),
+        }
+    }
 }
 
 fn sm_err(verb: ErrorVerb, e: impl std::error::Error + 'static) -> StorageError<NodeId> {
@@ -89,11 +111,18 @@ const SNAPSHOT_FILE: &str = "snapshot.bin";
 impl StateMachine {
     /// Opens the state machine in `dir`, restoring the last snapshot if there is one.
     pub fn open(dir: &Path, max_events: usize) -> Result<Self, Error> {
-        fs::create_dir_all(dir)?;
+        Self::open_on(Arc::new(StdDisk), dir, max_events)
+    }
+
+    /// Opens the state machine in `dir` of `disk`.
+    pub fn open_on(disk: Arc<dyn Disk>, dir: &Path, max_events: usize) -> Result<Self, Error> {
+        disk.create_dir_all(dir)?;
         let mut mvcc = Mvcc::new(max_events);
         let mut last_applied = None;
         let mut membership = StoredMembership::default();
-        if let Some(file) = read_snapshot_file(dir)? {
+        let mut written = None;
+        if let Some(file) = read_snapshot_file(&*disk, dir)? {
+            written = file.meta.last_log_id;
             let snap: MvccSnapshot = postcard::from_bytes(&file.data)
                 .map_err(|e| Error::Corrupt(format!("snapshot body: {e}")))?;
             mvcc.restore(snap);
@@ -115,9 +144,16 @@ impl StateMachine {
                 }),
                 applied,
             }),
+            disk,
             dir: dir.to_path_buf(),
             snapshot_seq: 0,
+            written: Written::new(written),
         })
+    }
+
+    /// The last log id of the durable snapshot file, as it changes.
+    pub fn durable_snapshot(&self) -> tokio::sync::watch::Receiver<Option<LogId<NodeId>>> {
+        self.written.durable.subscribe()
     }
 
     pub fn shared(&self) -> Arc<Shared> {
@@ -126,11 +162,10 @@ impl StateMachine {
 }
 
 /// Reads and verifies the snapshot file: `[crc32c u32 LE][postcard(SnapshotFile)]`.
-fn read_snapshot_file(dir: &Path) -> Result<Option<SnapshotFile>, Error> {
+fn read_snapshot_file(disk: &dyn Disk, dir: &Path) -> Result<Option<SnapshotFile>, Error> {
     let path = dir.join(SNAPSHOT_FILE);
-    let mut buf = Vec::new();
-    match File::open(&path) {
-        Ok(mut f) => f.read_to_end(&mut buf)?,
+    let buf = match disk.read(&path) {
+        Ok(buf) => buf,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
     };
@@ -150,20 +185,36 @@ fn read_snapshot_file(dir: &Path) -> Result<Option<SnapshotFile>, Error> {
 }
 
 /// Writes the snapshot file atomically: temp file, fsync, rename, fsync the directory.
-fn write_snapshot_file(dir: &Path, file: &SnapshotFile) -> std::io::Result<()> {
+/// Does nothing if the file on disk is as new or newer.
+fn write_snapshot_file(
+    disk: &dyn Disk,
+    dir: &Path,
+    file: &SnapshotFile,
+    written: &Written,
+) -> std::io::Result<()> {
+    let mut on_disk = written.lock.lock();
+    if on_disk.is_some() && *on_disk >= file.meta.last_log_id {
+        tracing::info!(snapshot = %file.meta.snapshot_id, "a newer snapshot is on disk already");
+        return Ok(());
+    }
     let body = postcard::to_allocvec(file).map_err(std::io::Error::other)?;
     let tmp = dir.join("snapshot.tmp");
-    let mut f = File::create(&tmp)?;
-    f.write_all(&crc32c::crc32c(&body).to_le_bytes())?;
-    f.write_all(&body)?;
-    f.sync_all()?;
-    fs::rename(&tmp, dir.join(SNAPSHOT_FILE))?;
-    File::open(dir)?.sync_all()
+    let mut f = disk.create(&tmp)?;
+    f.append(&crc32c::crc32c(&body).to_le_bytes())?;
+    f.append(&body)?;
+    f.sync_data()?;
+    disk.rename(&tmp, &dir.join(SNAPSHOT_FILE))?;
+    disk.sync_dir(dir)?;
+    *on_disk = file.meta.last_log_id;
+    written.durable.send_replace(file.meta.last_log_id);
+    Ok(())
 }
 
 /// Builds snapshots from a consistent copy of the state.
 pub struct SnapshotBuilder {
     shared: Arc<Shared>,
+    written: Written,
+    disk: Arc<dyn Disk>,
     dir: PathBuf,
     seq: u64,
 }
@@ -198,11 +249,14 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             data,
         };
         let dir = self.dir.clone();
-        let file =
-            tokio::task::spawn_blocking(move || write_snapshot_file(&dir, &file).map(|_| file))
-                .await
-                .map_err(|e| snap_err(ErrorVerb::Write, e))?
-                .map_err(|e| snap_err(ErrorVerb::Write, e))?;
+        let disk = self.disk.clone();
+        let written = self.written.clone();
+        let file = tokio::task::spawn_blocking(move || {
+            write_snapshot_file(&*disk, &dir, &file, &written).map(|_| file)
+        })
+        .await
+        .map_err(|e| snap_err(ErrorVerb::Write, e))?
+        .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         tracing::info!(snapshot = %meta.snapshot_id, revision, "built snapshot");
         Ok(Snapshot {
             meta,
@@ -250,6 +304,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.snapshot_seq += 1;
         SnapshotBuilder {
             shared: self.shared.clone(),
+            written: self.written.clone(),
+            disk: self.disk.clone(),
             dir: self.dir.clone(),
             seq: self.snapshot_seq,
         }
@@ -274,7 +330,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             data,
         };
         let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || write_snapshot_file(&dir, &file))
+        let disk = self.disk.clone();
+        let written = self.written.clone();
+        tokio::task::spawn_blocking(move || write_snapshot_file(&*disk, &dir, &file, &written))
             .await
             .map_err(|e| snap_err(ErrorVerb::Write, e))?
             .map_err(|e| snap_err(ErrorVerb::Write, e))?;
@@ -293,7 +351,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         &mut self,
     ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
         let dir = self.dir.clone();
-        let file = tokio::task::spawn_blocking(move || read_snapshot_file(&dir))
+        let disk = self.disk.clone();
+        let file = tokio::task::spawn_blocking(move || read_snapshot_file(&*disk, &dir))
             .await
             .map_err(|e| sm_err(ErrorVerb::Read, e))?
             .map_err(|e| sm_err(ErrorVerb::Read, e))?;
@@ -301,5 +360,38 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             meta: f.meta,
             snapshot: Box::new(Cursor::new(f.data)),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SimDisk;
+
+    fn file(index: u64) -> SnapshotFile {
+        SnapshotFile {
+            meta: SnapshotMeta {
+                last_log_id: Some(LogId::new(openraft::CommittedLeaderId::new(1, 1), index)),
+                last_membership: StoredMembership::default(),
+                snapshot_id: format!("s{index}"),
+            },
+            data: vec![index as u8],
+        }
+    }
+
+    /// A build that finishes after an install of a newer snapshot must not put the older
+    /// one back: the log may already be purged behind the newer one.
+    #[test]
+    fn an_older_snapshot_never_replaces_a_newer_one() {
+        let disk = SimDisk::new();
+        let dir = Path::new("/sim/state");
+        let written = Written::default();
+        write_snapshot_file(&disk, dir, &file(20), &written).unwrap();
+        write_snapshot_file(&disk, dir, &file(10), &written).unwrap();
+        let on_disk = read_snapshot_file(&disk, dir).unwrap().unwrap();
+        assert_eq!(on_disk.meta.snapshot_id, "s20");
+        write_snapshot_file(&disk, dir, &file(30), &written).unwrap();
+        let on_disk = read_snapshot_file(&disk, dir).unwrap().unwrap();
+        assert_eq!(on_disk.meta.snapshot_id, "s30");
     }
 }
