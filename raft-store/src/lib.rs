@@ -12,6 +12,7 @@
 
 pub mod cluster;
 pub mod disk;
+pub mod disk_full;
 pub mod log;
 pub mod mvcc;
 pub mod network;
@@ -21,6 +22,7 @@ pub mod state_machine;
 use std::io::Cursor;
 
 pub use disk::{Disk, SimDisk, StdDisk};
+pub use disk_full::DiskFull;
 pub use log::{LogOptions, LogStats, LogStore, RecoveryReport};
 pub use mvcc::{
     Command, Compacted, Event, EventKind, KeyValue, Mvcc, Outcome, Page, Precondition, Revision,
@@ -102,6 +104,10 @@ pub enum Error {
     /// no writes or reads (nothing was proposed; safe to retry elsewhere or later).
     #[error("the leader has lost contact with a quorum of the cluster")]
     NoQuorum,
+    /// The node's disk is full: the write was refused before entering the log. Writes are
+    /// served again, without a restart, once space is freed (see [`disk_full`]).
+    #[error("the node's disk is full: writes are refused until space is freed")]
+    DiskFull,
 }
 
 impl Error {
@@ -114,6 +120,7 @@ impl Error {
             Error::Unknown(m) => Error::Unknown(m.clone()),
             Error::NoQuorum => Error::NoQuorum,
             Error::Shutdown => Error::Shutdown,
+            Error::DiskFull => Error::DiskFull,
             other => Error::Raft(other.to_string()),
         }
     }

@@ -25,7 +25,7 @@ use std::fmt::Debug;
 use std::io;
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{
@@ -36,6 +36,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::disk::{Disk, DiskFile, StdDisk};
+use crate::disk_full::DiskFull;
 use crate::{Error, NodeId, TypeConfig};
 
 /// A segment is closed and a new one started past this size (a segment can exceed it by one
@@ -288,6 +289,10 @@ pub struct LogStore {
     dir: PathBuf,
     disk: Arc<dyn Disk>,
     durable_snapshot: Option<tokio::sync::watch::Receiver<Option<LogId<NodeId>>>>,
+    /// Set while the writer waits for disk space.
+    full: Arc<DiskFull>,
+    /// Held by every clone: once all are gone the writer stops waiting for space.
+    _alive: Arc<()>,
 }
 
 fn io_err(
@@ -599,7 +604,11 @@ impl LogStore {
         }
         let (tx, rx) = tokio::sync::mpsc::channel(WRITER_QUEUE);
         let state = Arc::new(Mutex::new(state));
+        let full = Arc::new(DiskFull::default());
+        let alive = Arc::new(());
         let mut writer = Writer::open(disk.clone(), dir.to_path_buf(), segments, state.clone())?;
+        writer.full = full.clone();
+        writer.alive = Arc::downgrade(&alive);
         std::thread::Builder::new()
             .name("raft-log-writer".into())
             .spawn(move || writer.run(rx))?;
@@ -610,9 +619,16 @@ impl LogStore {
                 dir: dir.to_path_buf(),
                 disk,
                 durable_snapshot: opts.durable_snapshot.clone(),
+                full,
+                _alive: alive,
             },
             report,
         ))
+    }
+
+    /// Set while the log cannot be written for lack of disk space (see [`crate::disk_full`]).
+    pub fn disk_full(&self) -> &Arc<DiskFull> {
+        &self.disk
     }
 
     /// What the log holds now.
@@ -750,6 +766,9 @@ struct Writer {
     purged: Option<LogId<NodeId>>,
     committed: Option<LogId<NodeId>>,
     failed: Option<String>,
+    full: Arc<DiskFull>,
+    /// Gone once every [`LogStore`] is dropped: then a write waiting for space gives up.
+    alive: Weak<()>,
 }
 
 impl Writer {
@@ -785,6 +804,8 @@ impl Writer {
             purged,
             committed,
             failed: None,
+            full: Arc::default(),
+            alive: Weak::new(),
         })
     }
 
@@ -909,12 +930,37 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes record frames as one group and fsyncs it.
+    /// Writes record frames as one group and fsyncs it. A full disk (on the write or the
+    /// fdatasync) is waited out: the segment is cut back to where the group started
+    /// (shrinking needs no space; after a failed fsync the pages of the group cannot be
+    /// trusted) and the group is written again after a pause, until it goes through or
+    /// every [`LogStore`] is dropped. Nothing of the group is acknowledged before that.
     fn write_synced(&mut self, frames: &[u8]) -> io::Result<()> {
         let mut out = Vec::with_capacity(frames.len() + 16);
         encode_group(frames, &mut out);
-        self.file.append(&out)?;
-        self.file.sync_data()?;
+        let mut waiting = None;
+        loop {
+            let r = self.file.append(&out).and_then(|()| self.file.sync_data());
+            match r {
+                Ok(()) => break,
+                Err(e) if crate::disk_full::is_full(&e) => {
+                    let seq = self.segments.last().map_or(0, |s| s.seq);
+                    self.disk
+                        .truncate(&segment_path(&self.dir, seq), self.size)?;
+                    if self.alive.strong_count() == 0 {
+                        return Err(e);
+                    }
+                    let w = waiting.get_or_insert_with(|| {
+                        self.full.waiting(crate::disk_full::Writer::Log, &e)
+                    });
+                    crate::disk_full::pause_writer_thread(w.next_delay(&e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(w) = waiting {
+            w.done();
+        }
         self.size += out.len() as u64;
         Ok(())
     }
@@ -924,7 +970,27 @@ impl Writer {
     fn rotate(&mut self) -> io::Result<()> {
         let seq = self.segments.last().map_or(0, |s| s.seq) + 1;
         let path = segment_path(&self.dir, seq);
-        let mut f = self.disk.open_append(&path)?;
+        match self.start_segment(seq, &path) {
+            Err(e) if crate::disk_full::is_full(&e) => {
+                // Not fatal: the current segment goes on (past SEGMENT_BYTES while the disk
+                // is full) and rotation is tried again after the next group. The new file
+                // must go, or the next attempt would append to its partial head.
+                match self.disk.remove(&path) {
+                    Err(r) if r.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+                tracing::warn!(
+                    segment = seq,
+                    "no space to start a new log segment; retried later"
+                );
+                Ok(())
+            }
+            r => r,
+        }
+    }
+
+    fn start_segment(&mut self, seq: u64, path: &Path) -> io::Result<()> {
+        let mut f = self.disk.open_append(path)?;
         let mut head = Vec::new();
         if let Some(v) = self.vote {
             encode_frame(&Record::Vote(v), &mut head)?;

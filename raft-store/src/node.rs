@@ -258,10 +258,18 @@ struct BarrierRound {
 async fn run_batcher(
     raft: Raft<TypeConfig>,
     peers: Option<Arc<dyn Peers>>,
+    disk: Arc<crate::DiskFull>,
     mut rx: tokio::sync::mpsc::Receiver<(Command, Reply)>,
 ) {
     let mut received: Vec<(Command, Reply)> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut received, MAX_BATCH).await > 0 {
+        // Queued before the disk filled but not yet in the log: refused like new ones.
+        if disk.is_full() {
+            for (_, reply) in received.drain(..) {
+                let _ = reply.send(Err(Error::DiskFull));
+            }
+            continue;
+        }
         // Split what arrived into entries of at most MAX_BATCH_BYTES.
         let mut entries: Vec<Vec<(Command, Reply)>> = Vec::new();
         let mut size = 0;
@@ -361,7 +369,9 @@ async fn run_log_policy(
         let applied = m.last_applied.map_or(0, |l| l.index);
         let done = |i: u64| snap.is_some_and(|s| s >= i);
         let waiting = asked.is_some_and(|(i, at)| !done(i) && at.elapsed() < SNAPSHOT_RETRY);
-        if !waiting && snap.is_none_or(|s| s < applied) {
+        // No snapshot by bytes while the disk is full: it would only wait for space too.
+        let full = log.disk_full().is_full();
+        if !waiting && !full && snap.is_none_or(|s| s < applied) {
             let threshold = cfg.snapshot_log_bytes.max(shared.read(|m| m.value_bytes()));
             if log.bytes_after(snap) >= threshold {
                 tracing::info!(applied, threshold, "log bytes past the snapshot threshold");
@@ -497,6 +507,8 @@ impl StoreNode {
             durable_snapshot: Some(sm.durable_snapshot()),
         };
         let (log, report) = LogStore::open_with(&dir.join("raft-log"), &log_opts)?;
+        // A snapshot waiting for disk space sets the log's disk-full flag too.
+        let sm = sm.with_disk_full(log.disk_full().clone());
         let shared = sm.shared();
         let config = Config {
             cluster_name: "kumo".into(),
@@ -529,7 +541,12 @@ impl StoreNode {
                 .map_err(|e| Error::Raft(e.to_string()))?;
         }
         let (proposals, rx) = tokio::sync::mpsc::channel(PROPOSAL_QUEUE);
-        tokio::spawn(run_batcher(raft.clone(), peers.clone(), rx));
+        tokio::spawn(run_batcher(
+            raft.clone(),
+            peers.clone(),
+            log.disk_full().clone(),
+            rx,
+        ));
         tokio::spawn(run_log_policy(
             raft.clone(),
             log.clone(),
@@ -598,6 +615,12 @@ impl StoreNode {
         self.log.stats()
     }
 
+    /// True while the disk is full: writes are refused with [`Error::DiskFull`] (reads are
+    /// served), until a retried write of the log or a snapshot goes through.
+    pub fn disk_full(&self) -> bool {
+        self.log.disk_full().is_full()
+    }
+
     /// A reader of the Raft log (for tools and tests).
     pub fn log_reader(&self) -> LogStore {
         self.log.clone()
@@ -615,7 +638,11 @@ impl StoreNode {
     /// Proposes a command and waits until it is committed and applied; the outcome is the
     /// state machine's answer. Concurrent proposals are grouped into one log entry (see
     /// `run_batcher`): one append and one fsync for all of them.
+    /// While the disk is full, refused at once with [`Error::DiskFull`].
     pub async fn propose(&self, cmd: Command) -> Result<Outcome> {
+        if self.disk_full() {
+            return Err(Error::DiskFull);
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.proposals
             .send((cmd, tx))
@@ -707,7 +734,17 @@ impl StoreNode {
     }
 
     /// The read index when this node leads (after confirming leadership with a quorum).
+    ///
+    /// While the disk is full on a node that is the only voter, the read index is the applied
+    /// index, without asking Raft: openraft 0.9 awaits each log append inline, so its core is
+    /// paused while the writer waits for space. That read is linearizable: no other node can
+    /// lead, nothing commits while the append waits, and every acknowledged write was applied
+    /// before it was acknowledged. (In a cluster, a leader whose disk is full stops sending
+    /// heartbeats, so the others elect a new one.)
     pub async fn local_read_index(&self) -> Result<u64> {
+        if self.disk_full() && self.sole_voter() {
+            return Ok(self.shared.last_applied_index().unwrap_or(0));
+        }
         use openraft::error::CheckIsLeaderError;
         if self.leadership() == Leadership::Lost {
             return Err(Error::NoQuorum);
@@ -728,6 +765,13 @@ impl StoreNode {
             Err(_) => Err(Error::NoQuorum),
             Ok(Err(other)) => Err(Error::Raft(other.to_string())),
         }
+    }
+
+    /// Whether this node is the only voter (and no membership change is under way).
+    fn sole_voter(&self) -> bool {
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        let configs = m.membership().get_joint_config();
+        configs.len() == 1 && configs[0].len() == 1 && configs[0].contains(&self.node_id)
     }
 
     /// Waits (bounded) until the state machine has applied `index`.
@@ -846,6 +890,9 @@ impl StoreNode {
     /// Proposes on this node only: `NotLeader` when it does not lead (used for commands
     /// forwarded by a peer, so they never bounce between nodes).
     pub async fn propose_local(&self, cmd: Command) -> Result<Outcome> {
+        if self.disk_full() {
+            return Err(Error::DiskFull);
+        }
         write(&self.raft, cmd).await
     }
 

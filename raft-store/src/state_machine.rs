@@ -3,7 +3,7 @@
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
@@ -64,6 +64,10 @@ pub struct StateMachine {
     dir: PathBuf,
     snapshot_seq: u64,
     written: Written,
+    /// Set while a snapshot waits for disk space.
+    full: Arc<crate::DiskFull>,
+    /// Dropped with the state machine: a snapshot waiting for space then gives up.
+    alive: Arc<()>,
 }
 
 /// The last log id of the snapshot file on disk. Held while a snapshot file is written, so
@@ -148,7 +152,15 @@ impl StateMachine {
             dir: dir.to_path_buf(),
             snapshot_seq: 0,
             written: Written::new(written),
+            full: Arc::default(),
+            alive: Arc::new(()),
         })
+    }
+
+    /// Shares the node's disk-full flag (the log's), set while a snapshot waits for space.
+    pub fn with_disk_full(mut self, full: Arc<crate::DiskFull>) -> Self {
+        self.full = full;
+        self
     }
 
     /// The last log id of the durable snapshot file, as it changes.
@@ -199,15 +211,55 @@ fn write_snapshot_file(
     }
     let body = postcard::to_allocvec(file).map_err(std::io::Error::other)?;
     let tmp = dir.join("snapshot.tmp");
-    let mut f = disk.create(&tmp)?;
-    f.append(&crc32c::crc32c(&body).to_le_bytes())?;
-    f.append(&body)?;
-    f.sync_data()?;
+    let synced = disk.create(&tmp).and_then(|mut f| {
+        f.append(&crc32c::crc32c(&body).to_le_bytes())?;
+        f.append(&body)?;
+        f.sync_data()
+    });
+    if let Err(e) = synced {
+        // Give back the space a partial snapshot holds (a full disk is retried).
+        let _ = disk.remove(&tmp);
+        return Err(e);
+    }
     disk.rename(&tmp, &dir.join(SNAPSHOT_FILE))?;
     disk.sync_dir(dir)?;
     *on_disk = file.meta.last_log_id;
     written.durable.send_replace(file.meta.last_log_id);
     Ok(())
+}
+
+/// Writes a built snapshot, waiting out a full disk (see [`crate::disk_full`]): openraft builds
+/// snapshots in a task of their own, so Raft goes on meanwhile; a failure would stop it.
+/// Gives up (an error) once the state machine is dropped.
+async fn write_built_snapshot(
+    b: &SnapshotBuilder,
+    file: SnapshotFile,
+) -> std::io::Result<SnapshotFile> {
+    let mut file = file;
+    let mut waiting = None;
+    loop {
+        let (disk, dir, written) = (b.disk.clone(), b.dir.clone(), b.written.clone());
+        let (f, r) = tokio::task::spawn_blocking(move || {
+            let r = write_snapshot_file(&*disk, &dir, &file, &written);
+            (file, r)
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        file = f;
+        match r {
+            Ok(()) => break,
+            Err(e) if crate::disk_full::is_full(&e) && b.alive.strong_count() > 0 => {
+                let w = waiting
+                    .get_or_insert_with(|| b.full.waiting(crate::disk_full::Writer::Snapshot, &e));
+                tokio::time::sleep(w.next_delay(&e)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(w) = waiting {
+        w.done();
+    }
+    Ok(file)
 }
 
 /// Builds snapshots from a consistent copy of the state.
@@ -217,6 +269,8 @@ pub struct SnapshotBuilder {
     disk: Arc<dyn Disk>,
     dir: PathBuf,
     seq: u64,
+    full: Arc<crate::DiskFull>,
+    alive: Weak<()>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
@@ -248,15 +302,9 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             meta: meta.clone(),
             data,
         };
-        let dir = self.dir.clone();
-        let disk = self.disk.clone();
-        let written = self.written.clone();
-        let file = tokio::task::spawn_blocking(move || {
-            write_snapshot_file(&*disk, &dir, &file, &written).map(|_| file)
-        })
-        .await
-        .map_err(|e| snap_err(ErrorVerb::Write, e))?
-        .map_err(|e| snap_err(ErrorVerb::Write, e))?;
+        let file = write_built_snapshot(self, file)
+            .await
+            .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         tracing::info!(snapshot = %meta.snapshot_id, revision, "built snapshot");
         Ok(Snapshot {
             meta,
@@ -308,6 +356,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             disk: self.disk.clone(),
             dir: self.dir.clone(),
             seq: self.snapshot_seq,
+            full: self.full.clone(),
+            alive: Arc::downgrade(&self.alive),
         }
     }
 

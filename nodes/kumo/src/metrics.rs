@@ -121,7 +121,7 @@ impl Metrics {
             .store
             .shared()
             .read(|s| (s.len(), s.value_bytes(), s.revision(), s.event_count()));
-        let gauges: [(&str, &str, f64); 10] = [
+        let gauges: [(&str, &str, f64); 11] = [
             (
                 "kumo_raft_term",
                 "Current Raft term.",
@@ -166,6 +166,11 @@ impl Metrics {
                 "kumo_store_revision",
                 "Current store revision.",
                 revision as f64,
+            ),
+            (
+                "kumo_store_disk_full",
+                "1 while the disk is full: writes are refused (507) until space is freed.",
+                if api.store.disk_full() { 1.0 } else { 0.0 },
             ),
             (
                 "kumo_store_watch_events_retained",

@@ -182,6 +182,11 @@ impl ApiError {
         Self::new(503, "ServiceUnavailable", message).with_details(json!({"retryAfterSeconds": 1}))
     }
 
+    /// 507: the node's disk is full (the message says so; no paths or addresses).
+    pub fn insufficient_storage(message: impl Into<String>) -> Self {
+        Self::new(507, "InsufficientStorage", message).with_details(json!({"retryAfterSeconds": 1}))
+    }
+
     pub fn timeout(message: impl Into<String>) -> Self {
         Self::new(504, "Timeout", message)
     }
@@ -225,6 +230,8 @@ impl From<kumo_raft_store::Error> for ApiError {
             E::NoQuorum => unavailable("this server has lost contact with most of the cluster"),
             E::NotMember => unavailable("this server is not a member of the cluster"),
             E::Shutdown => unavailable("the server is shutting down"),
+            // Nothing was written; writes are served again once space is freed.
+            E::DiskFull => ApiError::insufficient_storage(e.to_string()),
             // Kubernetes answers an etcd timeout with 504: the write may have happened.
             E::Unknown(_) => {
                 tracing::info!(error = %e, "write outcome unknown");
@@ -246,10 +253,28 @@ impl IntoResponse for ApiError {
             axum::http::header::CONTENT_TYPE,
             axum::http::HeaderValue::from_static("application/json"),
         );
-        if matches!(self.code, 429 | 503) {
+        if matches!(self.code, 429 | 503 | 507) {
             resp.headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("1"));
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_507_with_a_message_that_says_so() {
+        let e = ApiError::from(kumo_raft_store::Error::DiskFull);
+        assert_eq!((e.code, e.reason), (507, "InsufficientStorage"));
+        assert_eq!(
+            e.message,
+            "the node's disk is full: writes are refused until space is freed"
+        );
+        let resp = e.into_response();
+        assert_eq!(resp.status().as_u16(), 507);
+        assert_eq!(resp.headers()["retry-after"], "1");
     }
 }

@@ -1,5 +1,9 @@
 //! Durability: `kill -9` of `kumo up` in the middle of a stream of acknowledged creates;
-//! after a restart every acknowledged object is there with the same resourceVersion.
+//! after a restart every acknowledged object is there with the same resourceVersion. A full
+//! disk refuses writes (507), serves reads, and recovers once space is freed.
+
+// The full-disk test polls a child process between kubectl calls.
+#![allow(clippy::disallowed_methods)]
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -131,4 +135,122 @@ fn t03_sigterm_stops_cleanly_and_restart_keeps_revisions() {
         ]),
         rv
     );
+}
+
+/// A tmpfs of `size` on a new temporary directory, unmounted on drop; `None` (with a
+/// message) where this process may not mount.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .expect("run mount");
+        if !out.status.success() {
+            eprintln!(
+                "SKIPPED: cannot mount a tmpfs to fill (needs root): {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            return None;
+        }
+        Some(Tmpfs(dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let ok = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(self.0.path())
+                .status();
+        }
+    }
+}
+
+/// Fills the filesystem of `dir` until not even a byte fits; returns the filler file.
+fn fill(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).expect("filler");
+    for chunk in [1 << 20, 64 << 10, 4 << 10, 1] {
+        let buf = vec![0x5au8; chunk];
+        while f.write_all(&buf).is_ok() {}
+    }
+    path
+}
+
+fn disk_full_gauge(k: &Kumo) -> Option<String> {
+    let out = k.kubectl(&["get", "--raw", "/metrics"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("kumo_store_disk_full ").map(str::to_string))
+}
+
+/// A full disk (issue 6, item 7): `kubectl get` is served, `kubectl create` gets 507 saying
+/// the disk is full; once space is freed, creates work again without a restart.
+#[test]
+fn t04_full_disk_serves_reads_refuses_writes_and_recovers() {
+    let Some(fs) = Tmpfs::mount("64m") else {
+        return;
+    };
+    let dir = fs.0.path().join("data");
+    let mut k = Kumo::start_in_with(&dir, &[]);
+    k.ok(&["create", "configmap", "before", "--from-literal=a=b"]);
+    assert_eq!(disk_full_gauge(&k).as_deref(), Some("0"));
+
+    let filler = fill(fs.0.path());
+    // A large create needs new pages of the log: it waits for space in the writer.
+    let big = format!("--from-literal=big={}", "x".repeat(256 << 10));
+    let mut waiting = std::process::Command::new("kubectl")
+        .args(["create", "configmap", "queued", &big])
+        .env("KUBECONFIG", &k.kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kubectl");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while disk_full_gauge(&k).as_deref() != Some("1") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kumo_store_disk_full never became 1; log: {}",
+            k.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Reads are served; writes are refused with 507 and a message that says why.
+    assert!(
+        k.ok(&["get", "configmap", "before", "-o", "name"])
+            .contains("before")
+    );
+    k.ok(&["get", "configmaps"]);
+    let err = k.fails(&["create", "configmap", "refused", "--from-literal=a=b"]);
+    assert!(
+        err.contains("the node's disk is full: writes are refused until space is freed"),
+        "{err}"
+    );
+    let raw = k.kubectl(&["create", "configmap", "refused2", "-v=6"]);
+    let log = String::from_utf8_lossy(&raw.stderr);
+    assert!(log.contains("507"), "{log}");
+
+    // Space is back: the waiting create completes and new creates are served.
+    std::fs::remove_file(&filler).expect("free space");
+    let st = waiting.wait().expect("kubectl");
+    assert!(
+        st.success(),
+        "the create queued while the disk was full failed"
+    );
+    k.ok(&["create", "configmap", "after", "--from-literal=a=b"]);
+    assert_eq!(disk_full_gauge(&k).as_deref(), Some("0"));
+    k.ok(&["get", "configmap", "queued", "after", "before"]);
+    let st = k.stop();
+    assert!(st.success(), "exit status {st}");
+    drop(fs);
 }
