@@ -628,7 +628,7 @@ impl LogStore {
 
     /// Set while the log cannot be written for lack of disk space (see [`crate::disk_full`]).
     pub fn disk_full(&self) -> &Arc<DiskFull> {
-        &self.disk
+        &self.full
     }
 
     /// What the log holds now.

@@ -206,11 +206,15 @@ fn t04_full_disk_serves_reads_refuses_writes_and_recovers() {
     k.ok(&["create", "configmap", "before", "--from-literal=a=b"]);
     assert_eq!(disk_full_gauge(&k).as_deref(), Some("0"));
 
+    // A large create needs new pages of the log: it waits for space in the writer. (Its
+    // value is read from a file off the tmpfs: an argument is limited to 128 KiB.)
+    let src = tempfile::tempdir().expect("tmp");
+    let big = src.path().join("big");
+    std::fs::write(&big, "x".repeat(256 << 10)).expect("write value");
     let filler = fill(fs.0.path());
-    // A large create needs new pages of the log: it waits for space in the writer.
-    let big = format!("--from-literal=big={}", "x".repeat(256 << 10));
     let mut waiting = std::process::Command::new("kubectl")
-        .args(["create", "configmap", "queued", &big])
+        .args(["create", "configmap", "queued"])
+        .arg(format!("--from-file=big={}", big.display()))
         .env("KUBECONFIG", &k.kubeconfig)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
