@@ -65,6 +65,9 @@ pub enum RemoteFailure {
     Unknown(String),
     /// The peer leads but has lost contact with its quorum (nothing was proposed).
     NoQuorum,
+    /// The peer's disk is full: it refused the write (nothing was proposed). Appended last,
+    /// so the other variants keep their wire numbers.
+    DiskFull,
 }
 
 impl From<Error> for RemoteFailure {
@@ -74,6 +77,7 @@ impl From<Error> for RemoteFailure {
             Error::NotMember => RemoteFailure::NotMember,
             Error::Unknown(m) => RemoteFailure::Unknown(m),
             Error::NoQuorum => RemoteFailure::NoQuorum,
+            Error::DiskFull => RemoteFailure::DiskFull,
             other => RemoteFailure::Other(other.to_string()),
         }
     }
@@ -88,6 +92,24 @@ impl From<RemoteFailure> for Error {
             RemoteFailure::Other(s) => Error::Raft(s),
             RemoteFailure::Unknown(s) => Error::Unknown(s),
             RemoteFailure::NoQuorum => Error::NoQuorum,
+            RemoteFailure::DiskFull => Error::DiskFull,
+        }
+    }
+}
+
+#[cfg(test)]
+mod remote_failure_tests {
+    use super::*;
+
+    /// A leader's refusals reach the follower's client as the same error (a full disk is
+    /// 507 there too, not a 500 with the leader's text).
+    #[test]
+    fn refusals_cross_the_wire_unchanged() {
+        for e in [Error::DiskFull, Error::NoQuorum, Error::NotMember] {
+            let want = format!("{e:?}");
+            let wire = postcard::to_allocvec(&RemoteFailure::from(e)).expect("encode");
+            let back: RemoteFailure = postcard::from_bytes(&wire).expect("decode");
+            assert_eq!(format!("{:?}", Error::from(back)), want);
         }
     }
 }
