@@ -704,19 +704,7 @@ async fn metric(t: &Target, name: &str) -> Option<f64> {
 }
 
 async fn server_rss(t: &Target) -> Option<f64> {
-    let text = t
-        .client
-        .get(format!("{}/metrics", t.server))
-        .bearer_auth(&t.token)
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
-        .and_then(|v| v.trim().parse().ok())
+    metric(t, "process_resident_memory_bytes").await
 }
 
 pub(crate) fn num_cpus() -> usize {

@@ -262,71 +262,126 @@ fn t03_malformed_urls_and_headers_get_kubernetes_answers() {
 /// (540 MB) before watch buffers were bounded in bytes.
 const UPDATES: usize = 100;
 
+/// A `kumo up` with a 2 s watch stall deadline and 50 events of history (so the store's
+/// own window of 900 kB versions does not hide what watchers cost), holding one 900 kB
+/// ConfigMap `default/big`.
+struct BigObject {
+    k: Kumo,
+    t: Target,
+    token: String,
+    rt: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    url: String,
+    cm: serde_json::Value,
+    /// resourceVersion of the create.
+    rv: String,
+    _tmp: tempfile::TempDir,
+}
+
+impl BigObject {
+    fn start() -> Self {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let k = Kumo::start_in_with(
+            tmp.path(),
+            &["--watch-stall-timeout", "2", "--history-events", "50"],
+        );
+        let (t, token) = target(&k);
+        let rt = rt();
+        let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "big"}, "data": {"a": "x".repeat(900_000)}});
+        let (server, ca, _) = k.credentials();
+        let client = reqwest_client(&ca);
+        let url = format!("{server}/api/v1/namespaces/default/configmaps");
+        let rv = rt.block_on(async {
+            let r = client
+                .post(&url)
+                .bearer_auth(&token)
+                .json(&cm)
+                .send()
+                .await
+                .expect("create");
+            assert_eq!(r.status(), 201);
+            let v: serde_json::Value = r.json().await.expect("json");
+            v["metadata"]["resourceVersion"]
+                .as_str()
+                .expect("rv")
+                .to_string()
+        });
+        BigObject {
+            k,
+            t,
+            token,
+            rt,
+            client,
+            url,
+            cm,
+            rv,
+            _tmp: tmp,
+        }
+    }
+
+    /// `n` watches of the namespace from the create's revision that never read.
+    fn stalled_watchers(
+        &self,
+        n: usize,
+    ) -> Vec<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        let path = format!(
+            "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={}",
+            self.rv
+        );
+        self.rt.block_on(async {
+            let mut w = Vec::new();
+            for _ in 0..n {
+                w.push(
+                    hostile::stalled_watch(&self.t, &self.token, &path)
+                        .await
+                        .expect("watch"),
+                );
+            }
+            w
+        })
+    }
+
+    /// Replaces the object's value with a new one of the same size (update number `i`).
+    async fn update(&self, i: usize) {
+        let mut obj = self.cm.clone();
+        let tag = format!("{i:08}");
+        obj["data"]["a"] = serde_json::json!(format!("{tag}{}", "x".repeat(900_000 - tag.len())));
+        let r = self
+            .client
+            .put(format!("{}/big", self.url))
+            .bearer_auth(&self.token)
+            .json(&obj)
+            .send()
+            .await
+            .expect("update");
+        assert_eq!(r.status(), 200, "update {i}");
+    }
+}
+
 /// Item 3: six watchers stop reading while one large object is updated many times. They
 /// are ended after the stall deadline (counted in /metrics), the server's memory stays
 /// bounded meanwhile and comes back after they close.
 #[test]
 fn t04_watchers_that_stop_reading_are_cut_and_memory_comes_back() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    // A short history (by count), so the store's own window of 900 kB versions does not
-    // hide what the watchers cost.
-    let k = Kumo::start_in_with(
-        tmp.path(),
-        &["--watch-stall-timeout", "2", "--history-events", "50"],
-    );
-    let (t, token) = target(&k);
-    let rt = rt();
-    let big = "x".repeat(900_000);
-    let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "big"}, "data": {"a": big}});
-    let (server, ca, _) = k.credentials();
-    let client = reqwest_client(&ca);
-    let url = format!("{server}/api/v1/namespaces/default/configmaps");
-    rt.block_on(async {
-        let r = client
-            .post(&url)
-            .bearer_auth(&token)
-            .json(&cm)
-            .send()
-            .await
-            .expect("create");
-        assert_eq!(r.status(), 201);
-    });
-    let start = rss_kib(&k);
-    let watchers = rt.block_on(async {
-        let mut w = Vec::new();
-        for _ in 0..6 {
-            w.push(
-                hostile::stalled_watch(&t, &token, "/api/v1/namespaces/default/configmaps?watch=1")
-                    .await
-                    .expect("watch"),
-            );
-        }
-        w
-    });
+    let b = BigObject::start();
+    let k = &b.k;
+    let start = rss_kib(k);
+    let watchers = b.stalled_watchers(6);
     let mut peak = start;
-    rt.block_on(async {
+    b.rt.block_on(async {
         for i in 0..UPDATES {
-            let mut obj = cm.clone();
-            obj["data"]["a"] = serde_json::json!(format!("{i}{}", &big[..899_990]));
-            let r = client
-                .put(format!("{url}/big"))
-                .bearer_auth(&token)
-                .json(&obj)
-                .send()
-                .await
-                .expect("update");
-            assert_eq!(r.status(), 200, "update {i}");
+            b.update(i).await;
             if i % 20 == 0 {
-                peak = peak.max(rss_kib(&k));
+                peak = peak.max(rss_kib(k));
             }
         }
     });
-    peak = peak.max(rss_kib(&k));
+    peak = peak.max(rss_kib(k));
     // Every stalled watcher was ended and counted.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let cut = metric(&k, "kumo_watch_cut_total");
+        let cut = metric(k, "kumo_watch_cut_total");
         if cut >= 6.0 {
             break;
         }
@@ -335,7 +390,7 @@ fn t04_watchers_that_stop_reading_are_cut_and_memory_comes_back() {
     }
     drop(watchers);
     std::thread::sleep(Duration::from_secs(3));
-    let after = rss_kib(&k);
+    let after = rss_kib(k);
     eprintln!("RSS KiB: start {start}, peak {peak}, after close {after}");
     // Without a byte bound, each watcher buffered every event (6 × 90 MB here). What
     // remains is the store: the Raft log of the updates and 50 events of history.
@@ -365,55 +420,15 @@ fn reqwest_client(ca_pem: &str) -> reqwest::Client {
 /// version instead of copying them).
 #[test]
 fn t05_many_stalled_watchers_neither_starve_a_healthy_one_nor_grow_memory() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let k = Kumo::start_in_with(
-        tmp.path(),
-        &["--watch-stall-timeout", "2", "--history-events", "50"],
-    );
-    let (t, token) = target(&k);
-    let rt = rt();
-    let big = "y".repeat(900_000);
-    let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "big"}, "data": {"a": big}});
-    let (server, ca, _) = k.credentials();
-    let client = reqwest_client(&ca);
-    let url = format!("{server}/api/v1/namespaces/default/configmaps");
-    let rv = rt.block_on(async {
-        let r = client
-            .post(&url)
-            .bearer_auth(&token)
-            .json(&cm)
-            .send()
-            .await
-            .expect("create");
-        assert_eq!(r.status(), 201);
-        let v: serde_json::Value = r.json().await.expect("json");
-        v["metadata"]["resourceVersion"]
-            .as_str()
-            .expect("rv")
-            .to_string()
-    });
-    let start = rss_kib(&k);
-    let stalled = rt.block_on(async {
-        let mut w = Vec::new();
-        for _ in 0..60 {
-            w.push(
-                hostile::stalled_watch(
-                    &t,
-                    &token,
-                    &format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}"),
-                )
-                .await
-                .expect("watch"),
-            );
-        }
-        w
-    });
+    let b = BigObject::start();
+    let (k, client, url, rv, token) = (&b.k, &b.client, &b.url, &b.rv, &b.token);
+    let start = rss_kib(k);
+    let stalled = b.stalled_watchers(60);
     const N: usize = 20;
-    let (healthy_events, worst) = rt.block_on(async {
+    let (healthy_events, worst) = b.rt.block_on(async {
         let watch = client
             .get(format!("{url}?watch=1&resourceVersion={rv}"))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .timeout(Duration::from_secs(120))
             .send()
             .await
@@ -438,17 +453,8 @@ fn t05_many_stalled_watchers_neither_starve_a_healthy_one_nor_grow_memory() {
         });
         let mut worst = Duration::ZERO;
         for i in 0..N {
-            let mut obj = cm.clone();
-            obj["data"]["a"] = serde_json::json!(format!("{i:04}{}", &big[..899_996]));
             let sent = Instant::now();
-            let r = client
-                .put(format!("{url}/big"))
-                .bearer_auth(&token)
-                .json(&obj)
-                .send()
-                .await
-                .expect("update");
-            assert_eq!(r.status(), 200, "update {i}");
+            b.update(i).await;
             // Each update's event reaches the healthy watcher before the next update.
             let got = tokio::time::timeout(Duration::from_secs(30), rx.recv())
                 .await
@@ -458,7 +464,7 @@ fn t05_many_stalled_watchers_neither_starve_a_healthy_one_nor_grow_memory() {
         }
         (reader.await.expect("reader"), worst)
     });
-    let peak = rss_kib(&k);
+    let peak = rss_kib(k);
     assert_eq!(healthy_events, N);
     // The stalled watchers' stall deadline is 2 s: a healthy watcher never waits it out.
     assert!(
@@ -466,7 +472,7 @@ fn t05_many_stalled_watchers_neither_starve_a_healthy_one_nor_grow_memory() {
         "the healthy watcher waited {worst:?} for an event"
     );
     let deadline = Instant::now() + Duration::from_secs(20);
-    while metric(&k, "kumo_watch_cut_total") < 60.0 {
+    while metric(k, "kumo_watch_cut_total") < 60.0 {
         assert!(
             Instant::now() < deadline,
             "stalled watchers were not all cut"
