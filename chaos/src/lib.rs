@@ -11,10 +11,19 @@
 //!   update and delete, get) and its global revision counter, checked over a recorded history
 //!   of concurrent client calls (Wing & Gong / Lowe, as in porcupine).
 //!
+//! Load generators: [`bench`] (`kumo bench api|memory|failover|store`), which print tables
+//! of medians and p99s with the machine and settings. They are tools run from the command
+//! line, so they report with `anyhow` as binaries do.
+//!
+//! [`client`]: the client side of a cluster (an HTTPS client trusting its CA, the
+//! kubeconfig) for the benchmarks, the local launcher and `kumo members`.
+//!
 //! Provokers so far:
 //! - [`hostile`]: hostile HTTPS clients (stalled handshakes and requests, short bodies,
 //!   watchers that stop reading, raw malformed requests), bounded in count and time.
 
+pub mod bench;
+pub mod client;
 pub mod hostile;
 pub mod linearizability;
 

@@ -5,36 +5,19 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kumo_raft_store::cluster::{ClusterService, JoinRequest, TransportNetwork, TransportPeers};
+use kumo_raft_store::cluster::{ClusterService, JoinRequest, TransportPeers};
 use kumo_raft_store::node::Peers;
-use kumo_raft_store::{Node, NodeId, StoreConfig, StoreNode};
+use kumo_raft_store::{Node, NodeId, StoreNode};
 use kumo_transport::{ANY_NODE, ClusterCa, NodeIdentity, QuicTransport, Transport};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::api::registry::Limits;
-use crate::pki::{self, Pki};
-use crate::up::{self, Running, UpConfig, UpError};
-
-/// Settings of one control-plane node.
-#[derive(Debug, Clone)]
-pub struct ControlConfig {
-    pub id: NodeId,
-    pub data_dir: PathBuf,
-    pub peer_addr: SocketAddr,
-    pub api_addr: SocketAddr,
-    /// A member's peer address to join through (none: bootstrap a new cluster).
-    pub join: Option<SocketAddr>,
-    pub limits: Limits,
-    pub history_events: usize,
-    /// Extra names or addresses for the API's serving certificate (a load balancer).
-    pub tls_san: Vec<String>,
-    /// Cut a damaged last Raft log group instead of refusing to start (the node then
-    /// catches up from its peers).
-    pub truncate_damaged_log: bool,
-}
+use crate::node::{Member, NodeConfig, NodeError};
+use kumo_chaos::client::{https_client, read_kubeconfig};
+use kumo_server::pki::{self, Pki};
 
 /// What a data directory records about its node (`DIR/node.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,8 +33,8 @@ const PORT_PATIENCE: Duration = Duration::from_secs(10);
 /// How long a new node keeps asking to join before giving up.
 const JOIN_PATIENCE: Duration = Duration::from_secs(120);
 
-fn cluster_err(msg: impl Into<String>) -> UpError {
-    UpError::Cluster(msg.into())
+fn cluster_err(msg: impl Into<String>) -> NodeError {
+    NodeError::Cluster(msg.into())
 }
 
 /// What `kumo control` was told, reconciled with what its data directory records: flags
@@ -102,7 +85,7 @@ pub fn reconcile(
 }
 
 /// Reads `DIR/node.json` if there is one.
-pub fn read_record(data_dir: &Path) -> Result<Option<NodeRecord>, UpError> {
+pub fn read_record(data_dir: &Path) -> Result<Option<NodeRecord>, NodeError> {
     let path = data_dir.join("node.json");
     match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text)
@@ -114,11 +97,11 @@ pub fn read_record(data_dir: &Path) -> Result<Option<NodeRecord>, UpError> {
 }
 
 /// Checks or writes `DIR/node.json`: a data directory belongs to one node id for life.
-fn record_node(cfg: &ControlConfig) -> Result<(), UpError> {
+fn record_node(cfg: &NodeConfig, m: &Member) -> Result<(), NodeError> {
     let path = cfg.data_dir.join("node.json");
     let me = NodeRecord {
-        id: cfg.id,
-        peer_addr: cfg.peer_addr.to_string(),
+        id: m.id,
+        peer_addr: m.peer_addr.to_string(),
         api_addr: cfg.api_addr.to_string(),
     };
     if let Ok(text) = std::fs::read_to_string(&path) {
@@ -141,11 +124,11 @@ fn record_node(cfg: &ControlConfig) -> Result<(), UpError> {
 
 /// This node's QUIC identity: loaded from `DIR/pki`, or issued from the cluster CA there
 /// (a first node generates the CA).
-fn identity(cfg: &ControlConfig) -> Result<NodeIdentity, UpError> {
+fn identity(cfg: &NodeConfig, m: &Member) -> Result<NodeIdentity, NodeError> {
     let dir = cfg.data_dir.join("pki");
     std::fs::create_dir_all(&dir)?;
     if let Ok(id) = NodeIdentity::load(&dir) {
-        if id.node != cfg.id {
+        if id.node != m.id {
             return Err(cluster_err(format!(
                 "{} holds the certificate of node {}",
                 dir.display(),
@@ -160,7 +143,7 @@ fn identity(cfg: &ControlConfig) -> Result<NodeIdentity, UpError> {
         let cert = std::fs::read_to_string(&ca_cert)?;
         let key = std::fs::read_to_string(&ca_key)?;
         ClusterCa::from_pem(&cert, &key)?
-    } else if cfg.join.is_none() {
+    } else if m.join.is_none() {
         let ca = ClusterCa::try_generate()?;
         let (cert, key) = ca.to_pem();
         pki::write_private(&ca_cert, cert.as_bytes())?;
@@ -174,132 +157,85 @@ fn identity(cfg: &ControlConfig) -> Result<NodeIdentity, UpError> {
             CLUSTER_CA_KEY
         )));
     };
-    let hosts = vec![cfg.peer_addr.ip().to_string()];
-    let id = ca.issue(cfg.id, &hosts, 3650)?;
+    let hosts = vec![m.peer_addr.ip().to_string()];
+    let id = ca.issue(m.id, &hosts, 3650)?;
     id.save(&dir)?;
     Ok(id)
 }
 
-/// Starts one control-plane node and returns once its API serves.
-pub async fn start_control(cfg: &ControlConfig) -> Result<Running, UpError> {
-    std::fs::create_dir_all(&cfg.data_dir)?;
-    let identity = identity(cfg)?;
-    let svc = ClusterService::new();
-    // A node restarted right after a crash may find its port still held for a moment (the
-    // old process exiting): retry the bind for a few seconds before giving up.
+/// Binds this member's QUIC endpoint (its identity issued from the cluster CA), serving
+/// `svc`. A node restarted right after a crash may find its port still held for a moment
+/// (the old process exiting): the bind is retried for a few seconds.
+pub async fn bind(
+    cfg: &NodeConfig,
+    m: &Member,
+    svc: Arc<ClusterService>,
+) -> Result<QuicTransport, NodeError> {
+    let identity = identity(cfg, m)?;
     let deadline = Instant::now() + PORT_PATIENCE;
-    let transport = loop {
-        match QuicTransport::bind(cfg.id, cfg.peer_addr, identity.clone(), svc.clone()) {
+    loop {
+        match QuicTransport::bind(m.id, m.peer_addr, identity.clone(), svc.clone()) {
             Err(kumo_transport::Error::Io(e))
                 if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline =>
             {
-                tracing::info!(addr = %cfg.peer_addr, "peer address in use; retrying");
+                tracing::info!(addr = %m.peer_addr, "peer address in use; retrying");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            other => break other?,
+            other => return Ok(other?),
         }
-    };
-    let mut scfg = StoreConfig::single(cfg.peer_addr.to_string());
-    scfg.node_id = cfg.id;
-    scfg.api_addr = cfg.api_addr.to_string();
-    scfg.max_events = cfg.history_events;
-    scfg.truncate_damaged_log = cfg.truncate_damaged_log;
-    let store_dir = cfg.data_dir.join("store");
-    let opened = StoreNode::open_with(
-        &store_dir,
-        scfg,
-        TransportNetwork::new(transport.clone()),
-        Some(TransportPeers::new(transport.clone())),
-        cfg.join.is_none(),
-    )
-    .await;
-    let store = match opened {
-        Ok((s, report)) => {
-            if let Some((seg, off, bytes)) = &report.damaged_tail_cut {
-                tracing::error!(
-                    "--truncate-damaged-log: cut {bytes} bytes of a damaged log group at \
-                     {}:{off}; this node catches up from its peers",
-                    seg.display()
-                );
-            }
-            s
-        }
-        Err(e) => {
-            transport.shutdown().await;
-            return Err(match e {
-                kumo_raft_store::Error::Locked(_) => UpError::InUse {
-                    dir: cfg.data_dir.clone(),
-                },
-                source => UpError::Store {
-                    dir: store_dir,
-                    source,
-                },
-            });
-        }
-    };
-    record_node(cfg)?;
+    }
+}
+
+/// What a member does once its store is open: records its identity in the data directory,
+/// serves its peers, guards elections, and joins the cluster (or confirms it still belongs).
+pub async fn take_part(
+    cfg: &NodeConfig,
+    m: &Member,
+    store: &StoreNode,
+    transport: &QuicTransport,
+    svc: &ClusterService,
+) -> Result<(), NodeError> {
+    record_node(cfg, m)?;
     // This process holds the data directory now: its pid is for scripts on this machine
     // (`kumo members` asks the node itself).
     std::fs::write(cfg.data_dir.join("pid"), std::process::id().to_string())?;
     svc.set_node(store.clone());
     kumo_raft_store::cluster::guard_elections(store.clone(), transport.clone());
-    if let Some(via) = cfg.join {
-        if !store.is_member(cfg.id) {
-            if let Err(e) = join(cfg, &transport, via).await {
-                let _ = store.shutdown().await;
-                transport.shutdown().await;
-                return Err(e);
-            }
-        } else {
-            // It believes it is a member, but a node removed while it was away never hears
-            // of it. A join is a no-op for a member and re-adds a removed node, so ask once
-            // in the background; a restart must not wait on `via` being up.
-            let (cfg, transport) = (cfg.clone(), transport.clone());
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                transport.set_peer(ANY_NODE, via);
-                let peers = TransportPeers::new(transport);
-                let req = join_request(&cfg);
-                // Bounded: a few tries while elections settle, then the node carries on.
-                for attempt in 1..=5 {
-                    match peers.join(ANY_NODE, req.clone()).await {
-                        Ok(()) => {
-                            tracing::info!(via = %via, "membership confirmed");
-                            return;
-                        }
-                        Err(e) => {
-                            tracing::info!(via = %via, attempt, error = %e, "membership not confirmed yet");
-                            tokio::time::sleep(Duration::from_secs(5)).await;
-                        }
-                    }
+    let Some(via) = m.join else { return Ok(()) };
+    if !store.is_member(m.id) {
+        return join(cfg, m, transport, via).await;
+    }
+    // It believes it is a member, but a node removed while it was away never hears of it. A
+    // join is a no-op for a member and re-adds a removed node, so ask once in the
+    // background; a restart must not wait on `via` being up.
+    let (req, transport) = (join_request(cfg, m), transport.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        transport.set_peer(ANY_NODE, via);
+        let peers = TransportPeers::new(transport);
+        // Bounded: a few tries while elections settle, then the node carries on.
+        for attempt in 1..=5 {
+            match peers.join(ANY_NODE, req.clone()).await {
+                Ok(()) => {
+                    tracing::info!(via = %via, "membership confirmed");
+                    return;
                 }
-            });
+                Err(e) => {
+                    tracing::info!(via = %via, attempt, error = %e, "membership not confirmed yet");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
         }
-    }
-    let up_cfg = UpConfig {
-        data_dir: cfg.data_dir.clone(),
-        api_addr: cfg.api_addr,
-        limits: cfg.limits.clone(),
-        history_events: cfg.history_events,
-        tls_san: cfg.tls_san.clone(),
-        truncate_damaged_log: cfg.truncate_damaged_log,
-    };
-    match up::serve_on(&up_cfg, store.clone(), Some(transport.clone())).await {
-        Ok(r) => Ok(r),
-        Err(e) => {
-            let _ = store.shutdown().await;
-            transport.shutdown().await;
-            Err(e)
-        }
-    }
+    });
+    Ok(())
 }
 
 /// This node's request to be a voting member.
-fn join_request(cfg: &ControlConfig) -> JoinRequest {
+fn join_request(cfg: &NodeConfig, m: &Member) -> JoinRequest {
     JoinRequest {
-        id: cfg.id,
+        id: m.id,
         node: Node {
-            peer_addr: cfg.peer_addr.to_string(),
+            peer_addr: m.peer_addr.to_string(),
             api_addr: cfg.api_addr.to_string(),
         },
         voter: true,
@@ -308,18 +244,19 @@ fn join_request(cfg: &ControlConfig) -> JoinRequest {
 
 /// Asks the node at `via` to add this one (as a learner until caught up, then a voter).
 async fn join(
-    cfg: &ControlConfig,
+    cfg: &NodeConfig,
+    m: &Member,
     transport: &QuicTransport,
     via: SocketAddr,
-) -> Result<(), UpError> {
+) -> Result<(), NodeError> {
     transport.set_peer(ANY_NODE, via);
     let peers = TransportPeers::new(transport.clone());
-    let req = join_request(cfg);
+    let req = join_request(cfg, m);
     let deadline = Instant::now() + JOIN_PATIENCE;
     loop {
         match peers.join(ANY_NODE, req.clone()).await {
             Ok(()) => {
-                tracing::info!(node = cfg.id, via = %via, "joined the cluster");
+                tracing::info!(node = m.id, via = %via, "joined the cluster");
                 return Ok(());
             }
             Err(e) if Instant::now() < deadline => {
@@ -329,21 +266,6 @@ async fn join(
             Err(e) => return Err(cluster_err(format!("could not join through {via}: {e}"))),
         }
     }
-}
-
-/// `kumo control`: one node, until SIGINT/SIGTERM.
-pub async fn run_control(cfg: ControlConfig) -> Result<(), UpError> {
-    eprintln!(
-        "kumo: starting control-plane node {} (peer {}, API {}, data in {})",
-        cfg.id,
-        cfg.peer_addr,
-        cfg.api_addr,
-        cfg.data_dir.display()
-    );
-    let running = start_control(&cfg).await?;
-    up::serve_until_signal(running).await;
-    let _ = std::fs::remove_file(cfg.data_dir.join("pid"));
-    Ok(())
 }
 
 /// The addresses of node `i` of a local cluster: 127.0.0.i, API on the given port, peers on
@@ -356,7 +278,7 @@ fn local_addrs(i: u64, api_port: u16) -> (SocketAddr, SocketAddr) {
     )
 }
 
-fn copy_if_missing(from: &Path, to: &Path) -> Result<(), UpError> {
+fn copy_if_missing(from: &Path, to: &Path) -> Result<(), NodeError> {
     if !to.exists() {
         let data = std::fs::read(from)?;
         pki::write_private(to, &data)?;
@@ -373,7 +295,7 @@ pub async fn run_local_cluster(
     api_addr: SocketAddr,
     history_events: usize,
     tls_san: &[String],
-) -> Result<(), UpError> {
+) -> Result<(), NodeError> {
     if !(1..=9).contains(&n) {
         return Err(cluster_err("--nodes must be between 1 and 9"));
     }
@@ -431,7 +353,7 @@ pub async fn run_local_cluster(
     let exe = std::env::current_exe()?;
     let mut children: Vec<(u64, Child)> = Vec::new();
     let ca_pem = api_pki.ca_pem.clone();
-    let spawn = |i: u64| -> Result<Child, UpError> {
+    let spawn = |i: u64| -> Result<Child, NodeError> {
         let (api, peer) = local_addrs(i, api_addr.port());
         let d = node_dir(i);
         let log = std::fs::OpenOptions::new()
@@ -553,7 +475,7 @@ pub async fn run_local_cluster(
         }
     };
     tokio::select! {
-        _ = up::wait_for_signal() => {}
+        _ = crate::node::wait_for_signal() => {}
         _ = watcher => eprintln!("kumo: every node has exited"),
     }
     eprintln!("kumo: stopping {} nodes", children.len());
@@ -594,7 +516,7 @@ async fn wait_ready(
     patience: Duration,
     child: &mut Child,
 ) -> Result<(), String> {
-    let client = pki::https_client(ca_pem, 1)?;
+    let client = https_client(ca_pem, 1)?;
     let deadline = Instant::now() + patience;
     let mut last = String::from("not answering");
     while Instant::now() < deadline {
@@ -634,37 +556,6 @@ fn kubeconfig_servers(path: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// This node's view of the cluster, served at `/kumo/v1/status`.
-pub fn status(store: &StoreNode) -> Value {
-    let m = store.raft.metrics().borrow().clone();
-    let membership = m.membership_config.membership();
-    let voters: Vec<NodeId> = membership.voter_ids().collect();
-    let members: Vec<Value> = membership
-        .nodes()
-        .map(|(id, n)| json!({"id": id, "peerAddr": n.peer_addr, "apiAddr": n.api_addr, "voter": voters.contains(id)}))
-        .collect();
-    let replication: serde_json::Map<String, Value> = m
-        .replication
-        .as_ref()
-        .map(|r| {
-            r.iter()
-                .map(|(id, l)| (id.to_string(), json!(l.map_or(0, |l| l.index))))
-                .collect()
-        })
-        .unwrap_or_default();
-    json!({
-        "id": m.id,
-        "state": format!("{:?}", m.state),
-        "term": m.current_term,
-        "leader": m.current_leader,
-        "lastLogIndex": m.last_log_index.unwrap_or(0),
-        "applied": store.shared().last_applied_index().unwrap_or(0),
-        "members": members,
-        "replication": replication,
-        "pid": std::process::id(),
-    })
-}
-
 /// `kumo members`: one line per node — id, addresses, role, term, last log index,
 /// replication lag, and the pid of nodes started locally.
 pub async fn members(
@@ -676,14 +567,14 @@ pub async fn members(
     let kc = match (&kubeconfig, &data_dir) {
         (Some(k), _) => k.clone(),
         (None, Some(d)) => d.join("kubeconfig"),
-        (None, None) => up::default_data_dir().join("kubeconfig"),
+        (None, None) => crate::node::default_data_dir().join("kubeconfig"),
     };
-    let (server, ca_b64, token) = up::read_kubeconfig(&kc)
+    let (server, ca_b64, token) = read_kubeconfig(&kc)
         .with_context(|| format!("cannot read server, CA and token from {}", kc.display()))?;
     let servers = kubeconfig_servers(&kc);
     use base64::Engine;
     let ca = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(ca_b64)?)?;
-    let client = pki::https_client(&ca, 4).map_err(anyhow::Error::msg)?;
+    let client = https_client(&ca, 4).map_err(anyhow::Error::msg)?;
     let get = |url: String| {
         let client = client.clone();
         let token = token.clone();

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 /// stalled watchers had buffered after they were gone (hostile test t04, measured).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use kumo_nodes::{bench, telemetry, up};
+mod cluster;
+mod node;
+
+use kumo_chaos::bench;
+use kumo_server::telemetry;
 
 #[derive(Parser)]
 #[command(name = "kumo", version, about = "Kumo: a serverless Kubernetes")]
@@ -47,12 +51,27 @@ struct ServeFlags {
 }
 
 impl ServeFlags {
-    fn limits(&self) -> kumo_nodes::api::registry::Limits {
+    /// The node's settings with these limits (every other setting given).
+    #[allow(clippy::too_many_arguments)]
+    fn node(
+        &self,
+        data_dir: PathBuf,
+        api_addr: SocketAddr,
+        history_events: usize,
+        tls_san: Vec<String>,
+        truncate_damaged_log: bool,
+        member: Option<node::Member>,
+    ) -> node::NodeConfig {
         use std::time::Duration;
         let secs = |s: u64| Duration::from_secs(s.max(1));
-        kumo_nodes::api::registry::Limits {
-            watch_stall: secs(self.watch_stall_timeout),
-            connections: kumo_nodes::api::conns::ConnLimits {
+        node::NodeConfig {
+            data_dir,
+            api_addr,
+            limits: kumo_registry::Limits {
+                watch_stall: secs(self.watch_stall_timeout),
+                ..Default::default()
+            },
+            connections: kumo_server::api::conns::ConnLimits {
                 max_connections: self.max_connections.max(1),
                 max_unauthenticated: self.max_unauthenticated_connections.max(1),
                 handshake: Duration::from_secs(10),
@@ -61,7 +80,10 @@ impl ServeFlags {
                 authenticate_within: secs(self.unauthenticated_timeout),
                 idle: secs(self.idle_connection_timeout),
             },
-            ..Default::default()
+            history_events,
+            tls_san,
+            truncate_damaged_log,
+            member,
         }
     }
 }
@@ -179,15 +201,8 @@ fn main() -> std::process::ExitCode {
                     "--truncate-damaged-log applies to one node: run that node with \
                      `kumo control --data-dir DIR --truncate-damaged-log`"
                 );
-                let dir = data_dir.unwrap_or_else(up::default_data_dir);
-                kumo_nodes::cluster::run_local_cluster(
-                    nodes,
-                    &dir,
-                    api_addr,
-                    history_events,
-                    &tls_san,
-                )
-                .await?;
+                let dir = data_dir.unwrap_or_else(node::default_data_dir);
+                cluster::run_local_cluster(nodes, &dir, api_addr, history_events, &tls_san).await?;
                 Ok(())
             }
             Cmd::Control {
@@ -201,29 +216,31 @@ fn main() -> std::process::ExitCode {
                 serve,
                 truncate_damaged_log,
             } => {
-                let record = kumo_nodes::cluster::read_record(&data_dir)?;
+                let record = cluster::read_record(&data_dir)?;
                 let (id, peer_addr, api_addr) =
-                    kumo_nodes::cluster::reconcile(record.as_ref(), id, peer_addr, api_addr)
+                    cluster::reconcile(record.as_ref(), id, peer_addr, api_addr)
                         .map_err(anyhow::Error::msg)?;
-                let cfg = kumo_nodes::cluster::ControlConfig {
+                let member = node::Member {
                     id,
-                    data_dir,
                     peer_addr,
-                    api_addr,
                     join,
-                    limits: serve.limits(),
+                };
+                let cfg = serve.node(
+                    data_dir,
+                    api_addr,
                     history_events,
                     tls_san,
                     truncate_damaged_log,
-                };
-                kumo_nodes::cluster::run_control(cfg).await?;
+                    Some(member),
+                );
+                node::run(cfg).await?;
                 Ok(())
             }
             Cmd::Members {
                 data_dir,
                 kubeconfig,
                 remove,
-            } => kumo_nodes::cluster::members(data_dir, kubeconfig, remove).await,
+            } => cluster::members(data_dir, kubeconfig, remove).await,
             Cmd::Up {
                 data_dir,
                 api_addr,
@@ -233,18 +250,20 @@ fn main() -> std::process::ExitCode {
                 truncate_damaged_log,
                 ..
             } => {
-                let cfg = up::UpConfig {
-                    data_dir: data_dir.unwrap_or_else(up::default_data_dir),
+                let cfg = serve.node(
+                    data_dir.unwrap_or_else(node::default_data_dir),
                     api_addr,
-                    limits: serve.limits(),
                     history_events,
                     tls_san,
                     truncate_damaged_log,
-                };
-                up::run(cfg).await?;
+                    None,
+                );
+                node::run(cfg).await?;
                 Ok(())
             }
-            Cmd::Bench { what } => bench::run(what).await,
+            Cmd::Bench { what } => {
+                bench::run(what, &node::default_data_dir().join("kubeconfig")).await
+            }
         }
     });
     match result {

@@ -38,8 +38,6 @@ pub struct Limits {
     /// A watcher whose buffer stays full this long is ended (counted in `/metrics`); its
     /// client re-watches from the last resourceVersion it saw, as with Kubernetes.
     pub watch_stall: std::time::Duration,
-    /// Client connections: bounds and timeouts (see [`crate::api::conns`]).
-    pub connections: crate::api::conns::ConnLimits,
 }
 
 impl Default for Limits {
@@ -53,7 +51,6 @@ impl Default for Limits {
             watch_buffer: 2 << 20,
             watch_buffer_total: 256 << 20,
             watch_stall: std::time::Duration::from_secs(10),
-            connections: Default::default(),
         }
     }
 }

@@ -4,9 +4,10 @@
 
 pub mod conns;
 pub mod error;
-pub mod registry;
 pub mod url;
-pub mod watch;
+
+pub use kumo_registry as registry;
+pub use kumo_registry::watch;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,7 +25,7 @@ use serde_json::{Value, json};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::metrics::Metrics;
-use error::{ApiError, ApiResult};
+use error::{ApiError, ApiResult, StatusResponse};
 use registry::{Api, DeleteOpts, FieldValidation, ListQuery, SharedApi, WriteOpts};
 use url::query_map;
 
@@ -403,9 +404,9 @@ fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
 /// Reads a request body of at most `limit` bytes (413 past it) within
 /// the body timeout (408 past it: a client that promises more than it sends does
 /// not hold a handler).
-async fn read_body(body: Body, limits: &registry::Limits) -> ApiResult<Bytes> {
-    let limit = limits.max_body;
-    let deadline = limits.connections.body;
+async fn read_body(body: Body, server: &Server) -> ApiResult<Bytes> {
+    let limit = server.api.limits.max_body;
+    let deadline = server.conns.limits().body;
     match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(b)) => Ok(b),
         Ok(Err(e)) => {
@@ -434,11 +435,11 @@ async fn read_body(body: Body, limits: &registry::Limits) -> ApiResult<Bytes> {
 
 /// Reads and drops a request body frame by frame (nothing is kept): at most the body
 /// limit, for at most [`DISCARD_FOR`].
-async fn discard_body(mut body: Body, limits: &registry::Limits) {
+async fn discard_body(mut body: Body, server: &Server) {
     use http_body_util::BodyExt;
     let deadline = tokio::time::Instant::now() + DISCARD_FOR;
     let mut seen = 0usize;
-    while seen <= limits.max_body {
+    while seen <= server.api.limits.max_body {
         match tokio::time::timeout_at(deadline, body.frame()).await {
             Ok(Some(Ok(frame))) => seen += frame.data_ref().map_or(0, |d| d.len()),
             _ => return,
@@ -528,7 +529,7 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
         // Read (and drop) what the client is sending before answering: an HTTP/2 stream
         // answered with its request body unread is reset, and clients then report a
         // framing error instead of this Status. Bounded by the body limits.
-        discard_body(body, &server.api.limits).await;
+        discard_body(body, &server).await;
         return (
             ApiError::unauthorized().into_response(),
             "unauthorized",
@@ -561,7 +562,7 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
             };
             return match server.api.store.remove_anywhere(id).await {
                 Ok(()) => (
-                    json_response(StatusCode::OK, &crate::cluster::status(&server.api.store)),
+                    json_response(StatusCode::OK, &crate::status::status(&server.api.store)),
                     "members",
                     String::new(),
                 ),
@@ -569,7 +570,7 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
             };
         }
         "/kumo/v1/status" => {
-            let v = crate::cluster::status(&server.api.store);
+            let v = crate::status::status(&server.api.store);
             return (json_response(StatusCode::OK, &v), "status", String::new());
         }
         "/openapi/v3" => {
@@ -636,7 +637,7 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
     let route = match parse_path(&path, &accept, &server.external_address) {
         Ok(r) => r,
         Err(e) => {
-            discard_body(body, &server.api.limits).await;
+            discard_body(body, &server).await;
             return (e.into_response(), "notfound", String::new());
         }
     };
@@ -701,7 +702,7 @@ async fn serve_review(
         )));
     }
     let opts = write_opts(q, headers)?;
-    let bytes = read_body(body, &server.api.limits).await?;
+    let bytes = read_body(body, server).await?;
     let mut obj = registry::parse_body(&bytes, ct)?;
     let warnings = server
         .api
@@ -821,8 +822,11 @@ async fn serve_resource(
                 r => render_table(res.kind, std::slice::from_ref(obj), r, Value::Null),
             });
             wq.name = t.name.clone();
-            let rx =
-                watch::start(api.clone(), res, t.namespace.clone(), wq, render, closer).await?;
+            let rx = {
+                let on_stall =
+                    closer.map(|c| -> watch::OnStall { Box::new(move || c.close_now()) });
+                watch::start(api.clone(), res, t.namespace.clone(), wq, render, on_stall).await?
+            };
             let stream = ReceiverStream::new(rx)
                 .flat_map(|c| futures::stream::iter(c.parts))
                 .map(Ok::<_, std::convert::Infallible>);
@@ -842,7 +846,7 @@ async fn serve_resource(
                 return Err(ApiError::method_not_allowed("POST on an item"));
             }
             let opts = write_opts(q, headers)?;
-            let bytes = read_body(body, &api.limits).await?;
+            let bytes = read_body(body, server).await?;
             let obj = registry::parse_body(&bytes, ct)?;
             let w = api.create(res, ns, obj, &opts).await?;
             Ok(respond(StatusCode::CREATED, &w.obj, &w.warnings))
@@ -853,7 +857,7 @@ async fn serve_resource(
                 .as_deref()
                 .ok_or_else(|| ApiError::method_not_allowed("PUT on a collection"))?;
             let opts = write_opts(q, headers)?;
-            let bytes = read_body(body, &api.limits).await?;
+            let bytes = read_body(body, server).await?;
             let obj = registry::parse_body(&bytes, ct)?;
             if sub == Some("scale") {
                 let replicas = scale_replicas(&obj)?;
@@ -896,7 +900,7 @@ async fn serve_resource(
             let opts = write_opts(q, headers)?;
             let ptype = patch::PatchType::from_content_type(ct)
                 .ok_or_else(|| ApiError::unsupported_media(ct))?;
-            let bytes = read_body(body, &api.limits).await?;
+            let bytes = read_body(body, server).await?;
             if ptype == patch::PatchType::Apply
                 && opts.field_manager.as_deref().is_none_or(str::is_empty)
             {
@@ -952,7 +956,7 @@ async fn serve_resource(
                 return Err(ApiError::method_not_allowed("DELETE on a subresource"));
             }
             let name = t.name.as_deref().unwrap_or("");
-            let opts = delete_opts(q, body, ct, &api.limits).await?;
+            let opts = delete_opts(q, body, ct, server).await?;
             let d = api.delete(res, ns, name, &opts).await?;
             Ok(respond(
                 // Kubernetes: 200 when gone, 202 while finalizers hold it.
@@ -973,7 +977,7 @@ async fn serve_resource(
                 )));
             }
             let lq = list_query(q)?;
-            let opts = delete_opts(q, body, ct, &api.limits).await?;
+            let opts = delete_opts(q, body, ct, server).await?;
             let page = api
                 .list(
                     res,
@@ -1008,9 +1012,9 @@ async fn delete_opts(
     q: &HashMap<String, String>,
     body: Body,
     ct: &str,
-    limits: &registry::Limits,
+    server: &Server,
 ) -> ApiResult<DeleteOpts> {
-    let bytes = read_body(body, limits).await?;
+    let bytes = read_body(body, server).await?;
     let b: Value = if bytes.is_empty() {
         json!({})
     } else {
@@ -1355,8 +1359,9 @@ pub fn new_server(
     token: String,
     metrics: Arc<Metrics>,
     external_address: String,
+    connections: conns::ConnLimits,
 ) -> Shared {
-    let conns = conns::Conns::new(api.limits.connections.clone());
+    let conns = conns::Conns::new(connections);
     Arc::new(Server {
         api: Arc::new(api),
         token,

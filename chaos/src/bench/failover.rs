@@ -169,9 +169,10 @@ async fn measure(
         anyhow::ensure!(Instant::now() < deadline, "the cluster did not start");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (_, ca_b64, token) = crate::up::read_kubeconfig(&kc).context("reading the kubeconfig")?;
+    let (_, ca_b64, token) =
+        crate::client::read_kubeconfig(&kc).context("reading the kubeconfig")?;
     let ca = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(ca_b64)?)?;
-    let client = crate::pki::https_client(&ca, b.clients).map_err(anyhow::Error::msg)?;
+    let client = crate::client::https_client(&ca, b.clients).map_err(anyhow::Error::msg)?;
     let port = b.api_port;
 
     // Writers: each creates ConfigMaps through one node, one at a time, until stopped.

@@ -5,6 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod failover;
+pub mod store;
+
 use anyhow::Context;
 use base64::Engine;
 use clap::Subcommand;
@@ -109,7 +112,9 @@ pub enum BenchCmd {
     },
 }
 
-pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
+/// Runs one benchmark. `default_kubeconfig` is where `kumo up` writes its kubeconfig (the
+/// target when `--kubeconfig` is not given).
+pub async fn run(cmd: BenchCmd, default_kubeconfig: &std::path::Path) -> anyhow::Result<()> {
     match cmd {
         BenchCmd::Api {
             kubeconfig,
@@ -118,7 +123,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
             watchers,
             rate,
         } => {
-            let kc = kubeconfig.unwrap_or_else(|| crate::up::default_data_dir().join("kubeconfig"));
+            let kc = kubeconfig.unwrap_or_else(|| default_kubeconfig.to_path_buf());
             api(&kc, clients, Duration::from_secs(duration), watchers, rate).await
         }
         BenchCmd::Memory {
@@ -128,7 +133,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
             size,
             watchers,
         } => {
-            let kc = kubeconfig.unwrap_or_else(|| crate::up::default_data_dir().join("kubeconfig"));
+            let kc = kubeconfig.unwrap_or_else(|| default_kubeconfig.to_path_buf());
             memory(
                 &kc,
                 data_dir.as_deref(),
@@ -146,7 +151,7 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
             api_port,
             settle,
         } => {
-            crate::bench_failover::run(crate::bench_failover::FailoverBench {
+            failover::run(failover::FailoverBench {
                 nodes,
                 kills,
                 clients,
@@ -167,13 +172,13 @@ pub async fn run(cmd: BenchCmd) -> anyhow::Result<()> {
             leader_only,
             etcd_conns,
         } => {
-            crate::bench_store::run(crate::bench_store::StoreBench {
+            store::run(store::StoreBench {
                 nodes,
                 clients,
                 value_size,
                 duration: Duration::from_secs(duration),
                 keys,
-                etcd: etcd.unwrap_or_else(|| crate::bench_store::DEFAULT_ETCD.into()),
+                etcd: etcd.unwrap_or_else(|| store::DEFAULT_ETCD.into()),
                 no_etcd,
                 leader_only,
                 etcd_conns,
@@ -190,14 +195,15 @@ struct Target {
 }
 
 fn target(kubeconfig: &std::path::Path, clients: usize) -> anyhow::Result<Target> {
-    let (server, ca_b64, token) = crate::up::read_kubeconfig(kubeconfig).with_context(|| {
-        format!(
-            "cannot read server, CA and token from {}",
-            kubeconfig.display()
-        )
-    })?;
+    let (server, ca_b64, token) =
+        crate::client::read_kubeconfig(kubeconfig).with_context(|| {
+            format!(
+                "cannot read server, CA and token from {}",
+                kubeconfig.display()
+            )
+        })?;
     let ca = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(ca_b64)?)?;
-    let client = crate::pki::https_client(&ca, clients).map_err(anyhow::Error::msg)?;
+    let client = crate::client::https_client(&ca, clients).map_err(anyhow::Error::msg)?;
     Ok(Target {
         client,
         server,
@@ -563,13 +569,13 @@ async fn memory(
 ) -> anyhow::Result<()> {
     let t = target(kubeconfig, 4)?;
     let (server, ca_b64, _) =
-        crate::up::read_kubeconfig(kubeconfig).context("reading the kubeconfig")?;
+        crate::client::read_kubeconfig(kubeconfig).context("reading the kubeconfig")?;
     let ca = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(ca_b64)?)?;
     let addr: std::net::SocketAddr = server
         .trim_start_matches("https://")
         .parse()
         .context("the kubeconfig's server must be https://IP:PORT")?;
-    let hostile_target = kumo_chaos::hostile::Target::new(addr, &ca)?;
+    let hostile_target = crate::hostile::Target::new(addr, &ca)?;
     let ns = format!("bench-mem-{}", std::process::id());
     let r = t
         .client
@@ -600,7 +606,7 @@ async fn memory(
     let mut held = Vec::new();
     for _ in 0..watchers {
         held.push(
-            kumo_chaos::hostile::stalled_watch(
+            crate::hostile::stalled_watch(
                 &hostile_target,
                 &t.token,
                 &format!("/api/v1/namespaces/{ns}/configmaps?watch=1"),

@@ -219,6 +219,10 @@ fn bookmark(res: &ResourceInfo, rev: u64, initial_end: bool) -> Value {
     json!({"kind": res.kind, "apiVersion": res.api_version(), "metadata": meta})
 }
 
+/// What the caller does when its watcher is ended for not reading (the API server closes
+/// the connection, which frees what is buffered toward it).
+pub type OnStall = Box<dyn Fn() + Send + Sync>;
+
 /// Starts a watch; the receiver yields newline-delimited JSON events.
 pub async fn start(
     api: SharedApi,
@@ -226,7 +230,7 @@ pub async fn start(
     ns: Option<String>,
     q: WatchQuery,
     render: Render,
-    closer: Option<super::conns::CloseConnection>,
+    on_stall: Option<OnStall>,
 ) -> ApiResult<mpsc::Receiver<Chunk>> {
     let slot = api.take_watch_slot()?;
     let label = selectors::parse_label_selector(q.list.label_selector.as_deref().unwrap_or(""))
@@ -285,8 +289,8 @@ pub async fn start(
                 );
                 // The connection cannot be written to: close it, which frees the events
                 // still buffered toward it (the client re-watches on a new connection).
-                if let Some(c) = &closer {
-                    c.close_now();
+                if let Some(f) = &on_stall {
+                    f();
                 }
                 true
             }

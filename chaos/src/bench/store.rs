@@ -511,7 +511,7 @@ pub async fn run(b: StoreBench) -> anyhow::Result<()> {
     } else if cfg!(not(feature = "etcd-baseline")) {
         bail!(
             "this kumo was built without the etcd baseline: rebuild with \
-             `cargo build --release -p kumo-nodes --features etcd-baseline` (needs protoc), \
+             `cargo build --release -p kumo --features etcd-baseline` (needs protoc), \
              or pass --no-etcd"
         );
     } else if !b.etcd.exists() {
@@ -524,11 +524,7 @@ pub async fn run(b: StoreBench) -> anyhow::Result<()> {
         Some(etcd_version(&b.etcd)?)
     };
     println!("kumo bench store");
-    println!(
-        "machine: {} cores, {}",
-        crate::bench::num_cpus(),
-        crate::bench::machine()
-    );
+    println!("machine: {} cores, {}", super::num_cpus(), super::machine());
     println!(
         "settings: {} node(s), {} clients, {} B values, {} s per system, {} distinct keys written \
          round-robin (bench/00000000…), data in {} (fsync on every acknowledged write)",

@@ -1,7 +1,5 @@
 //! API errors as Kubernetes `Status` objects, with the codes and reasons Kubernetes uses.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use kumo_apimachinery::resources::ResourceInfo;
 use serde_json::{Value, json};
 
@@ -209,6 +207,12 @@ impl ApiError {
     }
 
     /// The `Status` body as Kubernetes writes it: compact JSON ending with a newline.
+    /// Whether a client should be told to retry after a pause (`Retry-After`): the server
+    /// is busy (429), cannot serve now (503), or its disk is full (507).
+    pub fn retry_after(&self) -> bool {
+        matches!(self.code, 429 | 503 | 507)
+    }
+
     pub fn body(&self) -> Vec<u8> {
         let mut b = serde_json::to_vec(&self.status()).unwrap_or_default();
         b.push(b'\n');
@@ -245,22 +249,6 @@ impl From<kumo_raft_store::Error> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = (code, self.body()).into_response();
-        resp.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("application/json"),
-        );
-        if matches!(self.code, 429 | 503 | 507) {
-            resp.headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
-        }
-        resp
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,8 +261,6 @@ mod tests {
             e.message,
             "the node's disk is full: writes are refused until space is freed"
         );
-        let resp = e.into_response();
-        assert_eq!(resp.status().as_u16(), 507);
-        assert_eq!(resp.headers()["retry-after"], "1");
+        assert!(e.retry_after());
     }
 }

@@ -7,7 +7,6 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use rand::Rng;
 use rcgen::{
@@ -206,30 +205,6 @@ pub fn kubeconfig_multi(urls: &[String], ca_pem: &str, token: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Config\nclusters:\n{clusters}users:\n- name: kumo-admin\n  user:\n    token: {token}\ncontexts:\n{contexts}current-context: kumo\n"
     )
-}
-
-/// An HTTPS client that trusts only `ca_pem` (ring provider), keeping up to `pool` idle
-/// connections per host.
-pub fn https_client(ca_pem: &str, pool: usize) -> Result<reqwest::Client, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
-        roots
-            .add(cert.map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| e.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .pool_max_idle_per_host(pool.max(1))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use kumo_apimachinery::patch::PatchType;
 use kumo_apimachinery::resources;
 use serde_json::Value;
 
-use crate::api::registry::{self, DeleteOpts, ListQuery, SharedApi, WriteOpts};
+use crate::registry::{self, DeleteOpts, ListQuery, SharedApi, WriteOpts};
 
 /// What to do with a namespace being deleted. Pure.
 #[derive(Debug, PartialEq, Eq)]
@@ -138,7 +138,7 @@ fn rescan(api: &SharedApi, pending: &mut std::collections::BTreeSet<String>) -> 
 }
 
 /// Works on one object being deleted. `Ok(true)`: more work remains.
-async fn step(api: &SharedApi, key: &str) -> Result<bool, crate::api::error::ApiError> {
+async fn step(api: &SharedApi, key: &str) -> Result<bool, crate::error::ApiError> {
     let Some(res) = resource_of_key(key) else {
         return Ok(false);
     };
@@ -200,7 +200,7 @@ async fn step(api: &SharedApi, key: &str) -> Result<bool, crate::api::error::Api
                     .store
                     .propose(cmd)
                     .await
-                    .map_err(crate::api::error::ApiError::from)?
+                    .map_err(crate::error::ApiError::from)?
                 {
                     kumo_raft_store::Outcome::Done { .. } | kumo_raft_store::Outcome::NotFound => {
                         tracing::info!(namespace = %name, "namespace deleted");
@@ -265,7 +265,7 @@ async fn propagation_finalizers(
     api: &SharedApi,
     r: &'static resources::ResourceInfo,
     obj: &Value,
-) -> Result<bool, crate::api::error::ApiError> {
+) -> Result<bool, crate::error::ApiError> {
     let fins: Vec<String> = obj
         .pointer("/metadata/finalizers")
         .and_then(Value::as_array)

@@ -1,0 +1,16 @@
+//! The storage semantics of the Kubernetes API, with no HTTP in it: create, update, patch,
+//! delete (finalizers, graceful deletion, propagation), get, list and watch of every served
+//! kind as conditional reads and writes on the replicated store; allocations (cluster IPs,
+//! node ports); and the controllers that keep namespaces, finalizers and system objects
+//! converged. The API server, the controllers and tests all call it.
+//!
+//! Owns: the sequence of decisions for one request, and the errors as Kubernetes `Status`.
+//! Must not: parse HTTP, hold connections, or decide an object's shape (defaults,
+//! validation, patches and selectors are `kumo-apimachinery`'s).
+
+pub mod controllers;
+pub mod error;
+mod registry;
+pub mod watch;
+
+pub use registry::*;
