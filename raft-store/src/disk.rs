@@ -3,6 +3,8 @@
 //! system; [`SimDisk`] keeps every file in memory with what has been synced apart from what
 //! has not, and [`SimDisk::power_cut`] drops or tears whatever was not synced (file bytes
 //! past the last `sync_data`, names created, renamed or removed since the last `sync_dir`).
+//! [`SimDisk::set_space`] makes it run out of space: writes, `sync_data` or file creation
+//! then fail with `ENOSPC` (`StorageFull`) until space is given back.
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -141,9 +143,36 @@ struct Inode {
     durable_len: usize,
 }
 
+/// Where a simulated disk that has run out of space reports `ENOSPC`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSpaceAt {
+    /// On the `write` that needs the space (space is taken when written, as ext4 does
+    /// without delayed allocation, or as any file system once it is really full). What
+    /// fits is written first, as `write_all` leaves it.
+    Write,
+    /// On the `fdatasync` that writes the bytes back (delayed allocation: the write went to
+    /// the page cache; the space is found — or not — at writeback). The pages that could
+    /// not be written back are lost: the file's unsynced bytes read as zeros after the
+    /// failure (a later `fdatasync` would "succeed" without them), so a writer must cut
+    /// them off and write them again.
+    Sync,
+}
+
+/// What every named file costs on top of its bytes (an inode and its first block): no file
+/// can be created on a full disk.
+pub const SIM_FILE_BYTES: u64 = 4096;
+
+#[derive(Debug, Clone, Copy)]
+struct Space {
+    limit: u64,
+    at: NoSpaceAt,
+}
+
 #[derive(Debug, Default)]
 struct SimState {
     epoch: u64,
+    /// `None`: unlimited.
+    space: Option<Space>,
     next_ino: u64,
     inodes: HashMap<u64, Inode>,
     /// Names as the running process sees them.
@@ -160,6 +189,38 @@ impl SimState {
         self.next_ino
     }
 
+    /// Bytes the disk holds: [`SIM_FILE_BYTES`] per named file, plus its bytes — all of
+    /// them, or (when space is found at writeback) those synced.
+    fn used(&self, at: NoSpaceAt) -> u64 {
+        let inos: BTreeSet<u64> = self.names.values().copied().collect();
+        inos.iter()
+            .filter_map(|i| self.inodes.get(i))
+            .map(|n| {
+                let bytes = match at {
+                    NoSpaceAt::Write => n.data.len(),
+                    NoSpaceAt::Sync => n.durable_len.min(n.data.len()),
+                };
+                SIM_FILE_BYTES + bytes as u64
+            })
+            .sum()
+    }
+
+    /// `ENOSPC` if `more` bytes do not fit when space is taken `at`.
+    fn reserve(&self, at: NoSpaceAt, more: u64) -> io::Result<()> {
+        match self.space {
+            Some(s) if s.at == at && self.used(at) + more > s.limit => Err(no_space()),
+            _ => Ok(()),
+        }
+    }
+
+    /// `ENOSPC` if a new file does not fit (whenever space is taken).
+    fn reserve_file(&self) -> io::Result<()> {
+        match self.space {
+            Some(s) if self.used(s.at) + SIM_FILE_BYTES > s.limit => Err(no_space()),
+            _ => Ok(()),
+        }
+    }
+
     fn inode(&self, path: &Path) -> io::Result<&Inode> {
         self.names
             .get(path)
@@ -170,6 +231,10 @@ impl SimState {
 
 fn not_found(path: &Path) -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, path.display().to_string())
+}
+
+fn no_space() -> io::Error {
+    io::Error::new(io::ErrorKind::StorageFull, "simulated full disk")
 }
 
 fn power_lost() -> io::Error {
@@ -276,6 +341,36 @@ impl SimDisk {
         }
     }
 
+    /// Limits what the disk holds to `limit` bytes (see [`SIM_FILE_BYTES`]), found short
+    /// `at` a write or a sync; `None` lifts the limit. A limit below what is held already
+    /// refuses every new byte and file; nothing held is lost.
+    pub fn set_space(&self, limit: Option<u64>, at: NoSpaceAt) {
+        self.state.lock().space = limit.map(|limit| Space { limit, at });
+    }
+
+    /// Fills the disk: not one more byte or file fits (found `at` a write or a sync) until
+    /// [`SimDisk::free_space`].
+    pub fn fill(&self, at: NoSpaceAt) {
+        self.fill_but(0, at);
+    }
+
+    /// Leaves `headroom` bytes free and no more.
+    pub fn fill_but(&self, headroom: u64, at: NoSpaceAt) {
+        let mut st = self.state.lock();
+        let limit = st.used(at) + headroom;
+        st.space = Some(Space { limit, at });
+    }
+
+    /// Gives the space back: no limit.
+    pub fn free_space(&self) {
+        self.state.lock().space = None;
+    }
+
+    /// Bytes held now, as a limit set `at` would count them (see [`SimDisk::set_space`]).
+    pub fn used(&self, at: NoSpaceAt) -> u64 {
+        self.state.lock().used(at)
+    }
+
     /// Bytes of every file (the running process's view), for tests.
     pub fn files(&self) -> BTreeMap<PathBuf, usize> {
         let st = self.state.lock();
@@ -308,14 +403,36 @@ struct SimFile {
 impl DiskFile for SimFile {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         let mut st = self.disk.live()?;
+        // As `write_all` does on a real disk: what fits is written, then `ENOSPC`.
+        let fits = match st.space {
+            Some(s) if s.at == NoSpaceAt::Write => {
+                let free = s.limit.saturating_sub(st.used(NoSpaceAt::Write));
+                usize::try_from(free).unwrap_or(usize::MAX).min(data.len())
+            }
+            _ => data.len(),
+        };
         let inode = st.inodes.get_mut(&self.ino).ok_or_else(power_lost)?;
-        inode.data.extend_from_slice(data);
+        inode.data.extend_from_slice(&data[..fits]);
+        if fits < data.len() {
+            return Err(no_space());
+        }
         Ok(())
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
         let mut st = self.disk.live()?;
+        let unsynced = {
+            let inode = st.inodes.get(&self.ino).ok_or_else(power_lost)?;
+            inode.data.len().saturating_sub(inode.durable_len)
+        };
+        let reserved = st.reserve(NoSpaceAt::Sync, unsynced as u64);
         let inode = st.inodes.get_mut(&self.ino).ok_or_else(power_lost)?;
+        if let Err(e) = reserved {
+            // Writeback failed: those pages are gone (marked clean, as Linux does).
+            let durable = inode.durable_len.min(inode.data.len());
+            inode.data[durable..].fill(0);
+            return Err(e);
+        }
         inode.durable_len = inode.data.len();
         Ok(())
     }
@@ -385,6 +502,7 @@ impl Disk for SimDisk {
         let ino = match st.names.get(path) {
             Some(i) => *i,
             None => {
+                st.reserve_file()?;
                 let i = st.new_inode();
                 st.names.insert(path.to_path_buf(), i);
                 i
@@ -398,6 +516,9 @@ impl Disk for SimDisk {
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn DiskFile>> {
         let mut st = self.live()?;
+        if !st.names.contains_key(path) {
+            st.reserve_file()?;
+        }
         let ino = st.new_inode();
         st.names.insert(path.to_path_buf(), ino);
         Ok(Box::new(SimFile {
@@ -475,6 +596,59 @@ mod tests {
             // A file whose name was never synced is gone.
             assert!(after.read(&dir.join("b")).is_err());
         }
+    }
+
+    fn full(r: io::Result<impl Sized>) -> bool {
+        r.err()
+            .is_some_and(|e| e.kind() == io::ErrorKind::StorageFull)
+    }
+
+    #[test]
+    fn a_full_disk_refuses_writes_and_new_files_until_space_is_freed() {
+        let dir = Path::new("/sim");
+        let disk = SimDisk::new();
+        let mut f = disk.open_append(&dir.join("a")).unwrap();
+        f.append(b"0123").unwrap();
+        disk.fill_but(2, NoSpaceAt::Write);
+        // What fits is written, then ENOSPC.
+        assert!(full(f.append(b"456")));
+        assert_eq!(disk.read(&dir.join("a")).unwrap(), b"012345");
+        assert!(full(f.append(b"6")));
+        f.sync_data().unwrap();
+        assert!(full(disk.create(&dir.join("b"))));
+        assert!(full(disk.open_append(&dir.join("b"))));
+        // An existing file still opens; cutting it back gives space back.
+        let mut again = disk.open_append(&dir.join("a")).unwrap();
+        disk.truncate(&dir.join("a"), 3).unwrap();
+        again.append(b"x").unwrap();
+        assert_eq!(disk.read(&dir.join("a")).unwrap(), b"012x");
+        disk.free_space();
+        f.append(&[7; 100_000]).unwrap();
+        disk.create(&dir.join("b")).unwrap();
+        assert_eq!(disk.read(&dir.join("a")).unwrap().len(), 4 + 100_000);
+    }
+
+    #[test]
+    fn a_full_disk_found_at_writeback_fails_the_sync_and_loses_the_unsynced_bytes() {
+        let dir = Path::new("/sim");
+        let disk = SimDisk::new();
+        let mut f = disk.open_append(&dir.join("a")).unwrap();
+        f.append(b"synced").unwrap();
+        f.sync_data().unwrap();
+        disk.sync_dir(dir).unwrap();
+        disk.fill(NoSpaceAt::Sync);
+        // The write goes to the page cache; its writeback finds no space.
+        f.append(b"-more").unwrap();
+        assert!(full(f.sync_data()));
+        assert_eq!(disk.read(&dir.join("a")).unwrap(), b"synced\0\0\0\0\0");
+        assert!(full(disk.create(&dir.join("b"))));
+        // The writer cuts the lost bytes off and writes them again once there is space.
+        disk.truncate(&dir.join("a"), 6).unwrap();
+        disk.free_space();
+        f.append(b"-more").unwrap();
+        f.sync_data().unwrap();
+        let after = disk.power_cut(3);
+        assert_eq!(after.read(&dir.join("a")).unwrap(), b"synced-more");
     }
 
     #[test]

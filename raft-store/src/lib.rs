@@ -21,7 +21,7 @@ pub mod state_machine;
 
 use std::io::Cursor;
 
-pub use disk::{Disk, SimDisk, StdDisk};
+pub use disk::{Disk, NoSpaceAt, SimDisk, StdDisk};
 pub use disk_full::DiskFull;
 pub use log::{LogOptions, LogStats, LogStore, RecoveryReport};
 pub use mvcc::{
