@@ -2,60 +2,24 @@
 //! partitions (the minority never acknowledges), convergence after healing (same state hash
 //! at the same index), snapshot catch-up and removal.
 
-use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kumo_raft_store::cluster::{ClusterService, JoinRequest, TransportNetwork, TransportPeers};
-use kumo_raft_store::node::{Leadership, Peers};
-use kumo_raft_store::{Command, Node, NodeId, Outcome, Precondition, StoreConfig, StoreNode};
-use kumo_transport::{MemNetwork, MemTransport};
-
-struct Member {
-    node: StoreNode,
-    transport: MemTransport,
-}
-
-fn info(id: NodeId) -> Node {
-    Node {
-        peer_addr: MemNetwork::addr_of(id).to_string(),
-        api_addr: format!("api-{id}"),
-    }
-}
+use common::{Member, converged, join};
+use kumo_raft_store::node::Leadership;
+use kumo_raft_store::{Command, NodeId, Outcome, Precondition, StoreConfig, StoreNode};
+use kumo_transport::MemNetwork;
 
 async fn start(net: &MemNetwork, id: NodeId, dir: &Path, snapshot_every: u64) -> Member {
-    let svc = ClusterService::new();
-    let transport = net.join(id, svc.clone());
-    let mut cfg = StoreConfig::single(info(id).peer_addr);
-    cfg.node_id = id;
-    cfg.api_addr = info(id).api_addr;
+    let mut cfg = StoreConfig::single("");
     cfg.snapshot_every = snapshot_every;
     cfg.keep_behind_snapshot = 10;
-    let (node, _) = StoreNode::open_with(
-        dir,
-        cfg,
-        TransportNetwork::new(transport.clone()),
-        Some(TransportPeers::new(transport.clone())),
-        id == 1,
-    )
-    .await
-    .expect("open");
-    svc.set_node(node.clone());
-    kumo_raft_store::cluster::guard_elections(node.clone(), transport.clone());
-    Member { node, transport }
-}
-
-async fn join(m: &Member, via: NodeId) {
-    let peers = TransportPeers::new(m.transport.clone());
-    peers.learn(via, &info(via));
-    let req = JoinRequest {
-        id: m.node.node_id(),
-        node: info(m.node.node_id()),
-        voter: true,
-    };
-    peers.join(via, req).await.expect("join");
+    let m = common::start(net, id, dir, cfg).await;
+    kumo_raft_store::cluster::guard_elections(m.node.clone(), m.transport.clone());
+    m
 }
 
 async fn put(node: &StoreNode, key: &str) -> kumo_raft_store::Result<u64> {
@@ -67,43 +31,6 @@ async fn put(node: &StoreNode, key: &str) -> kumo_raft_store::Result<u64> {
     match node.propose(cmd).await? {
         Outcome::Done { revision, .. } => Ok(revision),
         other => panic!("{other:?}"),
-    }
-}
-
-/// (last applied index, hash of every key, value and revision).
-fn state(node: &StoreNode) -> (u64, u64) {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    node.shared().read(|m| {
-        for kv in m.range("", None, None, None).expect("range").items {
-            (
-                kv.key,
-                kv.value.to_vec(),
-                kv.mod_revision,
-                kv.create_revision,
-            )
-                .hash(&mut h);
-        }
-        m.revision().hash(&mut h);
-    });
-    (node.shared().last_applied_index().unwrap_or(0), h.finish())
-}
-
-async fn converged(members: &[&Member]) -> BTreeMap<NodeId, (u64, u64)> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let states: BTreeMap<NodeId, (u64, u64)> = members
-            .iter()
-            .map(|m| (m.node.node_id(), state(&m.node)))
-            .collect();
-        let first = states.values().next().copied();
-        if states.values().all(|s| Some(*s) == first) {
-            return states;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no convergence: {states:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -4,18 +4,17 @@
 //! acknowledged before the cut must be there after a restart — on one node and on a
 //! three-node cluster whose nodes all lose power at once.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kumo_raft_store::cluster::{ClusterService, JoinRequest, TransportNetwork, TransportPeers};
-use kumo_raft_store::node::Peers;
-use kumo_raft_store::{
-    Command, Node, NodeId, Outcome, Precondition, SimDisk, StoreConfig, StoreNode,
-};
-use kumo_transport::{MemNetwork, MemTransport};
+use common::{Member, join};
+use kumo_raft_store::{Command, NodeId, Outcome, Precondition, SimDisk, StoreConfig, StoreNode};
+use kumo_transport::MemNetwork;
 use parking_lot::Mutex;
 
 type Acked = Arc<Mutex<BTreeMap<String, Bytes>>>;
@@ -135,46 +134,8 @@ async fn every_acknowledged_write_survives_a_power_cut_on_one_node() {
     eprintln!("{total} acknowledged writes checked across 8 seeds x 4 power cuts");
 }
 
-struct Member {
-    node: StoreNode,
-    transport: MemTransport,
-}
-
-fn info(id: NodeId) -> Node {
-    Node {
-        peer_addr: MemNetwork::addr_of(id).to_string(),
-        api_addr: format!("api-{id}"),
-    }
-}
-
 async fn start(net: &MemNetwork, id: NodeId, dir: &Path, disk: &SimDisk) -> Member {
-    let svc = ClusterService::new();
-    let transport = net.join(id, svc.clone());
-    let mut cfg = small(StoreConfig::single(info(id).peer_addr), disk);
-    cfg.node_id = id;
-    cfg.api_addr = info(id).api_addr;
-    let (node, _) = StoreNode::open_with(
-        dir,
-        cfg,
-        TransportNetwork::new(transport.clone()),
-        Some(TransportPeers::new(transport.clone())),
-        id == 1,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("open node {id}: {e}"));
-    svc.set_node(node.clone());
-    Member { node, transport }
-}
-
-async fn join(m: &Member, via: NodeId) {
-    let peers = TransportPeers::new(m.transport.clone());
-    peers.learn(via, &info(via));
-    let req = JoinRequest {
-        id: m.node.node_id(),
-        node: info(m.node.node_id()),
-        voter: true,
-    };
-    peers.join(via, req).await.expect("join");
+    common::start(net, id, dir, small(StoreConfig::single(""), disk)).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
