@@ -5,7 +5,7 @@
 //! with [`crate::Error::DiskFull`]. The flag clears by itself when the write goes through.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// First pause before retrying a write that found the disk full.
@@ -16,36 +16,34 @@ pub(crate) const MAX_RETRY: Duration = Duration::from_secs(1);
 const LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// Whether a store write is waiting for disk space, shared by the log writer, the snapshot
-/// builder and the node (which refuses writes while it is set).
+/// writers and the node (which refuses writes while it is set).
 #[derive(Debug, Default)]
 pub struct DiskFull {
-    log: AtomicBool,
-    snapshot: AtomicBool,
+    /// Writers waiting for space now (a snapshot built here and one received from the
+    /// leader may wait at once, next to the log).
+    waiting: AtomicUsize,
 }
 
 /// Which writer found the disk full.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Writer {
     Log,
+    /// A snapshot built by this node.
     Snapshot,
+    /// A snapshot received from the leader (`install_snapshot`).
+    Install,
 }
 
 impl DiskFull {
     /// True while the Raft log or a snapshot cannot be written for lack of space.
     pub fn is_full(&self) -> bool {
-        self.log.load(Ordering::Relaxed) || self.snapshot.load(Ordering::Relaxed)
+        self.waiting.load(Ordering::Relaxed) > 0
     }
 
-    fn flag(&self, w: Writer) -> &AtomicBool {
-        match w {
-            Writer::Log => &self.log,
-            Writer::Snapshot => &self.snapshot,
-        }
-    }
-
-    /// Starts waiting for space after `e`: sets the flag and warns.
+    /// Starts waiting for space after `e`: sets the flag (until the [`Waiting`] is done or
+    /// dropped) and warns.
     pub(crate) fn waiting(&self, w: Writer, e: &io::Error) -> Waiting<'_> {
-        self.flag(w).store(true, Ordering::Relaxed);
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(writer = ?w, error = %e,
             "the disk is full: writes are refused and the store retries until space is freed");
         let now = Instant::now();
@@ -59,7 +57,8 @@ impl DiskFull {
     }
 }
 
-/// A writer waiting for space; [`Waiting::done`] clears the flag.
+/// A writer waiting for space; [`Waiting::done`] (or dropping it, when the writer gives up)
+/// clears its part of the flag.
 pub(crate) struct Waiting<'a> {
     disk: &'a DiskFull,
     writer: Writer,
@@ -82,11 +81,16 @@ impl Waiting<'_> {
         d
     }
 
-    /// The write went through: clears the flag.
+    /// The write went through: clears the flag (see [`Drop`]).
     pub(crate) fn done(self) {
-        self.disk.flag(self.writer).store(false, Ordering::Relaxed);
         tracing::info!(writer = ?self.writer, waited_ms = self.since.elapsed().as_millis() as u64,
             "disk space is back: writes are served again");
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.disk.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -508,7 +508,7 @@ impl StoreNode {
         };
         let (log, report) = LogStore::open_with(&dir.join("raft-log"), &log_opts)?;
         // A snapshot waiting for disk space sets the log's disk-full flag too.
-        let sm = sm.with_disk_full(log.disk_full().clone());
+        let sm = sm.with_disk_full(log.disk_full().clone(), log.alive());
         let shared = sm.shared();
         let config = Config {
             cluster_name: "kumo".into(),

@@ -66,8 +66,12 @@ pub struct StateMachine {
     written: Written,
     /// Set while a snapshot waits for disk space.
     full: Arc<crate::DiskFull>,
-    /// Dropped with the state machine: a snapshot waiting for space then gives up.
+    /// Dropped with the state machine: a snapshot being built that waits for space then
+    /// gives up.
     alive: Arc<()>,
+    /// The store's liveness: a received snapshot waiting for space gives up once it is gone
+    /// (openraft's shutdown does not wait for its state machine task).
+    store: Weak<()>,
 }
 
 /// The last log id of the snapshot file on disk. Held while a snapshot file is written, so
@@ -154,13 +158,28 @@ impl StateMachine {
             written: Written::new(written),
             full: Arc::default(),
             alive: Arc::new(()),
+            store: Weak::new(),
         })
     }
 
-    /// Shares the node's disk-full flag (the log's), set while a snapshot waits for space.
-    pub fn with_disk_full(mut self, full: Arc<crate::DiskFull>) -> Self {
+    /// Shares the node's disk-full flag (the log's), set while a snapshot waits for space;
+    /// a received snapshot waiting for space gives up once `store` (the log's liveness,
+    /// see [`crate::LogStore::alive`]) is gone.
+    pub fn with_disk_full(mut self, full: Arc<crate::DiskFull>, store: Weak<()>) -> Self {
         self.full = full;
+        self.store = store;
         self
+    }
+
+    /// Where snapshot files go; a write waiting for space gives up once the store is gone.
+    fn target(&self) -> SnapshotTarget {
+        SnapshotTarget {
+            disk: self.disk.clone(),
+            dir: self.dir.clone(),
+            written: self.written.clone(),
+            full: self.full.clone(),
+            alive: self.store.clone(),
+        }
     }
 
     /// The last log id of the durable snapshot file, as it changes.
@@ -228,19 +247,31 @@ fn write_snapshot_file(
     Ok(())
 }
 
-/// Writes a built snapshot, waiting out a full disk (see [`crate::disk_full`]): openraft builds
-/// snapshots in a task of their own, so Raft goes on meanwhile; a failure would stop it.
-/// Gives up (an error) once the state machine is dropped.
-async fn write_built_snapshot(
-    b: &SnapshotBuilder,
+/// Where a snapshot file goes, and what a write of it waiting for space shares.
+#[derive(Clone)]
+struct SnapshotTarget {
+    disk: Arc<dyn Disk>,
+    dir: PathBuf,
+    written: Written,
+    full: Arc<crate::DiskFull>,
+    /// The wait for space gives up (an error) once this is gone.
+    alive: Weak<()>,
+}
+
+/// Writes a snapshot file, waiting out a full disk (see [`crate::disk_full`]) instead of
+/// failing: a failure of `build_snapshot` or `install_snapshot` would stop Raft for good.
+/// Gives up (an error) once `target.alive` is gone.
+async fn write_snapshot_waiting(
+    target: &SnapshotTarget,
     file: SnapshotFile,
+    writer: crate::disk_full::Writer,
 ) -> std::io::Result<SnapshotFile> {
     let mut file = file;
     let mut waiting = None;
     loop {
-        let (disk, dir, written) = (b.disk.clone(), b.dir.clone(), b.written.clone());
+        let t = target.clone();
         let (f, r) = tokio::task::spawn_blocking(move || {
-            let r = write_snapshot_file(&*disk, &dir, &file, &written);
+            let r = write_snapshot_file(&*t.disk, &t.dir, &file, &t.written);
             (file, r)
         })
         .await
@@ -248,9 +279,8 @@ async fn write_built_snapshot(
         file = f;
         match r {
             Ok(()) => break,
-            Err(e) if crate::disk_full::is_full(&e) && b.alive.strong_count() > 0 => {
-                let w = waiting
-                    .get_or_insert_with(|| b.full.waiting(crate::disk_full::Writer::Snapshot, &e));
+            Err(e) if crate::disk_full::is_full(&e) && target.alive.strong_count() > 0 => {
+                let w = waiting.get_or_insert_with(|| target.full.waiting(writer, &e));
                 tokio::time::sleep(w.next_delay(&e)).await;
             }
             Err(e) => return Err(e),
@@ -265,12 +295,9 @@ async fn write_built_snapshot(
 /// Builds snapshots from a consistent copy of the state.
 pub struct SnapshotBuilder {
     shared: Arc<Shared>,
-    written: Written,
-    disk: Arc<dyn Disk>,
-    dir: PathBuf,
+    /// Gives up waiting for space once the state machine is dropped.
+    target: SnapshotTarget,
     seq: u64,
-    full: Arc<crate::DiskFull>,
-    alive: Weak<()>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
@@ -302,7 +329,8 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             meta: meta.clone(),
             data,
         };
-        let file = write_built_snapshot(self, file)
+        // openraft builds snapshots in a task of their own, so Raft goes on meanwhile.
+        let file = write_snapshot_waiting(&self.target, file, crate::disk_full::Writer::Snapshot)
             .await
             .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         tracing::info!(snapshot = %meta.snapshot_id, revision, "built snapshot");
@@ -352,12 +380,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.snapshot_seq += 1;
         SnapshotBuilder {
             shared: self.shared.clone(),
-            written: self.written.clone(),
-            disk: self.disk.clone(),
-            dir: self.dir.clone(),
+            target: SnapshotTarget {
+                alive: Arc::downgrade(&self.alive),
+                ..self.target()
+            },
             seq: self.snapshot_seq,
-            full: self.full.clone(),
-            alive: Arc::downgrade(&self.alive),
         }
     }
 
@@ -379,12 +406,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             meta: meta.clone(),
             data,
         };
-        let dir = self.dir.clone();
-        let disk = self.disk.clone();
-        let written = self.written.clone();
-        tokio::task::spawn_blocking(move || write_snapshot_file(&*disk, &dir, &file, &written))
+        // openraft has already taken the snapshot's log id as committed and purges the log
+        // behind it once this returns (the purge waits for the file to be durable): an
+        // error here would stop Raft for good. A full disk is waited out instead; this
+        // node's state machine (and its Raft core, in the purge) wait meanwhile, its writes
+        // are refused, and the leader goes on with the others.
+        write_snapshot_waiting(&self.target(), file, crate::disk_full::Writer::Install)
             .await
-            .map_err(|e| snap_err(ErrorVerb::Write, e))?
             .map_err(|e| snap_err(ErrorVerb::Write, e))?;
         let revision = {
             let mut st = self.shared.inner.write();
