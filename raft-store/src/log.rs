@@ -57,7 +57,8 @@ const MAX_FRAME: u32 = 48 << 20;
 /// several groups, each fsynced before the next is written.
 const MAX_GROUP_BYTES: usize = 56 << 20;
 /// How long a purge waits for a durable snapshot to cover it (then the log fails, and a
-/// restart finds log and snapshot as they were).
+/// restart finds log and snapshot as they were) — unless the disk is full: then the
+/// snapshot waits for space, and the purge as long.
 const PURGE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Marks the start of every group, so replay can tell whether valid data follows damage.
 const GROUP_MAGIC: &[u8; 8] = b"KUMOWAL1";
@@ -291,6 +292,9 @@ pub struct LogStore {
     durable_snapshot: Option<tokio::sync::watch::Receiver<Option<LogId<NodeId>>>>,
     /// Set while the writer waits for disk space.
     full: Arc<DiskFull>,
+    /// How long a purge waits for a durable snapshot while the disk is not full
+    /// ([`PURGE_WAIT`]; shorter in tests).
+    purge_wait: std::time::Duration,
     /// Held by every clone: once all are gone the writer stops waiting for space.
     _alive: Arc<()>,
 }
@@ -619,6 +623,7 @@ impl LogStore {
                 dir: dir.to_path_buf(),
                 disk,
                 durable_snapshot: opts.durable_snapshot.clone(),
+                purge_wait: PURGE_WAIT,
                 full,
                 _alive: alive,
             },
@@ -1145,7 +1150,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         if let Some(rx) = &mut self.durable_snapshot {
             loop {
                 let covered = rx.wait_for(|s| s.is_some_and(|s| s.index >= log_id.index));
-                match tokio::time::timeout(PURGE_WAIT, covered).await {
+                match tokio::time::timeout(self.purge_wait, covered).await {
                     Ok(Ok(_)) => break,
                     // The snapshot waits for disk space (a received one is installed just
                     // before this purge): so does the purge, as long as it takes.
@@ -1167,6 +1172,44 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// openraft purges the log as soon as it hands a received snapshot to the state
+    /// machine; while that snapshot waits for disk space, the purge waits too instead of
+    /// failing the log (which would stop Raft for good).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_purge_waits_for_its_snapshot_as_long_as_the_disk_is_full() {
+        let (durable, rx) = tokio::sync::watch::channel(None);
+        let opts = LogOptions {
+            disk: Arc::new(crate::SimDisk::new()),
+            durable_snapshot: Some(rx),
+            ..LogOptions::default()
+        };
+        let (mut log, _) = LogStore::open_with(Path::new("/sim/raft-log"), &opts).unwrap();
+        log.purge_wait = std::time::Duration::from_millis(50);
+        let id = |index| LogId::new(openraft::CommittedLeaderId::new(1, 1), index);
+        // No snapshot covers it and the disk is not full: the purge fails after its wait.
+        assert!(log.clone().purge(id(10)).await.is_err());
+
+        let full = log.disk_full().clone();
+        let e = io::Error::from(io::ErrorKind::StorageFull);
+        let waiting = full.waiting(crate::disk_full::Writer::Install, &e);
+        let purge = tokio::spawn({
+            let mut log = log.clone();
+            async move { log.purge(id(20)).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            !purge.is_finished(),
+            "the purge waits while the disk is full"
+        );
+        durable.send_replace(Some(id(20)));
+        waiting.done();
+        tokio::time::timeout(std::time::Duration::from_secs(5), purge)
+            .await
+            .expect("the purge ends once the snapshot is durable")
+            .expect("join")
+            .expect("purge");
+    }
 
     fn group(records: &[Record]) -> Vec<u8> {
         let mut frames = Vec::new();

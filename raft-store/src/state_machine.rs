@@ -407,10 +407,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             data,
         };
         // openraft has already taken the snapshot's log id as committed and purges the log
-        // behind it once this returns (the purge waits for the file to be durable): an
-        // error here would stop Raft for good. A full disk is waited out instead; this
-        // node's state machine (and its Raft core, in the purge) wait meanwhile, its writes
-        // are refused, and the leader goes on with the others.
+        // behind it at once (the purge waits for this file to be durable): an error here
+        // would stop Raft for good. A full disk is waited out instead; this node's state
+        // machine (and its Raft core, in the purge) wait meanwhile, its writes are refused,
+        // and the leader goes on with the others.
         write_snapshot_waiting(&self.target(), file, crate::disk_full::Writer::Install)
             .await
             .map_err(|e| snap_err(ErrorVerb::Write, e))?;

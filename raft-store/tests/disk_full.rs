@@ -250,14 +250,12 @@ fn assert_has(node: &StoreNode, acked: &Acked, what: &str) {
 
 /// A write through `node` is refused at once as `DiskFull`.
 async fn refused_as_full(node: &StoreNode) {
-    let t = Instant::now();
     let r = tokio::time::timeout(Duration::from_secs(1), node.propose(put_of("refused", 10))).await;
     assert!(
         matches!(r, Ok(Err(Error::DiskFull))),
         "node {}: expected DiskFull at once, got {r:?}",
         node.node_id()
     );
-    assert!(t.elapsed() < Duration::from_secs(1));
 }
 
 /// A linearizable read through `node` is served and sees every acknowledged write.
