@@ -17,6 +17,7 @@ pub mod log;
 pub mod mvcc;
 pub mod network;
 pub mod node;
+pub mod protocol;
 pub mod state_machine;
 
 use std::io::Cursor;

@@ -101,7 +101,7 @@ pub trait Peers: Send + Sync + 'static {
     /// Asks `leader` for a read index: the log index a linearizable read must wait for.
     fn read_index(&self, leader: NodeId) -> BoxFuture<'_, Result<u64>>;
     /// Asks `leader` to add a member.
-    fn join(&self, leader: NodeId, req: crate::cluster::JoinRequest) -> BoxFuture<'_, Result<()>>;
+    fn join(&self, leader: NodeId, req: crate::protocol::JoinRequest) -> BoxFuture<'_, Result<()>>;
     /// Asks `leader` to remove a member.
     fn leave(&self, leader: NodeId, id: NodeId) -> BoxFuture<'_, Result<()>>;
 }
@@ -817,7 +817,7 @@ impl StoreNode {
     }
 
     /// Adds a member through whichever node leads.
-    pub async fn join(&self, req: crate::cluster::JoinRequest) -> Result<()> {
+    pub async fn join(&self, req: crate::protocol::JoinRequest) -> Result<()> {
         for _ in 0..LEADER_ATTEMPTS {
             let leader = known_leader(&self.raft, self.peers.as_deref()).await;
             let r = match (leader, &self.peers) {

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kumo_raft_store::cluster::{ClusterService, JoinRequest, TransportNetwork, TransportPeers};
+use kumo_raft_store::cluster::{ClusterService, TransportNetwork, TransportPeers};
 use kumo_raft_store::node::Peers;
+use kumo_raft_store::protocol::JoinRequest;
 use kumo_raft_store::{Command, Node, NodeId, Outcome, Precondition, StoreConfig, StoreNode};
 use kumo_transport::{ANY_NODE, ClusterCa, QuicTransport, Transport};
 

@@ -42,8 +42,46 @@ pub type NodeId = u64;
 pub const ANY_NODE: NodeId = 0;
 
 /// A service number names a kind of request (Raft append, vote, snapshot, KV forward …);
-/// the caller defines them.
+/// the caller defines them, each crate inside the range [`services`] reserves for it.
 pub type Service = u16;
+
+/// The ranges of service numbers, one per user of the transport, so that two crates can
+/// never pick the same number. A crate defines its numbers inside its range (and checks
+/// that at compile time); a new user takes a new range here.
+pub mod services {
+    use std::ops::RangeInclusive;
+
+    use super::Service;
+
+    /// The object store: Raft's RPCs, forwarded writes, read index, membership, ping.
+    pub const STORE: RangeInclusive<Service> = 1..=99;
+    /// The sandbox fleet: placing, starting and stopping sandboxes, their status.
+    pub const FLEET: RangeInclusive<Service> = 100..=199;
+    /// Long-lived streams (watches, logs, exec, port-forward) between nodes.
+    pub const STREAMS: RangeInclusive<Service> = 200..=299;
+    /// The actors: messages to actors on the node that owns their shard.
+    pub const ACTORS: RangeInclusive<Service> = 300..=399;
+    /// Later users take ranges from here on.
+    pub const UNASSIGNED: RangeInclusive<Service> = 400..=Service::MAX;
+
+    /// Whether `s` lies in `range` (usable in `const` assertions).
+    pub const fn within(s: Service, range: &RangeInclusive<Service>) -> bool {
+        s >= *range.start() && s <= *range.end()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn ranges_do_not_overlap() {
+            let all = [STORE, FLEET, STREAMS, ACTORS, UNASSIGNED];
+            for w in all.windows(2) {
+                assert!(w[0].end() < w[1].start(), "{w:?}");
+            }
+        }
+    }
+}
 
 /// Handles requests arriving at this node.
 pub trait Handler: Send + Sync + 'static {

@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::validation::{go_quote, go_string_slice, is_qualified_name, is_valid_label_value};
+use crate::formats::{go_quote, go_string_slice, is_qualified_name, is_valid_label_value};
 
 /// A selector could not be parsed or used; the message is Kubernetes' own.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,7 +9,10 @@ use clap::{Parser, Subcommand};
 /// stalled watchers had buffered after they were gone (hostile test t04, measured).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-mod cluster;
+mod config;
+mod error;
+mod launcher;
+mod member;
 mod node;
 
 use kumo_chaos::bench;
@@ -60,11 +63,11 @@ impl ServeFlags {
         history_events: usize,
         tls_san: Vec<String>,
         truncate_damaged_log: bool,
-        member: Option<node::Member>,
-    ) -> node::NodeConfig {
+        member: Option<config::Member>,
+    ) -> config::NodeConfig {
         use std::time::Duration;
         let secs = |s: u64| Duration::from_secs(s.max(1));
-        node::NodeConfig {
+        config::NodeConfig {
             data_dir,
             api_addr,
             limits: kumo_registry::Limits {
@@ -201,8 +204,9 @@ fn main() -> std::process::ExitCode {
                     "--truncate-damaged-log applies to one node: run that node with \
                      `kumo control --data-dir DIR --truncate-damaged-log`"
                 );
-                let dir = data_dir.unwrap_or_else(node::default_data_dir);
-                cluster::run_local_cluster(nodes, &dir, api_addr, history_events, &tls_san).await?;
+                let dir = data_dir.unwrap_or_else(config::default_data_dir);
+                launcher::run_local_cluster(nodes, &dir, api_addr, history_events, &tls_san)
+                    .await?;
                 Ok(())
             }
             Cmd::Control {
@@ -216,11 +220,11 @@ fn main() -> std::process::ExitCode {
                 serve,
                 truncate_damaged_log,
             } => {
-                let record = cluster::read_record(&data_dir)?;
+                let record = member::read_record(&data_dir)?;
                 let (id, peer_addr, api_addr) =
-                    cluster::reconcile(record.as_ref(), id, peer_addr, api_addr)
+                    member::reconcile(record.as_ref(), id, peer_addr, api_addr)
                         .map_err(anyhow::Error::msg)?;
-                let member = node::Member {
+                let member = config::Member {
                     id,
                     peer_addr,
                     join,
@@ -240,7 +244,7 @@ fn main() -> std::process::ExitCode {
                 data_dir,
                 kubeconfig,
                 remove,
-            } => cluster::members(data_dir, kubeconfig, remove).await,
+            } => launcher::members(data_dir, kubeconfig, remove).await,
             Cmd::Up {
                 data_dir,
                 api_addr,
@@ -251,7 +255,7 @@ fn main() -> std::process::ExitCode {
                 ..
             } => {
                 let cfg = serve.node(
-                    data_dir.unwrap_or_else(node::default_data_dir),
+                    data_dir.unwrap_or_else(config::default_data_dir),
                     api_addr,
                     history_events,
                     tls_san,
@@ -262,7 +266,7 @@ fn main() -> std::process::ExitCode {
                 Ok(())
             }
             Cmd::Bench { what } => {
-                bench::run(what, &node::default_data_dir().join("kubeconfig")).await
+                bench::run(what, &config::default_data_dir().join("kubeconfig")).await
             }
         }
     });

@@ -10,77 +10,15 @@ use std::time::Duration;
 
 use kumo_apimachinery::resources;
 use kumo_raft_store::cluster::{ClusterService, TransportNetwork, TransportPeers};
-use kumo_raft_store::{NodeId, RecoveryReport, StoreConfig, StoreNode};
-use kumo_registry::{Api, Limits, WriteOpts};
-use kumo_server::api::conns::ConnLimits;
+use kumo_raft_store::{RecoveryReport, StoreConfig, StoreNode};
+use kumo_registry::{Api, WriteOpts};
 use kumo_server::metrics::Metrics;
 use kumo_server::pki::{self, Pki};
 use serde_json::json;
 
-use crate::cluster;
-
-/// Errors that stop a node from starting, each with what to do about it.
-#[derive(Debug, thiserror::Error)]
-pub enum NodeError {
-    #[error("cluster transport")]
-    Transport(#[from] kumo_transport::Error),
-    #[error("{0}")]
-    Cluster(String),
-    #[error(
-        "data directory {dir} is in use by another kumo process; stop it first, or pass another --data-dir"
-    )]
-    InUse { dir: PathBuf },
-    #[error(
-        "cannot listen on {addr} (is another API server running there? pass --api-addr to pick another address)"
-    )]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("cannot open the store at {dir}")]
-    Store {
-        dir: PathBuf,
-        source: kumo_raft_store::Error,
-    },
-    #[error("certificates")]
-    Pki(#[from] pki::Error),
-    #[error("the store elected no leader within {0:?}")]
-    NoLeader(Duration),
-    #[error("i/o")]
-    Io(#[from] std::io::Error),
-}
-
-/// Settings of one control-plane node.
-#[derive(Debug, Clone)]
-pub struct NodeConfig {
-    /// Where the store, certificates, kubeconfig (and a member's identity) live.
-    pub data_dir: PathBuf,
-    /// Address of the Kubernetes API (HTTPS).
-    pub api_addr: SocketAddr,
-    /// Limits of the registry (bodies, objects, watchers, pages, retries).
-    pub limits: Limits,
-    /// Client connections: bounds and timeouts.
-    pub connections: ConnLimits,
-    /// Bound of the store's event window (see `kumo_raft_store::mvcc::DEFAULT_MAX_EVENTS`).
-    pub history_events: usize,
-    /// Extra names or addresses the API's serving certificate covers (a load balancer).
-    pub tls_san: Vec<String>,
-    /// Cut a damaged last Raft log group instead of refusing to start (a member then
-    /// catches up from its peers).
-    pub truncate_damaged_log: bool,
-    /// `None`: one node with no peers (`kumo up`). `Some`: a member of a cluster.
-    pub member: Option<Member>,
-}
-
-/// How a node takes part in a cluster.
-#[derive(Debug, Clone)]
-pub struct Member {
-    pub id: NodeId,
-    /// QUIC address for Raft and forwarded requests.
-    pub peer_addr: SocketAddr,
-    /// A member's peer address to join through (none: bootstrap a new cluster).
-    pub join: Option<SocketAddr>,
-}
+use crate::config::NodeConfig;
+use crate::error::NodeError;
+use crate::member;
 
 /// A running node.
 pub struct Running {
@@ -104,21 +42,6 @@ impl Running {
     }
 }
 
-/// The default data directory: `$KUMO_HOME`, else `$XDG_DATA_HOME/kumo`, else
-/// `~/.local/share/kumo`.
-pub fn default_data_dir() -> PathBuf {
-    if let Some(h) = std::env::var_os("KUMO_HOME") {
-        return PathBuf::from(h);
-    }
-    if let Some(x) = std::env::var_os("XDG_DATA_HOME") {
-        return PathBuf::from(x).join("kumo");
-    }
-    match std::env::var_os("HOME") {
-        Some(h) => PathBuf::from(h).join(".local/share/kumo"),
-        None => PathBuf::from("./kumo-data"),
-    }
-}
-
 /// Starts the node and returns once its API serves. On an error nothing is left running.
 pub async fn start(cfg: &NodeConfig) -> Result<Running, NodeError> {
     std::fs::create_dir_all(&cfg.data_dir)?;
@@ -133,7 +56,7 @@ pub async fn start(cfg: &NodeConfig) -> Result<Running, NodeError> {
         ),
         Some(m) => {
             let svc = ClusterService::new();
-            let transport = cluster::bind(cfg, m, svc.clone()).await?;
+            let transport = member::bind(cfg, m, svc.clone()).await?;
             scfg.node_id = m.id;
             scfg.peer_addr = m.peer_addr.to_string();
             let opened = StoreNode::open_with(
@@ -151,7 +74,7 @@ pub async fn start(cfg: &NodeConfig) -> Result<Running, NodeError> {
                     return Err(e);
                 }
             };
-            if let Err(e) = cluster::take_part(cfg, m, &store, &transport, &svc).await {
+            if let Err(e) = member::take_part(cfg, m, &store, &transport, &svc).await {
                 let _ = store.shutdown().await;
                 transport.shutdown().await;
                 return Err(e);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 
-use crate::api::registry::Api;
+use kumo_registry::Api;
 
 /// Upper bounds (seconds) of the request latency histogram.
 const BUCKETS: [f64; 14] = [

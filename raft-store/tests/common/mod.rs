@@ -10,8 +10,9 @@ use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::time::Duration;
 
-use kumo_raft_store::cluster::{ClusterService, JoinRequest, TransportNetwork, TransportPeers};
+use kumo_raft_store::cluster::{ClusterService, TransportNetwork, TransportPeers};
 use kumo_raft_store::node::Peers;
+use kumo_raft_store::protocol::JoinRequest;
 use kumo_raft_store::{Node, NodeId, StoreConfig, StoreNode};
 use kumo_transport::{MemNetwork, MemTransport};
 

@@ -4,6 +4,8 @@
 //! Server-side apply (`application/apply-patch+yaml`) is recognised here but applied by
 //! [`crate::apply`].
 
+pub mod strategic;
+
 use serde_json::Value;
 
 /// A failed patch, classified the way the Kubernetes API server answers it.
@@ -143,7 +145,7 @@ pub fn apply_merge_patch(original: &Value, patch_body: &[u8]) -> Result<Value, P
     Ok(doc)
 }
 
-/// Applies a strategic merge patch (see [`crate::strategic`]) to an object of `kind`.
+/// Applies a strategic merge patch (see [`strategic`]) to an object of `kind`.
 /// The body must be a JSON object.
 pub fn apply_strategic(
     kind: &str,
@@ -154,7 +156,7 @@ pub fn apply_strategic(
         // Kubernetes: mergepatch.ErrBadJSONDoc.
         PatchError::BadRequest("invalid JSON document".to_string())
     })?;
-    crate::strategic::strategic_merge_patch(kind, original, &patch)
+    strategic::strategic_merge_patch(kind, original, &patch)
 }
 
 fn parse_object(body: &[u8], what: &str) -> Result<Value, PatchError> {

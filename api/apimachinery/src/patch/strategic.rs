@@ -23,8 +23,8 @@
 
 use serde_json::{Map, Value};
 
+use super::PatchError;
 use crate::merge_keys::{ListType, patch_list_type};
-use crate::patch::PatchError;
 
 const DIRECTIVE: &str = "$patch";
 const RETAIN_KEYS: &str = "$retainKeys";
