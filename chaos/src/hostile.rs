@@ -25,6 +25,8 @@ pub enum HostileError {
     BadCa,
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    #[error("http client: {0}")]
+    Http(String),
 }
 
 /// How to reach the server: its address and the CA that signed its certificate.
@@ -32,6 +34,8 @@ pub enum HostileError {
 pub struct Target {
     pub addr: SocketAddr,
     connector: TlsConnector,
+    /// The same trust, for [`Target::http_client`] (which negotiates its own ALPN).
+    tls: rustls::ClientConfig,
 }
 
 impl Target {
@@ -45,15 +49,35 @@ impl Target {
             roots.add(c).map_err(|_| HostileError::BadCa)?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_root_certificates(roots)
             .with_no_client_auth();
+        let mut cfg = tls.clone();
         cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Self {
             addr,
             connector: TlsConnector::from(Arc::new(cfg)),
+            tls,
         })
+    }
+
+    /// A real HTTP client (reqwest on hyper, HTTP/2 or HTTP/1.1 as the server offers, as
+    /// kubectl does) trusting the same CA; every request times out after `timeout`.
+    pub fn http_client(&self, timeout: Duration) -> Result<reqwest::Client, HostileError> {
+        let mut tls = self.tls.clone();
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|e| HostileError::Http(e.to_string()))
+    }
+
+    /// `https://ADDR`, the base of every URL of this server.
+    pub fn base_url(&self) -> String {
+        format!("https://{}", self.addr)
     }
 
     /// A TLS connection (HTTP/1.1 negotiated).
@@ -217,6 +241,182 @@ pub async fn stalled_watch(
     Ok(s)
 }
 
+/// What [`lone_leader_refuses`] saw.
+#[derive(Debug, Clone)]
+pub struct LoneLeader {
+    /// How long `/readyz` took to answer 503.
+    pub not_ready_after: Duration,
+    /// ConfigMaps (in `default`) whose creation was refused: none may ever be stored.
+    pub refused: Vec<String>,
+}
+
+/// One answer, as a client saw it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub content_type: Option<String>,
+    pub body: String,
+    pub took: Duration,
+}
+
+async fn answer(req: reqwest::RequestBuilder) -> Result<Answer, String> {
+    let started = Instant::now();
+    let r = req.send().await.map_err(|e| format!("no answer: {e}"))?;
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (retry_after, content_type) = (header("retry-after"), header("content-type"));
+    let status = r.status().as_u16();
+    let body = r
+        .text()
+        .await
+        .map_err(|e| format!("body of a {status}: {e}"))?;
+    Ok(Answer {
+        status,
+        retry_after,
+        content_type,
+        body,
+        took: started.elapsed(),
+    })
+}
+
+/// The first of `topology` (or any loopback address) that `text` names: what a client must
+/// never read in an error (internal addresses, node ids, who leads).
+pub fn names_topology<'a>(text: &str, topology: &'a [String]) -> Option<&'a str> {
+    const LOOPBACK: &str = "127.0.0.";
+    if text.contains(LOOPBACK) {
+        return Some(LOOPBACK);
+    }
+    topology
+        .iter()
+        .find(|t| !t.is_empty() && text.contains(t.as_str()))
+        .map(String::as_str)
+}
+
+/// Judges an answer to a request that a leader without its quorum must refuse: 503, a
+/// `Retry-After` of whole seconds, a Kubernetes `Status` (`ServiceUnavailable`), nothing of
+/// the cluster's topology.
+pub fn judge_unavailable(a: &Answer, topology: &[String]) -> Result<(), String> {
+    if a.status != 503 {
+        return Err(format!("answered {} instead of 503: {}", a.status, a.body));
+    }
+    match a.retry_after.as_deref().map(str::parse::<u64>) {
+        Some(Ok(s)) if s >= 1 => {}
+        other => return Err(format!("Retry-After {other:?} on a 503: {}", a.body)),
+    }
+    if !a
+        .content_type
+        .as_deref()
+        .is_some_and(|c| c.starts_with("application/json"))
+    {
+        return Err(format!(
+            "a 503 typed {:?}, not a Status: {}",
+            a.content_type, a.body
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_str(&a.body)
+        .map_err(|e| format!("a 503 body that is not JSON ({e}): {}", a.body))?;
+    let want = [
+        ("kind", serde_json::json!("Status")),
+        ("apiVersion", serde_json::json!("v1")),
+        ("status", serde_json::json!("Failure")),
+        ("reason", serde_json::json!("ServiceUnavailable")),
+        ("code", serde_json::json!(503)),
+    ];
+    for (field, value) in want {
+        if v[field] != value {
+            return Err(format!(
+                "Status {field} is {}, not {value}: {}",
+                v[field], a.body
+            ));
+        }
+    }
+    if v["message"].as_str().is_none_or(str::is_empty) {
+        return Err(format!("a Status without a message: {}", a.body));
+    }
+    if let Some(t) = names_topology(&a.body, topology) {
+        return Err(format!(
+            "an error names the cluster's topology ({t}): {}",
+            a.body
+        ));
+    }
+    Ok(())
+}
+
+/// Item 4 of the hardening issue, as a load balancer and a client see it: a cluster's leader
+/// cut off from its quorum (its followers killed or frozen) at `t`, asked through a real HTTP
+/// client. Within `patience` its `/readyz` must answer 503; then a write (the create of a
+/// ConfigMap) and a read (a list, which needs the leader's read index) are each refused at
+/// once (within 5 s, not after a write timeout) as [`judge_unavailable`] requires.
+/// `topology`: what the caller knows of the cluster (every node's addresses, "node N" for
+/// each id) — no answer may contain any of it. Bounded: at most `patience` of probes (every
+/// 200 ms) and two requests of at most 10 s.
+pub async fn lone_leader_refuses(
+    t: &Target,
+    token: &str,
+    topology: &[String],
+    patience: Duration,
+) -> Result<LoneLeader, String> {
+    let client = t
+        .http_client(Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
+    let base = t.base_url();
+    let started = Instant::now();
+    // `/readyz` is unauthenticated: what a load balancer's health check asks.
+    let not_ready_after = loop {
+        let a = answer(client.get(format!("{base}/readyz"))).await;
+        if let Ok(a) = &a {
+            if let Some(leak) = names_topology(&a.body, topology) {
+                return Err(format!(
+                    "/readyz names the cluster's topology ({leak}): {}",
+                    a.body
+                ));
+            }
+            if a.status == 503 {
+                break started.elapsed();
+            }
+        }
+        if started.elapsed() > patience {
+            return Err(format!(
+                "/readyz still answers {a:?} {patience:?} after the leader lost its quorum"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let name = format!("refused-{}", std::process::id());
+    let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name}, "data": {"a": "1"}});
+    let write = answer(
+        client
+            .post(format!("{base}/api/v1/namespaces/default/configmaps"))
+            .bearer_auth(token)
+            .json(&cm),
+    )
+    .await
+    .map_err(|e| format!("write: {e}"))?;
+    let read = answer(
+        client
+            .get(format!("{base}/api/v1/namespaces/default/configmaps"))
+            .bearer_auth(token),
+    )
+    .await
+    .map_err(|e| format!("read: {e}"))?;
+    for (what, a) in [("write", &write), ("read", &read)] {
+        judge_unavailable(a, topology).map_err(|e| format!("{what}: {e}"))?;
+        if a.took > Duration::from_secs(5) {
+            return Err(format!("{what}: refused only after {:?}", a.took));
+        }
+    }
+    Ok(LoneLeader {
+        not_ready_after,
+        refused: vec![name],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +432,64 @@ mod tests {
         ));
         assert_eq!(status_code(b"HTTP/1.1 408 Request Timeout\r\n"), Some(408));
         assert_eq!(status_code(b""), None);
+    }
+
+    fn unavailable() -> Answer {
+        Answer {
+            status: 503,
+            retry_after: Some("1".into()),
+            content_type: Some("application/json".into()),
+            body: r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"this server has lost contact with most of the cluster","reason":"ServiceUnavailable","details":{"retryAfterSeconds":1},"code":503}"#.into(),
+            took: Duration::from_millis(3),
+        }
+    }
+
+    /// The checker bites on each way the lone leader answered before the fix, and on each
+    /// part of the answer it requires.
+    #[test]
+    fn the_unavailable_judge_catches_each_wrong_answer() {
+        let topology = vec!["10.0.0.2:7443".to_string(), "node 2".to_string()];
+        assert_eq!(judge_unavailable(&unavailable(), &topology), Ok(()));
+        // What it answered before: 500 InternalError listing the peers.
+        let mut old = unavailable();
+        old.status = 500;
+        old.retry_after = None;
+        old.body = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"has to forward request to: Some(2), Some(Node { peer_addr: \"127.0.0.2:7001\" })","reason":"InternalError","code":500}"#.into();
+        assert!(judge_unavailable(&old, &topology).is_err());
+        let mut a = unavailable();
+        a.retry_after = None;
+        assert!(
+            judge_unavailable(&a, &topology)
+                .unwrap_err()
+                .contains("Retry-After")
+        );
+        let mut a = unavailable();
+        a.retry_after = Some("soon".into());
+        assert!(judge_unavailable(&a, &topology).is_err());
+        let mut a = unavailable();
+        a.content_type = Some("text/plain".into());
+        a.body = "service unavailable".into();
+        assert!(judge_unavailable(&a, &topology).is_err());
+        let mut a = unavailable();
+        a.body = a.body.replace("ServiceUnavailable", "InternalError");
+        assert!(
+            judge_unavailable(&a, &topology)
+                .unwrap_err()
+                .contains("reason")
+        );
+        for leak in [
+            "no reply from node 2",
+            "peer 10.0.0.2:7443 unreachable",
+            "127.0.0.3:6444",
+        ] {
+            let mut a = unavailable();
+            a.body = a.body.replace("most of the cluster", leak);
+            assert!(
+                judge_unavailable(&a, &topology)
+                    .unwrap_err()
+                    .contains("topology"),
+                "{leak}"
+            );
+        }
     }
 }
