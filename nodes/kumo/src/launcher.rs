@@ -303,8 +303,22 @@ fn kubeconfig_servers(path: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// `kumo members`: one line per node — id, addresses, role, term, last log index,
-/// replication lag, and the pid of nodes started locally.
+/// The role `kumo members` shows for a member, from its own `/kumo/v1/status` (none: it did
+/// not answer). A leader past its lease serves nothing (503): it is shown as such, not as a
+/// leader to rely on.
+fn role_of(status: Option<&Value>, voter: bool) -> &'static str {
+    match status {
+        None => "down",
+        Some(s) if s["leader"] == s["id"] && s["leadership"] == "Lost" => "leader (no quorum)",
+        Some(s) if s["leader"] == s["id"] => "leader",
+        Some(_) if voter => "follower",
+        Some(_) => "learner",
+    }
+}
+
+/// `kumo members`: one line per node — id, addresses, role (`leader`, `leader (no quorum)`
+/// for a leader that has lost its lease, `follower`, `learner`, `down`), term, last log
+/// index, replication lag, and the pid of nodes started locally.
 pub async fn members(
     data_dir: Option<PathBuf>,
     kubeconfig: Option<PathBuf>,
@@ -408,18 +422,13 @@ pub async fn members(
         .find(|s| s["leader"] == s["id"])
         .cloned();
     println!(
-        "{:<4} {:<21} {:<21} {:<9} {:>6} {:>10} {:>6} PID",
+        "{:<4} {:<21} {:<21} {:<18} {:>6} {:>10} {:>6} PID",
         "ID", "PEER", "API", "ROLE", "TERM", "LAST-LOG", "LAG"
     );
     for mem in &members {
         let id = mem["id"].as_u64().unwrap_or(0);
         let st = statuses.get(&id).cloned().flatten();
-        let role = match &st {
-            None => "down".to_string(),
-            Some(s) if s["leader"] == s["id"] => "leader".into(),
-            Some(_) if mem["voter"] == json!(true) => "follower".into(),
-            Some(_) => "learner".into(),
-        };
+        let role = role_of(st.as_ref(), mem["voter"] == json!(true));
         let term = st.as_ref().map_or("-".into(), |s| s["term"].to_string());
         let last = st
             .as_ref()
@@ -447,7 +456,7 @@ pub async fn members(
             .filter(|_| local)
             .map_or(String::new(), |p| format!("pid={p}"));
         println!(
-            "{:<4} {:<21} {:<21} {:<9} {:>6} {:>10} {:>6} {}",
+            "{:<4} {:<21} {:<21} {:<18} {:>6} {:>10} {:>6} {}",
             id,
             mem["peerAddr"].as_str().unwrap_or(""),
             mem["apiAddr"].as_str().unwrap_or(""),
@@ -459,4 +468,20 @@ pub async fn members(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leader_past_its_lease_is_shown_without_quorum() {
+        let st = |leader: u64, leadership: &str| json!({"id": 1, "leader": leader, "leadership": leadership});
+        assert_eq!(role_of(Some(&st(1, "Held")), true), "leader");
+        assert_eq!(role_of(Some(&st(1, "Unconfirmed")), true), "leader");
+        assert_eq!(role_of(Some(&st(1, "Lost")), true), "leader (no quorum)");
+        assert_eq!(role_of(Some(&st(2, "Follower")), true), "follower");
+        assert_eq!(role_of(Some(&st(2, "Follower")), false), "learner");
+        assert_eq!(role_of(None, true), "down");
+    }
 }

@@ -26,6 +26,9 @@ pub fn status(store: &StoreNode) -> Value {
         "state": format!("{:?}", m.state),
         "term": m.current_term,
         "leader": m.current_leader,
+        // Whether it may serve as leader: `Lost` when it leads but no quorum has answered it
+        // within its lease (it then refuses writes and reads with 503).
+        "leadership": format!("{:?}", store.leadership()),
         "lastLogIndex": m.last_log_index.unwrap_or(0),
         "applied": store.shared().last_applied_index().unwrap_or(0),
         "members": members,

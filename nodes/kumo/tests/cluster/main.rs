@@ -6,352 +6,23 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kumo_chaos::hostile::{self, Target};
 use kumo_chaos::linearizability::{self as lin, CheckResult, Op, Output, Recorder, Revisions};
 use rand::Rng;
-use serde_json::Value;
 
+#[path = "../common/cluster.rs"]
+mod cluster;
 #[path = "../common/lines.rs"]
 mod lines;
 
-struct Cluster {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    n: u64,
-    port: u16,
-    launcher: Child,
-    restarted: Vec<Child>,
-}
-
-fn free_port() -> u16 {
-    loop {
-        let p = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        if p < 60000 && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-}
-
-impl Cluster {
-    fn start(n: u64) -> Cluster {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let dir = tmp.path().to_path_buf();
-        let port = free_port();
-        let launcher = Self::launch(&dir, n, port);
-        let c = Cluster {
-            _tmp: tmp,
-            dir,
-            n,
-            port,
-            launcher,
-            restarted: Vec::new(),
-        };
-        c.wait_serving();
-        c
-    }
-
-    /// `kumo up --nodes n` on `dir`, its output appended to `dir/launcher.log`.
-    fn launch(dir: &std::path::Path, n: u64, port: u16) -> Child {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("launcher.log"))
-            .expect("log");
-        Command::new(env!("CARGO_BIN_EXE_kumo"))
-            .args(["up", "--nodes", &n.to_string(), "--data-dir"])
-            .arg(dir)
-            .args(["--api-addr", &format!("127.0.0.1:{port}")])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn kumo up --nodes")
-    }
-
-    /// The launcher writes the kubeconfig once every node serves.
-    fn wait_serving(&self) {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while !self.dir.join("kubeconfig").exists() {
-            assert!(
-                Instant::now() < deadline,
-                "cluster did not start:\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// Ctrl-C for the launcher: it stops every node it started.
-    fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.launcher.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(40);
-        while !matches!(self.launcher.try_wait(), Ok(Some(_))) {
-            assert!(Instant::now() < deadline, "launcher did not stop");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// `kumo up --nodes n` again on the same directory.
-    fn relaunch(&mut self) {
-        let _ = std::fs::remove_file(self.kubeconfig());
-        self.launcher = Self::launch(&self.dir, self.n, self.port);
-        self.wait_serving();
-    }
-
-    fn logs(&self) -> String {
-        let mut s = std::fs::read_to_string(self.dir.join("launcher.log")).unwrap_or_default();
-        for i in 1..=self.n {
-            let log = std::fs::read_to_string(self.dir.join(format!("node-{i}/kumo.log")))
-                .unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(30).collect();
-            s.push_str(&format!("\n--- node {i} (last lines) ---\n"));
-            for l in tail.into_iter().rev() {
-                s.push_str(l);
-                s.push('\n');
-            }
-        }
-        s
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.join("kubeconfig")
-    }
-
-    fn context(i: u64) -> String {
-        if i == 1 {
-            "kumo".into()
-        } else {
-            format!("kumo-node-{i}")
-        }
-    }
-
-    fn kubectl(&self, node: u64, args: &[&str]) -> std::process::Output {
-        Command::new("kubectl")
-            .args(["--context", &Self::context(node)])
-            .args(args)
-            .env("KUBECONFIG", self.kubeconfig())
-            .output()
-            .expect("kubectl")
-    }
-
-    fn ok(&self, node: u64, args: &[&str]) -> String {
-        let out = self.kubectl(node, args);
-        assert!(
-            out.status.success(),
-            "kubectl on node {node} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn node_json(&self, i: u64) -> Value {
-        serde_json::from_str(
-            &std::fs::read_to_string(self.dir.join(format!("node-{i}/node.json")))
-                .expect("node.json"),
-        )
-        .expect("json")
-    }
-
-    fn pid(&self, i: u64) -> u32 {
-        let path = self.dir.join(format!("node-{i}/pid"));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(p) = std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|t| t.trim().parse().ok())
-            {
-                return p;
-            }
-            assert!(Instant::now() < deadline, "no pid file for node {i}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// The leader, as the first node that answers sees it.
-    fn leader(&self) -> Option<u64> {
-        for i in 1..=self.n {
-            let out = self.kubectl(
-                i,
-                &["get", "--raw", "/kumo/v1/status", "--request-timeout=2s"],
-            );
-            if out.status.success()
-                && let Ok(v) = serde_json::from_slice::<Value>(&out.stdout)
-                && let Some(l) = v["leader"].as_u64()
-            {
-                return Some(l);
-            }
-        }
-        None
-    }
-
-    /// Node `i`'s own view (`/kumo/v1/status`), if it answers within 2 s.
-    fn status(&self, i: u64) -> Option<Value> {
-        let out = self.kubectl(
-            i,
-            &["get", "--raw", "/kumo/v1/status", "--request-timeout=2s"],
-        );
-        if !out.status.success() {
-            return None;
-        }
-        serde_json::from_slice(&out.stdout).ok()
-    }
-
-    /// Whether node `i` says it leads.
-    fn leads(&self, i: u64) -> bool {
-        self.status(i)
-            .is_some_and(|s| s["leader"].as_u64() == Some(i) && s["id"].as_u64() == Some(i))
-    }
-
-    /// Waits until one of `among` says it leads.
-    fn wait_new_leader(&self, among: &[u64], patience: Duration) -> u64 {
-        let deadline = Instant::now() + patience;
-        loop {
-            if let Some(l) = among.iter().copied().find(|i| self.leads(*i)) {
-                return l;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no leader among {among:?} after {patience:?}:\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Every object of the kinds the tests write, as `namespace/name@resourceVersion` per
-    /// kind, through node `i` (a list is a linearizable read on every node).
-    fn whole_state(&self, i: u64) -> Option<String> {
-        let out = self.kubectl(
-            i,
-            &[
-                "get",
-                "cm,ns,svc,deploy,sts,job,secret,sa",
-                "-A",
-                "-o",
-                "jsonpath={range .items[*]}{.kind}:{.metadata.namespace}/{.metadata.name}@{.metadata.resourceVersion} {end}",
-                "--request-timeout=5s",
-            ],
-        );
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    /// Waits (bounded) until every node in `nodes` serves the same whole state; returns it.
-    fn same_state_everywhere(&self, nodes: &[u64]) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let views: Vec<Option<String>> = nodes.iter().map(|i| self.whole_state(*i)).collect();
-            if let Some(Some(first)) = views.first()
-                && views.iter().all(|v| v.as_ref() == Some(first))
-            {
-                return first.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nodes {nodes:?} disagree: {views:#?}\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    }
-
-    fn signal(&self, i: u64, sig: &str) {
-        let pid = self.pid(i);
-        let st = Command::new("kill")
-            .args([sig, &pid.to_string()])
-            .status()
-            .expect("kill");
-        assert!(st.success(), "kill {sig} {pid}");
-    }
-
-    fn kill9(&self, i: u64) {
-        let pid = self.pid(i);
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        // Until it has exited (gone, or a zombie), it still holds its ports.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|st| !st.contains(") Z "))
-            && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // The node writes its pid once it holds its data directory again after a restart.
-        let _ = std::fs::remove_file(self.dir.join(format!("node-{i}/pid")));
-    }
-
-    /// Restarts node `i` from its data directory (it rejoins as a member).
-    fn restart(&mut self, i: u64) {
-        self.restart_with(i, &[]);
-    }
-
-    fn restart_with(&mut self, i: u64, extra: &[&str]) {
-        let nj = self.node_json(i);
-        let d = self.dir.join(format!("node-{i}"));
-        let log = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(d.join("kumo.log"))
-            .expect("log");
-        // The restart command the launcher prints: the data directory says the rest.
-        let child = Command::new(env!("CARGO_BIN_EXE_kumo"))
-            .args(["control", "--data-dir"])
-            .arg(&d)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone"))
-            .stderr(log)
-            .spawn()
-            .expect("restart");
-        assert_eq!(nj["id"].as_u64(), Some(i));
-        self.restarted.push(child);
-    }
-
-    async fn client(&self, i: u64) -> kube::Client {
-        let kc = Kubeconfig::read_from(self.kubeconfig()).expect("kubeconfig");
-        let opts = KubeConfigOptions {
-            context: Some(Self::context(i)),
-            ..Default::default()
-        };
-        let mut cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
-            .await
-            .expect("config");
-        cfg.read_timeout = Some(Duration::from_secs(5));
-        cfg.write_timeout = Some(Duration::from_secs(5));
-        cfg.connect_timeout = Some(Duration::from_secs(2));
-        kube::Client::try_from(cfg).expect("client")
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for c in &mut self.restarted {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for i in 1..=self.n {
-            if let Ok(p) = std::fs::read_to_string(self.dir.join(format!("node-{i}/pid"))) {
-                let _ = Command::new("kill").args(["-9", p.trim()]).status();
-            }
-        }
-        let _ = self.launcher.kill();
-        let _ = self.launcher.wait();
-    }
-}
+use cluster::Cluster;
 
 #[test]
 fn t01_kubectl_through_every_node_sees_the_same_objects() {
@@ -1024,8 +695,10 @@ fn t06_a_removed_node_started_again_with_join_is_a_member_again() {
 }
 
 /// Both followers frozen (SIGSTOP): the leader is cut off from its quorum. It must say it is
-/// not ready and refuse writes with 503 and Retry-After, naming no address; a write it
-/// refused must never appear, even after the followers come back.
+/// not ready and refuse writes and reads with 503, `Retry-After` and a Status naming no
+/// address (judged by `kumo_chaos::hostile::lone_leader_refuses`, which the hostile suite
+/// runs after SIGKILLs); a write it refused must never appear, even after the followers come
+/// back.
 #[test]
 fn t07_a_leader_without_its_quorum_stops_serving_and_its_refused_writes_never_appear() {
     let c = Cluster::start(3);
@@ -1044,84 +717,26 @@ fn t07_a_leader_without_its_quorum_stops_serving_and_its_refused_writes_never_ap
             }
         }
     }
+    let (ca, token) = c.credentials();
+    let target = Target::new(c.api_addr(leader), &ca).expect("target");
+    let topology = c.topology();
     for f in &followers {
         c.signal(*f, "-STOP");
     }
     let resume = Resume(&c, followers.clone());
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
     // Within a few seconds (the lease: 3 s) the lone leader says it is not ready.
-    let stopped = Instant::now();
-    loop {
-        let out = c.kubectl(leader, &["get", "--raw", "/readyz", "--request-timeout=2s"]);
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert!(err.contains("ServiceUnavailable"), "{err}");
-            break;
-        }
-        assert!(
-            stopped.elapsed() < Duration::from_secs(10),
-            "the leader cut off from its quorum still says it is ready"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let seen = rt
+        .block_on(hostile::lone_leader_refuses(
+            &target,
+            &token,
+            &topology,
+            Duration::from_secs(10),
+        ))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
     eprintln!(
-        "readyz 503 {:?} after the followers stopped",
-        stopped.elapsed()
-    );
-    // A write: 503 with Retry-After (kubectl retries those, then gives up), and a message
-    // that names no member and no address.
-    let started = Instant::now();
-    let out = c.kubectl(
-        leader,
-        &[
-            "create",
-            "configmap",
-            "refused",
-            "--request-timeout=60s",
-            "-v=9",
-        ],
-    );
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "a leader without its quorum took a write"
-    );
-    assert!(
-        log.contains("503 Service Unavailable"),
-        "{}",
-        &log[log.len().saturating_sub(4000)..]
-    );
-    assert!(log.contains("Retry-After"), "no Retry-After:\n{log}");
-    assert!(
-        !log.contains("504 Gateway Timeout"),
-        "a write refused before proposing must not be 504:\n{log}"
-    );
-    let bodies: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("Response Body:") || l.starts_with("error:"))
-        .collect();
-    assert!(!bodies.is_empty(), "{log}");
-    for b in &bodies {
-        assert!(
-            !b.contains("127.0.0.") && !b.contains("peer=") && !b.contains("api="),
-            "an error names the cluster's topology: {b}"
-        );
-        assert!(
-            b.starts_with("error:") || b.contains("ServiceUnavailable"),
-            "{b}"
-        );
-    }
-    eprintln!(
-        "write refused (503, retried by kubectl) in {:?}",
-        started.elapsed()
-    );
-    // Reads through it are refused too (a read index needs the quorum).
-    let out = c.kubectl(
-        leader,
-        &["get", "configmap", "before", "--request-timeout=30s"],
-    );
-    assert!(
-        !out.status.success(),
-        "a leader without its quorum served a read"
+        "readyz 503 {:?} after the followers stopped; write and read refused",
+        seen.not_ready_after
     );
     // The followers come back: the cluster serves again, and the refused write is nowhere.
     drop(resume);
@@ -1145,14 +760,16 @@ fn t07_a_leader_without_its_quorum_stops_serving_and_its_refused_writes_never_ap
     }
     let state = c.same_state_everywhere(&[1, 2, 3]);
     assert!(state.contains("ConfigMap:default/before@"), "{state}");
-    assert!(
-        !state.contains("ConfigMap:default/refused@"),
-        "a write refused with 503 was applied: {state}"
-    );
-    for i in 1..=3 {
-        let out = c.kubectl(i, &["get", "configmap", "refused"]);
-        assert!(!out.status.success(), "node {i} has the refused write");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("NotFound"));
+    for name in &seen.refused {
+        assert!(
+            !state.contains(&format!("ConfigMap:default/{name}@")),
+            "a write refused with 503 was applied: {state}"
+        );
+        for i in 1..=3 {
+            let out = c.kubectl(i, &["get", "configmap", name]);
+            assert!(!out.status.success(), "node {i} has the refused write");
+            assert!(String::from_utf8_lossy(&out.stderr).contains("NotFound"));
+        }
     }
 }
 
