@@ -69,12 +69,7 @@ fn t01_kubectl_through_every_node_sees_the_same_objects() {
     );
     assert_eq!(views[0], views[1]);
     assert_eq!(views[1], views[2]);
-    let members = Command::new(env!("CARGO_BIN_EXE_kumo"))
-        .args(["members", "--data-dir"])
-        .arg(&c.dir)
-        .output()
-        .expect("members");
-    let text = String::from_utf8_lossy(&members.stdout);
+    let text = c.members();
     assert_eq!(
         text.lines().filter(|l| l.contains("leader")).count(),
         1,
@@ -547,17 +542,10 @@ fn t04_a_stopped_cluster_comes_back_and_a_second_launcher_is_refused() {
         );
     }
     c.ok(3, &["create", "configmap", "after-restart"]);
-    let members = Command::new(env!("CARGO_BIN_EXE_kumo"))
-        .args(["members", "--data-dir"])
-        .arg(&c.dir)
-        .output()
-        .expect("members");
-    let text = String::from_utf8_lossy(&members.stdout);
+    let text = c.members();
     // Every node reports its own pid, and it is the pid of a live process.
     for i in 1..=3 {
-        let line = text
-            .lines()
-            .find(|l| l.split_whitespace().next() == Some(&i.to_string()))
+        let line = Cluster::members_line(&text, i)
             .unwrap_or_else(|| panic!("no line for node {i}: {text}"));
         let pid = line
             .split("pid=")
@@ -631,14 +619,6 @@ fn t06_a_removed_node_started_again_with_join_is_a_member_again() {
     let mut c = Cluster::start(3);
     let leader = c.leader().expect("leader");
     let f = (1..=3).find(|i| *i != leader).expect("a follower");
-    let members = |c: &Cluster| {
-        let out = Command::new(env!("CARGO_BIN_EXE_kumo"))
-            .args(["members", "--data-dir"])
-            .arg(&c.dir)
-            .output()
-            .expect("members");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     let out = Command::new(env!("CARGO_BIN_EXE_kumo"))
         .args(["members", "--remove", &f.to_string(), "--data-dir"])
         .arg(&c.dir)
@@ -650,11 +630,11 @@ fn t06_a_removed_node_started_again_with_join_is_a_member_again() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        !members(&c)
+        !c.members()
             .lines()
             .any(|l| l.split_whitespace().next() == Some(&f.to_string())),
         "{}",
-        members(&c)
+        c.members()
     );
     // Stopped, then started again with --join: the cluster takes it back, data and all.
     c.kill9(f);
@@ -666,7 +646,7 @@ fn t06_a_removed_node_started_again_with_join_is_a_member_again() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut written = String::new();
     for attempt in 0.. {
-        let text = members(&c);
+        let text = c.members();
         let back = text.lines().any(|l| {
             let mut w = l.split_whitespace();
             w.next() == Some(&f.to_string()) && l.contains("follower")
