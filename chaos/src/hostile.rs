@@ -246,8 +246,11 @@ pub async fn stalled_watch(
 pub struct LoneLeader {
     /// How long `/readyz` took to answer 503.
     pub not_ready_after: Duration,
-    /// ConfigMaps (in `default`) whose creation was refused: none may ever be stored.
+    /// ConfigMaps (in `default`) whose creation was refused (503): none may ever be stored.
     pub refused: Vec<String>,
+    /// ConfigMaps whose creation, sent as the quorum went, was answered 504 (its outcome is
+    /// unknown: it may be stored once the followers are back).
+    pub unknown: Vec<String>,
 }
 
 /// One answer, as a client saw it.
@@ -347,14 +350,51 @@ pub fn judge_unavailable(a: &Answer, topology: &[String]) -> Result<(), String> 
     Ok(())
 }
 
+/// Judges the answer to a write sent as the quorum went, before the leader's lease ran out:
+/// refused (as [`judge_unavailable`]) or, if it was already waiting to commit, 504 with a
+/// `Timeout` Status (its outcome unknown) — never another code, never the topology.
+pub fn judge_unavailable_or_unknown(a: &Answer, topology: &[String]) -> Result<(), String> {
+    if a.status != 504 {
+        return judge_unavailable(a, topology);
+    }
+    let v: serde_json::Value = serde_json::from_str(&a.body)
+        .map_err(|e| format!("a 504 body that is not JSON ({e}): {}", a.body))?;
+    if v["kind"] != "Status" || v["reason"] != "Timeout" || v["code"] != 504 {
+        return Err(format!("a 504 that is not a Timeout Status: {}", a.body));
+    }
+    if let Some(t) = names_topology(&a.body, topology) {
+        return Err(format!(
+            "an error names the cluster's topology ({t}): {}",
+            a.body
+        ));
+    }
+    Ok(())
+}
+
+fn create_configmap(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    name: &str,
+) -> reqwest::RequestBuilder {
+    let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name}, "data": {"a": "1"}});
+    client
+        .post(format!("{base}/api/v1/namespaces/default/configmaps"))
+        .bearer_auth(token)
+        .json(&cm)
+}
+
 /// Item 4 of the hardening issue, as a load balancer and a client see it: a cluster's leader
-/// cut off from its quorum (its followers killed or frozen) at `t`, asked through a real HTTP
-/// client. Within `patience` its `/readyz` must answer 503; then a write (the create of a
-/// ConfigMap) and a read (a list, which needs the leader's read index) are each refused at
-/// once (within 5 s, not after a write timeout) as [`judge_unavailable`] requires.
-/// `topology`: what the caller knows of the cluster (every node's addresses, "node N" for
-/// each id) — no answer may contain any of it. Bounded: at most `patience` of probes (every
-/// 200 ms) and two requests of at most 10 s.
+/// at `t`, cut off from its quorum just before the call (its followers killed or frozen),
+/// asked through a real HTTP client. A write sent at once is refused or, if it was already
+/// waiting to commit, answered 504 ([`judge_unavailable_or_unknown`]). Within `patience`
+/// `/readyz` must answer 503; then a write (the create of a ConfigMap) and a read (a list,
+/// which needs the leader's read index) are each refused at once (within 5 s, not after a
+/// write timeout) as [`judge_unavailable`] requires. `topology`: what the caller knows of
+/// the cluster (every node's addresses, "node N" for each id) — no answer may contain any
+/// of it. Bounded: at most `patience` of probes (every 200 ms) and three requests of at most
+/// 10 s each.
 pub async fn lone_leader_refuses(
     t: &Target,
     token: &str,
@@ -366,38 +406,40 @@ pub async fn lone_leader_refuses(
         .map_err(|e| e.to_string())?;
     let base = t.base_url();
     let started = Instant::now();
+    let tag = std::process::id();
+    let (early_name, name) = (format!("early-{tag}"), format!("refused-{tag}"));
+    let early = answer(create_configmap(&client, &base, token, &early_name));
     // `/readyz` is unauthenticated: what a load balancer's health check asks.
-    let not_ready_after = loop {
-        let a = answer(client.get(format!("{base}/readyz"))).await;
-        if let Ok(a) = &a {
-            if let Some(leak) = names_topology(&a.body, topology) {
+    let readyz = async {
+        loop {
+            let a = answer(client.get(format!("{base}/readyz"))).await;
+            if let Ok(a) = &a {
+                if let Some(leak) = names_topology(&a.body, topology) {
+                    return Err(format!(
+                        "/readyz names the cluster's topology ({leak}): {}",
+                        a.body
+                    ));
+                }
+                if a.status == 503 {
+                    return Ok(started.elapsed());
+                }
+            }
+            if started.elapsed() > patience {
                 return Err(format!(
-                    "/readyz names the cluster's topology ({leak}): {}",
-                    a.body
+                    "/readyz still answers {a:?} {patience:?} after the leader lost its quorum"
                 ));
             }
-            if a.status == 503 {
-                break started.elapsed();
-            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        if started.elapsed() > patience {
-            return Err(format!(
-                "/readyz still answers {a:?} {patience:?} after the leader lost its quorum"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let name = format!("refused-{}", std::process::id());
-    let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": name}, "data": {"a": "1"}});
-    let write = answer(
-        client
-            .post(format!("{base}/api/v1/namespaces/default/configmaps"))
-            .bearer_auth(token)
-            .json(&cm),
-    )
-    .await
-    .map_err(|e| format!("write: {e}"))?;
+    let (early, not_ready_after) = tokio::join!(early, readyz);
+    let not_ready_after = not_ready_after?;
+    let early = early.map_err(|e| format!("write sent as the quorum went: {e}"))?;
+    judge_unavailable_or_unknown(&early, topology)
+        .map_err(|e| format!("write sent as the quorum went: {e}"))?;
+    let write = answer(create_configmap(&client, &base, token, &name))
+        .await
+        .map_err(|e| format!("write: {e}"))?;
     let read = answer(
         client
             .get(format!("{base}/api/v1/namespaces/default/configmaps"))
@@ -411,9 +453,16 @@ pub async fn lone_leader_refuses(
             return Err(format!("{what}: refused only after {:?}", a.took));
         }
     }
+    let (mut refused, mut unknown) = (vec![name], Vec::new());
+    if early.status == 503 {
+        refused.push(early_name);
+    } else {
+        unknown.push(early_name);
+    }
     Ok(LoneLeader {
         not_ready_after,
-        refused: vec![name],
+        refused,
+        unknown,
     })
 }
 

@@ -715,8 +715,8 @@ fn t07_a_leader_without_its_quorum_stops_serving_and_its_refused_writes_never_ap
         ))
         .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
     eprintln!(
-        "readyz 503 {:?} after the followers stopped; write and read refused",
-        seen.not_ready_after
+        "readyz 503 {:?} after the followers stopped; writes refused {:?}, answered 504 {:?}; read refused",
+        seen.not_ready_after, seen.refused, seen.unknown
     );
     // The followers come back: the cluster serves again, and the refused write is nowhere.
     drop(resume);

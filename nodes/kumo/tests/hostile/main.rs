@@ -635,8 +635,8 @@ fn t07_a_leader_whose_followers_were_killed_says_so_and_refuses_with_503() {
         ))
         .unwrap_or_else(|e| panic!("{e}\n{}", c.logs()));
     eprintln!(
-        "readyz 503 {:?} after SIGKILL of both followers; write and read refused",
-        seen.not_ready_after
+        "readyz 503 {:?} after SIGKILL of both followers; writes refused {:?}, answered 504 {:?}; read refused",
+        seen.not_ready_after, seen.refused, seen.unknown
     );
     let text = c.members();
     eprintln!("{text}");
