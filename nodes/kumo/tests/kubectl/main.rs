@@ -257,6 +257,16 @@ fn t04_label_annotate_and_selectors() {
         .trim(),
         ""
     );
+    // A long selector (a 40 KB URL once encoded) over kubectl's HTTP/2, which Kubernetes
+    // serves (its limit is 1 MiB of request line and headers): it must not be refused by a
+    // smaller header-list limit of HTTP/2 than of HTTP/1.
+    let many: Vec<String> = (0..3000).map(|i| format!("v{i:05}")).collect();
+    let long = format!("tier in (frontend,{})", many.join(","));
+    assert_eq!(
+        k.ok(&["get", "deploy", "-n", "shop", "-l", &long, "-o", "name"])
+            .trim(),
+        "deployment.apps/web"
+    );
     assert_eq!(
         k.ok(&[
             "get",

@@ -1232,6 +1232,15 @@ impl hyper::body::Body for GuardedBody {
     }
 }
 
+/// Concurrent HTTP/2 streams per connection; a client past it waits for a stream to end.
+const H2_MAX_STREAMS: u32 = 1_000;
+/// Bytes of one HTTP/2 request's header list (its URL included), past which the stream is
+/// refused with 431. HTTP/1 takes a URL of up to 64 KiB; this accepts the same URL plus
+/// 16 KiB of other headers, so a long selector works over both (hyper's default, 16 KiB,
+/// refused a 20 KB URL that Kubernetes, which allows 1 MiB, serves). Per connection at
+/// most `H2_MAX_STREAMS` of these are held.
+const H2_MAX_HEADER_LIST: u32 = 80 << 10;
+
 /// Serves the API over TLS on `listener` until `shutdown` resolves, admitting connections
 /// through [`conns::Conns`] (see that module for how stalled or unauthenticated clients are
 /// kept from locking others out).
@@ -1330,7 +1339,8 @@ pub async fn serve(
                 .timer(TokioTimer::new())
                 .keep_alive_interval(Some(Duration::from_secs(30)))
                 .keep_alive_timeout(Duration::from_secs(20))
-                .max_concurrent_streams(1_000);
+                .max_concurrent_streams(H2_MAX_STREAMS)
+                .max_header_list_size(H2_MAX_HEADER_LIST);
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
             tokio::pin!(conn);
             tokio::select! {
