@@ -19,6 +19,7 @@ pub mod network;
 pub mod node;
 pub mod protocol;
 pub mod state_machine;
+pub mod status;
 
 use std::io::Cursor;
 
@@ -30,6 +31,7 @@ pub use mvcc::{
 };
 pub use node::{StoreConfig, StoreNode};
 pub use state_machine::{Shared, StateMachine};
+pub use status::{MemberStatus, NodeStatus, RaftRole};
 
 /// Node ids are plain integers, unique in a cluster.
 pub type NodeId = u64;

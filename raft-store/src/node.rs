@@ -142,7 +142,7 @@ pub const LEADER_LEASE: Duration = Duration::from_millis(5 * ELECTION_MAX_MS);
 const LEASE_CHECK: Duration = Duration::from_millis(50);
 
 /// Whether this node may serve as leader, from its Raft metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Leadership {
     /// Another node leads, or none is known.
     Follower,

@@ -7,10 +7,11 @@ use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use kumo_chaos::client::{https_client, read_kubeconfig};
-use kumo_raft_store::NodeId;
+use kumo_raft_store::node::Leadership;
+use kumo_raft_store::{NodeId, NodeStatus};
 use kumo_server::pki::{self, Pki};
 use kumo_transport::ClusterCa;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::{NodeError, cluster_err};
 use crate::member::CLUSTER_CA_KEY;
@@ -306,11 +307,11 @@ fn kubeconfig_servers(path: &Path) -> Vec<String> {
 /// The role `kumo members` shows for a member, from its own `/kumo/v1/status` (none: it did
 /// not answer). A leader past its lease serves nothing (503): it is shown as such, not as a
 /// leader to rely on.
-fn role_of(status: Option<&Value>, voter: bool) -> &'static str {
+fn role_of(status: Option<&NodeStatus>, voter: bool) -> &'static str {
     match status {
         None => "down",
-        Some(s) if s["leader"] == s["id"] && s["leadership"] == "Lost" => "leader (no quorum)",
-        Some(s) if s["leader"] == s["id"] => "leader",
+        Some(s) if s.leads() && s.leadership == Leadership::Lost => "leader (no quorum)",
+        Some(s) if s.leads() => "leader",
         Some(_) if voter => "follower",
         Some(_) => "learner",
     }
@@ -346,7 +347,7 @@ pub async fn members(
                 .send()
                 .await?;
             anyhow::ensure!(r.status().is_success(), "{url}: {}", r.status());
-            Ok::<Value, anyhow::Error>(r.json().await?)
+            Ok::<NodeStatus, anyhow::Error>(r.json().await?)
         }
     };
     if let Some(id) = remove {
@@ -359,10 +360,7 @@ pub async fn members(
             }
         }
         let known = known.context("no node of the cluster answers")?;
-        let ids: Vec<u64> = known["members"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|m| m["id"].as_u64()).collect())
-            .unwrap_or_default();
+        let ids: Vec<u64> = known.members.iter().map(|m| m.id).collect();
         anyhow::ensure!(
             ids.contains(&id),
             "node {id} is not a member (members: {})",
@@ -410,61 +408,36 @@ pub async fn members(
         (None, None) => anyhow::bail!("no server in {}", kc.display()),
     };
     let mut statuses = std::collections::BTreeMap::new();
-    let members = first["members"].as_array().cloned().unwrap_or_default();
-    for mem in &members {
-        let id = mem["id"].as_u64().unwrap_or(0);
-        let url = format!("https://{}", mem["apiAddr"].as_str().unwrap_or(""));
-        statuses.insert(id, get(url).await.ok());
+    for mem in &first.members {
+        let url = format!("https://{}", mem.api_addr);
+        statuses.insert(mem.id, get(url).await.ok());
     }
-    let leader_status = statuses
-        .values()
-        .flatten()
-        .find(|s| s["leader"] == s["id"])
-        .cloned();
+    let leader_status = statuses.values().flatten().find(|s| s.leads()).cloned();
     println!(
         "{:<4} {:<21} {:<21} {:<18} {:>6} {:>10} {:>6} PID",
         "ID", "PEER", "API", "ROLE", "TERM", "LAST-LOG", "LAG"
     );
-    for mem in &members {
-        let id = mem["id"].as_u64().unwrap_or(0);
-        let st = statuses.get(&id).cloned().flatten();
-        let role = role_of(st.as_ref(), mem["voter"] == json!(true));
-        let term = st.as_ref().map_or("-".into(), |s| s["term"].to_string());
-        let last = st
+    for mem in &first.members {
+        let st = statuses.get(&mem.id).and_then(Option::as_ref);
+        let role = role_of(st, mem.voter);
+        let term = st.map_or("-".into(), |s| s.term.to_string());
+        let last = st.map_or("-".into(), |s| s.last_log_index.to_string());
+        let lag = leader_status
             .as_ref()
-            .map_or("-".into(), |s| s["lastLogIndex"].to_string());
-        let lag = match &leader_status {
-            Some(l) if l["id"].as_u64() == Some(id) => "0".to_string(),
-            Some(l) => {
-                let matched = l["replication"][id.to_string()].as_u64().unwrap_or(0);
-                l["lastLogIndex"]
-                    .as_u64()
-                    .unwrap_or(0)
-                    .saturating_sub(matched)
-                    .to_string()
-            }
-            None => "-".into(),
-        };
+            .and_then(|l| l.lag_of(mem.id))
+            .map_or("-".into(), |n| n.to_string());
         // The pid the node reports, for a node on this machine (a loopback API address).
-        let local = mem["apiAddr"]
-            .as_str()
-            .and_then(|a| a.parse::<SocketAddr>().ok())
-            .is_some_and(|a| a.ip().is_loopback());
+        let local = mem
+            .api_addr
+            .parse::<SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback());
         let pid = st
-            .as_ref()
-            .and_then(|s| s["pid"].as_u64())
+            .map(|s| s.pid)
             .filter(|_| local)
             .map_or(String::new(), |p| format!("pid={p}"));
         println!(
             "{:<4} {:<21} {:<21} {:<18} {:>6} {:>10} {:>6} {}",
-            id,
-            mem["peerAddr"].as_str().unwrap_or(""),
-            mem["apiAddr"].as_str().unwrap_or(""),
-            role,
-            term,
-            last,
-            lag,
-            pid
+            mem.id, mem.peer_addr, mem.api_addr, role, term, last, lag, pid
         );
     }
     Ok(())
@@ -476,12 +449,36 @@ mod tests {
 
     #[test]
     fn a_leader_past_its_lease_is_shown_without_quorum() {
-        let st = |leader: u64, leadership: &str| json!({"id": 1, "leader": leader, "leadership": leadership});
-        assert_eq!(role_of(Some(&st(1, "Held")), true), "leader");
-        assert_eq!(role_of(Some(&st(1, "Unconfirmed")), true), "leader");
-        assert_eq!(role_of(Some(&st(1, "Lost")), true), "leader (no quorum)");
-        assert_eq!(role_of(Some(&st(2, "Follower")), true), "follower");
-        assert_eq!(role_of(Some(&st(2, "Follower")), false), "learner");
+        let st = |leader: u64, leadership: Leadership| NodeStatus {
+            id: 1,
+            state: kumo_raft_store::RaftRole::Leader,
+            term: 1,
+            leader: Some(leader),
+            leadership,
+            last_log_index: 0,
+            applied: 0,
+            members: vec![],
+            replication: Default::default(),
+            pid: 1,
+        };
+        let held = st(1, Leadership::Held);
+        assert_eq!(role_of(Some(&held), true), "leader");
+        assert_eq!(
+            role_of(Some(&st(1, Leadership::Unconfirmed)), true),
+            "leader"
+        );
+        assert_eq!(
+            role_of(Some(&st(1, Leadership::Lost)), true),
+            "leader (no quorum)"
+        );
+        assert_eq!(
+            role_of(Some(&st(2, Leadership::Follower)), true),
+            "follower"
+        );
+        assert_eq!(
+            role_of(Some(&st(2, Leadership::Follower)), false),
+            "learner"
+        );
         assert_eq!(role_of(None, true), "down");
     }
 }
