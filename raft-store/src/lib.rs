@@ -27,7 +27,8 @@ pub use disk::{Disk, NoSpaceAt, SimDisk, StdDisk};
 pub use disk_full::DiskFull;
 pub use log::{LogOptions, LogStats, LogStore, RecoveryReport};
 pub use mvcc::{
-    Command, Compacted, Event, EventKind, KeyValue, Mvcc, Outcome, Page, Precondition, Revision,
+    Command, Compacted, Event, EventKind, Failure, KeyValue, MAX_TXN_BYTES, MAX_TXN_OPS, Mvcc, Op,
+    OpResult, Outcome, Page, Precondition, Revision, Txn, TxnError, TxnOutcome,
 };
 pub use node::{StoreConfig, StoreNode};
 pub use state_machine::{Shared, StateMachine};
