@@ -1532,7 +1532,10 @@ mod tests {
                 let (evs, _) = small.events_after(c, "", usize::MAX).unwrap();
                 let got: Vec<_> = evs.iter().map(|e| (e.revision, e.kv.key.clone(), e.kind)).collect();
                 let want: Vec<_> = r.events.iter().filter(|e| e.0 > c).cloned().collect();
+                prop_assert_eq!(small.event_count(), want.len(), "events held at or below {}", c);
                 prop_assert_eq!(got, want);
+                // Within its bound, but for the newest transaction.
+                prop_assert!(small.event_count() <= window.max(per_rev(r.rev)));
             }
         }
     }
