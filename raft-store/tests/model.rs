@@ -1,10 +1,13 @@
-//! Model-based property test: random commands against the store and against a BTreeMap
-//! model; outcomes, contents, revisions, ranges at old revisions and watch histories agree.
+//! Model-based property test: random commands — single writes, compactions and
+//! all-or-nothing transactions — against the store and against a BTreeMap model; outcomes,
+//! contents, revisions, ranges at old revisions and watch histories agree.
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use kumo_raft_store::{Command, EventKind, Mvcc, Outcome, Precondition};
+use kumo_raft_store::{
+    Command, EventKind, Failure, Mvcc, Op as TxnOp, Outcome, Precondition, Txn, TxnOutcome,
+};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -13,6 +16,8 @@ enum Op {
     Update(u8, u8, Option<u8>),
     Delete(u8, Option<u8>),
     Compact(u8),
+    /// (0 put, 1 delete, 2 check; key; value; precondition: None = Absent, Some(r) = Revision)
+    Txn(Vec<(u8, u8, u8, Option<u8>)>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -21,6 +26,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0u8..12, any::<u8>(), proptest::option::of(0u8..40)).prop_map(|(k, v, r)| Op::Update(k, v, r)),
         2 => (0u8..12, proptest::option::of(0u8..40)).prop_map(|(k, r)| Op::Delete(k, r)),
         1 => (0u8..40).prop_map(Op::Compact),
+        3 => proptest::collection::vec((0u8..3, 0u8..12, any::<u8>(), proptest::option::of(0u8..40)), 1..5).prop_map(Op::Txn),
     ]
 }
 
@@ -69,6 +75,69 @@ proptest! {
                 Op::Create(k, v) => (Command::Put { key: key(k), value: Bytes::from(vec![v]), precondition: Precondition::Absent }, key(k), Some(v)),
                 Op::Update(k, v, r) => (Command::Put { key: key(k), value: Bytes::from(vec![v]), precondition: r.map_or(Precondition::Exists, |r| Precondition::Revision(r as u64)) }, key(k), Some(v)),
                 Op::Delete(k, r) => (Command::Delete { key: key(k), precondition: r.map_or(Precondition::Exists, |r| Precondition::Revision(r as u64)) }, key(k), None),
+                Op::Txn(ops) => {
+                    let ops: Vec<(u8, String, u8, Precondition)> = ops
+                        .into_iter()
+                        .map(|(kind, k, v, r)| (kind, key(k), v, r.map_or(Precondition::Absent, |r| Precondition::Revision(r as u64))))
+                        .collect();
+                    let mut written = std::collections::BTreeSet::new();
+                    let duplicate = ops.iter().any(|(kind, k, ..)| *kind != 2 && !written.insert(k.clone()));
+                    if duplicate {
+                        continue;
+                    }
+                    let txn = Txn::new(
+                        ops.iter()
+                            .map(|(kind, k, v, pre)| match kind {
+                                0 => TxnOp::put(k.clone(), Bytes::from(vec![*v]), *pre),
+                                1 => TxnOp::delete(k.clone(), *pre),
+                                _ => TxnOp::check(k.clone(), *pre),
+                            })
+                            .collect(),
+                    )
+                    .expect("valid");
+                    let failed = ops.iter().enumerate().find_map(|(i, (kind, k, _, pre))| {
+                        let r = match (kind, m.precondition_ok(k, *pre)) {
+                            (1, Ok(())) if !m.kvs.contains_key(k) => Err("notfound"),
+                            (_, r) => r,
+                        };
+                        r.err().map(|e| (i, e))
+                    });
+                    let out = s.apply(Command::Txn(txn));
+                    match (failed, &out) {
+                        (Some((i, e)), Outcome::Txn(TxnOutcome::Failed { op, failure, .. })) => {
+                            let got = match failure {
+                                Failure::AlreadyExists { .. } => "exists",
+                                Failure::NotFound => "notfound",
+                                Failure::Conflict { .. } => "conflict",
+                            };
+                            prop_assert_eq!((i, e), (*op, got));
+                        }
+                        (None, Outcome::Txn(TxnOutcome::Committed { revision, .. })) => {
+                            if !written.is_empty() {
+                                m.rev += 1;
+                                for (kind, k, v, _) in &ops {
+                                    match kind {
+                                        0 => {
+                                            let create = m.kvs.get(k).map_or(m.rev, |e| e.1);
+                                            m.kvs.insert(k.clone(), (*v, create, m.rev));
+                                            m.events.push((m.rev, k.clone(), EventKind::Put));
+                                        }
+                                        1 => {
+                                            m.kvs.remove(k);
+                                            m.events.push((m.rev, k.clone(), EventKind::Delete));
+                                        }
+                                        _ => {}
+                                    }
+                                }
+                                m.commit();
+                            }
+                            prop_assert_eq!(*revision, m.rev);
+                        }
+                        (e, o) => prop_assert!(false, "model {e:?} store {o:?}"),
+                    }
+                    prop_assert_eq!(s.revision(), m.rev);
+                    continue;
+                }
                 Op::Compact(r) => {
                     let r = r as u64;
                     let out = s.apply(Command::Compact { revision: r });
