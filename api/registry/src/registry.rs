@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 use kumo_apimachinery::resources::{self, ResourceInfo};
 use kumo_apimachinery::{apply, convert, defaults, patch, selectors, typed, validation};
-use kumo_raft_store::{Command, KeyValue, Outcome, Precondition, StoreNode};
+use kumo_raft_store::{
+    Command, Failure, KeyValue, Op, Outcome, Precondition, StoreNode, Txn, TxnOutcome,
+};
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
@@ -763,27 +765,42 @@ impl Api {
         bytes: Bytes,
     ) -> ApiResult<KeyValue> {
         for _ in 0..self.limits.max_retries {
-            let put = Command::Put {
-                key: k.clone(),
-                value: bytes.clone(),
-                precondition: Precondition::Absent,
-            };
-            let cmd = if res.namespaced {
-                let (guard_key, guard_revision) = self
-                    .namespace_guard(res, name, ns.unwrap_or("default"))
-                    .await?;
-                Command::Guarded {
-                    guard_key,
-                    guard_revision,
-                    cmd: Box::new(put),
+            if !res.namespaced {
+                let put = Command::Put {
+                    key: k.clone(),
+                    value: bytes.clone(),
+                    precondition: Precondition::Absent,
+                };
+                return match self.propose(put).await? {
+                    Outcome::Done { kv: Some(kv), .. } => Ok(kv),
+                    Outcome::AlreadyExists { .. } => Err(ApiError::already_exists(res, name)),
+                    other => Err(ApiError::internal(format!(
+                        "unexpected store outcome {other:?}"
+                    ))),
+                };
+            }
+            let (guard_key, guard_revision) = self
+                .namespace_guard(res, name, ns.unwrap_or("default"))
+                .await?;
+            let txn = Txn::new(vec![
+                Op::check_revision(guard_key, guard_revision),
+                Op::put(k.clone(), bytes.clone(), Precondition::Absent),
+            ])
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+            match self.propose(txn.into()).await? {
+                Outcome::Txn(TxnOutcome::Committed { mut results, .. }) => {
+                    if let Some(kv) = results.pop().and_then(|r| r.kv) {
+                        return Ok(kv);
+                    }
+                    return Err(ApiError::internal("a committed create returned no value"));
                 }
-            } else {
-                put
-            };
-            match self.propose(cmd).await? {
-                Outcome::Done { kv: Some(kv), .. } => return Ok(kv),
-                Outcome::AlreadyExists { .. } => return Err(ApiError::already_exists(res, name)),
-                Outcome::GuardFailed => continue,
+                Outcome::Txn(TxnOutcome::Failed {
+                    failure: Failure::AlreadyExists { .. },
+                    op: 1,
+                    ..
+                }) => return Err(ApiError::already_exists(res, name)),
+                // The namespace changed since it was checked: check it again.
+                Outcome::Txn(TxnOutcome::Failed { op: 0, .. }) => continue,
                 other => {
                     return Err(ApiError::internal(format!(
                         "unexpected store outcome {other:?}"
