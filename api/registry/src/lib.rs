@@ -8,6 +8,7 @@
 //! Must not: parse HTTP, hold connections, or decide an object's shape (defaults,
 //! validation, patches and selectors are `kumo-apimachinery`'s).
 
+pub mod alloc;
 pub mod controllers;
 pub mod error;
 mod registry;

@@ -9,12 +9,16 @@ use bytes::Bytes;
 use kumo_apimachinery::resources::{self, ResourceInfo};
 use kumo_apimachinery::{apply, convert, defaults, patch, selectors, typed, validation};
 use kumo_raft_store::{
-    Command, Failure, KeyValue, Op, Outcome, Precondition, StoreNode, Txn, TxnOutcome,
+    Command, Failure, KeyValue, Op, OpResult, Outcome, Precondition, StoreNode, Txn, TxnOutcome,
 };
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, ApiResult, qualified};
+use crate::alloc::{
+    self, AllocError, CLUSTER_IP_CLAIMS, Held, NODE_PORT_CLAIMS, claims_of, needs_node_ports,
+    node_ports,
+};
 
 /// Limits the API server enforces. Past each one the request is refused with the status
 /// code named here.
@@ -169,51 +173,6 @@ pub fn prefix(res: &ResourceInfo, ns: Option<&str>) -> String {
         Some(ns) if res.namespaced => format!("{}/{ns}/", res.storage_prefix()),
         _ => format!("{}/", res.storage_prefix()),
     }
-}
-
-/// The range Service cluster IPs come from (Kubernetes' default service CIDR).
-const SERVICE_CIDR: &str = "10.96.0.0/12";
-
-/// Whether `ip` is a usable address of [`SERVICE_CIDR`] (not its network or broadcast).
-fn in_service_range(ip: &str) -> bool {
-    let Ok(ip) = ip.parse::<std::net::Ipv4Addr>() else {
-        return false;
-    };
-    let n = u32::from(ip);
-    let base = u32::from(std::net::Ipv4Addr::new(10, 96, 0, 0));
-    let size = 1u32 << (32 - 12);
-    n > base && n < base + size - 1
-}
-
-/// The range node ports come from (Kubernetes' default `--service-node-port-range`).
-const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
-
-/// Whether a Service of this spec has node ports: NodePort, and LoadBalancer unless
-/// `allocateLoadBalancerNodePorts` is false.
-fn needs_node_ports(svc: &Value) -> bool {
-    match svc.pointer("/spec/type").and_then(Value::as_str) {
-        Some("NodePort") => true,
-        Some("LoadBalancer") => {
-            svc.pointer("/spec/allocateLoadBalancerNodePorts")
-                .and_then(Value::as_bool)
-                != Some(false)
-        }
-        _ => false,
-    }
-}
-
-/// The non-zero node ports in a Service's spec.
-fn node_ports(svc: &Value) -> Vec<i64> {
-    svc.pointer("/spec/ports")
-        .and_then(Value::as_array)
-        .map(|ports| {
-            ports
-                .iter()
-                .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
-                .filter(|n| *n != 0)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// On update, before defaulting: a port that leaves out its node port keeps the one it had
@@ -658,9 +617,9 @@ impl Api {
         }
         let ns_of = meta_str(&obj, "namespace").map(str::to_string);
         let k = key(res, ns_of.as_deref(), &name);
-        // Every check runs before anything is written: the size first (a claimed IP must
-        // never outlive a refused object).
-        let mut bytes = self.encode(res, &obj)?;
+        // Every check runs before anything is written: the size first. A Service's
+        // allocations are chosen next and written with it, in one transaction.
+        let bytes = self.encode(res, &obj)?;
         if opts.dry_run {
             if res.namespaced {
                 self.namespace_guard(res, &name, ns_of.as_deref().unwrap_or("default"))
@@ -675,57 +634,19 @@ impl Api {
                 warnings,
             });
         }
-        let claimed = if res.kind == "Service" {
-            self.claim_cluster_ip(res, &mut obj, &k, &name).await?
-        } else {
-            None
-        };
-        let mut ports_claimed = Vec::new();
-        if res.kind == "Service" {
-            let ports = self
-                .claim_node_ports(res, &mut obj, &k, &name, &[], false)
-                .await;
-            // The allocations (an IP, or `None` for a headless Service, and node ports) are
-            // now in the object.
-            let encoded = ports.and_then(|p| {
-                ports_claimed = p;
-                self.encode(res, &obj)
-            });
-            bytes = match encoded {
-                Ok(b) => b,
-                Err(e) => {
-                    if let Some(ip) = &claimed {
-                        self.release_cluster_ip(ip).await;
-                    }
-                    self.release_node_ports(&ports_claimed).await;
-                    return Err(e);
-                }
-            };
+        let kv = self
+            .create_guarded(res, &name, ns_of.as_deref(), &k, &mut obj, bytes)
+            .await?;
+        // The object as stored, without parsing it back.
+        set_rv(&mut obj, kv.mod_revision);
+        if res.kind == "Namespace" {
+            self.ensure_default_service_account(&name).await;
         }
-        let result = self
-            .create_guarded(res, &name, ns_of.as_deref(), k, bytes)
-            .await;
-        match result {
-            Ok(kv) => {
-                // The object as stored, without parsing it back.
-                set_rv(&mut obj, kv.mod_revision);
-                if res.kind == "Namespace" {
-                    self.ensure_default_service_account(&name).await;
-                }
-                Ok(Written {
-                    obj,
-                    created: true,
-                    warnings,
-                })
-            }
-            Err(e) => {
-                if let Some(ip) = claimed {
-                    self.release_cluster_ip(&ip).await;
-                }
-                self.release_node_ports(&ports_claimed).await;
-                Err(e)
-            }
-        }
+        Ok(Written {
+            obj,
+            created: true,
+            warnings,
+        })
     }
 
     /// The namespace's store key and revision, after checking it exists and is not being
@@ -753,66 +674,113 @@ impl Api {
         }
     }
 
-    /// Writes a new object; a namespaced one only while its namespace is unchanged since it
-    /// was checked (so nothing lands in a namespace being deleted). Retried when the
-    /// namespace changed in between.
+    /// Writes a new object in one transaction with what it depends on: a namespaced one
+    /// only while its namespace is unchanged since it was checked (so nothing lands in a
+    /// namespace being deleted); a Service with the claims of its cluster IP and node
+    /// ports (chosen here, into `obj`). Retried — checked and chosen again — when the
+    /// namespace changed or a claim was taken in between.
     async fn create_guarded(
         &self,
         res: &ResourceInfo,
         name: &str,
         ns: Option<&str>,
-        k: String,
+        k: &str,
+        obj: &mut Value,
         bytes: Bytes,
     ) -> ApiResult<KeyValue> {
+        let requested = obj.clone();
+        let mut why = "the namespace kept changing; try again";
         for _ in 0..self.limits.max_retries {
-            if !res.namespaced {
-                let put = Command::Put {
-                    key: k.clone(),
-                    value: bytes.clone(),
-                    precondition: Precondition::Absent,
-                };
-                return match self.propose(put).await? {
-                    Outcome::Done { kv: Some(kv), .. } => Ok(kv),
-                    Outcome::AlreadyExists { .. } => Err(ApiError::already_exists(res, name)),
-                    other => Err(ApiError::internal(format!(
-                        "unexpected store outcome {other:?}"
-                    ))),
-                };
+            let mut ops = Vec::new();
+            if res.namespaced {
+                let (guard_key, guard_revision) = self
+                    .namespace_guard(res, name, ns.unwrap_or("default"))
+                    .await?;
+                ops.push(Op::check_revision(guard_key, guard_revision));
             }
-            let (guard_key, guard_revision) = self
-                .namespace_guard(res, name, ns.unwrap_or("default"))
-                .await?;
-            let txn = Txn::new(vec![
-                Op::check_revision(guard_key, guard_revision),
-                Op::put(k.clone(), bytes.clone(), Precondition::Absent),
-            ])
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-            match self.propose(txn.into()).await? {
-                Outcome::Txn(TxnOutcome::Committed { mut results, .. }) => {
-                    if let Some(kv) = results.pop().and_then(|r| r.kv) {
-                        return Ok(kv);
-                    }
-                    return Err(ApiError::internal("a committed create returned no value"));
+            let at = ops.len();
+            if res.kind == "Service" {
+                *obj = requested.clone();
+                self.allocate(res, name, k, None, obj, false)?;
+                ops.push(Op::put(k, self.encode(res, obj)?, Precondition::Absent));
+                ops.extend(self.claim_ops(k, None, Some(obj)));
+            } else {
+                ops.push(Op::put(k, bytes.clone(), Precondition::Absent));
+            }
+            match self.propose_ops(ops).await? {
+                Ok(mut results) => {
+                    return results
+                        .swap_remove(at)
+                        .kv
+                        .ok_or_else(|| ApiError::internal("a committed create returned no value"));
                 }
-                Outcome::Txn(TxnOutcome::Failed {
-                    failure: Failure::AlreadyExists { .. },
-                    op: 1,
-                    ..
-                }) => return Err(ApiError::already_exists(res, name)),
+                Err((op, Failure::AlreadyExists { .. })) if op == at => {
+                    return Err(ApiError::already_exists(res, name));
+                }
                 // The namespace changed since it was checked: check it again.
-                Outcome::Txn(TxnOutcome::Failed { op: 0, .. }) => continue,
-                other => {
-                    return Err(ApiError::internal(format!(
-                        "unexpected store outcome {other:?}"
-                    )));
-                }
+                Err((op, _)) if op < at => why = "the namespace kept changing; try again",
+                // A claim was taken since it was read: choose again.
+                Err(_) => why = "the allocations kept changing; try again",
             }
         }
-        Err(ApiError::conflict_msg(
-            res,
-            name,
-            "the namespace kept changing; try again",
-        ))
+        Err(ApiError::conflict_msg(res, name, why))
+    }
+
+    /// Proposes `ops` as one all-or-nothing transaction: `Ok` with what each did, or
+    /// `Err((i, failure))` when the precondition of `ops[i]` failed (nothing was written).
+    async fn propose_ops(
+        &self,
+        ops: Vec<Op>,
+    ) -> ApiResult<Result<Vec<OpResult>, (usize, Failure)>> {
+        // Past the store's limits (`MAX_TXN_OPS`, `MAX_TXN_BYTES`): a Service with about a
+        // thousand node ports. Refused, nothing written.
+        let txn = Txn::new(ops).map_err(|e| ApiError::internal(e.to_string()))?;
+        match self.propose(txn.into()).await? {
+            Outcome::Txn(TxnOutcome::Committed { results, .. }) => Ok(Ok(results)),
+            Outcome::Txn(TxnOutcome::Failed { op, failure, .. }) => Ok(Err((op, failure))),
+            other => Err(ApiError::internal(format!(
+                "unexpected store outcome {other:?}"
+            ))),
+        }
+    }
+
+    /// Chooses a Service's allocations into `obj`: on create (`old` is `None`) its cluster
+    /// IP, and the node ports it lacks (an update keeps those of `old`). Reads the claims
+    /// from this node's store; the transaction's preconditions settle any race.
+    fn allocate(
+        &self,
+        res: &ResourceInfo,
+        name: &str,
+        svc_key: &str,
+        old: Option<&Value>,
+        obj: &mut Value,
+        dry_run: bool,
+    ) -> ApiResult<()> {
+        let free = |k: &str| {
+            self.store
+                .shared()
+                .read(|m| m.get(k).is_none_or(|kv| kv.value == svc_key.as_bytes()))
+        };
+        let mut rng = rand::rng();
+        let refused = |e: AllocError| match e {
+            AllocError::Invalid(cause) => ApiError::invalid(res, name, &[cause]),
+            AllocError::Full(msg) => ApiError::internal(msg),
+        };
+        if old.is_none() {
+            alloc::assign_cluster_ip(obj, &mut rng, free).map_err(refused)?;
+        }
+        let ours = old.map(node_ports).unwrap_or_default();
+        alloc::assign_node_ports(obj, &ours, dry_run, &mut rng, free).map_err(refused)
+    }
+
+    /// The claim operations that go with a Service's write: from the claims of `old` (none
+    /// on create) to those of `new` (none on delete).
+    fn claim_ops(&self, svc_key: &str, old: Option<&Value>, new: Option<&Value>) -> Vec<Op> {
+        let before = old.map(claims_of).unwrap_or_default();
+        let after = new.map(claims_of).unwrap_or_default();
+        alloc::claim_ops(svc_key, &before, &after, |k| {
+            self.store.shared().read(|m| m.get(k).map(Held::of))
+        })
     }
 
     /// Server-set fields on create before defaulting: status reset, job selectors.
@@ -844,206 +812,6 @@ impl Api {
             )));
         }
         Ok(Bytes::from(bytes))
-    }
-
-    /// Allocates (or claims the requested) ClusterIP of a Service through a store key, so two
-    /// Services never share one.
-    async fn claim_cluster_ip(
-        &self,
-        res: &ResourceInfo,
-        obj: &mut Value,
-        svc_key: &str,
-        name: &str,
-    ) -> ApiResult<Option<String>> {
-        let ty = obj
-            .pointer("/spec/type")
-            .and_then(Value::as_str)
-            .unwrap_or("ClusterIP");
-        if ty == "ExternalName" {
-            return Ok(None);
-        }
-        let requested = obj
-            .pointer("/spec/clusterIP")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        if requested == "None" {
-            obj["spec"]["clusterIPs"] = json!(["None"]);
-            return Ok(None);
-        }
-        let mut candidates: Vec<String> = Vec::new();
-        if !requested.is_empty() {
-            if !in_service_range(&requested) {
-                let cause = validation::FieldError {
-                    field: "spec.clusterIPs".into(),
-                    reason: "FieldValueInvalid",
-                    message: format!(
-                        "Invalid value: [\"{requested}\"]: failed to allocate IP {requested}: the provided IP ({requested}) is not in the valid range. The range of valid IPs is {SERVICE_CIDR}"
-                    ),
-                };
-                return Err(ApiError::invalid(res, name, &[cause]));
-            }
-            candidates.push(requested.clone());
-        } else {
-            let mut rng = rand::rng();
-            for _ in 0..32 {
-                let n: u32 = rng.random_range(11..65_534);
-                candidates.push(format!("10.96.{}.{}", n >> 8, n & 0xff));
-            }
-        }
-        for ip in candidates {
-            match self
-                .claim(&format!("core/_clusterips/{ip}"), svc_key)
-                .await?
-            {
-                true => {
-                    obj["spec"]["clusterIP"] = json!(ip);
-                    obj["spec"]["clusterIPs"] = json!([ip]);
-                    return Ok(Some(ip));
-                }
-                false if !requested.is_empty() => {
-                    let cause = validation::FieldError {
-                        field: "spec.clusterIPs".into(),
-                        reason: "FieldValueInvalid",
-                        message: format!(
-                            "Invalid value: [\"{ip}\"]: failed to allocate IP {ip}: provided IP is already allocated"
-                        ),
-                    };
-                    return Err(ApiError::invalid(res, name, &[cause]));
-                }
-                _ => continue,
-            }
-        }
-        Err(ApiError::internal(
-            "failed to allocate a service IP: range is full",
-        ))
-    }
-
-    /// Claims the node ports of a Service through store keys (`core/_nodeports/<port>`): a
-    /// requested one must be in [`NODE_PORTS`] and free (else 422, as Kubernetes answers),
-    /// a missing one is picked at random. Ports in `ours` are already this Service's.
-    /// Returns the ports newly claimed; on an error nothing stays claimed.
-    async fn claim_node_ports(
-        &self,
-        res: &ResourceInfo,
-        obj: &mut Value,
-        svc_key: &str,
-        name: &str,
-        ours: &[i64],
-        dry_run: bool,
-    ) -> ApiResult<Vec<i64>> {
-        let mut claimed: Vec<i64> = Vec::new();
-        if !needs_node_ports(obj) {
-            return Ok(claimed);
-        }
-        let count = obj
-            .pointer("/spec/ports")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        for i in 0..count {
-            let requested = obj
-                .pointer(&format!("/spec/ports/{i}/nodePort"))
-                .and_then(Value::as_i64)
-                .filter(|n| *n != 0);
-            if requested.is_some_and(|n| ours.contains(&n)) {
-                continue;
-            }
-            let invalid = |msg: String| {
-                let cause = validation::FieldError {
-                    field: format!("spec.ports[{i}].nodePort"),
-                    reason: "FieldValueInvalid",
-                    message: msg,
-                };
-                ApiError::invalid(res, name, &[cause])
-            };
-            let candidates: Vec<i64> = match requested {
-                Some(n) if !NODE_PORTS.contains(&n) => {
-                    self.release_node_ports(&claimed).await;
-                    return Err(invalid(format!(
-                        "Invalid value: {n}: provided port is not in the valid range. The range of valid ports is {}-{}",
-                        NODE_PORTS.start(),
-                        NODE_PORTS.end()
-                    )));
-                }
-                Some(n) => vec![n],
-                None => {
-                    let mut rng = rand::rng();
-                    (0..32).map(|_| rng.random_range(NODE_PORTS)).collect()
-                }
-            };
-            if dry_run {
-                // A dry run checks the range but reserves nothing.
-                continue;
-            }
-            let mut got = None;
-            for port in candidates {
-                match self
-                    .claim(&format!("core/_nodeports/{port}"), svc_key)
-                    .await
-                {
-                    Ok(true) => {
-                        got = Some(port);
-                        break;
-                    }
-                    Ok(false) => continue,
-                    Err(e) => {
-                        self.release_node_ports(&claimed).await;
-                        return Err(e);
-                    }
-                }
-            }
-            match (got, requested) {
-                (Some(port), _) => {
-                    claimed.push(port);
-                    obj["spec"]["ports"][i]["nodePort"] = json!(port);
-                }
-                (None, Some(n)) => {
-                    self.release_node_ports(&claimed).await;
-                    return Err(invalid(format!(
-                        "Invalid value: {n}: provided port is already allocated"
-                    )));
-                }
-                (None, None) => {
-                    self.release_node_ports(&claimed).await;
-                    return Err(ApiError::internal(
-                        "failed to allocate a node port: range is full",
-                    ));
-                }
-            }
-        }
-        Ok(claimed)
-    }
-
-    /// Claims a unique value (a cluster IP, a node port) through its store key, for the
-    /// object stored at `owner`: `false` when someone holds it already.
-    async fn claim(&self, key: &str, owner: &str) -> ApiResult<bool> {
-        let cmd = Command::Put {
-            key: key.to_string(),
-            value: Bytes::from(owner.to_string()),
-            precondition: Precondition::Absent,
-        };
-        Ok(matches!(self.propose(cmd).await?, Outcome::Done { .. }))
-    }
-
-    /// Gives a claimed value back; a failure is logged (the value stays taken).
-    async fn release(&self, key: &str) {
-        let cmd = Command::Delete {
-            key: key.to_string(),
-            precondition: Precondition::Exists,
-        };
-        if let Err(e) = self.propose(cmd).await {
-            tracing::warn!(key, error = %e.message, "could not release a claim");
-        }
-    }
-
-    async fn release_node_ports(&self, ports: &[i64]) {
-        for port in ports {
-            self.release(&format!("core/_nodeports/{port}")).await;
-        }
-    }
-
-    async fn release_cluster_ip(&self, ip: &str) {
-        self.release(&format!("core/_clusterips/{ip}")).await;
     }
 
     /// Boxed: it calls `create`, which calls it.
@@ -1286,35 +1054,14 @@ impl Api {
         if !errs.is_empty() {
             return Err(ApiError::invalid(res, name, &errs));
         }
-        if res.kind != "Service" {
-            return self
-                .write_update(res, name, old, rev, obj, sub, opts, managed_already)
-                .await;
+        if res.kind == "Service" {
+            // The node ports it lacks; their claims are written with it (`write_update`).
+            let ns = meta_str(&obj, "namespace").map(str::to_string);
+            let svc_key = key(res, ns.as_deref(), name);
+            self.allocate(res, name, &svc_key, Some(old), &mut obj, opts.dry_run)?;
         }
-        // A Service's new node ports are claimed before the write and released if it fails;
-        // the ones it gave up are released after it.
-        let ns = meta_str(&obj, "namespace").map(str::to_string);
-        let svc_key = key(res, ns.as_deref(), name);
-        let before = node_ports(old);
-        let fresh = self
-            .claim_node_ports(res, &mut obj, &svc_key, name, &before, opts.dry_run)
-            .await?;
-        let result = self
-            .write_update(res, name, old, rev, obj, sub, opts, managed_already)
-            .await;
-        match &result {
-            Err(_) => self.release_node_ports(&fresh).await,
-            Ok(_) if !opts.dry_run => {
-                let after = result
-                    .as_ref()
-                    .map(|w| node_ports(&w.obj))
-                    .unwrap_or_default();
-                let gone: Vec<i64> = before.into_iter().filter(|p| !after.contains(p)).collect();
-                self.release_node_ports(&gone).await;
-            }
-            Ok(_) => {}
-        }
-        result
+        self.write_update(res, name, old, rev, obj, sub, opts, managed_already)
+            .await
     }
 
     /// The tail of [`Self::commit_update`] after validation: managed fields, then the
@@ -1371,41 +1118,36 @@ impl Api {
                 warnings: Vec::new(),
             });
         }
-        let cmd = if finalized {
-            Command::Delete {
-                key: k,
-                precondition: Precondition::Revision(rev),
-            }
+        // One transaction: the object, and for a Service the claims it takes and gives up
+        // (all of them when the update completes its delete).
+        let claims = if res.kind == "Service" {
+            self.claim_ops(&k, Some(old), (!finalized).then_some(&obj))
         } else {
-            Command::Put {
-                key: k,
-                value: bytes,
-                precondition: Precondition::Revision(rev),
-            }
+            Vec::new()
         };
-        match self.propose(cmd).await? {
-            Outcome::Done { kv: Some(kv), .. } => {
-                if finalized {
-                    self.after_delete(res, &obj).await;
+        let write = if finalized {
+            Op::delete(k, Precondition::Revision(rev))
+        } else {
+            Op::put(k, bytes, Precondition::Revision(rev))
+        };
+        match self
+            .propose_ops(std::iter::once(write).chain(claims).collect())
+            .await?
+        {
+            Ok(mut results) => {
+                if let Some(kv) = results.swap_remove(0).kv {
                     set_rv(&mut obj, kv.mod_revision);
-                    return Ok(Written {
-                        obj,
-                        created: false,
-                        warnings: Vec::new(),
-                    });
                 }
-                set_rv(&mut obj, kv.mod_revision);
                 Ok(Written {
                     obj,
                     created: false,
                     warnings: Vec::new(),
                 })
             }
-            Outcome::Conflict { .. } => Err(ApiError::conflict(res, name)),
-            Outcome::NotFound => Err(ApiError::not_found(res, name)),
-            other => Err(ApiError::internal(format!(
-                "unexpected store outcome {other:?}"
-            ))),
+            Err((0, Failure::NotFound)) => Err(ApiError::not_found(res, name)),
+            // The object changed, or a node port chosen was claimed meanwhile: a race,
+            // which an update without a resourceVersion retries.
+            Err(_) => Err(ApiError::conflict(res, name)),
         }
     }
 
@@ -1618,7 +1360,7 @@ impl Api {
             let precondition = Precondition::Revision(kv.mod_revision);
             // Graceful: the object stays, marked with a deletionTimestamp, while finalizers
             // remain. Otherwise it goes now. Either way one conditional write.
-            let (cmd, result) = if graceful {
+            let (ops, result) = if graceful {
                 if already
                     && obj
                         .pointer("/metadata/finalizers")
@@ -1647,64 +1389,103 @@ impl Api {
                     next["status"]["phase"] = json!("Terminating");
                 }
                 let value = self.encode(res, &next)?;
-                (
-                    Command::Put {
-                        key: k,
-                        value,
-                        precondition,
-                    },
-                    next,
-                )
+                (vec![Op::put(k, value, precondition)], next)
             } else {
-                (
-                    Command::Delete {
-                        key: k,
-                        precondition,
-                    },
-                    obj,
-                )
+                // A Service goes with its claims, in the same transaction.
+                let mut ops = Vec::new();
+                if res.kind == "Service" {
+                    ops = self.claim_ops(&k, Some(&obj), None);
+                }
+                ops.insert(0, Op::delete(k, precondition));
+                (ops, obj)
             };
             let gone = !graceful;
             if opts.dry_run {
                 return Ok(Deleted { obj: result, gone });
             }
-            match self.propose(cmd).await? {
-                Outcome::Done {
-                    kv: Some(written), ..
-                } => {
-                    if gone {
-                        self.after_delete(res, &result).await;
-                    }
+            match self.propose_ops(ops).await? {
+                Ok(mut results) => {
                     let mut obj = result;
-                    set_rv(&mut obj, written.mod_revision);
+                    if let Some(written) = results.swap_remove(0).kv {
+                        set_rv(&mut obj, written.mod_revision);
+                    }
                     return Ok(Deleted { obj, gone });
                 }
-                Outcome::Conflict { .. } if attempt < self.limits.max_retries => {
+                Err((0, Failure::NotFound)) => return Err(ApiError::not_found(res, name)),
+                // The object (or a claim of it) changed since it was read: read it again.
+                Err(_) if attempt < self.limits.max_retries => {
                     backoff().await;
                     continue;
                 }
-                Outcome::Conflict { .. } => return Err(ApiError::conflict(res, name)),
-                Outcome::NotFound => return Err(ApiError::not_found(res, name)),
-                other => {
-                    return Err(ApiError::internal(format!(
-                        "unexpected store outcome {other:?}"
-                    )));
-                }
+                Err(_) => return Err(ApiError::conflict(res, name)),
             }
         }
     }
 
-    async fn after_delete(&self, res: &ResourceInfo, obj: &Value) {
-        if res.kind == "Service"
-            && let Some(ip) = obj.pointer("/spec/clusterIP").and_then(Value::as_str)
-            && ip != "None"
-            && !ip.is_empty()
-        {
-            self.release_cluster_ip(ip).await;
+    /// Frees the allocation claims (cluster IPs, node ports) that no Service holds: a claim
+    /// whose Service is gone, or no longer names that IP or port. Today's writes never leave
+    /// one (a Service and its claims are one transaction); older code proposed them apart,
+    /// and a crash in between left claims behind. Each claim is freed by a transaction that
+    /// holds only while the Service is still as read (absent, or at the revision read) and
+    /// the claim too, so it is safe on any node, at any time, next to live writes. Reads the
+    /// claims [`REPAIR_PAGE`] at a time.
+    pub async fn repair_allocations(&self) -> ApiResult<Repaired> {
+        self.store.read_barrier().await?;
+        let mut done = Repaired::default();
+        for prefix in [CLUSTER_IP_CLAIMS, NODE_PORT_CLAIMS] {
+            let mut after: Option<String> = None;
+            loop {
+                // Claims and their owners, read together.
+                let (page, more) = self
+                    .store
+                    .shared()
+                    .read(|m| {
+                        let page = m.range(prefix, after.as_deref(), Some(REPAIR_PAGE), None)?;
+                        let read: Vec<(KeyValue, Option<KeyValue>)> = page
+                            .items
+                            .into_iter()
+                            .map(|claim| {
+                                let owner = std::str::from_utf8(&claim.value)
+                                    .ok()
+                                    .and_then(|k| m.get(k).cloned());
+                                (claim, owner)
+                            })
+                            .collect();
+                        Ok::<_, kumo_raft_store::Compacted>((read, page.more))
+                    })
+                    // At the current revision a range is never compacted.
+                    .map_err(|c| ApiError::internal(c.to_string()))?;
+                after = page.last().map(|(claim, _)| claim.key.clone());
+                for (claim, owner) in page {
+                    done.checked += 1;
+                    let holds = match &owner {
+                        Some(kv) => match serde_json::from_slice::<Value>(&kv.value) {
+                            Ok(svc) => claims_of(&svc),
+                            // Not an object we can read: leave its claims alone.
+                            Err(_) => continue,
+                        },
+                        None => Default::default(),
+                    };
+                    let Some(txn) =
+                        alloc::release_orphan(&claim, owner.as_ref().map(|kv| (kv, &holds)))
+                    else {
+                        continue;
+                    };
+                    match self.propose(txn.into()).await? {
+                        Outcome::Txn(TxnOutcome::Committed { .. }) => {
+                            tracing::info!(claim = %claim.key, "freed an allocation no Service holds");
+                            done.freed += 1;
+                        }
+                        // Changed since read: not an orphan now, or the next pass's.
+                        _ => {}
+                    }
+                }
+                if !more {
+                    break;
+                }
+            }
         }
-        if res.kind == "Service" {
-            self.release_node_ports(&node_ports(obj)).await;
-        }
+        Ok(done)
     }
 
     /// Reads a page of a list. Selectors filter; `limit` counts matching objects.
@@ -1921,6 +1702,44 @@ impl Api {
 
 /// An optimistic-concurrency loss (not an apply conflict or a precondition failure).
 /// A random pause of 0–2 ms between retries of a lost race.
+/// Claims read under one lock by [`Api::repair_allocations`].
+pub const REPAIR_PAGE: usize = 1_000;
+
+/// What [`Api::repair_allocations`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Repaired {
+    /// Claims looked at.
+    pub checked: u64,
+    /// Claims freed: no Service held them.
+    pub freed: u64,
+}
+
+/// Runs [`Api::repair_allocations`] once at the start of a node, as soon as the store
+/// answers: retried while it does not (no leader yet, a lost quorum), every 1 s, for at
+/// most [`REPAIR_PATIENCE`]; then it is skipped with a warning until the next start.
+pub async fn repair_allocations_at_start(api: SharedApi) {
+    let deadline = tokio::time::Instant::now() + REPAIR_PATIENCE;
+    loop {
+        match api.repair_allocations().await {
+            Ok(r) => {
+                tracing::info!(checked = r.checked, freed = r.freed, "allocation repair");
+                return;
+            }
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!(error = %e.message, "allocation repair: the store is not ready");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e.message, "allocation repair skipped");
+                return;
+            }
+        }
+    }
+}
+
+/// How long [`repair_allocations_at_start`] waits for the store.
+pub const REPAIR_PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
+
 async fn backoff() {
     let micros = rand::rng().random_range(0..2_000);
     tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
@@ -2060,6 +1879,7 @@ pub fn qualified_name(res: &ResourceInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alloc::in_service_range;
     use proptest::prelude::*;
 
     proptest! {

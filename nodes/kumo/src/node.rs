@@ -172,6 +172,10 @@ async fn serve(
         cfg.connections.clone(),
     );
     bootstrap(&server.api).await;
+    // Claims left by older code (which wrote them apart from their Service) are freed.
+    tokio::spawn(kumo_registry::repair_allocations_at_start(
+        server.api.clone(),
+    ));
     tokio::spawn(kumo_registry::controllers::run(server.api.clone()));
     tokio::spawn(kumo_registry::controllers::run_system_objects(
         server.api.clone(),
