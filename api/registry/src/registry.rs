@@ -1471,13 +1471,13 @@ impl Api {
                     else {
                         continue;
                     };
-                    match self.propose(txn.into()).await? {
-                        Outcome::Txn(TxnOutcome::Committed { .. }) => {
-                            tracing::info!(claim = %claim.key, "freed an allocation no Service holds");
-                            done.freed += 1;
-                        }
-                        // Changed since read: not an orphan now, or the next pass's.
-                        _ => {}
+                    // A failed precondition: changed since read, so not an orphan now (or
+                    // the next pass's).
+                    if let Outcome::Txn(TxnOutcome::Committed { .. }) =
+                        self.propose(txn.into()).await?
+                    {
+                        tracing::info!(claim = %claim.key, "freed an allocation no Service holds");
+                        done.freed += 1;
                     }
                 }
                 if !more {
