@@ -1,16 +1,95 @@
-//! Control loops that live in the API process until the `actors/` crate takes them over:
-//! namespace finalization (delete a Terminating namespace's content, then the namespace),
-//! the garbage collector's propagation finalizers (`foregroundDeletion`, `orphan`), and the
-//! system objects every cluster keeps (`kube-root-ca.crt` per namespace, the `kubernetes`
-//! Service).
+//! The controllers that live in the API process until the `actors/` crate takes them over,
+//! each on the controller runtime ([`crate::runtime`]): a pure decision per key, its
+//! effects carried out by the runtime's driver, only on the leader.
+//!
+//! - [`NamespaceController`]: a Terminating namespace's content is deleted, then its
+//!   `kubernetes` finalizer dropped, then the namespace removed.
+//! - [`GarbageCollector`]: the propagation finalizers (`foregroundDeletion`: delete the
+//!   dependents and wait for them; `orphan`: let the dependents go), dependents found
+//!   through the runtime's index of owner uids.
+//! - [`SystemObjects`]: the objects every cluster keeps (`kube-root-ca.crt` in every
+//!   namespace, the `kubernetes` Service in `default`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kumo_apimachinery::patch::PatchType;
-use kumo_apimachinery::resources;
+use kumo_apimachinery::resources::{self, ResourceInfo};
 use serde_json::Value;
 
+use crate::error::{ApiError, ApiResult};
 use crate::registry::{self, DeleteOpts, ListQuery, SharedApi, WriteOpts};
+use crate::runtime::{
+    Action, Change, Context, Controller, Index, ObjectRef, Runtime, RuntimeHandle, RuntimeMetrics,
+    object_ref,
+};
+
+/// A reconcile that started work whose end it may not see as a change (deletes that
+/// failed, dependents held by finalizers) looks again after this, as the loops before the
+/// runtime did; the changes it waits for bring it back sooner.
+pub const STILL_WORKING: Duration = Duration::from_secs(1);
+/// Dependents one reconcile of the garbage collector reads and acts on; past it the rest
+/// wait for the next pass (queued at once).
+pub const DEPENDENTS_PER_PASS: usize = 500;
+
+/// Starts the controllers of this process on one runtime; they stop with the handle.
+pub fn start(api: SharedApi, ca_pem: String, metrics: Arc<RuntimeMetrics>) -> RuntimeHandle {
+    Runtime::new(api, metrics)
+        .add(NamespaceController)
+        .add(GarbageCollector)
+        .add(SystemObjects { ca_pem })
+        .start()
+}
+
+fn str_list(obj: &Value, pointer: &str) -> Vec<String> {
+    obj.pointer(pointer)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn deleting(obj: &Value) -> bool {
+    obj.pointer("/metadata/deletionTimestamp").is_some()
+}
+
+fn rv_of(obj: &Value) -> Value {
+    obj.pointer("/metadata/resourceVersion")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn not_found(e: &ApiError) -> bool {
+    e.code == 404
+}
+
+/// Reads an object, `None` when it does not exist.
+async fn get_opt(
+    api: &SharedApi,
+    res: &ResourceInfo,
+    ns: Option<&str>,
+    name: &str,
+) -> ApiResult<Option<Value>> {
+    match api.get(res, ns, name).await {
+        Ok(o) => Ok(Some(o)),
+        Err(e) if not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn gc_opts(manager: &str) -> WriteOpts {
+    WriteOpts {
+        field_manager: Some(manager.into()),
+        ..Default::default()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Namespaces
 
 /// What to do with a namespace being deleted. Pure.
 #[derive(Debug, PartialEq, Eq)]
@@ -28,28 +107,17 @@ pub enum NamespaceStep {
 }
 
 pub fn namespace_step(ns: &Value, remaining: usize) -> NamespaceStep {
-    let list = |p: &str| -> Vec<String> {
-        ns.pointer(p)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    if ns.pointer("/metadata/deletionTimestamp").is_none() {
+    if !deleting(ns) {
         return NamespaceStep::Nothing;
     }
     if remaining > 0 {
         return NamespaceStep::DeleteContent;
     }
-    let spec = list("/spec/finalizers");
+    let spec = str_list(ns, "/spec/finalizers");
     if spec.iter().any(|f| f == "kubernetes") {
         return NamespaceStep::RemoveFinalizer;
     }
-    if spec.is_empty() && list("/metadata/finalizers").is_empty() {
+    if spec.is_empty() && str_list(ns, "/metadata/finalizers").is_empty() {
         NamespaceStep::Finish
     } else {
         // Someone else's finalizer holds it; their controller removes it.
@@ -57,125 +125,147 @@ pub fn namespace_step(ns: &Value, remaining: usize) -> NamespaceStep {
     }
 }
 
-/// The resource a store key belongs to (`apps/deployments/ns/name`).
-fn resource_of_key(key: &str) -> Option<&'static resources::ResourceInfo> {
-    let mut parts = key.splitn(3, '/');
-    let prefix = format!("{}/{}", parts.next()?, parts.next()?);
-    resources::stored().find(|r| r.storage_prefix() == prefix)
+const NAMESPACE_PREFIX: &str = "core/namespaces/";
+
+/// Empties and removes Terminating namespaces. Keys: `core/namespaces/<name>`.
+pub struct NamespaceController;
+
+/// A namespace as the namespace controller decides from it.
+#[derive(Debug)]
+pub struct NamespaceView {
+    pub name: String,
+    pub ns: Option<Value>,
+    /// Resources that still hold objects in it (0: empty).
+    pub remaining: usize,
 }
 
-fn name_of_key(res: &resources::ResourceInfo, key: &str) -> (Option<String>, String) {
-    let rest = key[res.storage_prefix().len() + 1..].to_string();
-    match rest.split_once('/') {
-        Some((ns, name)) if res.namespaced => (Some(ns.to_string()), name.to_string()),
-        _ => (None, rest),
-    }
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamespaceEffect {
+    /// Delete every object left in the namespace (page by page).
+    DeleteContent(String),
+    /// Write `spec.finalizers` through the `finalize` subresource, pinned to `rv`.
+    SetSpecFinalizers {
+        name: String,
+        finalizers: Vec<String>,
+        rv: Value,
+    },
+    /// Remove the namespace's object, if still at revision `rv`.
+    Remove { name: String, rv: u64 },
 }
 
-/// Runs the loops until the process ends. Event-driven and level-triggered: the store's
-/// event window names the objects being deleted; each pass re-reads those objects.
-pub async fn run(api: SharedApi) {
-    let mut applied = api.store.shared().subscribe();
-    let mut pending: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    let mut last = rescan(&api, &mut pending);
-    loop {
-        let batch = api
-            .store
-            .shared()
-            .read(|m| m.events_after(last, "", 10_000));
-        match batch {
-            Ok((events, upto)) => {
-                for ev in events {
-                    if ev.kind == kumo_raft_store::EventKind::Put
-                        && contains(&ev.kv.value, b"deletionTimestamp")
-                    {
-                        pending.insert(ev.kv.key.clone());
-                    }
-                }
-                last = upto;
-            }
-            Err(_) => last = rescan(&api, &mut pending),
-        }
-        // Only the leader acts: followers keep their pending set warm for a failover.
-        let keys: Vec<String> = if api.store.is_leader() {
-            pending.iter().cloned().collect()
-        } else {
-            Vec::new()
+impl NamespaceController {
+    /// The decision. Pure.
+    pub fn decide(view: &NamespaceView) -> Action<NamespaceEffect> {
+        let Some(ns) = &view.ns else {
+            return Action::await_change();
         };
-        for key in keys {
-            match step(&api, &key).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    pending.remove(&key);
-                }
-                Err(e) => {
-                    tracing::debug!(key, error = %e.message, "controller step failed; will retry")
-                }
+        let name = view.name.clone();
+        match namespace_step(ns, view.remaining) {
+            NamespaceStep::Nothing | NamespaceStep::Wait => Action::await_change(),
+            NamespaceStep::DeleteContent => {
+                Action::apply(vec![NamespaceEffect::DeleteContent(name)])
+                    .then_requeue(STILL_WORKING)
+            }
+            NamespaceStep::RemoveFinalizer => {
+                let finalizers = str_list(ns, "/spec/finalizers")
+                    .into_iter()
+                    .filter(|f| f != "kubernetes")
+                    .collect();
+                Action::apply(vec![NamespaceEffect::SetSpecFinalizers {
+                    name,
+                    finalizers,
+                    rv: rv_of(ns),
+                }])
+                .then_requeue(STILL_WORKING)
+            }
+            NamespaceStep::Finish => {
+                let rv = rv_of(ns).as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+                Action::apply(vec![NamespaceEffect::Remove { name, rv }])
             }
         }
-        // Wake on the next change, or after a second at most (retries of pending work).
-        let _ = tokio::time::timeout(Duration::from_secs(1), applied.changed()).await;
     }
 }
 
-/// Substring search (SIMD, via memchr): this runs on every stored change.
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    memchr::memmem::find(hay, needle).is_some()
-}
+impl Controller for NamespaceController {
+    type View = NamespaceView;
+    type Effect = NamespaceEffect;
 
-/// Full scan for objects being deleted; returns the revision it read at.
-fn rescan(api: &SharedApi, pending: &mut std::collections::BTreeSet<String>) -> u64 {
-    api.store.shared().read(|m| {
-        if let Ok(page) = m.range("", None, None, None) {
-            for kv in page.items {
-                if contains(&kv.value, b"deletionTimestamp") {
-                    pending.insert(kv.key);
-                }
-            }
+    fn name(&self) -> &'static str {
+        "namespace"
+    }
+
+    fn triggers(&self, change: &Change<'_>, index: &Index, out: &mut Vec<String>) {
+        // The namespace itself, or anything in it, once it is being deleted.
+        let Some(obj) = change.object else { return };
+        let key = match &obj.namespace {
+            None if obj.res.kind == "Namespace" => change.key.to_string(),
+            Some(ns) => format!("{NAMESPACE_PREFIX}{ns}"),
+            None => return,
+        };
+        if index.deleting(&key).is_some() && out.last() != Some(&key) {
+            out.push(key);
         }
-        m.revision()
-    })
-}
+    }
 
-/// Works on one object being deleted. `Ok(true)`: more work remains.
-async fn step(api: &SharedApi, key: &str) -> Result<bool, crate::error::ApiError> {
-    let Some(res) = resource_of_key(key) else {
-        return Ok(false);
-    };
-    let (ns, name) = name_of_key(res, key);
-    let obj = match api.get(res, ns.as_deref(), &name).await {
-        Ok(o) => o,
-        Err(e) if e.code == 404 => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    if res.kind == "Namespace" {
-        let remaining = api.count_in_namespace(&name);
-        return match namespace_step(&obj, remaining) {
-            NamespaceStep::Nothing => Ok(false),
-            NamespaceStep::DeleteContent => {
-                delete_content(api, &name).await;
-                Ok(true)
+    fn resync(
+        &self,
+        index: &Index,
+        after: Option<&str>,
+        room: usize,
+        out: &mut Vec<String>,
+    ) -> bool {
+        let from = after.unwrap_or(NAMESPACE_PREFIX);
+        let mut keys = index
+            .deleting_after(Some(from))
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(NAMESPACE_PREFIX));
+        for k in keys.by_ref().take(room) {
+            out.push(k.clone());
+        }
+        keys.next().is_some()
+    }
+
+    async fn read(&self, ctx: &Context, key: &str) -> ApiResult<NamespaceView> {
+        let name = key
+            .strip_prefix(NAMESPACE_PREFIX)
+            .unwrap_or(key)
+            .to_string();
+        let ns = get_opt(&ctx.api, namespaces(), None, &name).await?;
+        let remaining = match &ns {
+            Some(n) if deleting(n) => ctx.api.count_in_namespace(&name),
+            _ => 0,
+        };
+        Ok(NamespaceView {
+            name,
+            ns,
+            remaining,
+        })
+    }
+
+    fn reconcile(&self, _key: &str, view: &NamespaceView) -> Action<NamespaceEffect> {
+        Self::decide(view)
+    }
+
+    async fn apply(&self, ctx: &Context, effect: NamespaceEffect) -> ApiResult<()> {
+        let api = &ctx.api;
+        match effect {
+            NamespaceEffect::DeleteContent(ns) => {
+                delete_content(api, &ns).await;
+                Ok(())
             }
-            NamespaceStep::Wait => Ok(true),
-            NamespaceStep::RemoveFinalizer => {
-                let kept: Vec<Value> = obj
-                    .pointer("/spec/finalizers")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter(|f| f.as_str() != Some("kubernetes"))
-                            .cloned()
-                            .collect()
-                    })
-                    .unwrap_or_default();
+            NamespaceEffect::SetSpecFinalizers {
+                name,
+                finalizers,
+                rv,
+            } => {
                 // Pinned to the revision read: a concurrent change makes this a conflict,
-                // and the next pass starts over.
+                // and the retry starts over.
                 let body = serde_json::json!({
-                    "metadata": {"resourceVersion": obj.pointer("/metadata/resourceVersion")},
-                    "spec": {"finalizers": kept},
+                    "metadata": {"resourceVersion": rv},
+                    "spec": {"finalizers": finalizers},
                 });
                 api.patch(
-                    res,
+                    namespaces(),
                     None,
                     &name,
                     PatchType::Merge,
@@ -184,35 +274,28 @@ async fn step(api: &SharedApi, key: &str) -> Result<bool, crate::error::ApiError
                     &gc_opts("namespace-controller"),
                 )
                 .await?;
-                Ok(true)
+                Ok(())
             }
-            NamespaceStep::Finish => {
-                let rev = obj
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
+            NamespaceEffect::Remove { name, rv } => {
                 let cmd = kumo_raft_store::Command::Delete {
-                    key: key.to_string(),
-                    precondition: kumo_raft_store::Precondition::Revision(rev),
+                    key: registry::key(namespaces(), None, &name),
+                    precondition: kumo_raft_store::Precondition::Revision(rv),
                 };
-                match api
-                    .store
-                    .propose(cmd)
-                    .await
-                    .map_err(crate::error::ApiError::from)?
-                {
+                match api.store.propose(cmd).await.map_err(ApiError::from)? {
                     kumo_raft_store::Outcome::Done { .. } | kumo_raft_store::Outcome::NotFound => {
                         tracing::info!(namespace = %name, "namespace deleted");
-                        Ok(false)
+                        Ok(())
                     }
                     // Changed since read: look again.
-                    _ => Ok(true),
+                    _ => Err(ApiError::conflict(namespaces(), &name)),
                 }
             }
-        };
+        }
     }
-    propagation_finalizers(api, res, &obj).await
+}
+
+fn namespaces() -> &'static ResourceInfo {
+    resources::lookup("", "v1", "namespaces").expect("registered")
 }
 
 /// Objects listed per page while emptying a namespace (bounds the memory of one step).
@@ -258,190 +341,270 @@ async fn delete_content(api: &SharedApi, ns: &str) {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// Propagation finalizers
+
+const FOREGROUND: &str = "foregroundDeletion";
+const ORPHAN: &str = "orphan";
+
+fn propagates(finalizers: &[String]) -> bool {
+    finalizers.iter().any(|f| f == FOREGROUND || f == ORPHAN)
+}
+
 /// Removes `foregroundDeletion` / `orphan` finalizers once their work is done: no dependent
-/// remains (foreground), or dependents no longer point at the owner (orphan).
-/// `Ok(true)`: still waiting on dependents.
-async fn propagation_finalizers(
-    api: &SharedApi,
-    r: &'static resources::ResourceInfo,
-    obj: &Value,
-) -> Result<bool, crate::error::ApiError> {
-    let fins: Vec<String> = obj
-        .pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    if !fins
-        .iter()
-        .any(|f| f == "foregroundDeletion" || f == "orphan")
-    {
-        return Ok(false);
-    }
-    let uid = registry::meta_str(obj, "uid").unwrap_or("").to_string();
-    let ns = registry::meta_str(obj, "namespace").map(str::to_string);
-    let dependents = dependents_of(api, ns.as_deref(), &uid).await;
-    let mut done = Vec::new();
-    for f in &fins {
-        match f.as_str() {
-            "foregroundDeletion" => {
-                for (dr, dn, dns) in &dependents {
-                    let opts = DeleteOpts {
-                        propagation: Some("Foreground".into()),
-                        ..Default::default()
-                    };
-                    let _ = api.delete(dr, dns.as_deref(), dn, &opts).await;
-                }
-                if dependents.is_empty() {
-                    done.push(f.clone());
-                }
-            }
-            "orphan" => {
-                for (dr, dn, dns) in &dependents {
-                    if let Ok(d) = api.get(dr, dns.as_deref(), dn).await {
-                        let refs: Vec<Value> = d
-                            .pointer("/metadata/ownerReferences")
-                            .and_then(Value::as_array)
-                            .cloned()
-                            .unwrap_or_default();
-                        let kept: Vec<Value> = refs
-                            .into_iter()
-                            .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()))
-                            .collect();
-                        // Pinned to the revision read, so a concurrent change is not lost.
-                        let body = serde_json::json!({"metadata": {"ownerReferences": kept, "resourceVersion": d.pointer("/metadata/resourceVersion")}});
-                        api.patch(
-                            dr,
-                            dns.as_deref(),
-                            dn,
-                            kumo_apimachinery::patch::PatchType::Merge,
-                            body.to_string().as_bytes(),
-                            None,
-                            &gc_opts("generic-garbage-collector"),
-                        )
-                        .await?;
+/// remains (foreground, after deleting them), or no dependent points at the owner any more
+/// (orphan). Keys: the store keys of objects being deleted with one of them.
+pub struct GarbageCollector;
+
+/// A dependent as read for the decision.
+#[derive(Debug, Clone)]
+pub struct Dependent {
+    pub at: ObjectRef,
+    pub obj: Value,
+}
+
+/// An owner being deleted, with (a page of) its dependents.
+#[derive(Debug)]
+pub struct OwnerView {
+    pub owner: Option<(ObjectRef, Value)>,
+    /// Dependents not being deleted come first; at most [`DEPENDENTS_PER_PASS`].
+    pub dependents: Vec<Dependent>,
+    /// All dependents, this page included.
+    pub total: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GcEffect {
+    /// Delete a dependent with foreground propagation (failures are retried by the next
+    /// pass, not reported).
+    DeleteForeground(ObjectRef),
+    /// Merge-patch a dependent (its ownerReferences), pinned to the revision read.
+    PatchDependent { at: ObjectRef, body: Value },
+    /// Merge-patch the owner's finalizers, pinned to the revision read.
+    PatchOwner { at: ObjectRef, body: Value },
+}
+
+impl GarbageCollector {
+    /// The decision. Pure.
+    pub fn decide(view: &OwnerView) -> Action<GcEffect> {
+        let Some((at, obj)) = &view.owner else {
+            return Action::await_change();
+        };
+        let fins = str_list(obj, "/metadata/finalizers");
+        if !propagates(&fins) {
+            return Action::await_change();
+        }
+        let uid = registry::meta_str(obj, "uid").unwrap_or("");
+        let mut effects = Vec::new();
+        let mut done: Vec<&str> = Vec::new();
+        for f in &fins {
+            match f.as_str() {
+                FOREGROUND => {
+                    effects.extend(
+                        view.dependents
+                            .iter()
+                            .filter(|d| !deleting(&d.obj))
+                            .map(|d| GcEffect::DeleteForeground(d.at.clone())),
+                    );
+                    if view.total == 0 {
+                        done.push(FOREGROUND);
                     }
                 }
-                done.push(f.clone());
+                ORPHAN => {
+                    for d in &view.dependents {
+                        let kept: Vec<Value> = d
+                            .obj
+                            .pointer("/metadata/ownerReferences")
+                            .and_then(Value::as_array)
+                            .map(|refs| {
+                                refs.iter()
+                                    .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid))
+                                    .cloned()
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        effects.push(GcEffect::PatchDependent {
+                            at: d.at.clone(),
+                            body: serde_json::json!({"metadata": {
+                                "ownerReferences": kept, "resourceVersion": rv_of(&d.obj)}}),
+                        });
+                    }
+                    if view.dependents.len() >= view.total {
+                        done.push(ORPHAN);
+                    }
+                }
+                _ => {}
             }
-            _ => {}
         }
+        if done.is_empty() {
+            // More dependents than one pass reads: the next pass goes on at once.
+            let next = if view.dependents.len() < view.total && fins.iter().any(|f| f == ORPHAN) {
+                Duration::ZERO
+            } else {
+                STILL_WORKING
+            };
+            return Action::apply(effects).then_requeue(next);
+        }
+        let kept: Vec<&String> = fins
+            .iter()
+            .filter(|f| !done.contains(&f.as_str()))
+            .collect();
+        effects.push(GcEffect::PatchOwner {
+            at: at.clone(),
+            body: serde_json::json!({"metadata": {"finalizers": kept, "resourceVersion": rv_of(obj)}}),
+        });
+        Action::apply(effects)
     }
-    if done.is_empty() {
-        return Ok(true);
+
+    /// `key`'s object when it waits on a propagation finalizer.
+    fn wanted(index: &Index, key: &str) -> bool {
+        index
+            .deleting(key)
+            .is_some_and(|d| propagates(&d.finalizers))
     }
-    let kept: Vec<&String> = fins.iter().filter(|f| !done.contains(f)).collect();
-    let name = registry::meta_str(obj, "name").unwrap_or("").to_string();
-    let body = serde_json::json!({"metadata": {"finalizers": kept, "resourceVersion": obj.pointer("/metadata/resourceVersion")}});
-    api.patch(
-        r,
-        ns.as_deref(),
-        &name,
-        kumo_apimachinery::patch::PatchType::Merge,
-        body.to_string().as_bytes(),
-        None,
-        &gc_opts("generic-garbage-collector"),
-    )
-    .await?;
-    Ok(false)
 }
 
-fn gc_opts(manager: &str) -> WriteOpts {
-    WriteOpts {
-        field_manager: Some(manager.into()),
-        ..Default::default()
-    }
-}
+impl Controller for GarbageCollector {
+    type View = OwnerView;
+    type Effect = GcEffect;
 
-async fn dependents_of(
-    api: &SharedApi,
-    ns: Option<&str>,
-    uid: &str,
-) -> Vec<(&'static resources::ResourceInfo, String, Option<String>)> {
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for r in resources::stored() {
-        if !seen.insert(r.storage_prefix()) {
-            continue;
+    fn name(&self) -> &'static str {
+        "garbage-collector"
+    }
+
+    fn triggers(&self, change: &Change<'_>, index: &Index, out: &mut Vec<String>) {
+        if Self::wanted(index, change.key) {
+            out.push(change.key.to_string());
         }
-        let scope = if r.namespaced { ns } else { None };
-        let Ok(page) = api
-            .list(
-                r,
-                scope,
-                &ListQuery {
-                    resource_version: Some("0".into()),
-                    ..Default::default()
-                },
-            )
-            .await
-        else {
-            continue;
+        // A dependent that changed, went away or let go concerns its owners.
+        for uid in change.owners {
+            if let Some(owner) = index.deleting_uid(uid)
+                && Self::wanted(index, owner)
+                && out.last().map(String::as_str) != Some(owner)
+            {
+                out.push(owner.to_string());
+            }
+        }
+    }
+
+    fn resync(
+        &self,
+        index: &Index,
+        after: Option<&str>,
+        room: usize,
+        out: &mut Vec<String>,
+    ) -> bool {
+        let mut keys = index
+            .deleting_after(after)
+            .filter(|(_, d)| propagates(&d.finalizers))
+            .map(|(k, _)| k);
+        for k in keys.by_ref().take(room) {
+            out.push(k.clone());
+        }
+        keys.next().is_some()
+    }
+
+    async fn read(&self, ctx: &Context, key: &str) -> ApiResult<OwnerView> {
+        let empty = OwnerView {
+            owner: None,
+            dependents: Vec::new(),
+            total: 0,
         };
-        for obj in page.items {
-            let owned = obj
-                .pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array)
-                .is_some_and(|refs| {
-                    refs.iter()
-                        .any(|o| o.get("uid").and_then(Value::as_str) == Some(uid))
-                });
-            if owned {
-                out.push((
-                    r,
-                    registry::meta_str(&obj, "name").unwrap_or("").to_string(),
-                    registry::meta_str(&obj, "namespace").map(str::to_string),
-                ));
+        let Some(at) = object_ref(key) else {
+            return Ok(empty);
+        };
+        // The index then names every dependent the store had when the owner is read.
+        ctx.consistent().await?;
+        let shared = ctx.api.store.shared();
+        let Some(kv) = shared.read(|m| m.get(key).cloned()) else {
+            return Ok(empty);
+        };
+        let obj = registry::decode(at.res, &kv);
+        let uid = registry::meta_str(&obj, "uid").unwrap_or("").to_string();
+        let owner_ns = at.namespace.clone();
+        // Dependents in the owner's namespace (or cluster-scoped ones), not being deleted
+        // first: those are the ones a pass acts on.
+        let (page, total) = ctx.reflector.read(|ix| {
+            let mut live = Vec::new();
+            let mut dying = Vec::new();
+            let mut total = 0;
+            for k in ix.dependents(&uid) {
+                let Some(d) = object_ref(k) else { continue };
+                if owner_ns.is_some() && d.namespace.is_some() && d.namespace != owner_ns {
+                    continue;
+                }
+                total += 1;
+                if ix.deleting(k).is_some() {
+                    if dying.len() < DEPENDENTS_PER_PASS {
+                        dying.push((k.clone(), d));
+                    }
+                } else if live.len() < DEPENDENTS_PER_PASS {
+                    live.push((k.clone(), d));
+                }
+            }
+            live.extend(dying);
+            live.truncate(DEPENDENTS_PER_PASS);
+            (live, total)
+        });
+        let mut total = total;
+        let dependents = shared.read(|m| {
+            page.into_iter()
+                .filter_map(|(k, at)| match m.get(&k) {
+                    Some(kv) => Some(Dependent {
+                        obj: registry::decode(at.res, kv),
+                        at,
+                    }),
+                    None => {
+                        // Gone since the index was read.
+                        total -= 1;
+                        None
+                    }
+                })
+                .collect()
+        });
+        Ok(OwnerView {
+            owner: Some((at, obj)),
+            dependents,
+            total,
+        })
+    }
+
+    fn reconcile(&self, _key: &str, view: &OwnerView) -> Action<GcEffect> {
+        Self::decide(view)
+    }
+
+    async fn apply(&self, ctx: &Context, effect: GcEffect) -> ApiResult<()> {
+        let api = &ctx.api;
+        match effect {
+            GcEffect::DeleteForeground(at) => {
+                let opts = DeleteOpts {
+                    propagation: Some("Foreground".into()),
+                    ..Default::default()
+                };
+                let _ = api
+                    .delete(at.res, at.namespace.as_deref(), &at.name, &opts)
+                    .await;
+                Ok(())
+            }
+            GcEffect::PatchDependent { at, body } | GcEffect::PatchOwner { at, body } => {
+                api.patch(
+                    at.res,
+                    at.namespace.as_deref(),
+                    &at.name,
+                    PatchType::Merge,
+                    body.to_string().as_bytes(),
+                    None,
+                    &gc_opts("generic-garbage-collector"),
+                )
+                .await?;
+                Ok(())
             }
         }
     }
-    out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn system_work_from_keys() {
-        assert_eq!(
-            system_work("core/namespaces/a"),
-            SystemWork::RootCa("a".into())
-        );
-        assert_eq!(
-            system_work("core/configmaps/a/kube-root-ca.crt"),
-            SystemWork::RootCa("a".into())
-        );
-        assert_eq!(system_work("core/configmaps/a/other"), SystemWork::None);
-        assert_eq!(
-            system_work("core/services/default/kubernetes"),
-            SystemWork::KubernetesService
-        );
-        assert_eq!(system_work("core/services/x/kubernetes"), SystemWork::None);
-        let cm = root_ca_configmap("a", "PEM");
-        assert_eq!(cm["data"]["ca.crt"], "PEM");
-        assert_eq!(cm["metadata"]["namespace"], "a");
-    }
-
-    #[test]
-    fn namespace_steps() {
-        let live = json!({"metadata": {"name": "a"}});
-        let dying = json!({"metadata": {"name": "a", "deletionTimestamp": "2026-01-01T00:00:00Z"}});
-        assert_eq!(namespace_step(&live, 3), NamespaceStep::Nothing);
-        assert_eq!(namespace_step(&dying, 3), NamespaceStep::DeleteContent);
-        assert_eq!(namespace_step(&dying, 0), NamespaceStep::Finish);
-        let fin =
-            json!({"metadata": {"deletionTimestamp": "t"}, "spec": {"finalizers": ["kubernetes"]}});
-        assert_eq!(namespace_step(&fin, 0), NamespaceStep::RemoveFinalizer);
-        let held = json!({"metadata": {"deletionTimestamp": "t", "finalizers": ["example.com/hold"]}, "spec": {"finalizers": []}});
-        assert_eq!(namespace_step(&held, 0), NamespaceStep::Wait);
-    }
-}
+// ---------------------------------------------------------------------------------------
+// System objects
 
 /// The ConfigMap Kubernetes' root-CA publisher keeps in every namespace: the API's CA, for
 /// clients in pods to verify the API server. Pure.
@@ -455,8 +618,9 @@ pub fn root_ca_configmap(ns: &str, ca_pem: &str) -> Value {
 }
 
 const ROOT_CA_NAME: &str = "kube-root-ca.crt";
+const KUBERNETES_SERVICE_KEY: &str = "core/services/default/kubernetes";
 
-/// What a stored change asks of the system-objects loop. Pure.
+/// What a stored change asks of the system-objects controller. Pure.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SystemWork {
     /// Make sure this namespace's root-CA ConfigMap exists with the current CA.
@@ -468,7 +632,7 @@ pub enum SystemWork {
 
 /// Classifies a changed store key.
 pub fn system_work(key: &str) -> SystemWork {
-    if let Some(ns) = key.strip_prefix("core/namespaces/") {
+    if let Some(ns) = key.strip_prefix(NAMESPACE_PREFIX) {
         return SystemWork::RootCa(ns.to_string());
     }
     if let Some(rest) = key.strip_prefix("core/configmaps/")
@@ -477,7 +641,7 @@ pub fn system_work(key: &str) -> SystemWork {
     {
         return SystemWork::RootCa(ns.to_string());
     }
-    if key == "core/services/default/kubernetes" {
+    if key == KUBERNETES_SERVICE_KEY {
         return SystemWork::KubernetesService;
     }
     SystemWork::None
@@ -485,68 +649,68 @@ pub fn system_work(key: &str) -> SystemWork {
 
 /// Keeps the objects every cluster has in place, as Kubernetes' controllers do: a
 /// `kube-root-ca.crt` ConfigMap in every namespace (re-created or corrected when deleted or
-/// edited) and the `kubernetes` Service in `default` (re-created when deleted). Only the
-/// leader acts; the work is driven by stored changes, with a full pass on start and after
-/// falling behind the history window.
-pub async fn run_system_objects(api: SharedApi, ca_pem: String) {
-    let mut applied = api.store.shared().subscribe();
-    let mut pending: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    let mut service = true;
-    let mut last = all_namespaces(&api, &mut pending);
-    loop {
-        let batch = api
-            .store
-            .shared()
-            .read(|m| m.events_after(last, "core/", 10_000));
-        match batch {
-            Ok((events, upto)) => {
-                for ev in events {
-                    match system_work(&ev.kv.key) {
-                        SystemWork::RootCa(ns) => {
-                            pending.insert(ns);
-                        }
-                        SystemWork::KubernetesService => service = true,
-                        SystemWork::None => {}
-                    }
-                }
-                last = upto;
-            }
-            Err(_) => {
-                last = all_namespaces(&api, &mut pending);
-                service = true;
-            }
-        }
-        if api.store.is_leader() {
-            if service && ensure_kubernetes_service(&api).await {
-                service = false;
-            }
-            // Bounded per pass; the rest waits for the next one.
-            let batch: Vec<String> = pending.iter().take(256).cloned().collect();
-            for ns in batch {
-                if ensure_root_ca(&api, &ns, &ca_pem).await {
-                    pending.remove(&ns);
-                }
-            }
-        }
-        // At most five passes a second: under a write load every applied batch would wake
-        // it, and none of this work is urgent.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let _ = tokio::time::timeout(Duration::from_secs(1), applied.changed()).await;
-    }
+/// edited) and the `kubernetes` Service in `default` (re-created when deleted). Keys:
+/// `core/namespaces/<name>` (its ConfigMap) and `core/services/default/kubernetes`.
+pub struct SystemObjects {
+    pub ca_pem: String,
 }
 
-/// Every namespace into `pending`; returns the revision read at.
-fn all_namespaces(api: &SharedApi, pending: &mut std::collections::BTreeSet<String>) -> u64 {
-    api.store.shared().read(|m| {
-        if let Ok(page) = m.range("core/namespaces/", None, None, None) {
-            for kv in page.items {
-                if let SystemWork::RootCa(ns) = system_work(&kv.key) {
-                    pending.insert(ns);
+#[derive(Debug)]
+pub enum SystemView {
+    RootCa {
+        ns: String,
+        namespace: Option<Value>,
+        configmap: Option<Value>,
+    },
+    Service(Option<Value>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SystemEffect {
+    CreateConfigMap { ns: String, obj: Value },
+    UpdateConfigMap { ns: String, obj: Value },
+    CreateService(Value),
+}
+
+impl SystemObjects {
+    /// The decision. Pure.
+    pub fn decide(view: &SystemView, ca_pem: &str) -> Action<SystemEffect> {
+        match view {
+            SystemView::RootCa {
+                ns,
+                namespace,
+                configmap,
+            } => {
+                // Nothing to do for a namespace that is gone or Terminating.
+                if !namespace.as_ref().is_some_and(|n| !deleting(n)) {
+                    return Action::await_change();
+                }
+                let want = root_ca_configmap(ns, ca_pem);
+                match configmap {
+                    None => Action::apply(vec![SystemEffect::CreateConfigMap {
+                        ns: ns.clone(),
+                        obj: want,
+                    }]),
+                    Some(cm) if cm.get("data") == want.get("data") => Action::await_change(),
+                    Some(cm) => {
+                        let mut fixed = cm.clone();
+                        fixed["data"] = want["data"].clone();
+                        if let Some(o) = fixed.as_object_mut() {
+                            o.remove("binaryData");
+                        }
+                        Action::apply(vec![SystemEffect::UpdateConfigMap {
+                            ns: ns.clone(),
+                            obj: fixed,
+                        }])
+                    }
                 }
             }
+            SystemView::Service(Some(_)) => Action::await_change(),
+            SystemView::Service(None) => {
+                Action::apply(vec![SystemEffect::CreateService(kubernetes_service())])
+            }
         }
-        m.revision()
-    })
+    }
 }
 
 fn system_opts() -> WriteOpts {
@@ -556,63 +720,113 @@ fn system_opts() -> WriteOpts {
     }
 }
 
-/// `true` when done (in place, or nothing to do: the namespace is gone or terminating).
-async fn ensure_root_ca(api: &SharedApi, ns: &str, ca_pem: &str) -> bool {
-    let ns_res = resources::lookup("", "v1", "namespaces").expect("registered");
-    let cm_res = resources::lookup("", "v1", "configmaps").expect("registered");
-    match api.get(ns_res, None, ns).await {
-        Ok(n) if n.pointer("/metadata/deletionTimestamp").is_none() => {}
-        Ok(_) => return true,
-        Err(e) if e.code == 404 => return true,
-        Err(_) => return false,
-    }
-    let want = root_ca_configmap(ns, ca_pem);
-    let result = match api.get(cm_res, Some(ns), ROOT_CA_NAME).await {
-        Ok(cm) if cm.get("data") == want.get("data") => return true,
-        Ok(cm) => {
-            let mut fixed = cm.clone();
-            fixed["data"] = want["data"].clone();
-            if let Some(o) = fixed.as_object_mut() {
-                o.remove("binaryData");
-            }
-            api.update(cm_res, Some(ns), ROOT_CA_NAME, fixed, None, &system_opts())
-                .await
-                .map(|_| ())
-        }
-        Err(e) if e.code == 404 => api
-            .create(cm_res, Some(ns), want, &system_opts())
-            .await
-            .map(|_| ()),
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => true,
-        // Terminating namespace (403) or a concurrent change (409): the next pass decides.
-        Err(e) if e.code == 403 => true,
-        Err(e) => {
-            tracing::debug!(namespace = ns, error = %e.message, "root CA ConfigMap; will retry");
-            false
-        }
-    }
+fn configmaps() -> &'static ResourceInfo {
+    resources::lookup("", "v1", "configmaps").expect("registered")
 }
 
-/// `true` when the Service is in place.
-async fn ensure_kubernetes_service(api: &SharedApi) -> bool {
-    let svc = resources::lookup("", "v1", "services").expect("registered");
-    match api.get(svc, Some("default"), "kubernetes").await {
-        Ok(_) => return true,
-        Err(e) if e.code == 404 => {}
-        Err(_) => return false,
+impl Controller for SystemObjects {
+    type View = SystemView;
+    type Effect = SystemEffect;
+
+    fn name(&self) -> &'static str {
+        "system-objects"
     }
-    match api
-        .create(svc, Some("default"), kubernetes_service(), &system_opts())
-        .await
-    {
-        Ok(_) => true,
-        Err(e) if e.code == 409 => true,
-        Err(e) => {
-            tracing::debug!(error = %e.message, "kubernetes Service; will retry");
+
+    fn triggers(&self, change: &Change<'_>, _index: &Index, out: &mut Vec<String>) {
+        match system_work(change.key) {
+            SystemWork::RootCa(ns) => out.push(format!("{NAMESPACE_PREFIX}{ns}")),
+            SystemWork::KubernetesService => out.push(KUBERNETES_SERVICE_KEY.to_string()),
+            SystemWork::None => {}
+        }
+    }
+
+    /// Every namespace in name order, then the `kubernetes` Service (its key sorts after
+    /// every namespace key).
+    fn resync(
+        &self,
+        index: &Index,
+        after: Option<&str>,
+        room: usize,
+        out: &mut Vec<String>,
+    ) -> bool {
+        if after == Some(KUBERNETES_SERVICE_KEY) {
+            return false;
+        }
+        let from = after.and_then(|a| a.strip_prefix(NAMESPACE_PREFIX));
+        let mut names = index.namespaces_after(from);
+        for n in names.by_ref().take(room) {
+            out.push(format!("{NAMESPACE_PREFIX}{n}"));
+        }
+        if names.next().is_some() {
+            return true;
+        }
+        if out.len() < room {
+            out.push(KUBERNETES_SERVICE_KEY.to_string());
             false
+        } else {
+            true
+        }
+    }
+
+    async fn read(&self, ctx: &Context, key: &str) -> ApiResult<SystemView> {
+        let api = &ctx.api;
+        if key == KUBERNETES_SERVICE_KEY {
+            let svc = resources::lookup("", "v1", "services").expect("registered");
+            return Ok(SystemView::Service(
+                get_opt(api, svc, Some("default"), "kubernetes").await?,
+            ));
+        }
+        let ns = key
+            .strip_prefix(NAMESPACE_PREFIX)
+            .unwrap_or(key)
+            .to_string();
+        let namespace = get_opt(api, namespaces(), None, &ns).await?;
+        let configmap = match &namespace {
+            Some(n) if !deleting(n) => get_opt(api, configmaps(), Some(&ns), ROOT_CA_NAME).await?,
+            _ => None,
+        };
+        Ok(SystemView::RootCa {
+            ns,
+            namespace,
+            configmap,
+        })
+    }
+
+    fn reconcile(&self, _key: &str, view: &SystemView) -> Action<SystemEffect> {
+        Self::decide(view, &self.ca_pem)
+    }
+
+    async fn apply(&self, ctx: &Context, effect: SystemEffect) -> ApiResult<()> {
+        let api = &ctx.api;
+        let result = match effect {
+            SystemEffect::CreateConfigMap { ns, obj } => api
+                .create(configmaps(), Some(&ns), obj, &system_opts())
+                .await
+                .map(|_| ()),
+            SystemEffect::UpdateConfigMap { ns, obj } => api
+                .update(
+                    configmaps(),
+                    Some(&ns),
+                    ROOT_CA_NAME,
+                    obj,
+                    None,
+                    &system_opts(),
+                )
+                .await
+                .map(|_| ()),
+            SystemEffect::CreateService(obj) => {
+                let svc = resources::lookup("", "v1", "services").expect("registered");
+                match api.create(svc, Some("default"), obj, &system_opts()).await {
+                    // Someone created it first: in place.
+                    Err(e) if e.code == 409 => Ok(()),
+                    r => r.map(|_| ()),
+                }
+            }
+        };
+        match result {
+            // The namespace started terminating (403): nothing to keep there.
+            Err(e) if e.code == 403 => Ok(()),
+            r => r,
         }
     }
 }
@@ -623,3 +837,6 @@ pub fn kubernetes_service() -> Value {
         "labels": {"component": "apiserver", "provider": "kubernetes"}},
         "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}})
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use kumo_apimachinery::resources;
 use kumo_raft_store::cluster::{ClusterService, TransportNetwork, TransportPeers};
 use kumo_raft_store::{RecoveryReport, StoreConfig, StoreNode};
+use kumo_registry::runtime::{RuntimeHandle, RuntimeMetrics};
 use kumo_registry::{Api, WriteOpts};
 use kumo_server::metrics::Metrics;
 use kumo_server::pki::{self, Pki};
@@ -27,18 +28,29 @@ pub struct Running {
     pub kubeconfig: PathBuf,
     shutdown: tokio::sync::watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    controllers: RuntimeHandle,
     transport: Option<kumo_transport::QuicTransport>,
 }
 
+/// What [`Running::stop`] stopped.
+#[derive(Debug)]
+pub struct Stopped {
+    /// Controller tasks (the runtime's watcher and each controller) that ended.
+    pub controller_tasks: usize,
+}
+
 impl Running {
-    /// Stops serving, then stops the store (its log writer flushes) and the transport.
-    pub async fn stop(self) {
+    /// Stops the controllers and serving, then the store (its log writer flushes) and the
+    /// transport.
+    pub async fn stop(self) -> Stopped {
+        let controller_tasks = self.controllers.stop().await;
         let _ = self.shutdown.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
         let _ = self.store.shutdown().await;
         if let Some(t) = self.transport {
             t.shutdown().await;
         }
+        Stopped { controller_tasks }
     }
 }
 
@@ -162,7 +174,8 @@ async fn serve(
         &kubeconfig,
         pki::kubeconfig(&server_url, &pki.ca_pem, &pki.admin_token).as_bytes(),
     )?;
-    let metrics = Arc::new(Metrics::default());
+    let controller_metrics = Arc::new(RuntimeMetrics::default());
+    let metrics = Arc::new(Metrics::default().with_controllers(controller_metrics.clone()));
     let api = Api::new(store.clone(), cfg.limits.clone());
     let server = kumo_server::api::new_server(
         api,
@@ -172,15 +185,17 @@ async fn serve(
         cfg.connections.clone(),
     );
     bootstrap(&server.api).await;
-    // Claims left by older code (which wrote them apart from their Service) are freed.
+    // Claims left by older code (which wrote them apart from their Service) are freed
+    // (bounded: retried each second for at most 5 minutes, then it gives up and logs).
     tokio::spawn(kumo_registry::repair_allocations_at_start(
         server.api.clone(),
     ));
-    tokio::spawn(kumo_registry::controllers::run(server.api.clone()));
-    tokio::spawn(kumo_registry::controllers::run_system_objects(
+    // Supervised; they stop with the node (`Running::stop`).
+    let controllers = kumo_registry::controllers::start(
         server.api.clone(),
         pki.ca_pem.clone(),
-    ));
+        controller_metrics,
+    );
     let conns = server.conns.clone();
     let token: Arc<str> = Arc::from(server.token.as_str());
     let app = kumo_server::api::router(server);
@@ -194,6 +209,7 @@ async fn serve(
         kubeconfig,
         shutdown,
         server: handle,
+        controllers,
         transport,
     })
 }
@@ -247,7 +263,11 @@ pub async fn run(cfg: NodeConfig) -> Result<(), NodeError> {
     eprintln!("kumo: press Ctrl-C to stop");
     wait_for_signal().await;
     eprintln!("kumo: shutting down");
-    running.stop().await;
+    let stopped = running.stop().await;
+    tracing::debug!(
+        controller_tasks = stopped.controller_tasks,
+        "controllers stopped"
+    );
     if cfg.member.is_some() {
         let _ = std::fs::remove_file(cfg.data_dir.join("pid"));
     }
@@ -269,5 +289,47 @@ pub(crate) async fn wait_for_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term_fut => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kumo_registry::Limits;
+    use kumo_server::api::conns::ConnLimits;
+
+    use super::*;
+
+    /// The controllers run in a node (the system-objects controller publishes the root CA)
+    /// and every controller task ends when the node stops.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn controllers_run_and_stop_with_the_node() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cfg = NodeConfig {
+            data_dir: tmp.path().to_path_buf(),
+            api_addr: "127.0.0.1:0".parse().expect("addr"),
+            limits: Limits::default(),
+            connections: ConnLimits::default(),
+            history_events: kumo_raft_store::mvcc::DEFAULT_MAX_EVENTS,
+            tls_san: Vec::new(),
+            truncate_damaged_log: false,
+            member: None,
+        };
+        let running = start(&cfg).await.expect("node starts");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while running.store.shared().read(|m| {
+            m.get("core/configmaps/kube-system/kube-root-ca.crt")
+                .is_none()
+        }) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no root CA published"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let stopped = running.stop().await;
+        assert_eq!(
+            stopped.controller_tasks, 4,
+            "the watcher and three controllers end with the node"
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! Prometheus-format metrics of the API server and the store, served at `/metrics`.
 
 use std::fmt::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
+use kumo_registry::runtime::{RuntimeMetrics, metrics::DURATION_BUCKETS};
 
 use kumo_registry::Api;
 
@@ -27,9 +29,17 @@ struct Series {
 #[derive(Default)]
 pub struct Metrics {
     requests: DashMap<(&'static str, String, u16), Series>,
+    /// The controller runtime's counters, when this node runs controllers.
+    controllers: Option<Arc<RuntimeMetrics>>,
 }
 
 impl Metrics {
+    /// Also renders the counters of the controllers that record into `m`.
+    pub fn with_controllers(mut self, m: Arc<RuntimeMetrics>) -> Self {
+        self.controllers = Some(m);
+        self
+    }
+
     pub fn observe_request(
         &self,
         verb: &'static str,
@@ -186,6 +196,9 @@ impl Metrics {
             "# HELP apiserver_registered_watchers Open watch streams.\n# TYPE apiserver_registered_watchers gauge\napiserver_registered_watchers {}",
             api.watchers.load(Ordering::Relaxed)
         );
+        if let Some(c) = &self.controllers {
+            render_controllers(c, &mut out);
+        }
         if let Some(rss) = resident_bytes() {
             let _ = writeln!(
                 out,
@@ -194,6 +207,92 @@ impl Metrics {
         }
         out
     }
+}
+
+/// `kumo_controller_*`: per controller, its queue, reconciles (by result), their duration,
+/// keys dropped at a full queue and restarts; the shared watcher's relists and restarts.
+fn render_controllers(m: &RuntimeMetrics, out: &mut String) {
+    let all = m.controllers();
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    out.push_str("# HELP kumo_controller_queue_depth Keys queued or being reconciled.\n# TYPE kumo_controller_queue_depth gauge\n");
+    for c in &all {
+        let _ = writeln!(
+            out,
+            "kumo_controller_queue_depth{{controller=\"{}\"}} {}",
+            c.name,
+            load(&c.queue_depth)
+        );
+    }
+    out.push_str("# HELP kumo_controller_reconciles_total Reconciles by controller and result.\n# TYPE kumo_controller_reconciles_total counter\n");
+    for c in &all {
+        let (ok, err) = c.reconciles();
+        let _ = writeln!(
+            out,
+            "kumo_controller_reconciles_total{{controller=\"{}\",result=\"success\"}} {ok}",
+            c.name
+        );
+        let _ = writeln!(
+            out,
+            "kumo_controller_reconciles_total{{controller=\"{}\",result=\"error\"}} {err}",
+            c.name
+        );
+    }
+    out.push_str("# HELP kumo_controller_reconcile_seconds Duration of reconciles (read, decide, effects).\n# TYPE kumo_controller_reconcile_seconds histogram\n");
+    for c in &all {
+        for (i, b) in DURATION_BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "kumo_controller_reconcile_seconds_bucket{{controller=\"{}\",le=\"{b}\"}} {}",
+                c.name,
+                load(&c.duration_buckets[i])
+            );
+        }
+        let count = load(&c.duration_count);
+        let _ = writeln!(
+            out,
+            "kumo_controller_reconcile_seconds_bucket{{controller=\"{}\",le=\"+Inf\"}} {count}",
+            c.name
+        );
+        let _ = writeln!(
+            out,
+            "kumo_controller_reconcile_seconds_sum{{controller=\"{}\"}} {}",
+            c.name,
+            load(&c.duration_sum_micros) as f64 / 1e6
+        );
+        let _ = writeln!(
+            out,
+            "kumo_controller_reconcile_seconds_count{{controller=\"{}\"}} {count}",
+            c.name
+        );
+    }
+    out.push_str("# HELP kumo_controller_queue_dropped_total Keys not queued because the queue was full (found again by a resync).\n# TYPE kumo_controller_queue_dropped_total counter\n");
+    for c in &all {
+        let _ = writeln!(
+            out,
+            "kumo_controller_queue_dropped_total{{controller=\"{}\"}} {}",
+            c.name,
+            load(&c.queue_dropped)
+        );
+    }
+    out.push_str("# HELP kumo_controller_restarts_total Restarts of a controller task after a panic or an error.\n# TYPE kumo_controller_restarts_total counter\n");
+    for c in &all {
+        let _ = writeln!(
+            out,
+            "kumo_controller_restarts_total{{controller=\"{}\"}} {}",
+            c.name,
+            load(&c.restarts)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "kumo_controller_restarts_total{{controller=\"watcher\"}} {}",
+        load(&m.watcher_restarts)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP kumo_controller_relists_total Lists of the store started again after the controllers' watch fell out of the history window.\n# TYPE kumo_controller_relists_total counter\nkumo_controller_relists_total {}",
+        load(&m.relists)
+    );
 }
 
 /// Resident set size of this process, from /proc/self/statm.
