@@ -35,9 +35,9 @@ pub const DEPENDENTS_PER_PASS: usize = 500;
 /// Starts the controllers of this process on one runtime; they stop with the handle.
 pub fn start(api: SharedApi, ca_pem: String, metrics: Arc<RuntimeMetrics>) -> RuntimeHandle {
     Runtime::new(api, metrics)
-        .add(NamespaceController)
-        .add(GarbageCollector)
-        .add(SystemObjects { ca_pem })
+        .with(NamespaceController)
+        .with(GarbageCollector)
+        .with(SystemObjects { ca_pem })
         .start()
 }
 
@@ -682,7 +682,7 @@ impl SystemObjects {
                 configmap,
             } => {
                 // Nothing to do for a namespace that is gone or Terminating.
-                if !namespace.as_ref().is_some_and(|n| !deleting(n)) {
+                if namespace.as_ref().is_none_or(deleting) {
                     return Action::await_change();
                 }
                 let want = root_ca_configmap(ns, ca_pem);

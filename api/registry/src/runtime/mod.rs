@@ -653,7 +653,7 @@ impl Runtime {
         }
     }
 
-    pub fn add<C: Controller>(mut self, controller: C) -> Self {
+    pub fn with<C: Controller>(mut self, controller: C) -> Self {
         let c = Arc::new(controller);
         let name = c.name();
         let metrics = self.metrics.controller(name);

@@ -200,7 +200,7 @@ async fn lists_in_pages_at_one_revision_then_follows_and_relists_after_410() {
 fn start(api: &SharedApi, c: &Arc<Recorder>) -> (RuntimeHandle, Arc<ControllerMetrics>) {
     let metrics = Arc::new(RuntimeMetrics::default());
     let h = Runtime::new(api.clone(), metrics.clone())
-        .add(c.clone())
+        .with(c.clone())
         .start();
     (h, metrics.controller("recorder"))
 }
