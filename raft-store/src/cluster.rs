@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use kumo_transport::{Handler, Service, Transport};
+use kumo_transport::{Failure, Handler, Service, Transport};
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -43,6 +43,16 @@ fn decode<T: DeserializeOwned>(b: &[u8]) -> std::result::Result<T, String> {
     postcard::from_bytes(b).map_err(|e| format!("decode: {e}"))
 }
 
+/// A request body that does not decode, as the peer's handler reports it.
+fn malformed<T: DeserializeOwned>(b: &[u8]) -> std::result::Result<T, Failure> {
+    postcard::from_bytes(b).map_err(|e| Failure::Malformed(e.to_string()))
+}
+
+/// A reply that does not encode (it always does: postcard encodes every type sent here).
+fn reply<T: Serialize>(v: &T) -> std::result::Result<Bytes, Failure> {
+    encode(v).map_err(Failure::Failed)
+}
+
 /// Serves the cluster protocol for one node. The node is set once it is open (requests
 /// before that get `NotReady`).
 #[derive(Default)]
@@ -64,60 +74,60 @@ impl ClusterService {
         from: NodeId,
         service: Service,
         body: Bytes,
-    ) -> std::result::Result<Bytes, String> {
+    ) -> std::result::Result<Bytes, Failure> {
         if service == SVC_PING {
             return Ok(Bytes::new());
         }
         let Some(node) = self.node.get() else {
             return match service {
                 SVC_FORWARD | SVC_READ_INDEX | SVC_JOIN | SVC_LEAVE => {
-                    encode(&Err::<(), _>(RemoteFailure::NotReady))
+                    reply(&Err::<(), _>(RemoteFailure::NotReady))
                 }
-                _ => Err("node is starting".into()),
+                _ => Err(Failure::NotReady),
             };
         };
         // Only members may write or read through the leader: a removed node must stop
         // serving writes even if it never learned of its removal.
         if matches!(service, SVC_FORWARD | SVC_READ_INDEX) && !node.is_member(from) {
-            return encode(&Err::<(), _>(RemoteFailure::NotMember));
+            return reply(&Err::<(), _>(RemoteFailure::NotMember));
         }
         match service {
             SVC_APPEND => {
-                let req: AppendEntriesRequest<TypeConfig> = decode(&body)?;
-                encode(&node.raft.append_entries(req).await)
+                let req: AppendEntriesRequest<TypeConfig> = malformed(&body)?;
+                reply(&node.raft.append_entries(req).await)
             }
             SVC_VOTE => {
-                let req: VoteRequest<NodeId> = decode(&body)?;
-                encode(&node.raft.vote(req).await)
+                let req: VoteRequest<NodeId> = malformed(&body)?;
+                reply(&node.raft.vote(req).await)
             }
             SVC_SNAPSHOT => {
-                let req: InstallSnapshotRequest<TypeConfig> = decode(&body)?;
-                encode(&node.raft.install_snapshot(req).await)
+                let req: InstallSnapshotRequest<TypeConfig> = malformed(&body)?;
+                reply(&node.raft.install_snapshot(req).await)
             }
             SVC_FORWARD => {
-                let cmd: Command = decode(&body)?;
+                let cmd: Command = malformed(&body)?;
                 let r: std::result::Result<Outcome, RemoteFailure> =
                     node.propose_local(cmd).await.map_err(Into::into);
-                encode(&r)
+                reply(&r)
             }
             SVC_READ_INDEX => {
                 let r: std::result::Result<u64, RemoteFailure> =
                     node.local_read_index().await.map_err(Into::into);
-                encode(&r)
+                reply(&r)
             }
             SVC_JOIN => {
-                let req: JoinRequest = decode(&body)?;
+                let req: JoinRequest = malformed(&body)?;
                 let r: std::result::Result<(), RemoteFailure> =
                     node.join(req).await.map_err(Into::into);
-                encode(&r)
+                reply(&r)
             }
             SVC_LEAVE => {
-                let id: NodeId = decode(&body)?;
+                let id: NodeId = malformed(&body)?;
                 let r: std::result::Result<(), RemoteFailure> =
                     node.remove_anywhere(id).await.map_err(Into::into);
-                encode(&r)
+                reply(&r)
             }
-            other => Err(format!("unknown service {other}")),
+            other => Err(Failure::UnknownService(other)),
         }
     }
 }
@@ -128,7 +138,7 @@ impl Handler for ClusterService {
         from: kumo_transport::NodeId,
         service: Service,
         body: Bytes,
-    ) -> impl std::future::Future<Output = std::result::Result<Bytes, String>> + Send {
+    ) -> impl std::future::Future<Output = std::result::Result<Bytes, Failure>> + Send {
         self.serve(from, service, body)
     }
 }
@@ -186,8 +196,8 @@ impl<T: Transport> TransportClient<T> {
             .request(self.target, service, body, timeout)
             .await
             .map_err(|e| match e {
-                kumo_transport::Error::Remote(msg) => {
-                    RPCError::Network(NetworkError::new(&Error::Raft(msg)))
+                kumo_transport::Error::Remote(f) => {
+                    RPCError::Network(NetworkError::new(&Error::Raft(f.to_string())))
                 }
                 other => RPCError::Unreachable(Unreachable::new(&other)),
             })?;

@@ -2,7 +2,7 @@
 //! partitions (the minority never acknowledges), convergence after healing (same state hash
 //! at the same index), snapshot catch-up and removal.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

@@ -9,7 +9,7 @@
 //! fills a real filesystem: a tmpfs mounted for the test (root); where `mount` is not
 //! permitted it says so and skips.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::future::Future;

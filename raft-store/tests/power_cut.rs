@@ -4,7 +4,7 @@
 //! acknowledged before the cut must be there after a restart — on one node and on a
 //! three-node cluster whose nodes all lose power at once.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

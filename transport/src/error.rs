@@ -1,6 +1,32 @@
 //! The transport's error type.
 
-use crate::NodeId;
+use serde::{Deserialize, Serialize};
+
+use crate::{NodeId, Service};
+
+/// Why a peer's handler did not answer a request (or a stream), as it travels back over the
+/// wire. The handler was reached: unlike [`Error::Unreachable`], the request arrived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Failure {
+    /// The peer serves no such service (for requests or for streams).
+    #[error("no service {0}")]
+    UnknownService(Service),
+    /// The request's body could not be decoded.
+    #[error("the request could not be decoded: {0}")]
+    Malformed(String),
+    /// The peer is starting and cannot serve this service yet.
+    #[error("the peer is not ready")]
+    NotReady,
+    /// The handler panicked (the peer goes on serving other requests).
+    #[error("the handler panicked on service {0}")]
+    Panicked(Service),
+    /// The peer refused one of the stream's frames: over its frame limit.
+    #[error("the peer refused a frame over its limit")]
+    FrameRefused,
+    /// Any other failure of the handler, as it described it.
+    #[error("{0}")]
+    Failed(String),
+}
 
 /// Errors of the transport: reaching a peer, a request's outcome, or key material.
 #[derive(Debug, thiserror::Error)]
@@ -24,9 +50,9 @@ pub enum Error {
     /// A request or response body is larger than the frame limit.
     #[error("frame of {len} bytes exceeds the limit of {max} bytes")]
     TooLarge { len: usize, max: usize },
-    /// The remote handler returned an error.
+    /// The remote handler was reached and failed (see [`Failure`]).
     #[error("remote handler failed: {0}")]
-    Remote(String),
+    Remote(Failure),
     /// This transport has been shut down; or, on a long-lived stream, the peer reset its
     /// side (dropped it without finishing) or stopped reading, or the connection was lost.
     #[error("transport or stream closed")]

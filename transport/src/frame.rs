@@ -24,7 +24,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::Service;
-use crate::error::Error;
+use crate::error::{Error, Failure};
 
 /// The default frame limit: 64 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 64 << 20;
@@ -91,7 +91,7 @@ pub(crate) fn check_len(len: usize, max: usize) -> Result<(), Error> {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Response {
     Ok(Bytes),
-    Remote(String),
+    Remote(Failure),
     TooLarge { len: usize, max: usize },
 }
 
@@ -100,7 +100,8 @@ impl Response {
     pub(crate) fn encode(&self) -> ([u8; RESPONSE_HEADER], Bytes) {
         let (status, body) = match self {
             Response::Ok(b) => (OK, b.clone()),
-            Response::Remote(m) => (REMOTE, Bytes::copy_from_slice(m.as_bytes())),
+            // A `Failure` always encodes; should it not, the peer reads a malformed one.
+            Response::Remote(f) => (REMOTE, postcard::to_allocvec(f).unwrap_or_default().into()),
             Response::TooLarge { len, max } => {
                 let mut b = BytesMut::with_capacity(16);
                 b.put_u64(*len as u64);
@@ -122,7 +123,9 @@ impl Response {
     pub(crate) fn decode(status: u8, body: Bytes) -> Result<Bytes, Error> {
         match status {
             OK => Ok(body),
-            REMOTE => Err(Error::Remote(String::from_utf8_lossy(&body).into_owned())),
+            REMOTE => Err(Error::Remote(postcard::from_bytes(&body).unwrap_or_else(
+                |e| Failure::Failed(format!("an undecodable failure ({e})")),
+            ))),
             TOO_LARGE if body.len() == 16 => {
                 let n = |i: usize| {
                     let mut a = [0u8; 8];
@@ -134,7 +137,9 @@ impl Response {
                     max: n(8),
                 })
             }
-            s => Err(Error::Remote(format!("malformed response (status {s})"))),
+            s => Err(Error::Remote(Failure::Failed(format!(
+                "malformed response (status {s})"
+            )))),
         }
     }
 }
@@ -149,7 +154,8 @@ mod tests {
         assert_eq!(parse_request_header(&h), (513, 70_000));
         for r in [
             Response::Ok(Bytes::from_static(b"hi")),
-            Response::Remote("boom".into()),
+            Response::Remote(Failure::Failed("boom".into())),
+            Response::Remote(Failure::UnknownService(7)),
             Response::TooLarge { len: 9, max: 8 },
         ] {
             let (h, body) = r.encode();

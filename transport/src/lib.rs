@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use error::{Error, Result};
+pub use error::{Error, Failure, Result};
 pub use faults::Faults;
 pub use frame::DEFAULT_MAX_FRAME;
 pub use mem::{MemNetwork, MemTransport};
@@ -92,7 +92,7 @@ pub trait Handler: Send + Sync + 'static {
         from: NodeId,
         service: Service,
         body: Bytes,
-    ) -> impl Future<Output = Result<Bytes, String>> + Send;
+    ) -> impl Future<Output = Result<Bytes, Failure>> + Send;
 
     /// Serves one long-lived stream opened by node `from` (the id proven by its
     /// certificate on QUIC): `rx` carries the opener's frames, `tx` this node's. The
@@ -100,7 +100,7 @@ pub trait Handler: Send + Sync + 'static {
     /// ends. Dropping `tx` without [`StreamSender::finish`] resets the opener's direction.
     ///
     /// The default serves no streams: it refuses, and the opener's `recv` fails with
-    /// [`Error::Remote`] ("node N has no stream service S").
+    /// [`Error::Remote`]`(`[`Failure::UnknownService`]`)`.
     fn handle_stream(
         &self,
         from: NodeId,
@@ -152,7 +152,7 @@ pub(crate) trait DynHandler: Send + Sync + 'static {
         from: NodeId,
         service: Service,
         body: Bytes,
-    ) -> futures::future::BoxFuture<'static, Result<Bytes, String>>;
+    ) -> futures::future::BoxFuture<'static, Result<Bytes, Failure>>;
 
     fn call_stream(
         &self,
@@ -169,14 +169,14 @@ impl<H: Handler> DynHandler for std::sync::Arc<H> {
         from: NodeId,
         service: Service,
         body: Bytes,
-    ) -> futures::future::BoxFuture<'static, Result<Bytes, String>> {
+    ) -> futures::future::BoxFuture<'static, Result<Bytes, Failure>> {
         use futures::FutureExt;
         let h = self.clone();
         async move {
             std::panic::AssertUnwindSafe(h.handle(from, service, body))
                 .catch_unwind()
                 .await
-                .unwrap_or_else(|_| Err(format!("handler panicked on service {service}")))
+                .unwrap_or_else(|_| Err(Failure::Panicked(service)))
         }
         .boxed()
     }

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use tokio::sync::watch;
 
-use crate::error::Error;
+use crate::error::{Error, Failure};
 use crate::faults::{self, Faults};
 use crate::frame::{DEFAULT_MAX_FRAME, check_len};
 use crate::stream::{self, Guard};
@@ -196,7 +196,7 @@ impl MemTransport {
         let member = Self::member(&net, from, to, addr)?;
         let reply = tokio::spawn(member.handler.call(from, service, body))
             .await
-            .map_err(|e| Error::Remote(format!("handler task failed: {e}")))?
+            .map_err(|e| Error::Remote(Failure::Failed(format!("handler task failed: {e}"))))?
             .map_err(Error::Remote)?;
         check_len(reply.len(), net.max_frame)?;
         Ok(reply)

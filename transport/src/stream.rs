@@ -15,7 +15,7 @@
 //!   directions with `Err(Error::Closed)`.
 //! - A handler that serves no streams (the default [`crate::Handler::handle_stream`])
 //!   refuses: the opener's `recv` (and possibly its `send`) fails with
-//!   `Err(Error::Remote("node N has no stream service S"))`.
+//!   `Err(Error::Remote(Failure::UnknownService(S)))`.
 //! - A partition or isolation between the two ends (the fault filters) breaks the stream:
 //!   the next or pending `send`/`recv` at an end that sees it fails with
 //!   `Err(Error::Unreachable)`, and the peer's with an error too.
@@ -36,7 +36,7 @@ use bytes::{Bytes, BytesMut};
 use quinn::{ReadError, VarInt, WriteError};
 use tokio::sync::{mpsc, watch};
 
-use crate::error::Error;
+use crate::error::{Error, Failure};
 use crate::faults::Faults;
 use crate::frame::{
     CODE_CUT, CODE_DROPPED, CODE_NO_SERVICE, CODE_TOO_LARGE, FRAME_HEADER, check_len, frame_header,
@@ -52,8 +52,8 @@ const NO_CODE: u32 = u32::MAX;
 /// The error an end reports for a code received from its peer.
 fn code_error(code: u32, peer: NodeId, service: Service) -> Error {
     match code {
-        CODE_NO_SERVICE => Error::Remote(format!("node {peer} has no stream service {service}")),
-        CODE_TOO_LARGE => Error::Remote(format!("node {peer} refused a frame over its limit")),
+        CODE_NO_SERVICE => Error::Remote(Failure::UnknownService(service)),
+        CODE_TOO_LARGE => Error::Remote(Failure::FrameRefused),
         CODE_CUT => Error::Unreachable {
             node: peer,
             reason: "the stream was cut by a fault filter".into(),

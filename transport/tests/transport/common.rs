@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kumo_transport::{
-    ClusterCa, Error, Faults, Handler, MemNetwork, NodeId, QuicConfig, QuicTransport, Service,
-    StreamReceiver, StreamSender, Transport,
+    ClusterCa, Error, Failure, Faults, Handler, MemNetwork, NodeId, QuicConfig, QuicTransport,
+    Service, StreamReceiver, StreamSender, Transport,
 };
 
 pub const ECHO: Service = 1;
@@ -74,12 +74,15 @@ impl Handler for TestHandler {
         from: NodeId,
         service: Service,
         body: Bytes,
-    ) -> impl Future<Output = Result<Bytes, String>> + Send {
+    ) -> impl Future<Output = Result<Bytes, Failure>> + Send {
         self.total.fetch_add(1, Ordering::SeqCst);
         async move {
             match service {
                 ECHO => Ok(body),
-                FAIL => Err(format!("boom: {}", String::from_utf8_lossy(&body))),
+                FAIL => Err(Failure::Failed(format!(
+                    "boom: {}",
+                    String::from_utf8_lossy(&body)
+                ))),
                 WHO => Ok(u64_body(from)),
                 SLEEP => {
                     tokio::time::sleep(Duration::from_millis(body_u64(&body))).await;
@@ -88,7 +91,7 @@ impl Handler for TestHandler {
                 COUNT => Ok(u64_body(self.counted.fetch_add(1, Ordering::SeqCst) + 1)),
                 BIG => Ok(Bytes::from(vec![7u8; body_u64(&body) as usize])),
                 PANIC => panic!("handler panics on purpose"),
-                s => Err(format!("unknown service {s}")),
+                s => Err(Failure::UnknownService(s)),
             }
         }
     }
@@ -179,7 +182,7 @@ impl Handler for Plain {
         from: NodeId,
         service: Service,
         body: Bytes,
-    ) -> impl Future<Output = Result<Bytes, String>> + Send {
+    ) -> impl Future<Output = Result<Bytes, Failure>> + Send {
         self.0.handle(from, service, body)
     }
 }

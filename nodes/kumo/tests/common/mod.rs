@@ -5,6 +5,7 @@
 // The harness is synchronous: it polls child processes between kubectl calls.
 #![allow(clippy::disallowed_methods)]
 
+pub mod cluster;
 pub mod lines;
 
 use std::path::{Path, PathBuf};

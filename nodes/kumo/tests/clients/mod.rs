@@ -1,8 +1,7 @@
 //! Client libraries against `kumo up`: the `kube` crate (list, watch, resume, 410 after
 //! compaction, patch conflicts) and the Python `kubernetes` package (list, create, watch).
 
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
 
 use common::Kumo;
 use futures::{StreamExt, TryStreamExt};

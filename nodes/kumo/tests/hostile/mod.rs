@@ -5,10 +5,8 @@
 
 #![allow(clippy::disallowed_methods)]
 
-#[path = "../common/cluster.rs"]
-mod cluster;
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
+use crate::common::cluster;
 
 use std::time::{Duration, Instant};
 

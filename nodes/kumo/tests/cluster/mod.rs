@@ -17,10 +17,8 @@ use kumo_chaos::hostile::{self, Target};
 use kumo_chaos::linearizability::{self as lin, CheckResult, Op, Output, Recorder, Revisions};
 use rand::Rng;
 
-#[path = "../common/cluster.rs"]
-mod cluster;
-#[path = "../common/lines.rs"]
-mod lines;
+use crate::common::cluster;
+use crate::common::lines;
 
 use cluster::Cluster;
 

@@ -4,8 +4,7 @@
 // Tests pause between kubectl calls on purpose.
 #![allow(clippy::disallowed_methods)]
 
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,8 +3,7 @@
 
 #![allow(clippy::disallowed_methods)]
 
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::time::{Duration, Instant};

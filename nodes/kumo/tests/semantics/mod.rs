@@ -2,8 +2,7 @@
 
 #![allow(clippy::disallowed_methods)]
 
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
 
 use common::Kumo;
 use k8s_openapi::api::core::v1::ConfigMap;

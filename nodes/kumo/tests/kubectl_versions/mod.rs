@@ -8,8 +8,7 @@
 // Tests pause between kubectl calls on purpose.
 #![allow(clippy::disallowed_methods)]
 
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

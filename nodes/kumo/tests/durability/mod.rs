@@ -5,8 +5,7 @@
 // The full-disk test polls a child process between kubectl calls.
 #![allow(clippy::disallowed_methods)]
 
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;
