@@ -4,9 +4,10 @@
 //! `serviceAccount` <-> `serviceAccountName`, Secret `stringData`).
 //!
 //! Defaulting never overwrites a value the user set (Kubernetes treats `""`, `0` for
-//! probe fields and `null` as unset, as Go's zero values are). Create-only changes
-//! (status reset, the namespace finalizer) are in [`prepare_for_create`]; the Job
-//! selector, which needs the server-assigned uid, is [`default_job_selector`].
+//! probe fields and `null` as unset, as Go's zero values are). Each kind's defaulting is its
+//! strategy's `defaults` (`crate::kinds`), built from the helpers here; create-only changes
+//! (status reset, the namespace finalizer) are its `complete_create`; the Job selector,
+//! which needs the server-assigned uid, is [`default_job_selector`].
 
 use serde_json::{Map, Value, json};
 
@@ -16,7 +17,7 @@ use crate::validation::parse_quantity;
 // JSON helpers
 // ---------------------------------------------------------------------------------------------
 
-fn is_unset(v: Option<&Value>) -> bool {
+pub(crate) fn is_unset(v: Option<&Value>) -> bool {
     match v {
         None | Some(Value::Null) => true,
         Some(Value::String(s)) => s.is_empty(),
@@ -25,14 +26,14 @@ fn is_unset(v: Option<&Value>) -> bool {
 }
 
 /// Sets `key` to `val` when it is missing, `null` or `""`.
-fn set_default(m: &mut Map<String, Value>, key: &str, val: Value) {
+pub(crate) fn set_default(m: &mut Map<String, Value>, key: &str, val: Value) {
     if is_unset(m.get(key)) {
         m.insert(key.to_string(), val);
     }
 }
 
 /// Sets a numeric field when missing, `null` or `0` (Go zero value of a non-pointer int).
-fn set_default_nonzero(m: &mut Map<String, Value>, key: &str, val: i64) {
+pub(crate) fn set_default_nonzero(m: &mut Map<String, Value>, key: &str, val: i64) {
     let zero = m
         .get(key)
         .is_none_or(|v| v.is_null() || v.as_f64() == Some(0.0));
@@ -43,7 +44,10 @@ fn set_default_nonzero(m: &mut Map<String, Value>, key: &str, val: i64) {
 
 /// The object at `key`, created (`{}`) when missing or `null`; `None` if it is not an
 /// object.
-fn ensure_obj<'a>(m: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Map<String, Value>> {
+pub(crate) fn ensure_obj<'a>(
+    m: &'a mut Map<String, Value>,
+    key: &str,
+) -> Option<&'a mut Map<String, Value>> {
     if m.get(key).is_none_or(Value::is_null) {
         m.insert(key.to_string(), Value::Object(Map::new()));
     }
@@ -51,11 +55,18 @@ fn ensure_obj<'a>(m: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Ma
 }
 
 /// The existing object at `key` (not created).
-fn obj_at<'a>(m: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Map<String, Value>> {
+pub(crate) fn obj_at<'a>(
+    m: &'a mut Map<String, Value>,
+    key: &str,
+) -> Option<&'a mut Map<String, Value>> {
     m.get_mut(key).and_then(Value::as_object_mut)
 }
 
-fn for_each_obj(m: &mut Map<String, Value>, key: &str, mut f: impl FnMut(&mut Map<String, Value>)) {
+pub(crate) fn for_each_obj(
+    m: &mut Map<String, Value>,
+    key: &str,
+    mut f: impl FnMut(&mut Map<String, Value>),
+) {
     if let Some(Value::Array(a)) = m.get_mut(key) {
         for item in a.iter_mut() {
             if let Some(o) = item.as_object_mut() {
@@ -65,7 +76,7 @@ fn for_each_obj(m: &mut Map<String, Value>, key: &str, mut f: impl FnMut(&mut Ma
     }
 }
 
-fn str_of<'a>(m: &'a Map<String, Value>, key: &str) -> &'a str {
+pub(crate) fn str_of<'a>(m: &'a Map<String, Value>, key: &str) -> &'a str {
     m.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
@@ -74,7 +85,7 @@ fn str_of<'a>(m: &'a Map<String, Value>, key: &str) -> &'a str {
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum SpecKind {
+pub(crate) enum SpecKind {
     /// A Pod itself: gets the Pod-only defaults and admission defaults.
     Pod,
     /// A pod template of a workload.
@@ -127,18 +138,18 @@ pub fn default_pull_policy(image: &str) -> &'static str {
     }
 }
 
-fn default_http_get(h: &mut Map<String, Value>) {
+pub(crate) fn default_http_get(h: &mut Map<String, Value>) {
     set_default(h, "path", json!("/"));
     set_default(h, "scheme", json!("HTTP"));
 }
 
-fn default_handler(h: &mut Map<String, Value>) {
+pub(crate) fn default_handler(h: &mut Map<String, Value>) {
     if let Some(g) = obj_at(h, "httpGet") {
         default_http_get(g);
     }
 }
 
-fn default_probe(p: &mut Map<String, Value>) {
+pub(crate) fn default_probe(p: &mut Map<String, Value>) {
     set_default_nonzero(p, "timeoutSeconds", 1);
     set_default_nonzero(p, "periodSeconds", 10);
     set_default_nonzero(p, "successThreshold", 1);
@@ -146,7 +157,7 @@ fn default_probe(p: &mut Map<String, Value>) {
     default_handler(p);
 }
 
-fn default_container(c: &mut Map<String, Value>, kind: SpecKind) {
+pub(crate) fn default_container(c: &mut Map<String, Value>, kind: SpecKind) {
     if is_unset(c.get("imagePullPolicy")) {
         let policy = default_pull_policy(str_of(c, "image"));
         c.insert("imagePullPolicy".into(), json!(policy));
@@ -189,7 +200,7 @@ fn default_container(c: &mut Map<String, Value>, kind: SpecKind) {
 
 const VOLUME_SOURCES_WITH_MODE: &[&str] = &["secret", "configMap", "downwardAPI", "projected"];
 
-fn default_volume(v: &mut Map<String, Value>) {
+pub(crate) fn default_volume(v: &mut Map<String, Value>) {
     let has_source = v.iter().any(|(k, x)| k != "name" && !x.is_null());
     if !has_source {
         v.insert("emptyDir".into(), json!({}));
@@ -235,7 +246,7 @@ fn default_volume(v: &mut Map<String, Value>) {
 const NOT_READY_TAINT: &str = "node.kubernetes.io/not-ready";
 const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
 
-fn default_tolerations(spec: &mut Map<String, Value>) {
+pub(crate) fn default_tolerations(spec: &mut Map<String, Value>) {
     let tolerates = |tols: &[Value], taint: &str| {
         tols.iter().any(|t| {
             let key = t.get("key").and_then(Value::as_str).unwrap_or("");
@@ -270,7 +281,7 @@ fn default_tolerations(spec: &mut Map<String, Value>) {
     }
 }
 
-fn default_pod_spec(spec: &mut Map<String, Value>, kind: SpecKind) {
+pub(crate) fn default_pod_spec(spec: &mut Map<String, Value>, kind: SpecKind) {
     set_default(spec, "dnsPolicy", json!("ClusterFirst"));
     if kind != SpecKind::JobTemplate {
         set_default(spec, "restartPolicy", json!("Always"));
@@ -348,7 +359,7 @@ fn default_pod_spec(spec: &mut Map<String, Value>, kind: SpecKind) {
     }
 }
 
-fn default_template(parent: &mut Map<String, Value>, kind: SpecKind) {
+pub(crate) fn default_template(parent: &mut Map<String, Value>, kind: SpecKind) {
     if let Some(t) = obj_at(parent, "template")
         && let Some(spec) = ensure_obj(t, "spec")
     {
@@ -433,7 +444,7 @@ pub fn pod_qos_class(spec: &Value) -> &'static str {
 // Per kind
 // ---------------------------------------------------------------------------------------------
 
-fn default_pvc(m: &mut Map<String, Value>) {
+pub(crate) fn default_pvc(m: &mut Map<String, Value>) {
     if let Some(spec) = ensure_obj(m, "spec") {
         set_default(spec, "volumeMode", json!("Filesystem"));
     }
@@ -444,7 +455,7 @@ fn default_pvc(m: &mut Map<String, Value>) {
 
 /// `SetObjectDefaults_PersistentVolume`: the reclaim policy, volume mode and phase, and the
 /// defaults of the volume sources that have any.
-fn default_pv(m: &mut Map<String, Value>) {
+pub(crate) fn default_pv(m: &mut Map<String, Value>) {
     if let Some(spec) = ensure_obj(m, "spec") {
         set_default(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
         set_default(spec, "volumeMode", json!("Filesystem"));
@@ -484,7 +495,7 @@ fn default_pv(m: &mut Map<String, Value>) {
     }
 }
 
-fn default_service(m: &mut Map<String, Value>) {
+pub(crate) fn default_service(m: &mut Map<String, Value>) {
     let Some(spec) = ensure_obj(m, "spec") else {
         return;
     };
@@ -562,7 +573,7 @@ fn default_service(m: &mut Map<String, Value>) {
     }
 }
 
-fn base64_encode(data: &[u8]) -> String {
+pub(crate) fn base64_encode(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
@@ -588,7 +599,7 @@ fn base64_encode(data: &[u8]) -> String {
     out
 }
 
-fn default_secret(m: &mut Map<String, Value>) {
+pub(crate) fn default_secret(m: &mut Map<String, Value>) {
     set_default(m, "type", json!("Opaque"));
     // v1 conversion: stringData entries overwrite data entries and are not stored.
     if let Some(Value::Object(sd)) = m.remove("stringData")
@@ -606,7 +617,7 @@ fn default_secret(m: &mut Map<String, Value>) {
     }
 }
 
-fn default_hpa(m: &mut Map<String, Value>) {
+pub(crate) fn default_hpa(m: &mut Map<String, Value>) {
     let v1 = str_of(m, "apiVersion") == "autoscaling/v1";
     let Some(spec) = ensure_obj(m, "spec") else {
         return;
@@ -634,7 +645,7 @@ fn default_hpa(m: &mut Map<String, Value>) {
     }
 }
 
-fn default_limit_range(m: &mut Map<String, Value>) {
+pub(crate) fn default_limit_range(m: &mut Map<String, Value>) {
     let Some(spec) = obj_at(m, "spec") else {
         return;
     };
@@ -668,7 +679,7 @@ fn default_limit_range(m: &mut Map<String, Value>) {
     });
 }
 
-fn default_network_policy(m: &mut Map<String, Value>) {
+pub(crate) fn default_network_policy(m: &mut Map<String, Value>) {
     let Some(spec) = ensure_obj(m, "spec") else {
         return;
     };
@@ -695,7 +706,7 @@ fn default_network_policy(m: &mut Map<String, Value>) {
     }
 }
 
-fn default_rbac_binding(m: &mut Map<String, Value>) {
+pub(crate) fn default_rbac_binding(m: &mut Map<String, Value>) {
     if let Some(rr) = obj_at(m, "roleRef") {
         set_default(rr, "apiGroup", json!("rbac.authorization.k8s.io"));
     }
@@ -712,271 +723,6 @@ fn default_rbac_binding(m: &mut Map<String, Value>) {
             }
         }
     });
-}
-
-/// Applies Kubernetes' defaulting for `kind` to `obj` in place (on create and on update).
-/// Kinds without defaults are left untouched.
-pub fn apply_defaults(kind: &str, obj: &mut Value) {
-    let Some(m) = obj.as_object_mut() else {
-        return;
-    };
-    match kind {
-        "Pod" => {
-            if let Some(spec) = ensure_obj(m, "spec") {
-                default_pod_spec(spec, SpecKind::Pod);
-            }
-            let qos = pod_qos_class(m.get("spec").unwrap_or(&Value::Null));
-            if let Some(status) = ensure_obj(m, "status")
-                && is_unset(status.get("phase"))
-            {
-                status.insert("phase".into(), json!("Pending"));
-                set_default(status, "qosClass", json!(qos));
-            }
-        }
-        "Deployment" => {
-            let Some(spec) = ensure_obj(m, "spec") else {
-                return;
-            };
-            if spec.get("replicas").is_none_or(Value::is_null) {
-                spec.insert("replicas".into(), json!(1));
-            }
-            if let Some(strategy) = ensure_obj(spec, "strategy") {
-                set_default(strategy, "type", json!("RollingUpdate"));
-                if str_of(strategy, "type") == "RollingUpdate"
-                    && let Some(ru) = ensure_obj(strategy, "rollingUpdate")
-                {
-                    set_default(ru, "maxUnavailable", json!("25%"));
-                    set_default(ru, "maxSurge", json!("25%"));
-                }
-            }
-            if spec.get("revisionHistoryLimit").is_none_or(Value::is_null) {
-                spec.insert("revisionHistoryLimit".into(), json!(10));
-            }
-            if spec
-                .get("progressDeadlineSeconds")
-                .is_none_or(Value::is_null)
-            {
-                spec.insert("progressDeadlineSeconds".into(), json!(600));
-            }
-            default_template(spec, SpecKind::Template);
-        }
-        "ReplicaSet" => {
-            let Some(spec) = ensure_obj(m, "spec") else {
-                return;
-            };
-            if spec.get("replicas").is_none_or(Value::is_null) {
-                spec.insert("replicas".into(), json!(1));
-            }
-            default_template(spec, SpecKind::Template);
-        }
-        "ReplicationController" => {
-            // `SetDefaults_ReplicationController`: an empty selector and empty labels take
-            // the template's labels.
-            let template_labels = m
-                .get("spec")
-                .and_then(|s| s.get("template"))
-                .and_then(|t| t.get("metadata"))
-                .and_then(|md| md.get("labels"))
-                .filter(|l| l.as_object().is_some_and(|l| !l.is_empty()))
-                .cloned();
-            let Some(spec) = ensure_obj(m, "spec") else {
-                return;
-            };
-            if let Some(labels) = &template_labels
-                && spec
-                    .get("selector")
-                    .and_then(Value::as_object)
-                    .is_none_or(Map::is_empty)
-            {
-                spec.insert("selector".into(), labels.clone());
-            }
-            if spec.get("replicas").is_none_or(Value::is_null) {
-                spec.insert("replicas".into(), json!(1));
-            }
-            default_template(spec, SpecKind::Template);
-            if let Some(labels) = template_labels
-                && let Some(meta) = ensure_obj(m, "metadata")
-                && meta
-                    .get("labels")
-                    .and_then(Value::as_object)
-                    .is_none_or(Map::is_empty)
-            {
-                meta.insert("labels".into(), labels);
-            }
-        }
-        "StatefulSet" => {
-            let Some(spec) = ensure_obj(m, "spec") else {
-                return;
-            };
-            set_default(spec, "podManagementPolicy", json!("OrderedReady"));
-            if let Some(us) = ensure_obj(spec, "updateStrategy") {
-                if is_unset(us.get("type")) {
-                    us.insert("type".into(), json!("RollingUpdate"));
-                    ensure_obj(us, "rollingUpdate");
-                }
-                if str_of(us, "type") == "RollingUpdate"
-                    && let Some(ru) = obj_at(us, "rollingUpdate")
-                    && ru.get("partition").is_none_or(Value::is_null)
-                {
-                    ru.insert("partition".into(), json!(0));
-                }
-            }
-            if let Some(p) = ensure_obj(spec, "persistentVolumeClaimRetentionPolicy") {
-                set_default(p, "whenDeleted", json!("Retain"));
-                set_default(p, "whenScaled", json!("Retain"));
-            }
-            if spec.get("replicas").is_none_or(Value::is_null) {
-                spec.insert("replicas".into(), json!(1));
-            }
-            if spec.get("revisionHistoryLimit").is_none_or(Value::is_null) {
-                spec.insert("revisionHistoryLimit".into(), json!(10));
-            }
-            default_template(spec, SpecKind::Template);
-            for_each_obj(spec, "volumeClaimTemplates", default_pvc);
-        }
-        "DaemonSet" => {
-            let Some(spec) = ensure_obj(m, "spec") else {
-                return;
-            };
-            if let Some(us) = ensure_obj(spec, "updateStrategy") {
-                set_default(us, "type", json!("RollingUpdate"));
-                if str_of(us, "type") == "RollingUpdate"
-                    && let Some(ru) = ensure_obj(us, "rollingUpdate")
-                {
-                    if ru.get("maxUnavailable").is_none_or(Value::is_null) {
-                        ru.insert("maxUnavailable".into(), json!(1));
-                    }
-                    if ru.get("maxSurge").is_none_or(Value::is_null) {
-                        ru.insert("maxSurge".into(), json!(0));
-                    }
-                }
-            }
-            if spec.get("revisionHistoryLimit").is_none_or(Value::is_null) {
-                spec.insert("revisionHistoryLimit".into(), json!(10));
-            }
-            default_template(spec, SpecKind::Template);
-        }
-        "Job" => {
-            let template_labels = m
-                .get("spec")
-                .and_then(|s| s.get("template"))
-                .and_then(|t| t.get("metadata"))
-                .and_then(|md| md.get("labels"))
-                .filter(|l| l.is_object())
-                .cloned();
-            let Some(spec) = ensure_obj(m, "spec") else {
-                return;
-            };
-            let unset = |s: &Map<String, Value>, k: &str| s.get(k).is_none_or(Value::is_null);
-            if unset(spec, "completions") && unset(spec, "parallelism") {
-                spec.insert("completions".into(), json!(1));
-                spec.insert("parallelism".into(), json!(1));
-            }
-            if unset(spec, "parallelism") {
-                spec.insert("parallelism".into(), json!(1));
-            }
-            if unset(spec, "backoffLimit") {
-                let v = if unset(spec, "backoffLimitPerIndex") {
-                    i64::from(6)
-                } else {
-                    i64::from(i32::MAX)
-                };
-                spec.insert("backoffLimit".into(), json!(v));
-            }
-            set_default(spec, "completionMode", json!("NonIndexed"));
-            if unset(spec, "suspend") {
-                spec.insert("suspend".into(), json!(false));
-            }
-            let has_pfp = !unset(spec, "podFailurePolicy");
-            if let Some(pfp) = obj_at(spec, "podFailurePolicy") {
-                for_each_obj(pfp, "rules", |r| {
-                    for_each_obj(r, "onPodConditions", |c| {
-                        set_default(c, "status", json!("True"));
-                    });
-                });
-            }
-            let prp = if has_pfp {
-                "Failed"
-            } else {
-                "TerminatingOrFailed"
-            };
-            set_default(spec, "podReplacementPolicy", json!(prp));
-            default_template(spec, SpecKind::JobTemplate);
-            if let Some(labels) = template_labels
-                && let Some(meta) = ensure_obj(m, "metadata")
-                && meta
-                    .get("labels")
-                    .and_then(Value::as_object)
-                    .is_none_or(Map::is_empty)
-            {
-                meta.insert("labels".into(), labels);
-            }
-        }
-        "CronJob" => {
-            let Some(spec) = ensure_obj(m, "spec") else {
-                return;
-            };
-            set_default(spec, "concurrencyPolicy", json!("Allow"));
-            if spec.get("suspend").is_none_or(Value::is_null) {
-                spec.insert("suspend".into(), json!(false));
-            }
-            if spec
-                .get("successfulJobsHistoryLimit")
-                .is_none_or(Value::is_null)
-            {
-                spec.insert("successfulJobsHistoryLimit".into(), json!(3));
-            }
-            if spec
-                .get("failedJobsHistoryLimit")
-                .is_none_or(Value::is_null)
-            {
-                spec.insert("failedJobsHistoryLimit".into(), json!(1));
-            }
-            if let Some(jt) = obj_at(spec, "jobTemplate")
-                && let Some(js) = obj_at(jt, "spec")
-            {
-                default_template(js, SpecKind::JobTemplate);
-            }
-        }
-        "Service" => default_service(m),
-        "Namespace" => {
-            let name = m
-                .get("metadata")
-                .and_then(|md| md.get("name"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            if let Some(name) = name.filter(|n| !n.is_empty())
-                && let Some(meta) = ensure_obj(m, "metadata")
-                && let Some(labels) = ensure_obj(meta, "labels")
-            {
-                labels.insert("kubernetes.io/metadata.name".into(), json!(name));
-            }
-            if let Some(status) = ensure_obj(m, "status") {
-                set_default(status, "phase", json!("Active"));
-            }
-        }
-        "Secret" => default_secret(m),
-        "PersistentVolumeClaim" => default_pvc(m),
-        "PersistentVolume" => default_pv(m),
-        "Endpoints" => {
-            for_each_obj(m, "subsets", |s| {
-                for_each_obj(s, "ports", |p| set_default(p, "protocol", json!("TCP")));
-            });
-        }
-        "EndpointSlice" => {
-            for_each_obj(m, "ports", |p| {
-                if p.get("name").is_none_or(Value::is_null) {
-                    p.insert("name".into(), json!(""));
-                }
-                set_default(p, "protocol", json!("TCP"));
-            });
-        }
-        "HorizontalPodAutoscaler" => default_hpa(m),
-        "LimitRange" => default_limit_range(m),
-        "NetworkPolicy" => default_network_policy(m),
-        "RoleBinding" | "ClusterRoleBinding" => default_rbac_binding(m),
-        _ => {}
-    }
 }
 
 /// Generates a Job's selector the way the API server does on create (unless
@@ -1018,91 +764,33 @@ pub fn default_job_selector(obj: &mut Value, uid: &str) {
     }
 }
 
-/// Create-only preparation the API server's strategies do (`PrepareForCreate`), after
-/// [`apply_defaults`]: the status of a new object is reset (a Pod starts `Pending` with its
-/// QoS class, a Namespace `Active`, a PersistentVolumeClaim or PersistentVolume `Pending`,
-/// other kinds with a status empty) and a new Namespace gets the `kubernetes` finalizer. Do not call it on
-/// updates: the namespace finalizer is removed over the object's life.
-pub fn prepare_for_create(kind: &str, obj: &mut Value) {
-    let Some(m) = obj.as_object_mut() else {
-        return;
-    };
-    match kind {
-        "Pod" => {
-            let qos = pod_qos_class(m.get("spec").unwrap_or(&Value::Null));
-            m.insert(
-                "status".into(),
-                json!({"phase": "Pending", "qosClass": qos}),
-            );
-        }
-        "Namespace" => {
-            m.insert("status".into(), json!({"phase": "Active"}));
-            if let Some(spec) = ensure_obj(m, "spec") {
-                if !matches!(spec.get("finalizers"), Some(Value::Array(_))) {
-                    spec.insert("finalizers".into(), Value::Array(Vec::new()));
-                }
-                if let Some(Value::Array(f)) = spec.get_mut("finalizers")
-                    && !f.iter().any(|x| x == "kubernetes")
-                {
-                    f.push(json!("kubernetes"));
-                }
-            }
-        }
-        "PersistentVolumeClaim" | "PersistentVolume" => {
-            m.insert("status".into(), json!({"phase": "Pending"}));
-        }
-        "Deployment"
-        | "ReplicaSet"
-        | "ReplicationController"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "Job"
-        | "CronJob"
-        | "Service"
-        | "HorizontalPodAutoscaler"
-        | "Ingress"
-        | "PodDisruptionBudget"
-        | "ResourceQuota"
-            if m.contains_key("status") =>
-        {
-            m.insert("status".into(), empty_status(kind));
-        }
-        _ => {}
-    }
-}
-
-/// The status of a new object as Kubernetes serializes it: its Go status types have a few
-/// fields without `omitempty`, so a zero value is always sent, and clients generated from
-/// the OpenAPI schema (the Python package) refuse an object without them. The object may be
-/// in either HPA version here, so the HPA entry suits both.
-pub fn empty_status(kind: &str) -> Value {
-    let zeros =
-        |fields: &[&str]| Value::Object(fields.iter().map(|f| (f.to_string(), json!(0))).collect());
-    match kind {
-        "ReplicaSet" | "ReplicationController" => zeros(&["replicas"]),
-        "StatefulSet" => zeros(&["replicas", "availableReplicas"]),
-        "DaemonSet" => zeros(&[
-            "currentNumberScheduled",
-            "numberMisscheduled",
-            "desiredNumberScheduled",
-            "numberReady",
-        ]),
-        // v1 requires both counts; v2 requires desiredReplicas and takes currentReplicas.
-        "HorizontalPodAutoscaler" => zeros(&["currentReplicas", "desiredReplicas"]),
-        "PodDisruptionBudget" => zeros(&[
-            "disruptionsAllowed",
-            "currentHealthy",
-            "desiredHealthy",
-            "expectedPods",
-        ]),
-        "Service" | "Ingress" => json!({"loadBalancer": {}}),
-        _ => json!({}),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The defaulting of `kind`, through its strategy.
+    fn apply_defaults(kind: &str, obj: &mut Value) {
+        crate::kinds::by_kind(kind)
+            .expect("served kind")
+            .defaults(obj);
+    }
+
+    /// The create-only changes after defaulting (the old `prepare_for_create`), through the
+    /// strategy of `kind`.
+    fn prepare_for_create(kind: &str, obj: &mut Value) {
+        crate::kinds::by_kind(kind)
+            .expect("served kind")
+            .complete_create(obj);
+    }
+
+    /// The status a new object of `kind` starts with, through its strategy.
+    fn empty_status(kind: &str) -> Value {
+        let mut obj = json!({"status": {}});
+        crate::kinds::by_kind(kind)
+            .expect("served kind")
+            .complete_create(&mut obj);
+        obj["status"].clone()
+    }
 
     /// Every required field of each status schema is in the empty status, so clients that
     /// check required fields accept a new object.

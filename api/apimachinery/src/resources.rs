@@ -1,7 +1,11 @@
-//! The registry of served resources: one row per (group, version, kind).
+//! The registry of served resources: one row per (group, version, kind), each with the
+//! strategy of its kind.
+
+use crate::kinds;
+use crate::strategy::{Lifecycle, Strategy};
 
 /// One served resource type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct ResourceInfo {
     /// API group; `""` is the core group.
     pub group: &'static str,
@@ -22,7 +26,22 @@ pub struct ResourceInfo {
     /// a question about the caller ([`crate::review`]); nothing is ever stored, listed or
     /// watched.
     pub review: bool,
+    /// The kind's rules ([`crate::strategy`]); every row has one.
+    pub strategy: &'static dyn Strategy,
 }
+
+/// Two rows are the same resource when they name the same group, version and plural (the
+/// strategy follows from the kind).
+impl PartialEq for ResourceInfo {
+    fn eq(&self, other: &Self) -> bool {
+        self.group == other.group
+            && self.version == other.version
+            && self.plural == other.plural
+            && self.kind == other.kind
+    }
+}
+
+impl Eq for ResourceInfo {}
 
 impl ResourceInfo {
     /// `apps/v1`, or `v1` for the core group.
@@ -77,11 +96,11 @@ impl ResourceInfo {
             "create", "delete", "get", "list", "patch", "update", "watch",
         ];
         if self.review {
-            &["create"]
-        } else if self.kind == "Namespace" {
-            NO_COLLECTION
-        } else {
-            ALL
+            return &["create"];
+        }
+        match self.strategy.lifecycle() {
+            Lifecycle::Namespace => NO_COLLECTION,
+            Lifecycle::Object => ALL,
         }
     }
 }
@@ -91,7 +110,8 @@ const NONE: &[&str] = &[];
 
 macro_rules! res {
     ($group:literal, $version:literal, $kind:literal, $plural:literal, $singular:literal,
-     ns=$ns:literal, short=$short:expr, cat=$cat:expr, status=$status:literal, scale=$scale:literal) => {
+     ns=$ns:literal, short=$short:expr, cat=$cat:expr, status=$status:literal, scale=$scale:literal,
+     strategy=$strategy:expr) => {
         res!(
             $group,
             $version,
@@ -103,12 +123,13 @@ macro_rules! res {
             cat = $cat,
             status = $status,
             scale = $scale,
-            review = false
+            review = false,
+            strategy = $strategy
         )
     };
     ($group:literal, $version:literal, $kind:literal, $plural:literal, $singular:literal,
      ns=$ns:literal, short=$short:expr, cat=$cat:expr, status=$status:literal, scale=$scale:literal,
-     review=$review:literal) => {
+     review=$review:literal, strategy=$strategy:expr) => {
         ResourceInfo {
             group: $group,
             version: $version,
@@ -121,6 +142,7 @@ macro_rules! res {
             status: $status,
             scale: $scale,
             review: $review,
+            strategy: $strategy,
         }
     };
 }
@@ -137,7 +159,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["ns"],
         cat = NONE,
         status = true,
-        scale = false
+        scale = false,
+        strategy = &kinds::namespace::NamespaceStrategy
     ),
     res!(
         "",
@@ -149,7 +172,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["po"],
         cat = ALL,
         status = true,
-        scale = false
+        scale = false,
+        strategy = &kinds::pod::PodStrategy
     ),
     res!(
         "",
@@ -161,7 +185,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["rc"],
         cat = ALL,
         status = true,
-        scale = true
+        scale = true,
+        strategy = &kinds::replication_controller::ReplicationControllerStrategy
     ),
     res!(
         "",
@@ -173,7 +198,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["svc"],
         cat = ALL,
         status = true,
-        scale = false
+        scale = false,
+        strategy = &kinds::service::ServiceStrategy
     ),
     res!(
         "",
@@ -185,7 +211,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["ep"],
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::endpoints::EndpointsStrategy
     ),
     res!(
         "",
@@ -197,7 +224,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["cm"],
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::config_map::ConfigMapStrategy
     ),
     res!(
         "",
@@ -209,7 +237,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = NONE,
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::secret::SecretStrategy
     ),
     res!(
         "",
@@ -221,7 +250,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["sa"],
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::service_account::ServiceAccountStrategy
     ),
     res!(
         "",
@@ -233,7 +263,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["ev"],
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::event::EventStrategy
     ),
     res!(
         "",
@@ -245,7 +276,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["no"],
         cat = NONE,
         status = true,
-        scale = false
+        scale = false,
+        strategy = &kinds::node::NodeStrategy
     ),
     res!(
         "",
@@ -257,7 +289,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["pvc"],
         cat = NONE,
         status = true,
-        scale = false
+        scale = false,
+        strategy = &kinds::persistent_volume_claim::PersistentVolumeClaimStrategy
     ),
     res!(
         "",
@@ -269,7 +302,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["pv"],
         cat = NONE,
         status = true,
-        scale = false
+        scale = false,
+        strategy = &kinds::persistent_volume::PersistentVolumeStrategy
     ),
     res!(
         "",
@@ -281,7 +315,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["quota"],
         cat = NONE,
         status = true,
-        scale = false
+        scale = false,
+        strategy = &kinds::resource_quota::ResourceQuotaStrategy
     ),
     res!(
         "",
@@ -293,7 +328,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["limits"],
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::limit_range::LimitRangeStrategy
     ),
     res!(
         "apps",
@@ -305,7 +341,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["deploy"],
         cat = ALL,
         status = true,
-        scale = true
+        scale = true,
+        strategy = &kinds::deployment::DeploymentStrategy
     ),
     res!(
         "apps",
@@ -317,7 +354,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["rs"],
         cat = ALL,
         status = true,
-        scale = true
+        scale = true,
+        strategy = &kinds::replica_set::ReplicaSetStrategy
     ),
     res!(
         "apps",
@@ -329,7 +367,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["sts"],
         cat = ALL,
         status = true,
-        scale = true
+        scale = true,
+        strategy = &kinds::stateful_set::StatefulSetStrategy
     ),
     res!(
         "apps",
@@ -341,7 +380,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["ds"],
         cat = ALL,
         status = true,
-        scale = false
+        scale = false,
+        strategy = &kinds::daemon_set::DaemonSetStrategy
     ),
     res!(
         "apps",
@@ -353,7 +393,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = NONE,
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::controller_revision::ControllerRevisionStrategy
     ),
     res!(
         "authentication.k8s.io",
@@ -366,7 +407,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         cat = NONE,
         status = false,
         scale = false,
-        review = true
+        review = true,
+        strategy = &kinds::self_subject_review::SelfSubjectReviewStrategy
     ),
     res!(
         "authorization.k8s.io",
@@ -379,7 +421,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         cat = NONE,
         status = false,
         scale = false,
-        review = true
+        review = true,
+        strategy = &kinds::self_subject_access_review::SelfSubjectAccessReviewStrategy
     ),
     res!(
         "authorization.k8s.io",
@@ -392,7 +435,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         cat = NONE,
         status = false,
         scale = false,
-        review = true
+        review = true,
+        strategy = &kinds::self_subject_rules_review::SelfSubjectRulesReviewStrategy
     ),
     res!(
         "batch",
@@ -404,7 +448,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = NONE,
         cat = ALL,
         status = true,
-        scale = false
+        scale = false,
+        strategy = &kinds::job::JobStrategy
     ),
     res!(
         "batch",
@@ -416,7 +461,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["cj"],
         cat = ALL,
         status = true,
-        scale = false
+        scale = false,
+        strategy = &kinds::cron_job::CronJobStrategy
     ),
     res!(
         "autoscaling",
@@ -428,7 +474,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["hpa"],
         cat = ALL,
         status = true,
-        scale = false
+        scale = false,
+        strategy = &kinds::horizontal_pod_autoscaler::HorizontalPodAutoscalerStrategy
     ),
     res!(
         "autoscaling",
@@ -440,7 +487,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["hpa"],
         cat = ALL,
         status = true,
-        scale = false
+        scale = false,
+        strategy = &kinds::horizontal_pod_autoscaler::HorizontalPodAutoscalerStrategy
     ),
     res!(
         "networking.k8s.io",
@@ -452,7 +500,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["ing"],
         cat = NONE,
         status = true,
-        scale = false
+        scale = false,
+        strategy = &kinds::ingress::IngressStrategy
     ),
     res!(
         "networking.k8s.io",
@@ -464,7 +513,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = NONE,
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::ingress_class::IngressClassStrategy
     ),
     res!(
         "networking.k8s.io",
@@ -476,7 +526,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["netpol"],
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::network_policy::NetworkPolicyStrategy
     ),
     res!(
         "discovery.k8s.io",
@@ -488,7 +539,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = NONE,
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::endpoint_slice::EndpointSliceStrategy
     ),
     res!(
         "coordination.k8s.io",
@@ -500,7 +552,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = NONE,
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::lease::LeaseStrategy
     ),
     res!(
         "policy",
@@ -512,7 +565,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = &["pdb"],
         cat = NONE,
         status = true,
-        scale = false
+        scale = false,
+        strategy = &kinds::pod_disruption_budget::PodDisruptionBudgetStrategy
     ),
     res!(
         "rbac.authorization.k8s.io",
@@ -524,7 +578,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = NONE,
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::role::RoleStrategy
     ),
     res!(
         "rbac.authorization.k8s.io",
@@ -536,7 +591,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = NONE,
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::cluster_role::ClusterRoleStrategy
     ),
     res!(
         "rbac.authorization.k8s.io",
@@ -548,7 +604,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = NONE,
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::role_binding::RoleBindingStrategy
     ),
     res!(
         "rbac.authorization.k8s.io",
@@ -560,7 +617,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
         short = NONE,
         cat = NONE,
         status = false,
-        scale = false
+        scale = false,
+        strategy = &kinds::cluster_role_binding::ClusterRoleBindingStrategy
     ),
 ];
 

@@ -40,13 +40,14 @@ impl IncludeObject {
     }
 }
 
-/// Builds the `Table` for `objects` of `kind` (one row per object, in order).
+/// Builds the `Table` for `objects` of the kind `printer` prints (one row per object, in
+/// order).
 ///
 /// `list_meta` becomes the table's `metadata` (`resourceVersion`, `continue`,
 /// `remainingItemCount`); pass `Value::Null` for none. `now` is the clock the AGE and other
 /// relative-time cells are computed against.
 pub fn table(
-    kind: &str,
+    printer: &Printer,
     objects: &[Value],
     include_object: IncludeObject,
     now: DateTime<Utc>,
@@ -59,7 +60,7 @@ pub fn table(
     let rows: Vec<Value> = objects
         .iter()
         .map(|obj| {
-            let (cells, conditions) = row_cells(kind, obj, now);
+            let (cells, conditions) = (printer.cells)(obj, now);
             let mut row = Map::new();
             row.insert("cells".into(), Value::Array(cells));
             if let Some(conditions) = conditions {
@@ -73,15 +74,16 @@ pub fn table(
         "kind": "Table",
         "apiVersion": TABLE_API_VERSION,
         "metadata": metadata,
-        "columnDefinitions": column_definitions(kind),
+        "columnDefinitions": column_definitions(printer),
         "rows": rows,
     })
 }
 
-/// The `columnDefinitions` of `kind`'s table.
-pub fn column_definitions(kind: &str) -> Value {
+/// The `columnDefinitions` of a printer's table.
+pub fn column_definitions(printer: &Printer) -> Value {
     Value::Array(
-        columns(kind)
+        printer
+            .columns
             .iter()
             .map(|c| {
                 json!({
@@ -164,7 +166,7 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
-fn row_object(obj: &Value, include: IncludeObject) -> Value {
+pub(crate) fn row_object(obj: &Value, include: IncludeObject) -> Value {
     match include {
         IncludeObject::None => Value::Null,
         IncludeObject::Object => obj.clone(),
@@ -179,7 +181,7 @@ fn row_object(obj: &Value, include: IncludeObject) -> Value {
 // ---------------------------------------------------------------------------------------------
 // Columns
 
-struct Col {
+pub struct Col {
     name: &'static str,
     ty: &'static str,
     format: &'static str,
@@ -207,26 +209,26 @@ const fn wide(name: &'static str, ty: &'static str, description: &'static str) -
     }
 }
 
-const NAME: Col = Col {
+pub(crate) const NAME: Col = Col {
     name: "Name",
     ty: "string",
     format: "name",
     description: D_NAME,
     priority: 0,
 };
-const AGE: Col = c("Age", "string", D_CREATED);
-const CONTAINERS: Col = wide(
+pub(crate) const AGE: Col = c("Age", "string", D_CREATED);
+pub(crate) const CONTAINERS: Col = wide(
     "Containers",
     "string",
     "Names of each container in the template.",
 );
-const IMAGES: Col = wide(
+pub(crate) const IMAGES: Col = wide(
     "Images",
     "string",
     "Images referenced by each container in the template.",
 );
 
-static POD_COLUMNS: &[Col] = &[
+pub(crate) static POD_COLUMNS: &[Col] = &[
     NAME,
     c(
         "Ready",
@@ -250,7 +252,7 @@ static POD_COLUMNS: &[Col] = &[
     wide("Readiness Gates", "string", D_POD_GATES),
 ];
 
-static DEPLOYMENT_COLUMNS: &[Col] = &[
+pub(crate) static DEPLOYMENT_COLUMNS: &[Col] = &[
     NAME,
     c("Ready", "string", "Number of the pod with ready state"),
     c("Up-to-date", "string", D_DEPLOY_UPDATED),
@@ -261,7 +263,7 @@ static DEPLOYMENT_COLUMNS: &[Col] = &[
     wide("Selector", "string", D_DEPLOY_SELECTOR),
 ];
 
-static REPLICA_SET_COLUMNS: &[Col] = &[
+pub(crate) static REPLICA_SET_COLUMNS: &[Col] = &[
     NAME,
     c("Desired", "integer", D_RS_DESIRED),
     c("Current", "integer", D_RS_CURRENT),
@@ -272,7 +274,7 @@ static REPLICA_SET_COLUMNS: &[Col] = &[
     wide("Selector", "string", D_RS_SELECTOR),
 ];
 
-static REPLICATION_CONTROLLER_COLUMNS: &[Col] = &[
+pub(crate) static REPLICATION_CONTROLLER_COLUMNS: &[Col] = &[
     NAME,
     c("Desired", "integer", D_RC_DESIRED),
     c("Current", "integer", D_RC_CURRENT),
@@ -283,7 +285,7 @@ static REPLICATION_CONTROLLER_COLUMNS: &[Col] = &[
     wide("Selector", "string", D_RC_SELECTOR),
 ];
 
-static STATEFUL_SET_COLUMNS: &[Col] = &[
+pub(crate) static STATEFUL_SET_COLUMNS: &[Col] = &[
     NAME,
     c("Ready", "string", "Number of the pod with ready state"),
     AGE,
@@ -291,7 +293,7 @@ static STATEFUL_SET_COLUMNS: &[Col] = &[
     IMAGES,
 ];
 
-static DAEMON_SET_COLUMNS: &[Col] = &[
+pub(crate) static DAEMON_SET_COLUMNS: &[Col] = &[
     NAME,
     c("Desired", "integer", D_DS_DESIRED),
     c("Current", "integer", D_DS_CURRENT),
@@ -305,7 +307,7 @@ static DAEMON_SET_COLUMNS: &[Col] = &[
     wide("Selector", "string", D_DS_SELECTOR),
 ];
 
-static SERVICE_COLUMNS: &[Col] = &[
+pub(crate) static SERVICE_COLUMNS: &[Col] = &[
     NAME,
     c("Type", "string", D_SVC_TYPE),
     c("Cluster-IP", "string", D_SVC_CLUSTER_IP),
@@ -315,7 +317,7 @@ static SERVICE_COLUMNS: &[Col] = &[
     wide("Selector", "string", D_SVC_SELECTOR),
 ];
 
-static JOB_COLUMNS: &[Col] = &[
+pub(crate) static JOB_COLUMNS: &[Col] = &[
     NAME,
     c("Status", "string", "Status of the job."),
     c("Completions", "string", D_JOB_SUCCEEDED),
@@ -326,7 +328,7 @@ static JOB_COLUMNS: &[Col] = &[
     wide("Selector", "string", D_JOB_SELECTOR),
 ];
 
-static CRON_JOB_COLUMNS: &[Col] = &[
+pub(crate) static CRON_JOB_COLUMNS: &[Col] = &[
     NAME,
     c("Schedule", "string", D_CJ_SCHEDULE),
     c("Timezone", "string", D_CJ_TIMEZONE),
@@ -339,7 +341,7 @@ static CRON_JOB_COLUMNS: &[Col] = &[
     wide("Selector", "string", D_JOB_SELECTOR),
 ];
 
-static HPA_COLUMNS: &[Col] = &[
+pub(crate) static HPA_COLUMNS: &[Col] = &[
     NAME,
     c("Reference", "string", D_HPA_REF),
     c("Targets", "string", D_HPA_METRICS),
@@ -349,7 +351,7 @@ static HPA_COLUMNS: &[Col] = &[
     AGE,
 ];
 
-static INGRESS_COLUMNS: &[Col] = &[
+pub(crate) static INGRESS_COLUMNS: &[Col] = &[
     NAME,
     c(
         "Class",
@@ -370,7 +372,7 @@ static INGRESS_COLUMNS: &[Col] = &[
     AGE,
 ];
 
-static INGRESS_CLASS_COLUMNS: &[Col] = &[
+pub(crate) static INGRESS_CLASS_COLUMNS: &[Col] = &[
     NAME,
     c(
         "Controller",
@@ -385,26 +387,27 @@ static INGRESS_CLASS_COLUMNS: &[Col] = &[
     AGE,
 ];
 
-static NETWORK_POLICY_COLUMNS: &[Col] = &[NAME, c("Pod-Selector", "string", D_NP_SELECTOR), AGE];
+pub(crate) static NETWORK_POLICY_COLUMNS: &[Col] =
+    &[NAME, c("Pod-Selector", "string", D_NP_SELECTOR), AGE];
 
-static CONFIG_MAP_COLUMNS: &[Col] = &[NAME, c("Data", "string", D_CM_DATA), AGE];
+pub(crate) static CONFIG_MAP_COLUMNS: &[Col] = &[NAME, c("Data", "string", D_CM_DATA), AGE];
 
-static SECRET_COLUMNS: &[Col] = &[
+pub(crate) static SECRET_COLUMNS: &[Col] = &[
     NAME,
     c("Type", "string", D_SECRET_TYPE),
     c("Data", "string", D_SECRET_DATA),
     AGE,
 ];
 
-static NAME_AGE_COLUMNS: &[Col] = &[NAME, AGE];
+pub(crate) static NAME_AGE_COLUMNS: &[Col] = &[NAME, AGE];
 
-static NAMESPACE_COLUMNS: &[Col] = &[
+pub(crate) static NAMESPACE_COLUMNS: &[Col] = &[
     NAME,
     c("Status", "string", "The status of the namespace"),
     AGE,
 ];
 
-static NODE_COLUMNS: &[Col] = &[
+pub(crate) static NODE_COLUMNS: &[Col] = &[
     NAME,
     c("Status", "string", "The status of the node"),
     c("Roles", "string", "The roles of the node"),
@@ -417,9 +420,9 @@ static NODE_COLUMNS: &[Col] = &[
     wide("Container-Runtime", "string", D_NODE_CRI),
 ];
 
-static ENDPOINTS_COLUMNS: &[Col] = &[NAME, c("Endpoints", "string", D_EP_SUBSETS), AGE];
+pub(crate) static ENDPOINTS_COLUMNS: &[Col] = &[NAME, c("Endpoints", "string", D_EP_SUBSETS), AGE];
 
-static ENDPOINT_SLICE_COLUMNS: &[Col] = &[
+pub(crate) static ENDPOINT_SLICE_COLUMNS: &[Col] = &[
     NAME,
     c("AddressType", "string", D_ES_ADDRESS_TYPE),
     c("Ports", "string", D_ES_PORTS),
@@ -427,7 +430,7 @@ static ENDPOINT_SLICE_COLUMNS: &[Col] = &[
     AGE,
 ];
 
-static EVENT_COLUMNS: &[Col] = &[
+pub(crate) static EVENT_COLUMNS: &[Col] = &[
     c("Last Seen", "string", D_EV_LAST),
     c("Type", "string", D_EV_TYPE),
     c("Reason", "string", D_EV_REASON),
@@ -446,7 +449,7 @@ static EVENT_COLUMNS: &[Col] = &[
     },
 ];
 
-static PVC_COLUMNS: &[Col] = &[
+pub(crate) static PVC_COLUMNS: &[Col] = &[
     NAME,
     c("Status", "string", D_PVC_PHASE),
     c("Volume", "string", D_PVC_VOLUME),
@@ -462,7 +465,7 @@ static PVC_COLUMNS: &[Col] = &[
     wide("VolumeMode", "string", D_PVC_VOLUME_MODE),
 ];
 
-static PV_COLUMNS: &[Col] = &[
+pub(crate) static PV_COLUMNS: &[Col] = &[
     NAME,
     c("Capacity", "string", D_PV_CAPACITY),
     c("Access Modes", "string", D_PV_MODES),
@@ -480,7 +483,7 @@ static PV_COLUMNS: &[Col] = &[
     wide("VolumeMode", "string", D_PV_VOLUME_MODE),
 ];
 
-static RESOURCE_QUOTA_COLUMNS: &[Col] = &[
+pub(crate) static RESOURCE_QUOTA_COLUMNS: &[Col] = &[
     NAME,
     c(
         "Request",
@@ -495,9 +498,9 @@ static RESOURCE_QUOTA_COLUMNS: &[Col] = &[
     AGE,
 ];
 
-static LEASE_COLUMNS: &[Col] = &[NAME, c("Holder", "string", D_LEASE_HOLDER), AGE];
+pub(crate) static LEASE_COLUMNS: &[Col] = &[NAME, c("Holder", "string", D_LEASE_HOLDER), AGE];
 
-static PDB_COLUMNS: &[Col] = &[
+pub(crate) static PDB_COLUMNS: &[Col] = &[
     NAME,
     c(
         "Min Available",
@@ -517,7 +520,7 @@ static PDB_COLUMNS: &[Col] = &[
     AGE,
 ];
 
-static ROLE_BINDING_COLUMNS: &[Col] = &[
+pub(crate) static ROLE_BINDING_COLUMNS: &[Col] = &[
     NAME,
     c("Role", "string", D_RB_ROLE),
     AGE,
@@ -530,7 +533,7 @@ static ROLE_BINDING_COLUMNS: &[Col] = &[
     ),
 ];
 
-static CLUSTER_ROLE_BINDING_COLUMNS: &[Col] = &[
+pub(crate) static CLUSTER_ROLE_BINDING_COLUMNS: &[Col] = &[
     NAME,
     c("Role", "string", D_CRB_ROLE),
     AGE,
@@ -543,7 +546,7 @@ static CLUSTER_ROLE_BINDING_COLUMNS: &[Col] = &[
     ),
 ];
 
-static CONTROLLER_REVISION_COLUMNS: &[Col] = &[
+pub(crate) static CONTROLLER_REVISION_COLUMNS: &[Col] = &[
     NAME,
     c("Controller", "string", "Controller of the object"),
     c("Revision", "string", D_CR_REVISION),
@@ -551,127 +554,54 @@ static CONTROLLER_REVISION_COLUMNS: &[Col] = &[
 ];
 
 /// The API server's default table (no printer registered: LimitRange, Role, ClusterRole).
-static CREATED_AT_COLUMNS: &[Col] = &[NAME, c("Created At", "date", D_CREATED)];
+pub(crate) static CREATED_AT_COLUMNS: &[Col] = &[NAME, c("Created At", "date", D_CREATED)];
 
 /// Any other kind: like a custom resource without printer columns.
-static DEFAULT_COLUMNS: &[Col] = &[NAME, c("Age", "date", D_CREATED)];
+pub(crate) static DEFAULT_COLUMNS: &[Col] = &[NAME, c("Age", "date", D_CREATED)];
 
-fn columns(kind: &str) -> &'static [Col] {
-    match kind {
-        "Pod" => POD_COLUMNS,
-        "Deployment" => DEPLOYMENT_COLUMNS,
-        "ReplicaSet" => REPLICA_SET_COLUMNS,
-        "ReplicationController" => REPLICATION_CONTROLLER_COLUMNS,
-        "StatefulSet" => STATEFUL_SET_COLUMNS,
-        "DaemonSet" => DAEMON_SET_COLUMNS,
-        "Service" => SERVICE_COLUMNS,
-        "Job" => JOB_COLUMNS,
-        "CronJob" => CRON_JOB_COLUMNS,
-        "HorizontalPodAutoscaler" => HPA_COLUMNS,
-        "Ingress" => INGRESS_COLUMNS,
-        "IngressClass" => INGRESS_CLASS_COLUMNS,
-        "NetworkPolicy" => NETWORK_POLICY_COLUMNS,
-        "ConfigMap" => CONFIG_MAP_COLUMNS,
-        "Secret" => SECRET_COLUMNS,
-        "ServiceAccount" => NAME_AGE_COLUMNS,
-        "Namespace" => NAMESPACE_COLUMNS,
-        "Node" => NODE_COLUMNS,
-        "Endpoints" => ENDPOINTS_COLUMNS,
-        "EndpointSlice" => ENDPOINT_SLICE_COLUMNS,
-        "Event" => EVENT_COLUMNS,
-        "PersistentVolumeClaim" => PVC_COLUMNS,
-        "PersistentVolume" => PV_COLUMNS,
-        "ResourceQuota" => RESOURCE_QUOTA_COLUMNS,
-        "Lease" => LEASE_COLUMNS,
-        "PodDisruptionBudget" => PDB_COLUMNS,
-        "RoleBinding" => ROLE_BINDING_COLUMNS,
-        "ClusterRoleBinding" => CLUSTER_ROLE_BINDING_COLUMNS,
-        "ControllerRevision" => CONTROLLER_REVISION_COLUMNS,
-        "LimitRange" | "Role" | "ClusterRole" => CREATED_AT_COLUMNS,
-        _ => DEFAULT_COLUMNS,
-    }
+/// How a kind is printed: its columns and the cells of one object's row. Each kind's
+/// strategy names its printer ([`crate::strategy::Strategy::printer`]).
+pub struct Printer {
+    pub(crate) columns: &'static [Col],
+    pub(crate) cells: fn(&Value, DateTime<Utc>) -> Cells,
 }
+
+/// A kind without a printer of its own: like a custom resource without printer columns.
+pub static DEFAULT: Printer = Printer {
+    columns: DEFAULT_COLUMNS,
+    cells: |obj, now| (vec![name(obj), age(obj, now)], None),
+};
+
+/// The API server's default table (no printer registered: LimitRange, Role, ClusterRole).
+pub(crate) static CREATED_AT: Printer = Printer {
+    columns: CREATED_AT_COLUMNS,
+    cells: |obj, _| (vec![name(obj), s(created_at(obj))], None),
+};
 
 // ---------------------------------------------------------------------------------------------
 // Cells
 
-type Cells = (Vec<Value>, Option<Value>);
-
-fn row_cells(kind: &str, obj: &Value, now: DateTime<Utc>) -> Cells {
-    let plain = |cells: Vec<Value>| (cells, None);
-    match kind {
-        "Pod" => pod_cells(obj, now),
-        "Deployment" => plain(deployment_cells(obj, now)),
-        "ReplicaSet" => plain(replica_set_cells(obj, now)),
-        "ReplicationController" => plain(replication_controller_cells(obj, now)),
-        "StatefulSet" => plain(stateful_set_cells(obj, now)),
-        "DaemonSet" => plain(daemon_set_cells(obj, now)),
-        "Service" => plain(service_cells(obj, now)),
-        "Job" => plain(job_cells(obj, now)),
-        "CronJob" => plain(cron_job_cells(obj, now)),
-        "HorizontalPodAutoscaler" => plain(hpa_cells(obj, now)),
-        "Ingress" => plain(ingress_cells(obj, now)),
-        "IngressClass" => plain(ingress_class_cells(obj, now)),
-        "NetworkPolicy" => plain(vec![
-            name(obj),
-            s(format_label_selector(at(obj, "spec.podSelector"))),
-            age(obj, now),
-        ]),
-        "ConfigMap" => plain(vec![
-            name(obj),
-            json!(obj_len(at(obj, "data")) + obj_len(at(obj, "binaryData"))),
-            age(obj, now),
-        ]),
-        "Secret" => plain(vec![
-            name(obj),
-            s(str_at(obj, "type")),
-            json!(obj_len(at(obj, "data"))),
-            age(obj, now),
-        ]),
-        "ServiceAccount" => plain(vec![name(obj), age(obj, now)]),
-        "Namespace" => plain(vec![
-            name(obj),
-            s(str_at(obj, "status.phase")),
-            age(obj, now),
-        ]),
-        "Node" => plain(node_cells(obj, now)),
-        "Endpoints" => plain(vec![name(obj), s(format_endpoints(obj)), age(obj, now)]),
-        "EndpointSlice" => plain(endpoint_slice_cells(obj, now)),
-        "Event" => plain(event_cells(obj, now)),
-        "PersistentVolumeClaim" => plain(pvc_cells(obj, now)),
-        "PersistentVolume" => plain(pv_cells(obj, now)),
-        "ResourceQuota" => plain(resource_quota_cells(obj, now)),
-        "Lease" => plain(vec![
-            name(obj),
-            s(str_at(obj, "spec.holderIdentity")),
-            age(obj, now),
-        ]),
-        "PodDisruptionBudget" => plain(pdb_cells(obj, now)),
-        "RoleBinding" | "ClusterRoleBinding" => plain(role_binding_cells(obj, now)),
-        "ControllerRevision" => plain(controller_revision_cells(obj, now)),
-        "LimitRange" | "Role" | "ClusterRole" => plain(vec![name(obj), s(created_at(obj))]),
-        _ => plain(vec![name(obj), age(obj, now)]),
-    }
-}
+/// A row's cells and, for some kinds (Pod), its conditions.
+pub type Cells = (Vec<Value>, Option<Value>);
 
 static NULL: Value = Value::Null;
 
 /// The value at a dotted path (`spec.template.spec`), or `null`.
-fn at<'a>(v: &'a Value, path: &str) -> &'a Value {
+pub(crate) fn at<'a>(v: &'a Value, path: &str) -> &'a Value {
     path.split('.')
         .try_fold(v, |v, key| v.get(key))
         .unwrap_or(&NULL)
 }
 
-fn str_at<'a>(v: &'a Value, path: &str) -> &'a str {
+pub(crate) fn str_at<'a>(v: &'a Value, path: &str) -> &'a str {
     at(v, path).as_str().unwrap_or("")
 }
 
-fn int_at(v: &Value, path: &str) -> i64 {
+pub(crate) fn int_at(v: &Value, path: &str) -> i64 {
     as_int(at(v, path))
 }
 
-fn as_int(v: &Value) -> i64 {
+pub(crate) fn as_int(v: &Value) -> i64 {
     v.as_i64()
         .or_else(|| v.as_f64().map(|f| f as i64))
         .unwrap_or(0)
@@ -681,38 +611,38 @@ fn arr_at<'a>(v: &'a Value, path: &str) -> &'a [Value] {
     at(v, path).as_array().map(Vec::as_slice).unwrap_or(&[])
 }
 
-fn obj_len(v: &Value) -> usize {
+pub(crate) fn obj_len(v: &Value) -> usize {
     v.as_object().map_or(0, Map::len)
 }
 
-fn s(value: impl Into<String>) -> Value {
+pub(crate) fn s(value: impl Into<String>) -> Value {
     Value::String(value.into())
 }
 
-fn name(obj: &Value) -> Value {
+pub(crate) fn name(obj: &Value) -> Value {
     s(str_at(obj, "metadata.name"))
 }
 
-fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
     v.as_str()
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc))
 }
 
 /// `translateTimestampSince`: `<unknown>` for an unset timestamp.
-fn since(ts: &Value, now: DateTime<Utc>) -> String {
+pub(crate) fn since(ts: &Value, now: DateTime<Utc>) -> String {
     match parse_time(ts) {
         Some(t) => human_duration(now - t),
         None => "<unknown>".to_string(),
     }
 }
 
-fn age(obj: &Value, now: DateTime<Utc>) -> Value {
+pub(crate) fn age(obj: &Value, now: DateTime<Utc>) -> Value {
     s(since(at(obj, "metadata.creationTimestamp"), now))
 }
 
 /// The default table's `Created At` cell: RFC 3339 in UTC (the zero time when unset).
-fn created_at(obj: &Value) -> String {
+pub(crate) fn created_at(obj: &Value) -> String {
     match parse_time(at(obj, "metadata.creationTimestamp")) {
         Some(t) => t.to_rfc3339_opts(SecondsFormat::Secs, true),
         None => "0001-01-01T00:00:00Z".to_string(),
@@ -720,7 +650,7 @@ fn created_at(obj: &Value) -> String {
 }
 
 /// `resource.Quantity.String()` of a JSON quantity (the stored form; `0` when unset).
-fn quantity(v: &Value) -> String {
+pub(crate) fn quantity(v: &Value) -> String {
     match v {
         Value::String(q) => q.clone(),
         Value::Number(n) => n.to_string(),
@@ -729,7 +659,7 @@ fn quantity(v: &Value) -> String {
 }
 
 /// `intstr.IntOrString.String()`.
-fn int_or_string(v: &Value) -> String {
+pub(crate) fn int_or_string(v: &Value) -> String {
     match v {
         Value::String(q) => q.clone(),
         Value::Number(n) => n.to_string(),
@@ -738,7 +668,7 @@ fn int_or_string(v: &Value) -> String {
 }
 
 /// `labels.FormatLabels`: sorted `k=v` pairs, `<none>` when empty.
-fn format_labels(v: &Value) -> String {
+pub(crate) fn format_labels(v: &Value) -> String {
     let pairs: BTreeMap<&str, String> = v
         .as_object()
         .map(|m| {
@@ -759,7 +689,7 @@ fn format_labels(v: &Value) -> String {
 
 /// `metav1.LabelSelectorAsSelector(sel).String()`: requirements sorted by key; `""` for an
 /// empty (or missing) selector.
-fn label_selector_string(sel: &Value) -> String {
+pub(crate) fn label_selector_string(sel: &Value) -> String {
     let mut reqs: Vec<(String, String)> = Vec::new();
     if let Some(labels) = sel.get("matchLabels").and_then(Value::as_object) {
         for (k, v) in labels {
@@ -795,7 +725,7 @@ fn label_selector_string(sel: &Value) -> String {
 }
 
 /// `metav1.FormatLabelSelector`: like [`label_selector_string`] but `<none>` when empty.
-fn format_label_selector(sel: &Value) -> String {
+pub(crate) fn format_label_selector(sel: &Value) -> String {
     let text = label_selector_string(sel);
     if text.is_empty() {
         "<none>".to_string()
@@ -805,13 +735,13 @@ fn format_label_selector(sel: &Value) -> String {
 }
 
 /// `layoutContainerCells`: comma-joined container names and images.
-fn layout_containers(containers: &[Value]) -> (String, String) {
+pub(crate) fn layout_containers(containers: &[Value]) -> (String, String) {
     let names: Vec<&str> = containers.iter().map(|c| str_at(c, "name")).collect();
     let images: Vec<&str> = containers.iter().map(|c| str_at(c, "image")).collect();
     (names.join(","), images.join(","))
 }
 
-fn pod_template_wide(template_spec: &Value, selector: Option<&Value>) -> Vec<Value> {
+pub(crate) fn pod_template_wide(template_spec: &Value, selector: Option<&Value>) -> Vec<Value> {
     let (names, images) = layout_containers(arr_at(template_spec, "containers"));
     let mut cells = vec![s(names), s(images)];
     if let Some(selector) = selector {
@@ -820,7 +750,7 @@ fn pod_template_wide(template_spec: &Value, selector: Option<&Value>) -> Vec<Val
     cells
 }
 
-fn condition_true(conditions: &[Value], ty: &str) -> bool {
+pub(crate) fn condition_true(conditions: &[Value], ty: &str) -> bool {
     conditions
         .iter()
         .any(|c| str_at(c, "type") == ty && str_at(c, "status") == "True")
@@ -828,11 +758,11 @@ fn condition_true(conditions: &[Value], ty: &str) -> bool {
 
 // --- Pod
 
-fn is_restartable_init(container: Option<&Value>) -> bool {
+pub(crate) fn is_restartable_init(container: Option<&Value>) -> bool {
     container.is_some_and(|c| str_at(c, "restartPolicy") == "Always")
 }
 
-fn terminated_finished(status: &Value) -> Option<DateTime<Utc>> {
+pub(crate) fn terminated_finished(status: &Value) -> Option<DateTime<Utc>> {
     let terminated = at(status, "lastState.terminated");
     if terminated.is_object() {
         // A terminated state without finishedAt is the zero time.
@@ -842,14 +772,14 @@ fn terminated_finished(status: &Value) -> Option<DateTime<Utc>> {
     }
 }
 
-fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+pub(crate) fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     }
 }
 
-fn pod_cells(pod: &Value, now: DateTime<Utc>) -> Cells {
+pub(crate) fn pod_cells(pod: &Value, now: DateTime<Utc>) -> Cells {
     let spec = at(pod, "spec");
     let status = at(pod, "status");
     let mut restarts: i64 = 0;
@@ -1045,7 +975,7 @@ fn pod_cells(pod: &Value, now: DateTime<Utc>) -> Cells {
 
 // --- Workloads
 
-fn deployment_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn deployment_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let (names, images) = layout_containers(arr_at(obj, "spec.template.spec.containers"));
     vec![
         name(obj),
@@ -1063,7 +993,7 @@ fn deployment_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
-fn replica_set_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn replica_set_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let mut cells = vec![
         name(obj),
         json!(int_at(obj, "spec.replicas")),
@@ -1079,7 +1009,7 @@ fn replica_set_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
 }
 
 /// `printReplicationController`: like a ReplicaSet, with a selector that is a plain label map.
-fn replication_controller_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn replication_controller_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let (names, images) = layout_containers(arr_at(obj, "spec.template.spec.containers"));
     vec![
         name(obj),
@@ -1093,7 +1023,7 @@ fn replication_controller_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
-fn stateful_set_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn stateful_set_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let mut cells = vec![
         name(obj),
         s(format!(
@@ -1107,7 +1037,7 @@ fn stateful_set_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     cells
 }
 
-fn daemon_set_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn daemon_set_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let mut cells = vec![
         name(obj),
         json!(int_at(obj, "status.desiredNumberScheduled")),
@@ -1125,7 +1055,7 @@ fn daemon_set_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     cells
 }
 
-fn job_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn job_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let succeeded = int_at(obj, "status.succeeded");
     let completions = match at(obj, "spec.completions") {
         Value::Number(n) => format!("{succeeded}/{n}"),
@@ -1183,7 +1113,7 @@ fn job_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     cells
 }
 
-fn cron_job_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn cron_job_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let last_schedule = match at(obj, "status.lastScheduleTime") {
         Value::Null => "<none>".to_string(),
         t => since(t, now),
@@ -1213,7 +1143,7 @@ fn cron_job_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
 // --- Service, Ingress, networking
 
 /// `loadBalancerStatusStringer` (wide): the sorted, de-duplicated ingress IPs or hostnames.
-fn load_balancer_status(status: &Value) -> String {
+pub(crate) fn load_balancer_status(status: &Value) -> String {
     let set: BTreeSet<&str> = arr_at(status, "ingress")
         .iter()
         .filter_map(|ing| {
@@ -1231,7 +1161,7 @@ fn load_balancer_status(status: &Value) -> String {
     set.into_iter().collect::<Vec<_>>().join(",")
 }
 
-fn service_cells(svc: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn service_cells(svc: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let spec = at(svc, "spec");
     let svc_type = match str_at(spec, "type") {
         "" => "ClusterIP",
@@ -1304,7 +1234,7 @@ fn service_cells(svc: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
-fn ingress_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn ingress_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let class = at(obj, "spec.ingressClassName")
         .as_str()
         .unwrap_or("<none>");
@@ -1344,7 +1274,7 @@ fn ingress_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
-fn ingress_class_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn ingress_class_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let params = at(obj, "spec.parameters");
     let parameters = if params.is_object() {
         let mut p = str_at(params, "kind").to_string();
@@ -1364,7 +1294,7 @@ fn ingress_class_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
 }
 
 /// `net.JoinHostPort`.
-fn join_host_port(host: &str, port: i64) -> String {
+pub(crate) fn join_host_port(host: &str, port: i64) -> String {
     if host.contains(':') {
         format!("[{host}]:{port}")
     } else {
@@ -1373,7 +1303,7 @@ fn join_host_port(host: &str, port: i64) -> String {
 }
 
 /// `formatEndpoints` with all ports.
-fn format_endpoints(obj: &Value) -> String {
+pub(crate) fn format_endpoints(obj: &Value) -> String {
     let subsets = arr_at(obj, "subsets");
     if subsets.is_empty() {
         return "<none>".to_string();
@@ -1416,7 +1346,7 @@ fn format_endpoints(obj: &Value) -> String {
     }
 }
 
-fn list_with_more(list: &[String], more: bool, count: usize, max: usize) -> String {
+pub(crate) fn list_with_more(list: &[String], more: bool, count: usize, max: usize) -> String {
     let ret = list.join(",");
     if more {
         return format!("{ret} + {} more...", count - max);
@@ -1428,7 +1358,7 @@ fn list_with_more(list: &[String], more: bool, count: usize, max: usize) -> Stri
     }
 }
 
-fn endpoint_slice_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn endpoint_slice_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let max = 3;
     let (mut ports, mut more, mut count) = (Vec::new(), false, 0);
     for port in arr_at(obj, "ports") {
@@ -1468,7 +1398,7 @@ fn endpoint_slice_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
 
 // --- Cluster and config objects
 
-fn node_cells(node: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn node_cells(node: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let mut status: Vec<String> = Vec::new();
     // conditionMap keeps the last condition of each type.
     if let Some(ready) = arr_at(node, "status.conditions")
@@ -1530,7 +1460,7 @@ fn node_cells(node: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
-fn event_cells(ev: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn event_cells(ev: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let first = if parse_time(at(ev, "firstTimestamp")).is_some() {
         since(at(ev, "firstTimestamp"), now)
     } else {
@@ -1589,7 +1519,7 @@ fn event_cells(ev: &Value, now: DateTime<Utc>) -> Vec<Value> {
 }
 
 /// `helper.GetAccessModesAsString`.
-fn access_modes(modes: &[Value]) -> String {
+pub(crate) fn access_modes(modes: &[Value]) -> String {
     let has = |m: &str| modes.iter().any(|v| v.as_str() == Some(m));
     [
         ("ReadWriteOnce", "RWO"),
@@ -1604,7 +1534,7 @@ fn access_modes(modes: &[Value]) -> String {
     .join(",")
 }
 
-fn pvc_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn pvc_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let phase = if at(obj, "metadata.deletionTimestamp").is_null() {
         str_at(obj, "status.phase")
     } else {
@@ -1641,7 +1571,7 @@ fn pvc_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
 }
 
 /// `printPersistentVolume`.
-fn pv_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn pv_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let claim = match at(obj, "spec.claimRef") {
         Value::Null => String::new(),
         r => format!("{}/{}", str_at(r, "namespace"), str_at(r, "name")),
@@ -1674,7 +1604,7 @@ fn pv_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
-fn resource_quota_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn resource_quota_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let hard = at(obj, "status.hard");
     let used = at(obj, "status.used");
     let mut resources: Vec<&String> = hard
@@ -1705,7 +1635,7 @@ fn resource_quota_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
-fn pdb_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn pdb_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let or_na = |v: &Value| {
         if v.is_null() {
             "N/A".to_string()
@@ -1722,7 +1652,7 @@ fn pdb_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
-fn role_binding_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn role_binding_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let role_ref = format!(
         "{}/{}",
         str_at(obj, "roleRef.kind"),
@@ -1751,7 +1681,7 @@ fn role_binding_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     ]
 }
 
-fn controller_revision_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn controller_revision_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     let controller = arr_at(obj, "metadata.ownerReferences")
         .iter()
         .find(|r| at(r, "controller").as_bool() == Some(true))
@@ -1783,7 +1713,7 @@ fn controller_revision_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
 
 // --- HorizontalPodAutoscaler
 
-fn hpa_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
+pub(crate) fn hpa_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
     // Kubernetes prints the internal (v2-shaped) object; convert an autoscaling/v1 one.
     let converted;
     let hpa = if str_at(obj, "apiVersion") == "autoscaling/v1" {
@@ -1817,7 +1747,7 @@ fn hpa_cells(obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
 
 /// `formatHPAMetrics`: `cpu: 40%/50%`, `<unknown>` for a missing current value, at most two
 /// entries then `+ N more...`.
-fn format_hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
+pub(crate) fn format_hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
     if specs.is_empty() {
         return "<none>".to_string();
     }
@@ -1902,96 +1832,123 @@ fn format_hpa_metrics(specs: &[Value], statuses: &[Value]) -> String {
 // ---------------------------------------------------------------------------------------------
 // Column descriptions: the Kubernetes API documentation of the fields each column shows.
 
-const D_NAME: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
-const D_CREATED: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
-const D_POD_IP: &str = "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.";
-const D_POD_NODE: &str = "NodeName indicates in which node this pod is scheduled. If empty, this pod is a candidate for scheduling by the scheduler defined in schedulerName. Once this field is set, the kubelet for this node becomes responsible for the lifecycle of this pod. This field should not be used to express a desire for the pod to be scheduled on a specific node. https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#nodename";
-const D_POD_NOMINATED: &str = "nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods. This field does not guarantee that the pod will be scheduled on this node. Scheduler may decide to place the pod elsewhere if other nodes become available sooner. Scheduler may also decide to give the resources on this node to a higher priority pod that is created after preemption. As a result, this field may be different than PodSpec.nodeName when the pod is scheduled.";
-const D_POD_GATES: &str = "If specified, all readiness gates will be evaluated for pod readiness. A pod is ready when all its containers are ready AND all conditions specified in the readiness gates have status equal to \"True\" More info: https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates";
-const D_RS_DESIRED: &str = "Replicas is the number of desired pods. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset";
-const D_RS_CURRENT: &str = "Replicas is the most recently observed number of non-terminating pods. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset";
-const D_RS_READY: &str =
+pub(crate) const D_NAME: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
+pub(crate) const D_CREATED: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
+pub(crate) const D_POD_IP: &str = "podIP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.";
+pub(crate) const D_POD_NODE: &str = "NodeName indicates in which node this pod is scheduled. If empty, this pod is a candidate for scheduling by the scheduler defined in schedulerName. Once this field is set, the kubelet for this node becomes responsible for the lifecycle of this pod. This field should not be used to express a desire for the pod to be scheduled on a specific node. https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#nodename";
+pub(crate) const D_POD_NOMINATED: &str = "nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods. This field does not guarantee that the pod will be scheduled on this node. Scheduler may decide to place the pod elsewhere if other nodes become available sooner. Scheduler may also decide to give the resources on this node to a higher priority pod that is created after preemption. As a result, this field may be different than PodSpec.nodeName when the pod is scheduled.";
+pub(crate) const D_POD_GATES: &str = "If specified, all readiness gates will be evaluated for pod readiness. A pod is ready when all its containers are ready AND all conditions specified in the readiness gates have status equal to \"True\" More info: https://git.k8s.io/enhancements/keps/sig-network/580-pod-readiness-gates";
+pub(crate) const D_RS_DESIRED: &str = "Replicas is the number of desired pods. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset";
+pub(crate) const D_RS_CURRENT: &str = "Replicas is the most recently observed number of non-terminating pods. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicaset";
+pub(crate) const D_RS_READY: &str =
     "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.";
-const D_RS_SELECTOR: &str = "Selector is a label query over pods that should match the replica count. Label keys and values that must match in order to be controlled by this replica set. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
-const D_RC_DESIRED: &str = "Replicas is the number of desired replicas. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller";
-const D_RC_CURRENT: &str = "Replicas is the most recently observed number of replicas. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller";
-const D_RC_READY: &str = "The number of ready replicas for this replication controller.";
-const D_RC_SELECTOR: &str = "Selector is a label query over pods that should match the Replicas count. If Selector is empty, it is defaulted to the labels present on the Pod template. Label keys and values that must match in order to be controlled by this replication controller, if empty defaulted to labels on Pod template. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
-const D_DS_DESIRED: &str = "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod). More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/";
-const D_DS_CURRENT: &str = "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod. More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/";
-const D_DS_READY: &str = "numberReady is the number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition.";
-const D_DS_UPDATED: &str = "The total number of nodes that are running updated daemon pod";
-const D_DS_AVAILABLE: &str = "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)";
-const D_NODE_SELECTOR: &str = "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node. More info: https://kubernetes.io/docs/concepts/configuration/assign-pod-node/";
-const D_DS_SELECTOR: &str = "A label query over pods that are managed by the daemon set. Must match in order to be controlled. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
-const D_JOB_SUCCEEDED: &str = "The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs.";
-const D_JOB_SELECTOR: &str = "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
-const D_CJ_SCHEDULE: &str = "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron.";
-const D_CJ_TIMEZONE: &str = "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones. If not specified, this will default to the time zone of the kube-controller-manager process. The set of valid time zone names and the time zone offset is loaded from the system-wide time zone database by the API server during CronJob validation and the controller manager during execution. If no system-wide time zone database can be found a bundled version of the database is used instead. If the time zone name becomes invalid during the lifetime of a CronJob or due to a change in host configuration, the controller will stop creating new new Jobs and will create a system event with the reason UnknownTimeZone. More information can be found in https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#time-zones";
-const D_CJ_SUSPEND: &str = "This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.  Defaults to false.";
-const D_CJ_ACTIVE: &str = "A list of pointers to currently running jobs.";
-const D_CJ_LAST: &str = "Information when was the last time the job was successfully scheduled.";
-const D_SVC_TYPE: &str = "type determines how the Service is exposed. Defaults to ClusterIP. Valid options are ExternalName, ClusterIP, NodePort, and LoadBalancer. \"ClusterIP\" allocates a cluster-internal IP address for load-balancing to endpoints. Endpoints are determined by the selector or if that is not specified, by manual construction of an Endpoints object or EndpointSlice objects. If clusterIP is \"None\", no virtual IP is allocated and the endpoints are published as a set of endpoints rather than a virtual IP. \"NodePort\" builds on ClusterIP and allocates a port on every node which routes to the same endpoints as the clusterIP. \"LoadBalancer\" builds on NodePort and creates an external load-balancer (if supported in the current cloud) which routes to the same endpoints as the clusterIP. \"ExternalName\" aliases this service to the specified externalName. Several other fields do not apply to ExternalName services. More info: https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types";
-const D_SVC_CLUSTER_IP: &str = "clusterIP is the IP address of the service and is usually assigned randomly. If an address is specified manually, is in-range (as per system configuration), and is not in use, it will be allocated to the service; otherwise creation of the service will fail. This field may not be changed through updates unless the type field is also being changed to ExternalName (which requires this field to be blank) or the type field is being changed from ExternalName (in which case this field may optionally be specified, as describe above).  Valid values are \"None\", empty string (\"\"), or a valid IP address. Setting this to \"None\" makes a \"headless service\" (no virtual IP), which is useful when direct endpoint connections are preferred and proxying is not required.  Only applies to types ClusterIP, NodePort, and LoadBalancer. If this field is specified when creating a Service of type ExternalName, creation will fail. This field will be wiped when updating a Service to type ExternalName. More info: https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies";
-const D_SVC_EXTERNAL_IPS: &str = "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.  These IPs are not managed by Kubernetes.  The user is responsible for ensuring that traffic arrives at a node with this IP.  A common example is external load-balancers that are not part of the Kubernetes system.";
-const D_SVC_PORTS: &str = "The list of ports that are exposed by this service. More info: https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies";
-const D_SVC_SELECTOR: &str = "Route service traffic to pods with label keys and values matching this selector. If empty or not present, the service is assumed to have an external process managing its endpoints, which Kubernetes will not modify. Only applies to types ClusterIP, NodePort, and LoadBalancer. Ignored if type is ExternalName. More info: https://kubernetes.io/docs/concepts/services-networking/service/";
-const D_EP_SUBSETS: &str = "The set of all endpoints is the union of all subsets. Addresses are placed into subsets according to the IPs they share. A single address with multiple ports, some of which are ready and some of which are not (because they come from different containers) will result in the address being displayed in different subsets for the different ports. No address will appear in both Addresses and NotReadyAddresses in the same subset. Sets of addresses and ports that comprise a service.";
-const D_NODE_KUBELET: &str = "Kubelet Version reported by the node.";
-const D_NODE_ADDRESSES: &str = "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node's address in its own status or consumers of the downward API (status.hostIP).";
-const D_NODE_OS: &str =
+pub(crate) const D_RS_SELECTOR: &str = "Selector is a label query over pods that should match the replica count. Label keys and values that must match in order to be controlled by this replica set. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
+pub(crate) const D_RC_DESIRED: &str = "Replicas is the number of desired replicas. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller";
+pub(crate) const D_RC_CURRENT: &str = "Replicas is the most recently observed number of replicas. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller";
+pub(crate) const D_RC_READY: &str = "The number of ready replicas for this replication controller.";
+pub(crate) const D_RC_SELECTOR: &str = "Selector is a label query over pods that should match the Replicas count. If Selector is empty, it is defaulted to the labels present on the Pod template. Label keys and values that must match in order to be controlled by this replication controller, if empty defaulted to labels on Pod template. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
+pub(crate) const D_DS_DESIRED: &str = "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod). More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/";
+pub(crate) const D_DS_CURRENT: &str = "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod. More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/";
+pub(crate) const D_DS_READY: &str = "numberReady is the number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition.";
+pub(crate) const D_DS_UPDATED: &str =
+    "The total number of nodes that are running updated daemon pod";
+pub(crate) const D_DS_AVAILABLE: &str = "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)";
+pub(crate) const D_NODE_SELECTOR: &str = "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node. More info: https://kubernetes.io/docs/concepts/configuration/assign-pod-node/";
+pub(crate) const D_DS_SELECTOR: &str = "A label query over pods that are managed by the daemon set. Must match in order to be controlled. It must match the pod template's labels. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
+pub(crate) const D_JOB_SUCCEEDED: &str = "The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs.";
+pub(crate) const D_JOB_SELECTOR: &str = "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors";
+pub(crate) const D_CJ_SCHEDULE: &str =
+    "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron.";
+pub(crate) const D_CJ_TIMEZONE: &str = "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones. If not specified, this will default to the time zone of the kube-controller-manager process. The set of valid time zone names and the time zone offset is loaded from the system-wide time zone database by the API server during CronJob validation and the controller manager during execution. If no system-wide time zone database can be found a bundled version of the database is used instead. If the time zone name becomes invalid during the lifetime of a CronJob or due to a change in host configuration, the controller will stop creating new new Jobs and will create a system event with the reason UnknownTimeZone. More information can be found in https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#time-zones";
+pub(crate) const D_CJ_SUSPEND: &str = "This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.  Defaults to false.";
+pub(crate) const D_CJ_ACTIVE: &str = "A list of pointers to currently running jobs.";
+pub(crate) const D_CJ_LAST: &str =
+    "Information when was the last time the job was successfully scheduled.";
+pub(crate) const D_SVC_TYPE: &str = "type determines how the Service is exposed. Defaults to ClusterIP. Valid options are ExternalName, ClusterIP, NodePort, and LoadBalancer. \"ClusterIP\" allocates a cluster-internal IP address for load-balancing to endpoints. Endpoints are determined by the selector or if that is not specified, by manual construction of an Endpoints object or EndpointSlice objects. If clusterIP is \"None\", no virtual IP is allocated and the endpoints are published as a set of endpoints rather than a virtual IP. \"NodePort\" builds on ClusterIP and allocates a port on every node which routes to the same endpoints as the clusterIP. \"LoadBalancer\" builds on NodePort and creates an external load-balancer (if supported in the current cloud) which routes to the same endpoints as the clusterIP. \"ExternalName\" aliases this service to the specified externalName. Several other fields do not apply to ExternalName services. More info: https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types";
+pub(crate) const D_SVC_CLUSTER_IP: &str = "clusterIP is the IP address of the service and is usually assigned randomly. If an address is specified manually, is in-range (as per system configuration), and is not in use, it will be allocated to the service; otherwise creation of the service will fail. This field may not be changed through updates unless the type field is also being changed to ExternalName (which requires this field to be blank) or the type field is being changed from ExternalName (in which case this field may optionally be specified, as describe above).  Valid values are \"None\", empty string (\"\"), or a valid IP address. Setting this to \"None\" makes a \"headless service\" (no virtual IP), which is useful when direct endpoint connections are preferred and proxying is not required.  Only applies to types ClusterIP, NodePort, and LoadBalancer. If this field is specified when creating a Service of type ExternalName, creation will fail. This field will be wiped when updating a Service to type ExternalName. More info: https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies";
+pub(crate) const D_SVC_EXTERNAL_IPS: &str = "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.  These IPs are not managed by Kubernetes.  The user is responsible for ensuring that traffic arrives at a node with this IP.  A common example is external load-balancers that are not part of the Kubernetes system.";
+pub(crate) const D_SVC_PORTS: &str = "The list of ports that are exposed by this service. More info: https://kubernetes.io/docs/concepts/services-networking/service/#virtual-ips-and-service-proxies";
+pub(crate) const D_SVC_SELECTOR: &str = "Route service traffic to pods with label keys and values matching this selector. If empty or not present, the service is assumed to have an external process managing its endpoints, which Kubernetes will not modify. Only applies to types ClusterIP, NodePort, and LoadBalancer. Ignored if type is ExternalName. More info: https://kubernetes.io/docs/concepts/services-networking/service/";
+pub(crate) const D_EP_SUBSETS: &str = "The set of all endpoints is the union of all subsets. Addresses are placed into subsets according to the IPs they share. A single address with multiple ports, some of which are ready and some of which are not (because they come from different containers) will result in the address being displayed in different subsets for the different ports. No address will appear in both Addresses and NotReadyAddresses in the same subset. Sets of addresses and ports that comprise a service.";
+pub(crate) const D_NODE_KUBELET: &str = "Kubelet Version reported by the node.";
+pub(crate) const D_NODE_ADDRESSES: &str = "List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node's address in its own status or consumers of the downward API (status.hostIP).";
+pub(crate) const D_NODE_OS: &str =
     "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).";
-const D_NODE_KERNEL: &str =
+pub(crate) const D_NODE_KERNEL: &str =
     "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).";
-const D_NODE_CRI: &str = "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).";
-const D_EV_LAST: &str = "The time at which the most recent occurrence of this event was recorded.";
-const D_EV_TYPE: &str =
+pub(crate) const D_NODE_CRI: &str = "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).";
+pub(crate) const D_EV_LAST: &str =
+    "The time at which the most recent occurrence of this event was recorded.";
+pub(crate) const D_EV_TYPE: &str =
     "Type of this event (Normal, Warning), new types could be added in the future";
-const D_EV_REASON: &str = "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.";
-const D_EV_OBJECT: &str = "The object that this event is about.";
-const D_EV_FIELDPATH: &str = "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers\\[2\\]. For example, if the object reference is to a container within a pod, this would take on a value like: \"spec.containers{name}\" (where \"name\" refers to the name of the container that triggered the event) or if no container name is specified \"spec.containers\\[2\\]\" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object.";
-const D_EV_SOURCE: &str =
+pub(crate) const D_EV_REASON: &str = "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.";
+pub(crate) const D_EV_OBJECT: &str = "The object that this event is about.";
+pub(crate) const D_EV_FIELDPATH: &str = "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers\\[2\\]. For example, if the object reference is to a container within a pod, this would take on a value like: \"spec.containers{name}\" (where \"name\" refers to the name of the container that triggered the event) or if no container name is specified \"spec.containers\\[2\\]\" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object.";
+pub(crate) const D_EV_SOURCE: &str =
     "The component reporting this event. Should be a short machine understandable string.";
-const D_EV_MESSAGE: &str = "A human-readable description of the status of this operation.";
-const D_EV_FIRST: &str =
+pub(crate) const D_EV_MESSAGE: &str =
+    "A human-readable description of the status of this operation.";
+pub(crate) const D_EV_FIRST: &str =
     "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)";
-const D_EV_COUNT: &str = "The number of times this event has occurred.";
-const D_SECRET_TYPE: &str = "Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types";
-const D_SECRET_DATA: &str = "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4";
-const D_PVC_PHASE: &str = "phase represents the current phase of PersistentVolumeClaim.";
-const D_PVC_VOLUME: &str =
+pub(crate) const D_EV_COUNT: &str = "The number of times this event has occurred.";
+pub(crate) const D_SECRET_TYPE: &str = "Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types";
+pub(crate) const D_SECRET_DATA: &str = "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4";
+pub(crate) const D_PVC_PHASE: &str = "phase represents the current phase of PersistentVolumeClaim.";
+pub(crate) const D_PVC_VOLUME: &str =
     "volumeName is the binding reference to the PersistentVolume backing this claim.";
-const D_PVC_CAPACITY: &str = "capacity represents the actual resources of the underlying volume.";
-const D_PVC_MODES: &str = "accessModes contains the actual access modes the volume backing the PVC has. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1";
-const D_PVC_VOLUME_MODE: &str = "volumeMode defines what type of volume is required by the claim. Value of Filesystem is implied when not included in claim spec.";
-const D_PV_CAPACITY: &str = "capacity is the description of the persistent volume's resources and capacity. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#capacity";
-const D_PV_MODES: &str = "accessModes contains all ways the volume can be mounted. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes";
-const D_PV_RECLAIM: &str = "persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim. Valid options are Retain (default for manually created PersistentVolumes), Delete (default for dynamically provisioned PersistentVolumes), and Recycle (deprecated). Recycle must be supported by the volume plugin underlying this PersistentVolume. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#reclaiming";
-const D_PV_PHASE: &str = "phase indicates if a volume is available, bound to a claim, or released by a claim. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#phase";
-const D_PV_CLAIM: &str = "claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim. Expected to be non-nil when bound. claim.VolumeName is the authoritative bind between PV and PVC. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#binding";
-const D_PV_REASON: &str = "reason is a brief CamelCase string that describes any failure and is meant for machine parsing and tidy display in the CLI.";
-const D_PV_VOLUME_MODE: &str = "volumeMode defines if a volume is intended to be used with a formatted filesystem or to remain in raw block state. Value of Filesystem is implied when not included in spec.";
-const D_DEPLOY_UPDATED: &str = "Total number of non-terminating pods targeted by this deployment that have the desired template spec.";
-const D_DEPLOY_AVAILABLE: &str = "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment.";
-const D_DEPLOY_SELECTOR: &str = "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment. It must match the pod template's labels.";
-const D_HPA_REF: &str = "scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count.";
-const D_HPA_METRICS: &str = "metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used).  The desired replica count is calculated multiplying the ratio between the target value and the current value by the current number of pods.  Ergo, metrics used must decrease as the pod count is increased, and vice-versa.  See the individual metric source types for more information about how each type of metric must respond. If not set, the default metric will be set to 80% average CPU utilization.";
-const D_HPA_MIN: &str = "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.  It defaults to 1 pod.  minReplicas is allowed to be 0 if the alpha feature gate HPAScaleToZero is enabled and at least one Object or External metric is configured.  Scaling is active as long as at least one metric value is available.";
-const D_HPA_MAX: &str = "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up. It cannot be less that minReplicas.";
-const D_HPA_CURRENT: &str = "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.";
-const D_CM_DATA: &str = "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation process.";
-const D_NP_SELECTOR: &str = "podSelector selects the pods to which this NetworkPolicy object applies. The array of ingress rules is applied to any pods selected by this field. Multiple network policies can select the same set of pods. In this case, the ingress rules for each are combined additively. This field is NOT optional and follows standard label selector semantics. An empty podSelector matches all pods in this namespace.";
-const D_RB_ROLE: &str = "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error. This field is immutable.";
-const D_CRB_ROLE: &str = "RoleRef can only reference a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error. This field is immutable.";
-const D_LEASE_HOLDER: &str = "holderIdentity contains the identity of the holder of a current lease. If Coordinated Leader Election is used, the holder identity must be equal to the elected LeaseCandidate.metadata.name field.";
-const D_CR_REVISION: &str = "Revision indicates the revision of the state represented by Data.";
-const D_ES_ADDRESS_TYPE: &str = "addressType specifies the type of address carried by this EndpointSlice. All addresses in this slice must be the same type. This field is immutable after creation. The following address types are currently supported: * IPv4: Represents an IPv4 Address. * IPv6: Represents an IPv6 Address. * FQDN: Represents a Fully Qualified Domain Name. (Deprecated) The EndpointSlice controller only generates, and kube-proxy only processes, slices of addressType \"IPv4\" and \"IPv6\". No semantics are defined for the \"FQDN\" type.";
-const D_ES_PORTS: &str = "ports specifies the list of network ports exposed by each endpoint in this slice. Each port must have a unique name. Each slice may include a maximum of 100 ports. Services always have at least 1 port, so EndpointSlices generated by the EndpointSlice controller will likewise always have at least 1 port. EndpointSlices used for other purposes may have an empty ports list.";
-const D_ES_ENDPOINTS: &str = "endpoints is a list of unique endpoints in this slice. Each slice may include a maximum of 1000 endpoints.";
+pub(crate) const D_PVC_CAPACITY: &str =
+    "capacity represents the actual resources of the underlying volume.";
+pub(crate) const D_PVC_MODES: &str = "accessModes contains the actual access modes the volume backing the PVC has. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1";
+pub(crate) const D_PVC_VOLUME_MODE: &str = "volumeMode defines what type of volume is required by the claim. Value of Filesystem is implied when not included in claim spec.";
+pub(crate) const D_PV_CAPACITY: &str = "capacity is the description of the persistent volume's resources and capacity. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#capacity";
+pub(crate) const D_PV_MODES: &str = "accessModes contains all ways the volume can be mounted. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes";
+pub(crate) const D_PV_RECLAIM: &str = "persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim. Valid options are Retain (default for manually created PersistentVolumes), Delete (default for dynamically provisioned PersistentVolumes), and Recycle (deprecated). Recycle must be supported by the volume plugin underlying this PersistentVolume. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#reclaiming";
+pub(crate) const D_PV_PHASE: &str = "phase indicates if a volume is available, bound to a claim, or released by a claim. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#phase";
+pub(crate) const D_PV_CLAIM: &str = "claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim. Expected to be non-nil when bound. claim.VolumeName is the authoritative bind between PV and PVC. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#binding";
+pub(crate) const D_PV_REASON: &str = "reason is a brief CamelCase string that describes any failure and is meant for machine parsing and tidy display in the CLI.";
+pub(crate) const D_PV_VOLUME_MODE: &str = "volumeMode defines if a volume is intended to be used with a formatted filesystem or to remain in raw block state. Value of Filesystem is implied when not included in spec.";
+pub(crate) const D_DEPLOY_UPDATED: &str = "Total number of non-terminating pods targeted by this deployment that have the desired template spec.";
+pub(crate) const D_DEPLOY_AVAILABLE: &str = "Total number of available non-terminating pods (ready for at least minReadySeconds) targeted by this deployment.";
+pub(crate) const D_DEPLOY_SELECTOR: &str = "Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment. It must match the pod template's labels.";
+pub(crate) const D_HPA_REF: &str = "scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count.";
+pub(crate) const D_HPA_METRICS: &str = "metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used).  The desired replica count is calculated multiplying the ratio between the target value and the current value by the current number of pods.  Ergo, metrics used must decrease as the pod count is increased, and vice-versa.  See the individual metric source types for more information about how each type of metric must respond. If not set, the default metric will be set to 80% average CPU utilization.";
+pub(crate) const D_HPA_MIN: &str = "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.  It defaults to 1 pod.  minReplicas is allowed to be 0 if the alpha feature gate HPAScaleToZero is enabled and at least one Object or External metric is configured.  Scaling is active as long as at least one metric value is available.";
+pub(crate) const D_HPA_MAX: &str = "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up. It cannot be less that minReplicas.";
+pub(crate) const D_HPA_CURRENT: &str = "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.";
+pub(crate) const D_CM_DATA: &str = "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation process.";
+pub(crate) const D_NP_SELECTOR: &str = "podSelector selects the pods to which this NetworkPolicy object applies. The array of ingress rules is applied to any pods selected by this field. Multiple network policies can select the same set of pods. In this case, the ingress rules for each are combined additively. This field is NOT optional and follows standard label selector semantics. An empty podSelector matches all pods in this namespace.";
+pub(crate) const D_RB_ROLE: &str = "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error. This field is immutable.";
+pub(crate) const D_CRB_ROLE: &str = "RoleRef can only reference a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error. This field is immutable.";
+pub(crate) const D_LEASE_HOLDER: &str = "holderIdentity contains the identity of the holder of a current lease. If Coordinated Leader Election is used, the holder identity must be equal to the elected LeaseCandidate.metadata.name field.";
+pub(crate) const D_CR_REVISION: &str =
+    "Revision indicates the revision of the state represented by Data.";
+pub(crate) const D_ES_ADDRESS_TYPE: &str = "addressType specifies the type of address carried by this EndpointSlice. All addresses in this slice must be the same type. This field is immutable after creation. The following address types are currently supported: * IPv4: Represents an IPv4 Address. * IPv6: Represents an IPv6 Address. * FQDN: Represents a Fully Qualified Domain Name. (Deprecated) The EndpointSlice controller only generates, and kube-proxy only processes, slices of addressType \"IPv4\" and \"IPv6\". No semantics are defined for the \"FQDN\" type.";
+pub(crate) const D_ES_PORTS: &str = "ports specifies the list of network ports exposed by each endpoint in this slice. Each port must have a unique name. Each slice may include a maximum of 100 ports. Services always have at least 1 port, so EndpointSlices generated by the EndpointSlice controller will likewise always have at least 1 port. EndpointSlices used for other purposes may have an empty ports list.";
+pub(crate) const D_ES_ENDPOINTS: &str = "endpoints is a list of unique endpoints in this slice. Each slice may include a maximum of 1000 endpoints.";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The printer of `kind`'s strategy; a kind no row serves gets [`DEFAULT`] (a custom
+    /// resource's).
+    fn printer(kind: &str) -> &'static Printer {
+        crate::kinds::by_kind(kind).map_or(&DEFAULT, |s| s.printer())
+    }
+
+    fn table(
+        kind: &str,
+        objects: &[Value],
+        include: IncludeObject,
+        now: DateTime<Utc>,
+        list_meta: Value,
+    ) -> Value {
+        super::table(printer(kind), objects, include, now, list_meta)
+    }
+
+    fn column_definitions(kind: &str) -> Value {
+        super::column_definitions(printer(kind))
+    }
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z")

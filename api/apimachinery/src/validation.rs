@@ -130,7 +130,7 @@ impl fmt::Display for FieldError {
     }
 }
 
-fn with_detail(head: &str, detail: &str) -> String {
+pub(crate) fn with_detail(head: &str, detail: &str) -> String {
     if detail.is_empty() {
         head.to_string()
     } else {
@@ -173,33 +173,33 @@ pub fn format_invalid_message(kind: &str, name: &str, errs: &[FieldError]) -> St
 // JSON access helpers
 // =============================================================================================
 
-fn get<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
+pub(crate) fn get<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
     v.get(k).filter(|x| !x.is_null())
 }
 
-fn gs<'a>(v: &'a Value, k: &str) -> &'a str {
+pub(crate) fn gs<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
-fn gi(v: &Value, k: &str) -> Option<i64> {
+pub(crate) fn gi(v: &Value, k: &str) -> Option<i64> {
     let x = v.get(k)?;
     x.as_i64()
         .or_else(|| x.as_f64().map(|f| f as i64))
         .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
 }
 
-fn garr<'a>(v: &'a Value, k: &str) -> &'a [Value] {
+pub(crate) fn garr<'a>(v: &'a Value, k: &str) -> &'a [Value] {
     v.get(k)
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
 }
 
-fn gobj<'a>(v: &'a Value, k: &str) -> Option<&'a Map<String, Value>> {
+pub(crate) fn gobj<'a>(v: &'a Value, k: &str) -> Option<&'a Map<String, Value>> {
     v.get(k).and_then(Value::as_object)
 }
 
-fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+pub(crate) fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     let mut cur = v;
     for p in path {
         cur = get(cur, p)?;
@@ -209,13 +209,13 @@ fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
 
 static NULL: Value = Value::Null;
 
-fn or_null(v: Option<&Value>) -> &Value {
+pub(crate) fn or_null(v: Option<&Value>) -> &Value {
     v.unwrap_or(&NULL)
 }
 
 /// Kubernetes treats nil and empty maps/slices alike (`apiequality.Semantic.DeepEqual`):
 /// strips nulls, empty objects and empty arrays before comparing.
-fn normalize(v: &Value) -> Value {
+pub(crate) fn normalize(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
             let mut out = Map::new();
@@ -238,7 +238,7 @@ fn normalize(v: &Value) -> Value {
     }
 }
 
-fn semantic_eq(a: Option<&Value>, b: Option<&Value>) -> bool {
+pub(crate) fn semantic_eq(a: Option<&Value>, b: Option<&Value>) -> bool {
     let na = normalize(&serde_json::json!({ "v": or_null(a) }));
     let nb = normalize(&serde_json::json!({ "v": or_null(b) }));
     na == nb
@@ -260,7 +260,7 @@ pub fn validate_name(kind: &str, name: &str) -> Vec<FieldError> {
 /// Total size limit of `metadata.annotations` (keys plus values).
 pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
 
-fn validate_labels(labels: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_labels(labels: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
     let Some(m) = labels.and_then(Value::as_object) else {
         return;
     };
@@ -275,7 +275,7 @@ fn validate_labels(labels: Option<&Value>, path: &str, errs: &mut Vec<FieldError
     }
 }
 
-fn validate_annotations(ann: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_annotations(ann: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
     let Some(m) = ann.and_then(Value::as_object) else {
         return;
     };
@@ -291,7 +291,7 @@ fn validate_annotations(ann: Option<&Value>, path: &str, errs: &mut Vec<FieldErr
     }
 }
 
-fn validate_finalizers(fin: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_finalizers(fin: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
     let list: Vec<String> = fin
         .and_then(Value::as_array)
         .map(|a| a.iter().map(value_str).collect())
@@ -310,7 +310,11 @@ fn validate_finalizers(fin: Option<&Value>, path: &str, errs: &mut Vec<FieldErro
     }
 }
 
-fn validate_owner_references(refs: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_owner_references(
+    refs: Option<&Value>,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) {
     let Some(a) = refs.and_then(Value::as_array) else {
         return;
     };
@@ -431,10 +435,10 @@ pub fn validate_object_meta(kind: &str, namespaced: bool, meta: &Value) -> Vec<F
     errs
 }
 
-const FIELD_IMMUTABLE: &str = "field is immutable";
-const IS_NEGATIVE: &str = "must be greater than or equal to 0";
+pub(crate) const FIELD_IMMUTABLE: &str = "field is immutable";
+pub(crate) const IS_NEGATIVE: &str = "must be greater than or equal to 0";
 
-fn go_time(v: Option<&Value>) -> String {
+pub(crate) fn go_time(v: Option<&Value>) -> String {
     match v.and_then(Value::as_str) {
         Some(s) => match chrono::DateTime::parse_from_rfc3339(s) {
             Ok(t) => t
@@ -447,7 +451,7 @@ fn go_time(v: Option<&Value>) -> String {
     }
 }
 
-fn validate_object_meta_update(old: &Value, new: &Value) -> Vec<FieldError> {
+pub(crate) fn validate_object_meta_update(old: &Value, new: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     for (key, path) in [
         ("name", "metadata.name"),
@@ -502,7 +506,7 @@ fn validate_object_meta_update(old: &Value, new: &Value) -> Vec<FieldError> {
     errs
 }
 
-fn same_time(a: &Value, b: &Value) -> bool {
+pub(crate) fn same_time(a: &Value, b: &Value) -> bool {
     match (a.as_str(), b.as_str()) {
         (Some(x), Some(y)) => match (
             chrono::DateTime::parse_from_rfc3339(x),
@@ -582,10 +586,10 @@ pub fn parse_quantity(s: &str) -> Option<i128> {
     Some(if neg { -nanos } else { nanos })
 }
 
-const QUANTITY_REGEX_MSG: &str =
+pub(crate) const QUANTITY_REGEX_MSG: &str =
     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 
-fn validate_resources(res: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_resources(res: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
     let Some(res) = res else { return };
     let limits = gobj(res, "limits");
     let requests = gobj(res, "requests");
@@ -642,17 +646,17 @@ fn validate_resources(res: Option<&Value>, path: &str, errs: &mut Vec<FieldError
 // Pod spec
 // =============================================================================================
 
-const SUPPORTED_PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
+pub(crate) const SUPPORTED_PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
 
 #[derive(Default, Clone, Copy)]
-struct PodCtx<'a> {
+pub(crate) struct PodCtx<'a> {
     /// Volume names usable in mounts besides `spec.volumes` (StatefulSet claim templates).
     extra_volumes: &'a [String],
     /// A Job's pod template: restartPolicy is checked by the Job validation instead.
     job_template: bool,
 }
 
-fn validate_port_num_or_name(v: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_port_num_or_name(v: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
     match v {
         Some(Value::String(s)) => {
             for m in is_valid_port_name(s) {
@@ -673,7 +677,7 @@ fn validate_port_num_or_name(v: Option<&Value>, path: &str, errs: &mut Vec<Field
     }
 }
 
-fn validate_handler(h: &Value, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_handler(h: &Value, path: &str, errs: &mut Vec<FieldError>) {
     let kinds = ["exec", "httpGet", "tcpSocket", "grpc", "sleep"];
     let mut n = 0;
     for k in kinds {
@@ -726,7 +730,12 @@ fn validate_handler(h: &Value, path: &str, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn validate_probe(probe: Option<&Value>, path: &str, kind: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_probe(
+    probe: Option<&Value>,
+    path: &str,
+    kind: &str,
+    errs: &mut Vec<FieldError>,
+) {
     let Some(p) = probe else { return };
     validate_handler(p, path, errs);
     for f in [
@@ -773,7 +782,7 @@ fn validate_probe(probe: Option<&Value>, path: &str, kind: &str, errs: &mut Vec<
     }
 }
 
-fn validate_container_common(
+pub(crate) fn validate_container_common(
     c: &Value,
     path: &str,
     volumes: &HashSet<String>,
@@ -925,7 +934,11 @@ fn validate_container_common(
     validate_resources(get(c, "resources"), &format!("{path}.resources"), errs);
 }
 
-fn validate_volumes(spec: &Value, path: &str, errs: &mut Vec<FieldError>) -> HashSet<String> {
+pub(crate) fn validate_volumes(
+    spec: &Value,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) -> HashSet<String> {
     let mut names: HashSet<String> = HashSet::new();
     for (i, v) in garr(spec, "volumes").iter().enumerate() {
         let vp = format!("{path}.volumes[{i}]");
@@ -1011,7 +1024,12 @@ fn validate_volumes(spec: &Value, path: &str, errs: &mut Vec<FieldError>) -> Has
     names
 }
 
-fn validate_pod_spec(spec: &Value, path: &str, ctx: PodCtx<'_>, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_pod_spec(
+    spec: &Value,
+    path: &str,
+    ctx: PodCtx<'_>,
+    errs: &mut Vec<FieldError>,
+) {
     let mut volumes = validate_volumes(spec, path, errs);
     volumes.extend(ctx.extra_volumes.iter().cloned());
 
@@ -1249,7 +1267,7 @@ fn validate_pod_spec(spec: &Value, path: &str, ctx: PodCtx<'_>, errs: &mut Vec<F
     }
 }
 
-fn validate_pod_template(
+pub(crate) fn validate_pod_template(
     tmpl: Option<&Value>,
     path: &str,
     ctx: PodCtx<'_>,
@@ -1276,7 +1294,7 @@ fn validate_pod_template(
 // Workloads
 // =============================================================================================
 
-fn validate_label_selector_object(sel: &Value, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_label_selector_object(sel: &Value, path: &str, errs: &mut Vec<FieldError>) {
     validate_labels(sel.get("matchLabels"), &format!("{path}.matchLabels"), errs);
     for (i, e) in garr(sel, "matchExpressions").iter().enumerate() {
         let ep = format!("{path}.matchExpressions[{i}]");
@@ -1321,16 +1339,16 @@ fn validate_label_selector_object(sel: &Value, path: &str, errs: &mut Vec<FieldE
     }
 }
 
-fn selector_is_empty(sel: &Value) -> bool {
+pub(crate) fn selector_is_empty(sel: &Value) -> bool {
     gobj(sel, "matchLabels").is_none_or(Map::is_empty) && garr(sel, "matchExpressions").is_empty()
 }
 
-fn template_labels(spec: &Value) -> Option<&Map<String, Value>> {
+pub(crate) fn template_labels(spec: &Value) -> Option<&Map<String, Value>> {
     at(spec, &["template", "metadata", "labels"]).and_then(Value::as_object)
 }
 
 /// Checks the template labels against the selector (`nothing` when the selector is absent).
-fn check_template_matches(
+pub(crate) fn check_template_matches(
     sel: Result<LabelSelector, crate::selectors::SelectorError>,
     spec: &Value,
     path: &str,
@@ -1352,7 +1370,7 @@ fn check_template_matches(
     true
 }
 
-fn nonneg(v: &Value, key: &str, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn nonneg(v: &Value, key: &str, path: &str, errs: &mut Vec<FieldError>) {
     if let Some(n) = gi(v, key)
         && n < 0
     {
@@ -1364,7 +1382,7 @@ fn nonneg(v: &Value, key: &str, path: &str, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn validate_replicated_spec(kind: &str, spec: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_replicated_spec(kind: &str, spec: &Value, errs: &mut Vec<FieldError>) {
     let what = match kind {
         "StatefulSet" => "statefulset",
         "DaemonSet" => "daemonset",
@@ -1546,7 +1564,7 @@ fn validate_replicated_spec(kind: &str, spec: &Value, errs: &mut Vec<FieldError>
 /// `ValidateReplicationControllerSpec`: the selector is a plain label map that must not be
 /// empty and must match the template's labels; the template is required, restarts `Always`
 /// and has no `activeDeadlineSeconds`.
-fn validate_replication_controller_spec(spec: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_replication_controller_spec(spec: &Value, errs: &mut Vec<FieldError>) {
     nonneg(spec, "minReadySeconds", "spec", errs);
     let selector = gobj(spec, "selector").filter(|m| !m.is_empty());
     if selector.is_none() {
@@ -1590,7 +1608,11 @@ fn validate_replication_controller_spec(spec: &Value, errs: &mut Vec<FieldError>
     }
 }
 
-fn int_or_percent(v: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) -> Option<i64> {
+pub(crate) fn int_or_percent(
+    v: Option<&Value>,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) -> Option<i64> {
     match v {
         Some(Value::String(s)) => {
             let ok = s.len() > 1
@@ -1629,7 +1651,7 @@ fn int_or_percent(v: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) -> 
     }
 }
 
-fn go_int_or_string(v: Option<&Value>) -> String {
+pub(crate) fn go_int_or_string(v: Option<&Value>) -> String {
     match v {
         Some(Value::String(s)) => {
             format!(
@@ -1645,7 +1667,7 @@ fn go_int_or_string(v: Option<&Value>) -> String {
     }
 }
 
-fn validate_deployment_strategy(strategy: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_deployment_strategy(strategy: &Value, errs: &mut Vec<FieldError>) {
     match gs(strategy, "type") {
         "Recreate" => {
             if get(strategy, "rollingUpdate").is_some() {
@@ -1695,7 +1717,7 @@ fn validate_deployment_strategy(strategy: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn validate_job_spec_common(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_job_spec_common(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
     for f in [
         "parallelism",
         "completions",
@@ -1772,7 +1794,7 @@ fn validate_job_spec_common(spec: &Value, path: &str, errs: &mut Vec<FieldError>
     }
 }
 
-fn validate_job_spec(spec: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_job_spec(spec: &Value, errs: &mut Vec<FieldError>) {
     validate_job_spec_common(spec, "spec", errs);
     let sel_v = or_null(get(spec, "selector"));
     if sel_v.is_null() {
@@ -1851,7 +1873,7 @@ pub fn validate_cron_schedule(schedule: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn cron_int(expr: &str) -> Result<u64, String> {
+pub(crate) fn cron_int(expr: &str) -> Result<u64, String> {
     match expr.parse::<i64>() {
         Ok(n) if n < 0 => Err(format!("negative number ({n}) not allowed: {expr}")),
         Ok(n) => Ok(n.unsigned_abs()),
@@ -1862,7 +1884,7 @@ fn cron_int(expr: &str) -> Result<u64, String> {
     }
 }
 
-fn cron_int_or_name(expr: &str, names: &[&str], base: u64) -> Result<u64, String> {
+pub(crate) fn cron_int_or_name(expr: &str, names: &[&str], base: u64) -> Result<u64, String> {
     let lower = expr.to_lowercase();
     if let Some(i) = names.iter().position(|n| *n == lower) {
         return Ok(i as u64 + base);
@@ -1870,7 +1892,13 @@ fn cron_int_or_name(expr: &str, names: &[&str], base: u64) -> Result<u64, String
     cron_int(expr)
 }
 
-fn cron_range(expr: &str, min: u64, max: u64, names: &[&str], base: u64) -> Result<(), String> {
+pub(crate) fn cron_range(
+    expr: &str,
+    min: u64,
+    max: u64,
+    names: &[&str],
+    base: u64,
+) -> Result<(), String> {
     let range_and_step: Vec<&str> = expr.split('/').collect();
     let low_high: Vec<&str> = range_and_step[0].split('-').collect();
     let single = low_high.len() == 1;
@@ -1918,7 +1946,7 @@ fn cron_range(expr: &str, min: u64, max: u64, names: &[&str], base: u64) -> Resu
     Ok(())
 }
 
-fn is_go_duration(s: &str) -> bool {
+pub(crate) fn is_go_duration(s: &str) -> bool {
     let mut rest = s.strip_prefix(['-', '+']).unwrap_or(s);
     if rest == "0" {
         return true;
@@ -1945,7 +1973,11 @@ fn is_go_duration(s: &str) -> bool {
     true
 }
 
-fn validate_cronjob_spec(spec: &Value, old_schedule: Option<&str>, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_cronjob_spec(
+    spec: &Value,
+    old_schedule: Option<&str>,
+    errs: &mut Vec<FieldError>,
+) {
     let schedule = gs(spec, "schedule");
     if schedule.is_empty() {
         errs.push(FieldError::required("spec.schedule", ""));
@@ -2022,7 +2054,7 @@ fn validate_cronjob_spec(spec: &Value, old_schedule: Option<&str>, errs: &mut Ve
 // Services, config, networking, autoscaling
 // =============================================================================================
 
-fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
     let spec = or_null(get(obj, "spec"));
     let ty = gs(spec, "type");
     let headless = gs(spec, "clusterIP") == "None";
@@ -2185,7 +2217,7 @@ fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn validate_config_map(obj: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_config_map(obj: &Value, errs: &mut Vec<FieldError>) {
     let mut total = 0usize;
     let binary = gobj(obj, "binaryData");
     if let Some(d) = gobj(obj, "data") {
@@ -2220,7 +2252,7 @@ fn validate_config_map(obj: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
-const MAX_SECRET_SIZE: usize = 1024 * 1024;
+pub(crate) const MAX_SECRET_SIZE: usize = 1024 * 1024;
 
 /// Decodes standard base64 the way Go's `encoding/json` decodes a `[]byte`
 /// (`base64.StdEncoding`, newlines ignored); the error is Go's
@@ -2319,7 +2351,7 @@ pub fn secret_decode_error(obj: &Value) -> Option<String> {
     None
 }
 
-fn validate_secret(obj: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_secret(obj: &Value, errs: &mut Vec<FieldError>) {
     let data = gobj(obj, "data");
     let mut total = 0usize;
     if let Some(d) = data {
@@ -2400,7 +2432,7 @@ fn validate_secret(obj: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn validate_hpa(obj: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_hpa(obj: &Value, errs: &mut Vec<FieldError>) {
     let spec = or_null(get(obj, "spec"));
     let max = gi(spec, "maxReplicas").unwrap_or(0);
     let min = gi(spec, "minReplicas");
@@ -2475,7 +2507,7 @@ fn validate_hpa(obj: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn validate_ingress(obj: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_ingress(obj: &Value, errs: &mut Vec<FieldError>) {
     let spec = or_null(get(obj, "spec"));
     let rules = garr(spec, "rules");
     let default_backend = get(spec, "defaultBackend");
@@ -2608,7 +2640,7 @@ fn validate_ingress(obj: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn validate_ingress_backend(b: &Value, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_ingress_backend(b: &Value, path: &str, errs: &mut Vec<FieldError>) {
     let resource = get(b, "resource");
     let service = get(b, "service");
     match (resource, service) {
@@ -2680,7 +2712,7 @@ fn validate_ingress_backend(b: &Value, path: &str, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn validate_namespace(obj: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_namespace(obj: &Value, errs: &mut Vec<FieldError>) {
     for f in garr(or_null(get(obj, "spec")), "finalizers")
         .iter()
         .map(value_str)
@@ -2698,7 +2730,7 @@ fn validate_namespace(obj: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn validate_pvc(obj: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_pvc(obj: &Value, errs: &mut Vec<FieldError>) {
     let spec = or_null(get(obj, "spec"));
     let modes = garr(spec, "accessModes");
     if modes.is_empty() {
@@ -2758,7 +2790,7 @@ fn validate_pvc(obj: &Value, errs: &mut Vec<FieldError>) {
 
 /// The volume sources of a PersistentVolume, in the order `ValidatePersistentVolumeSpec`
 /// checks them.
-const PV_SOURCES: &[&str] = &[
+pub(crate) const PV_SOURCES: &[&str] = &[
     "hostPath",
     "gcePersistentDisk",
     "awsElasticBlockStore",
@@ -2783,7 +2815,7 @@ const PV_SOURCES: &[&str] = &[
     "csi",
 ];
 
-const HOST_PATH_TYPES: &[&str] = &[
+pub(crate) const HOST_PATH_TYPES: &[&str] = &[
     "",
     "BlockDevice",
     "CharDevice",
@@ -2795,7 +2827,7 @@ const HOST_PATH_TYPES: &[&str] = &[
 ];
 
 /// Whether `path.Clean(p)` is `/`.
-fn is_root(p: &str) -> bool {
+pub(crate) fn is_root(p: &str) -> bool {
     let mut depth: Vec<&str> = Vec::new();
     for e in p.split('/') {
         match e {
@@ -2810,7 +2842,7 @@ fn is_root(p: &str) -> bool {
 }
 
 /// `validatePathNoBacksteps`: no `..` element.
-fn no_backsteps(p: &str, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn no_backsteps(p: &str, path: &str, errs: &mut Vec<FieldError>) {
     if p.split('/').any(|e| e == "..") {
         errs.push(FieldError::invalid(
             path,
@@ -2822,14 +2854,14 @@ fn no_backsteps(p: &str, path: &str, errs: &mut Vec<FieldError>) {
 
 /// Go `%#v` of a `core.ResourceList` as the capacity check prints it (quantities shown by
 /// their string; Go prints the `resource.Quantity` structs).
-fn go_resource_list(m: Option<&Map<String, Value>>) -> String {
+pub(crate) fn go_resource_list(m: Option<&Map<String, Value>>) -> String {
     go_typed_map("core.ResourceList", m)
 }
 
 /// `ValidatePersistentVolumeSpec` (the checks of a PersistentVolume, not of an inline
 /// volume spec): access modes, a storage capacity, the reclaim policy, exactly one volume
 /// source (with its required fields), the storage class name and the volume mode.
-fn validate_pv(obj: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_pv(obj: &Value, errs: &mut Vec<FieldError>) {
     let spec = or_null(get(obj, "spec"));
     let modes = garr(spec, "accessModes");
     if modes.is_empty() {
@@ -3018,7 +3050,7 @@ fn validate_pv(obj: &Value, errs: &mut Vec<FieldError>) {
 }
 
 /// `ValidatePersistentVolumeUpdate`: the volume source and the volume mode are immutable.
-fn validate_pv_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_pv_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
     let os = or_null(get(old, "spec"));
     let ns = or_null(get(new, "spec"));
     if PV_SOURCES
@@ -3038,7 +3070,7 @@ fn validate_pv_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
     ));
 }
 
-fn validate_rbac_binding(obj: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_rbac_binding(obj: &Value, errs: &mut Vec<FieldError>) {
     let rr = or_null(get(obj, "roleRef"));
     if gs(rr, "apiGroup") != "rbac.authorization.k8s.io" {
         errs.push(FieldError::not_supported(
@@ -3117,59 +3149,16 @@ fn validate_rbac_binding(obj: &Value, errs: &mut Vec<FieldError>) {
 // Entry points
 // =============================================================================================
 
-fn is_namespaced(kind: &str) -> bool {
+pub(crate) fn is_namespaced(kind: &str) -> bool {
     crate::resources::RESOURCES
         .iter()
         .find(|r| r.kind == kind)
         .is_none_or(|r| r.namespaced)
 }
 
-/// Type-specific checks (everything but `metadata`).
-fn validate_spec(kind: &str, obj: &Value, errs: &mut Vec<FieldError>) {
-    let spec = or_null(get(obj, "spec"));
-    match kind {
-        "Pod" => {
-            validate_pod_spec(spec, "spec", PodCtx::default(), errs);
-            if !garr(spec, "ephemeralContainers").is_empty() {
-                errs.push(FieldError::forbidden(
-                    "spec.ephemeralContainers",
-                    "cannot be set on create",
-                ));
-            }
-        }
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => {
-            validate_replicated_spec(kind, spec, errs);
-        }
-        "ReplicationController" => validate_replication_controller_spec(spec, errs),
-        "Job" => validate_job_spec(spec, errs),
-        "CronJob" => {
-            let name = gs(or_null(get(obj, "metadata")), "name");
-            if name.len() > 52 {
-                errs.push(FieldError::invalid(
-                    "metadata.name",
-                    &go_quote(name),
-                    "must be no more than 52 characters",
-                ));
-            }
-            validate_cronjob_spec(spec, None, errs);
-        }
-        "Service" => validate_service(obj, errs),
-        "ConfigMap" => validate_config_map(obj, errs),
-        "Secret" => validate_secret(obj, errs),
-        "HorizontalPodAutoscaler" => validate_hpa(obj, errs),
-        "Ingress" => validate_ingress(obj, errs),
-        "Namespace" => validate_namespace(obj, errs),
-        "PersistentVolumeClaim" => validate_pvc(obj, errs),
-        "PersistentVolume" => validate_pv(obj, errs),
-        "RoleBinding" | "ClusterRoleBinding" => validate_rbac_binding(obj, errs),
-        "PodDisruptionBudget" => validate_pdb(obj, errs),
-        _ => {}
-    }
-}
-
 /// `ValidatePodDisruptionBudgetSpec`: each bound is a non-negative integer or a percent up
 /// to 100%, and at most one of them is set.
-fn validate_pdb(obj: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_pdb(obj: &Value, errs: &mut Vec<FieldError>) {
     let spec = or_null(get(obj, "spec"));
     let min = get(spec, "minAvailable").filter(|v| !v.is_null());
     let max = get(spec, "maxUnavailable").filter(|v| !v.is_null());
@@ -3193,7 +3182,7 @@ fn validate_pdb(obj: &Value, errs: &mut Vec<FieldError>) {
 }
 
 /// `ValidateNamespaceStatusUpdate`: a changed phase follows the deletion timestamp.
-fn validate_namespace_status(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_namespace_status(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
     if at(old, &["status", "phase"]) == at(new, &["status", "phase"]) {
         return;
     }
@@ -3217,20 +3206,23 @@ fn validate_namespace_status(old: &Value, new: &Value, errs: &mut Vec<FieldError
     }
 }
 
-/// Validates an object of `kind` for create (metadata plus type-specific checks), on the
-/// already-defaulted object. Empty when valid.
-pub fn validate(kind: &str, obj: &Value) -> Vec<FieldError> {
-    let meta = or_null(get(obj, "metadata"));
-    let mut errs = validate_object_meta(kind, is_namespaced(kind), meta);
-    validate_spec(kind, obj, &mut errs);
-    errs
+/// `metadata` checks on create for an object of `kind` (`ValidateObjectMeta`), the first
+/// part of every strategy's `validate`.
+pub(crate) fn validate_meta(kind: &str, obj: &Value) -> Vec<FieldError> {
+    validate_object_meta(kind, is_namespaced(kind), or_null(get(obj, "metadata")))
 }
 
-const POD_UPDATE_FORBIDDEN: &str = "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
+/// `metadata` checks on update (`ValidateObjectMetaUpdate`), the first part of every
+/// strategy's `validate_update`.
+pub(crate) fn validate_meta_update(old: &Value, new: &Value) -> Vec<FieldError> {
+    validate_object_meta_update(or_null(get(old, "metadata")), or_null(get(new, "metadata")))
+}
 
-const STS_UPDATE_FORBIDDEN: &str = "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
+pub(crate) const POD_UPDATE_FORBIDDEN: &str = "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
 
-fn immutable(
+pub(crate) const STS_UPDATE_FORBIDDEN: &str = "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
+
+pub(crate) fn immutable(
     old: Option<&Value>,
     new: Option<&Value>,
     path: &str,
@@ -3243,7 +3235,7 @@ fn immutable(
     }
 }
 
-fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
     let os = or_null(get(old, "spec"));
     let ns = or_null(get(new, "spec"));
     let mut munged = ns.clone();
@@ -3314,7 +3306,7 @@ fn validate_pod_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn validate_service_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_service_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
     let os = or_null(get(old, "spec"));
     let ns = or_null(get(new, "spec"));
     if gs(os, "type") == "ExternalName" || gs(ns, "type") == "ExternalName" {
@@ -3348,7 +3340,7 @@ fn validate_service_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>)
     }
 }
 
-fn immutable_data(kind: &str, old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn immutable_data(kind: &str, old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
     if old.get("immutable").and_then(Value::as_bool) != Some(true) {
         return;
     }
@@ -3368,7 +3360,7 @@ fn immutable_data(kind: &str, old: &Value, new: &Value, errs: &mut Vec<FieldErro
     }
 }
 
-fn validate_job_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_job_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
     let os = or_null(get(old, "spec"));
     let ns = or_null(get(new, "spec"));
     let indexed = gs(ns, "completionMode") == "Indexed";
@@ -3447,7 +3439,7 @@ fn validate_job_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn validate_statefulset_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate_statefulset_update(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
     let strip = |s: &Value| -> Value {
         let mut s = s.clone();
         if let Some(m) = s.as_object_mut() {
@@ -3472,129 +3464,24 @@ fn validate_statefulset_update(old: &Value, new: &Value, errs: &mut Vec<FieldErr
     }
 }
 
-/// Validates an update of an object of `kind` from `old` to `new`: immutable metadata
-/// (name, namespace, uid, creationTimestamp), kind-specific immutable fields (Service
-/// cluster IPs, workload selectors, Job template, StatefulSet spec, immutable
-/// ConfigMap/Secret data, Pod spec), plus the checks [`validate`] runs on `new`.
-pub fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> {
-    let om = or_null(get(old, "metadata"));
-    let nm = or_null(get(new, "metadata"));
-    let mut errs = Vec::new();
-    match kind {
-        "StatefulSet" => {
-            errs = validate(kind, new);
-            errs.extend(validate_object_meta_update(om, nm));
-            validate_statefulset_update(old, new, &mut errs);
-        }
-        "Job" => {
-            errs = validate(kind, new);
-            errs.extend(validate_object_meta_update(om, nm));
-            validate_job_update(old, new, &mut errs);
-        }
-        "Deployment" | "ReplicaSet" | "DaemonSet" => {
-            errs.extend(validate_object_meta_update(om, nm));
-            validate_spec(kind, new, &mut errs);
-            let os = or_null(get(old, "spec"));
-            let ns = or_null(get(new, "spec"));
-            errs.extend(immutable(
-                get(os, "selector"),
-                get(ns, "selector"),
-                "spec.selector",
-                go_label_selector(or_null(get(ns, "selector"))),
-            ));
-        }
-        "Service" => {
-            errs.extend(validate_object_meta_update(om, nm));
-            validate_service_update(old, new, &mut errs);
-            validate_spec(kind, new, &mut errs);
-        }
-        "ConfigMap" | "Secret" => {
-            errs.extend(validate_object_meta_update(om, nm));
-            if kind == "Secret" {
-                errs.extend(immutable(
-                    get(old, "type"),
-                    get(new, "type"),
-                    "type",
-                    go_quote(gs(new, "type")),
-                ));
-            }
-            immutable_data(kind, old, new, &mut errs);
-            validate_spec(kind, new, &mut errs);
-        }
-        "Pod" => {
-            errs.extend(validate_object_meta_update(om, nm));
-            let spec = or_null(get(new, "spec"));
-            validate_pod_spec(spec, "spec", PodCtx::default(), &mut errs);
-            validate_pod_update(old, new, &mut errs);
-        }
-        "CronJob" => {
-            errs.extend(validate_object_meta_update(om, nm));
-            let old_schedule = at(old, &["spec", "schedule"]).and_then(Value::as_str);
-            validate_cronjob_spec(or_null(get(new, "spec")), old_schedule, &mut errs);
-        }
-        "PersistentVolumeClaim" => {
-            errs.extend(validate_object_meta_update(om, nm));
-            validate_spec(kind, new, &mut errs);
-            let os = or_null(get(old, "spec"));
-            let ns = or_null(get(new, "spec"));
-            for f in [
-                "accessModes",
-                "volumeMode",
-                "storageClassName",
-                "selector",
-                "volumeName",
-                "dataSource",
-            ] {
-                let settable = (f == "volumeName" && gs(os, f).is_empty())
-                    || (f == "storageClassName" && get(os, f).is_none());
-                if !settable && !semantic_eq(get(os, f), get(ns, f)) {
-                    errs.push(FieldError::forbidden(
-                        "spec",
-                        "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
-                    ));
-                    break;
-                }
-            }
-        }
-        "PersistentVolume" => {
-            errs.extend(validate_object_meta_update(om, nm));
-            validate_spec(kind, new, &mut errs);
-            validate_pv_update(old, new, &mut errs);
-        }
-        "RoleBinding" | "ClusterRoleBinding" => {
-            errs.extend(validate_object_meta_update(om, nm));
-            validate_spec(kind, new, &mut errs);
-            if get(old, "roleRef") != get(new, "roleRef") {
-                let rr = or_null(get(new, "roleRef"));
-                errs.push(FieldError::invalid(
-                    "roleRef",
-                    &format!(
-                        "rbac.RoleRef{{APIGroup:{}, Kind:{}, Name:{}}}",
-                        go_quote(gs(rr, "apiGroup")),
-                        go_quote(gs(rr, "kind")),
-                        go_quote(gs(rr, "name"))
-                    ),
-                    "cannot change roleRef",
-                ));
-            }
-        }
-        "Namespace" => {
-            errs.extend(validate_object_meta_update(om, nm));
-            validate_spec(kind, new, &mut errs);
-            validate_namespace_status(old, new, &mut errs);
-        }
-        _ => {
-            errs.extend(validate_object_meta_update(om, nm));
-            validate_spec(kind, new, &mut errs);
-        }
-    }
-    errs
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn strategy(kind: &str) -> &'static dyn crate::strategy::Strategy {
+        crate::kinds::by_kind(kind).expect("served kind")
+    }
+
+    /// Create validation of `kind`, through its strategy.
+    fn validate(kind: &str, obj: &Value) -> Vec<FieldError> {
+        strategy(kind).validate(obj)
+    }
+
+    /// Update validation of `kind`, through its strategy.
+    fn validate_update(kind: &str, old: &Value, new: &Value) -> Vec<FieldError> {
+        strategy(kind).validate_update(old, new)
+    }
 
     fn fields(errs: &[FieldError]) -> Vec<String> {
         errs.iter().map(ToString::to_string).collect()
@@ -3603,13 +3490,13 @@ mod tests {
     fn deployment(spec: Value) -> Value {
         let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "web", "namespace": "default"}, "spec": spec});
-        crate::defaults::apply_defaults("Deployment", &mut d);
+        strategy("Deployment").defaults(&mut d);
         d
     }
 
     fn pod(spec: Value) -> Value {
         let mut p = json!({"metadata": {"name": "p", "namespace": "default"}, "spec": spec});
-        crate::defaults::apply_defaults("Pod", &mut p);
+        strategy("Pod").defaults(&mut p);
         p
     }
 
@@ -3811,7 +3698,7 @@ mod tests {
     fn replication_controller(spec: Value) -> Value {
         let mut rc = json!({"apiVersion": "v1", "kind": "ReplicationController",
             "metadata": {"name": "web", "namespace": "default"}, "spec": spec});
-        crate::defaults::apply_defaults("ReplicationController", &mut rc);
+        strategy("ReplicationController").defaults(&mut rc);
         rc
     }
 
@@ -3866,7 +3753,7 @@ mod tests {
     fn persistent_volume(spec: Value) -> Value {
         let mut pv = json!({"apiVersion": "v1", "kind": "PersistentVolume",
             "metadata": {"name": "pv1"}, "spec": spec});
-        crate::defaults::apply_defaults("PersistentVolume", &mut pv);
+        strategy("PersistentVolume").defaults(&mut pv);
         pv
     }
 
@@ -3996,7 +3883,7 @@ mod tests {
     fn job_and_cronjob() {
         let mut job = json!({"metadata": {"name": "pi", "namespace": "d"}, "spec": {"template": {"spec": {
             "containers": [{"name": "pi", "image": "perl"}]}}}});
-        crate::defaults::apply_defaults("Job", &mut job);
+        strategy("Job").defaults(&mut job);
         crate::defaults::default_job_selector(&mut job, "1234");
         assert_eq!(
             fields(&validate("Job", &job)),
@@ -4012,7 +3899,7 @@ mod tests {
         let mut cj = json!({"metadata": {"name": "c", "namespace": "d"}, "spec": {"schedule": "*/5 * * * *",
             "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "OnFailure",
                 "containers": [{"name": "c", "image": "busybox"}]}}}}}});
-        crate::defaults::apply_defaults("CronJob", &mut cj);
+        strategy("CronJob").defaults(&mut cj);
         assert_eq!(validate("CronJob", &cj), vec![]);
         cj["spec"]["schedule"] = json!("* * *");
         assert_eq!(
@@ -4049,7 +3936,7 @@ mod tests {
     fn services() {
         let mk = |spec: Value| {
             let mut s = json!({"metadata": {"name": "svc", "namespace": "d"}, "spec": spec});
-            crate::defaults::apply_defaults("Service", &mut s);
+            strategy("Service").defaults(&mut s);
             s
         };
         assert_eq!(
@@ -4234,7 +4121,7 @@ mod tests {
         );
 
         let mut j_old = json!({"metadata": {"name": "j", "namespace": "d"}, "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x"}]}}}});
-        crate::defaults::apply_defaults("Job", &mut j_old);
+        strategy("Job").defaults(&mut j_old);
         crate::defaults::default_job_selector(&mut j_old, "u1");
         let mut j_new = j_old.clone();
         j_new["spec"]["template"]["spec"]["containers"][0]["image"] = json!("y");

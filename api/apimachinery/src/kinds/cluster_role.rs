@@ -1,0 +1,43 @@
+//! ClusterRole (`rbac.authorization.k8s.io/v1`): Kubernetes' `pkg/registry/rbac/clusterrole/strategy.go`.
+
+use super::prelude::*;
+
+/// The ClusterRole strategy.
+#[derive(Debug)]
+pub struct ClusterRoleStrategy;
+
+impl Strategy for ClusterRoleStrategy {
+    fn kind(&self) -> &'static str {
+        "ClusterRole"
+    }
+
+    fn tracks_generation(&self) -> bool {
+        false
+    }
+
+    fn allow_create_on_update(&self) -> bool {
+        true
+    }
+
+    fn prepare_for_create(&self, _obj: &mut Value, _uid: &str) {}
+
+    fn defaults(&self, _obj: &mut Value) {}
+
+    fn complete_create(&self, _obj: &mut Value) {}
+
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        v::validate_meta("ClusterRole", obj)
+    }
+
+    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
+        v::validate_meta_update(old, new)
+    }
+
+    fn printer(&self) -> &'static Printer {
+        &t::CREATED_AT
+    }
+
+    fn sample(&self) -> Value {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "sample"}, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]})
+    }
+}

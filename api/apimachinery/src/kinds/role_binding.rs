@@ -1,0 +1,75 @@
+//! RoleBinding (`rbac.authorization.k8s.io/v1`): Kubernetes' `pkg/registry/rbac/rolebinding/strategy.go`.
+
+use super::prelude::*;
+
+/// The RoleBinding strategy.
+#[derive(Debug)]
+pub struct RoleBindingStrategy;
+
+static PRINTER: Printer = Printer {
+    columns: t::ROLE_BINDING_COLUMNS,
+    cells: |obj, now| (t::role_binding_cells(obj, now), None),
+};
+
+/// RoleBinding-specific checks (everything but `metadata`).
+fn spec(obj: &Value, errs: &mut Vec<FieldError>) {
+    v::validate_rbac_binding(obj, errs);
+}
+
+impl Strategy for RoleBindingStrategy {
+    fn kind(&self) -> &'static str {
+        "RoleBinding"
+    }
+
+    fn tracks_generation(&self) -> bool {
+        false
+    }
+
+    fn allow_create_on_update(&self) -> bool {
+        true
+    }
+
+    fn prepare_for_create(&self, _obj: &mut Value, _uid: &str) {}
+
+    fn defaults(&self, obj: &mut Value) {
+        let Some(m) = obj.as_object_mut() else {
+            return;
+        };
+        d::default_rbac_binding(m);
+    }
+
+    fn complete_create(&self, _obj: &mut Value) {}
+
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        let mut errs = v::validate_meta("RoleBinding", obj);
+        spec(obj, &mut errs);
+        errs
+    }
+
+    fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
+        let mut errs = v::validate_meta_update(old, new);
+        spec(new, &mut errs);
+        if v::get(old, "roleRef") != v::get(new, "roleRef") {
+            let rr = v::or_null(v::get(new, "roleRef"));
+            errs.push(FieldError::invalid(
+                "roleRef",
+                &format!(
+                    "rbac.RoleRef{{APIGroup:{}, Kind:{}, Name:{}}}",
+                    v::go_quote(v::gs(rr, "apiGroup")),
+                    v::go_quote(v::gs(rr, "kind")),
+                    v::go_quote(v::gs(rr, "name"))
+                ),
+                "cannot change roleRef",
+            ));
+        }
+        errs
+    }
+
+    fn printer(&self) -> &'static Printer {
+        &PRINTER
+    }
+
+    fn sample(&self) -> Value {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "sample", "namespace": "default"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "sample"}, "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "default"}]})
+    }
+}
