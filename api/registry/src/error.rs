@@ -149,14 +149,28 @@ impl ApiError {
         name: &str,
         causes: &[kumo_apimachinery::validation::FieldError],
     ) -> Self {
-        let kind = if res.group.is_empty() {
-            res.kind.to_string()
+        Self::invalid_kind(res.group, res.kind, name, causes)
+    }
+
+    /// 422 Invalid for an object of `group` and `kind`, which need not be a served resource
+    /// (an `autoscaling/v1` `Scale`).
+    pub fn invalid_kind(
+        group: &str,
+        kind: &str,
+        name: &str,
+        causes: &[kumo_apimachinery::validation::FieldError],
+    ) -> Self {
+        let qualified = if group.is_empty() {
+            kind.to_string()
         } else {
-            format!("{}.{}", res.kind, res.group)
+            format!("{kind}.{group}")
         };
-        let message = kumo_apimachinery::validation::format_invalid_message(&kind, name, causes);
-        let mut d = details(res, name);
-        d["kind"] = json!(res.kind);
+        let message =
+            kumo_apimachinery::validation::format_invalid_message(&qualified, name, causes);
+        let mut d = json!({"name": name, "kind": kind});
+        if !group.is_empty() {
+            d["group"] = json!(group);
+        }
         d["causes"] = causes
             .iter()
             .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use kumo_apimachinery::resources::{self, ResourceInfo};
-use kumo_apimachinery::{apply, convert, defaults, patch, selectors, typed, validation};
+use kumo_apimachinery::strategy::{Allocations, Lifecycle};
+use kumo_apimachinery::{apply, convert, patch, selectors, typed, validation};
 use kumo_raft_store::{
     Command, Failure, KeyValue, Op, OpResult, Outcome, Precondition, StoreNode, Txn, TxnOutcome,
 };
@@ -134,24 +135,6 @@ pub struct Api {
 
 pub type SharedApi = Arc<Api>;
 
-/// Kinds whose `metadata.generation` tracks spec changes.
-const GENERATION_KINDS: &[&str] = &[
-    "Deployment",
-    "ReplicaSet",
-    "ReplicationController",
-    "StatefulSet",
-    "DaemonSet",
-    "Job",
-    "CronJob",
-    "HorizontalPodAutoscaler",
-    "Ingress",
-    "NetworkPolicy",
-    "PodDisruptionBudget",
-    "Pod",
-    "Service",
-    "IngressClass",
-];
-
 /// Storage version of a resource: the first registered version of its storage prefix.
 pub fn storage_api_version(res: &ResourceInfo) -> String {
     let prefix = res.storage_prefix();
@@ -225,20 +208,21 @@ fn carry_node_ports(old: &Value, new: &mut Value) {
     }
 }
 
-/// Kinds whose PUT creates a missing object (`AllowCreateOnUpdate` in their Kubernetes
-/// strategies); every other kind answers 404 to a PUT of a missing name.
-fn creates_on_update(kind: &str) -> bool {
-    matches!(
-        kind,
-        "Endpoints"
-            | "Event"
-            | "Lease"
-            | "LimitRange"
-            | "Role"
-            | "ClusterRole"
-            | "RoleBinding"
-            | "ClusterRoleBinding"
-    )
+/// Whether the registry allocates a cluster IP and node ports for objects of `res` (a
+/// Service), which its writes claim and its deletes release.
+fn allocates_addresses(res: &ResourceInfo) -> bool {
+    match res.strategy.allocations() {
+        Allocations::ServiceAddresses => true,
+        Allocations::None => false,
+    }
+}
+
+/// Whether `res` is served with the namespace lifecycle ([`Lifecycle::Namespace`]).
+fn namespace_lifecycle(res: &ResourceInfo) -> bool {
+    match res.strategy.lifecycle() {
+        Lifecycle::Namespace => true,
+        Lifecycle::Object => false,
+    }
 }
 
 pub fn now_rfc3339() -> String {
@@ -502,9 +486,7 @@ impl Api {
         obj: &Value,
         fv: FieldValidation,
     ) -> ApiResult<Vec<String>> {
-        if res.kind == "Secret"
-            && let Some(msg) = validation::secret_decode_error(obj)
-        {
+        if let Some(msg) = res.strategy.decode_error(obj) {
             return Err(ApiError::bad_request(msg));
         }
         match typed::unknown_fields(res.kind, obj) {
@@ -581,24 +563,25 @@ impl Api {
             m.remove("deletionGracePeriodSeconds");
             m.remove("resourceVersion");
             m.remove("selfLink");
-            if GENERATION_KINDS.contains(&res.kind) {
+            if res.strategy.tracks_generation() {
                 m.insert("generation".into(), json!(1));
             } else {
                 m.remove("generation");
             }
         }
-        self.prepare_create(res, &mut obj, &uid);
-        defaults::apply_defaults(res.kind, &mut obj);
+        let strategy = res.strategy;
+        strategy.prepare_for_create(&mut obj, &uid);
+        strategy.defaults(&mut obj);
         // After defaulting, as Kubernetes does: a pod's QoS class counts requests defaulted
         // from limits.
-        defaults::prepare_for_create(res.kind, &mut obj);
+        strategy.complete_create(&mut obj);
         let mut errs = validation::validate_object_meta(
             res.kind,
             res.namespaced,
             obj.get("metadata").unwrap_or(&Value::Null),
         );
         if errs.is_empty() {
-            errs.extend(validation::validate(res.kind, &obj));
+            errs.extend(strategy.validate(&obj));
         }
         if !errs.is_empty() {
             return Err(ApiError::invalid(res, &name, &errs));
@@ -639,7 +622,7 @@ impl Api {
             .await?;
         // The object as stored, without parsing it back.
         set_rv(&mut obj, kv.mod_revision);
-        if res.kind == "Namespace" {
+        if namespace_lifecycle(res) {
             self.ensure_default_service_account(&name).await;
         }
         Ok(Written {
@@ -699,7 +682,7 @@ impl Api {
                 ops.push(Op::check_revision(guard_key, guard_revision));
             }
             let at = ops.len();
-            if res.kind == "Service" {
+            if allocates_addresses(res) {
                 *obj = requested.clone();
                 self.allocate(res, name, k, None, obj, false)?;
                 ops.push(Op::put(k, self.encode(res, obj)?, Precondition::Absent));
@@ -783,16 +766,6 @@ impl Api {
         })
     }
 
-    /// Server-set fields on create before defaulting: status reset, job selectors.
-    fn prepare_create(&self, res: &ResourceInfo, obj: &mut Value, uid: &str) {
-        if res.status && res.kind != "Node" {
-            obj["status"] = json!({});
-        }
-        if res.kind == "Job" {
-            defaults::default_job_selector(obj, uid);
-        }
-    }
-
     fn encode(&self, res: &ResourceInfo, obj: &Value) -> ApiResult<Bytes> {
         let mut stored = canonical(obj);
         if let Some(m) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -874,7 +847,7 @@ impl Api {
         loop {
             attempt += 1;
             let Some(kv) = self.get_kv(res, ns, name).await? else {
-                if sub.is_none() && expected.is_none() && creates_on_update(res.kind) {
+                if sub.is_none() && expected.is_none() && res.strategy.allow_create_on_update() {
                     match self.create(res, ns, obj.clone(), opts).await {
                         Err(e)
                             if e.reason == "AlreadyExists" && attempt < self.limits.max_retries =>
@@ -1014,30 +987,13 @@ impl Api {
             }
             _ => {}
         }
-        if res.kind == "Namespace" && sub != Some("finalize") {
-            // As in Kubernetes, spec.finalizers changes only through namespaces/finalize.
-            match old.pointer("/spec/finalizers") {
-                Some(f) => obj["spec"]["finalizers"] = f.clone(),
-                None => {
-                    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
-                        spec.remove("finalizers");
-                    }
-                }
-            }
-        }
-        if res.kind == "Service" {
-            // clusterIP is allocated once; an update that omits it keeps it.
-            for f in ["clusterIP", "clusterIPs"] {
-                if obj.pointer(&format!("/spec/{f}")).is_none()
-                    && let Some(v) = old.pointer(&format!("/spec/{f}"))
-                {
-                    obj["spec"][f] = v.clone();
-                }
-            }
+        let strategy = res.strategy;
+        strategy.prepare_for_update(old, &mut obj, sub);
+        if allocates_addresses(res) {
             carry_node_ports(old, &mut obj);
         }
-        defaults::apply_defaults(res.kind, &mut obj);
-        if GENERATION_KINDS.contains(&res.kind) && old.get("spec") != obj.get("spec") {
+        strategy.defaults(&mut obj);
+        if strategy.tracks_generation() && old.get("spec") != obj.get("spec") {
             let g = old
                 .pointer("/metadata/generation")
                 .and_then(Value::as_i64)
@@ -1050,11 +1006,11 @@ impl Api {
             res.namespaced,
             obj.get("metadata").unwrap_or(&Value::Null),
         );
-        errs.extend(validation::validate_update(res.kind, old, &obj));
+        errs.extend(strategy.validate_update(old, &obj));
         if !errs.is_empty() {
             return Err(ApiError::invalid(res, name, &errs));
         }
-        if res.kind == "Service" {
+        if allocates_addresses(res) {
             // The node ports it lacks; their claims are written with it (`write_update`).
             let ns = meta_str(&obj, "namespace").map(str::to_string);
             let svc_key = key(res, ns.as_deref(), name);
@@ -1108,7 +1064,7 @@ impl Api {
                 .pointer("/metadata/finalizers")
                 .and_then(Value::as_array)
                 .is_none_or(|f| f.is_empty())
-            && res.kind != "Namespace";
+            && !namespace_lifecycle(res);
         let bytes = self.encode(res, &obj)?;
         if opts.dry_run {
             set_rv(&mut obj, rev);
@@ -1120,7 +1076,7 @@ impl Api {
         }
         // One transaction: the object, and for a Service the claims it takes and gives up
         // (all of them when the update completes its delete).
-        let claims = if res.kind == "Service" {
+        let claims = if allocates_addresses(res) {
             self.claim_ops(&k, Some(old), (!finalized).then_some(&obj))
         } else {
             Vec::new()
@@ -1304,7 +1260,7 @@ impl Api {
         opts: &DeleteOpts,
     ) -> ApiResult<Deleted> {
         // Kubernetes' NamespaceLifecycle admission keeps these three, even on a dry run.
-        if res.kind == "Namespace" && matches!(name, "default" | "kube-system" | "kube-public") {
+        if namespace_lifecycle(res) && matches!(name, "default" | "kube-system" | "kube-public") {
             return Err(ApiError::forbidden(
                 res,
                 name,
@@ -1355,7 +1311,7 @@ impl Api {
                 Some("Orphan") if !already => add_finalizer(&mut finalizers, "orphan"),
                 _ => {}
             }
-            let graceful = !finalizers.is_empty() || res.kind == "Namespace";
+            let graceful = !finalizers.is_empty() || namespace_lifecycle(res);
             let k = key(res, ns, name);
             let precondition = Precondition::Revision(kv.mod_revision);
             // Graceful: the object stays, marked with a deletionTimestamp, while finalizers
@@ -1385,7 +1341,7 @@ impl Api {
                     }
                     m.remove("resourceVersion");
                 }
-                if res.kind == "Namespace" {
+                if namespace_lifecycle(res) {
                     next["status"]["phase"] = json!("Terminating");
                 }
                 let value = self.encode(res, &next)?;
@@ -1393,7 +1349,7 @@ impl Api {
             } else {
                 // A Service goes with its claims, in the same transaction.
                 let mut ops = Vec::new();
-                if res.kind == "Service" {
+                if allocates_addresses(res) {
                     ops = self.claim_ops(&k, Some(&obj), None);
                 }
                 ops.insert(0, Op::delete(k, precondition));
@@ -1879,6 +1835,13 @@ pub fn qualified_name(res: &ResourceInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether a PUT of a missing `kind` creates it, through its strategy.
+    fn creates_on_update(kind: &str) -> bool {
+        kumo_apimachinery::kinds::by_kind(kind)
+            .expect("served kind")
+            .allow_create_on_update()
+    }
     use crate::alloc::in_service_range;
     use proptest::prelude::*;
 

@@ -79,6 +79,21 @@ impl Strategy for NamespaceStrategy {
         }
     }
 
+    fn prepare_for_update(&self, old: &Value, new: &mut Value, sub: Option<&str>) {
+        if sub == Some("finalize") {
+            return;
+        }
+        // As in Kubernetes, spec.finalizers changes only through namespaces/finalize.
+        match old.pointer("/spec/finalizers") {
+            Some(f) => new["spec"]["finalizers"] = f.clone(),
+            None => {
+                if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.remove("finalizers");
+                }
+            }
+        }
+    }
+
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
         let mut errs = v::validate_meta("Namespace", obj);
         spec(obj, &mut errs);

@@ -50,6 +50,18 @@ impl Strategy for ServiceStrategy {
         replace_status_if_set(obj, empty_status());
     }
 
+    /// The node ports a port keeps or drops are the registry's (they are allocations).
+    fn prepare_for_update(&self, old: &Value, new: &mut Value, _sub: Option<&str>) {
+        // clusterIP is allocated once; an update that omits it keeps it.
+        for f in ["clusterIP", "clusterIPs"] {
+            if new.pointer(&format!("/spec/{f}")).is_none()
+                && let Some(v) = old.pointer(&format!("/spec/{f}"))
+            {
+                new["spec"][f] = v.clone();
+            }
+        }
+    }
+
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
         let mut errs = v::validate_meta("Service", obj);
         spec(obj, &mut errs);

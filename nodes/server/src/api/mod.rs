@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use kumo_apimachinery::resources::{self, ResourceInfo};
+use kumo_apimachinery::strategy::{Lifecycle, ScaleSelector};
 use kumo_apimachinery::{discovery, openapi, patch, review, table};
 use serde_json::{Value, json};
 use tokio_stream::wrappers::ReceiverStream;
@@ -228,7 +229,10 @@ fn parse_path(path: &str, accept: &str, external_address: &str) -> ApiResult<Rou
         let ok = match sub.as_str() {
             "status" => t.res.status,
             "scale" => t.res.scale,
-            "finalize" => t.res.kind == "Namespace",
+            "finalize" => match t.res.strategy.lifecycle() {
+                Lifecycle::Namespace => true,
+                Lifecycle::Object => false,
+            },
             _ => false,
         };
         if !ok && let Some(e) = not_served_yet(t.res, sub) {
@@ -244,22 +248,7 @@ fn parse_path(path: &str, accept: &str, external_address: &str) -> ApiResult<Rou
 /// Subresources Kubernetes serves that need running sandboxes, which Kumo does not have
 /// yet: answered with a Status that says so (501), not a 404 that reads as "pod not found".
 fn not_served_yet(res: &ResourceInfo, sub: &str) -> Option<ApiError> {
-    let known = match res.kind {
-        "Pod" => matches!(
-            sub,
-            "log"
-                | "exec"
-                | "attach"
-                | "portforward"
-                | "proxy"
-                | "ephemeralcontainers"
-                | "eviction"
-                | "binding"
-                | "resize"
-        ),
-        "Service" | "Node" => sub == "proxy",
-        _ => false,
-    };
+    let known = res.strategy.unserved_subresources().contains(&sub);
     known.then(|| {
         ApiError::new(
             501,
@@ -316,11 +305,12 @@ fn rendering(accept: &str, q: &HashMap<String, String>) -> ApiResult<Rendering> 
     Ok(Rendering::Json)
 }
 
-fn render_table(kind: &str, objs: &[Value], r: &Rendering, list_meta: Value) -> Value {
+fn render_table(res: &ResourceInfo, objs: &[Value], r: &Rendering, list_meta: Value) -> Value {
     match r {
         Rendering::Json => Value::Null,
         Rendering::Table { version, include } => {
-            let mut t = table::table(kind, objs, *include, chrono::Utc::now(), list_meta);
+            let printer = res.strategy.printer();
+            let mut t = table::table(printer, objs, *include, chrono::Utc::now(), list_meta);
             if *version != table::TABLE_API_VERSION {
                 table::set_table_version(&mut t, version);
             }
@@ -738,7 +728,7 @@ async fn serve_resource(
         let out = match &rendering {
             Rendering::Json => obj.clone(),
             r => render_table(
-                res.kind,
+                res,
                 std::slice::from_ref(obj),
                 r,
                 json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null)}),
@@ -799,7 +789,7 @@ async fn serve_resource(
                 Rendering::Json => {
                     json!({"kind": res.list_kind(), "apiVersion": res.api_version(), "metadata": meta, "items": page.items})
                 }
-                r => render_table(res.kind, &page.items, r, meta),
+                r => render_table(res, &page.items, r, meta),
             };
             Ok(json_response(StatusCode::OK, &out))
         }
@@ -819,7 +809,7 @@ async fn serve_resource(
             let r = rendering.clone();
             let render: watch::Render = Arc::new(move |obj: &Value| match &r {
                 Rendering::Json => obj.clone(),
-                r => render_table(res.kind, std::slice::from_ref(obj), r, Value::Null),
+                r => render_table(res, std::slice::from_ref(obj), r, Value::Null),
             });
             wq.name = t.name.clone();
             let rx = {
@@ -1072,24 +1062,16 @@ fn scale_replicas(scale: &Value) -> ApiResult<i64> {
                     reason: "FieldValueInvalid",
                     message: format!("Invalid value: {v}: must be greater than or equal to 0"),
                 };
-                let scale_res = kumo_apimachinery::resources::ResourceInfo {
-                    group: "autoscaling",
-                    version: "v1",
-                    kind: "Scale",
-                    plural: "scale",
-                    singular: "scale",
-                    namespaced: true,
-                    short_names: &[],
-                    categories: &[],
-                    status: false,
-                    scale: false,
-                    review: false,
-                };
                 let name = scale
                     .pointer("/metadata/name")
                     .and_then(Value::as_str)
                     .unwrap_or("");
-                Err(ApiError::invalid(&scale_res, name, &[cause]))
+                Err(ApiError::invalid_kind(
+                    "autoscaling",
+                    "Scale",
+                    name,
+                    &[cause],
+                ))
             }
         },
     }
@@ -1128,8 +1110,11 @@ fn scale_of(res: &ResourceInfo, obj: &Value) -> Value {
         })
         .unwrap_or_default();
     // A ReplicationController's selector is a plain label map (`labels.SelectorFromSet`).
-    let selector = match obj.pointer("/spec/selector").and_then(Value::as_object) {
-        Some(labels) if res.kind == "ReplicationController" => {
+    let selector = match (
+        res.strategy.scale_selector(),
+        obj.pointer("/spec/selector").and_then(Value::as_object),
+    ) {
+        (ScaleSelector::LabelMap, Some(labels)) => {
             let sorted: std::collections::BTreeMap<&String, &str> = labels
                 .iter()
                 .map(|(k, v)| (k, v.as_str().unwrap_or("")))
