@@ -770,7 +770,7 @@ mod tests {
 
     /// The defaulting of `kind`, through its strategy.
     fn apply_defaults(kind: &str, obj: &mut Value) {
-        crate::kinds::by_kind(kind)
+        crate::resources::strategy_by_kind(kind)
             .expect("served kind")
             .defaults(obj);
     }
@@ -778,7 +778,7 @@ mod tests {
     /// The create-only changes after defaulting (the old `prepare_for_create`), through the
     /// strategy of `kind`.
     fn prepare_for_create(kind: &str, obj: &mut Value) {
-        crate::kinds::by_kind(kind)
+        crate::resources::strategy_by_kind(kind)
             .expect("served kind")
             .complete_create(obj);
     }
@@ -786,7 +786,7 @@ mod tests {
     /// The status a new object of `kind` starts with, through its strategy.
     fn empty_status(kind: &str) -> Value {
         let mut obj = json!({"status": {}});
-        crate::kinds::by_kind(kind)
+        crate::resources::strategy_by_kind(kind)
             .expect("served kind")
             .complete_create(&mut obj);
         obj["status"].clone()

@@ -642,6 +642,28 @@ pub fn lookup_kind(api_version: &str, kind: &str) -> Option<&'static ResourceInf
         .find(|r| r.group == group && r.version == version && r.kind == kind)
 }
 
+/// The strategy of a served kind, by kind name (both HorizontalPodAutoscaler versions share
+/// one). For tests and tools that hold a kind name; the registry takes the strategy from the
+/// resource row it serves.
+pub fn strategy_by_kind(kind: &str) -> Option<&'static dyn Strategy> {
+    RESOURCES
+        .iter()
+        .find(|r| r.kind == kind)
+        .map(|r| r.strategy)
+}
+
+/// The `Kind.group` Kubernetes prints in messages (`Deployment.apps`, `Pod`): a kind that
+/// already contains a `.` is used as is, otherwise its group is looked up in the registry.
+pub fn qualified_kind(kind: &str) -> String {
+    if kind.contains('.') {
+        return kind.to_string();
+    }
+    match RESOURCES.iter().find(|r| r.kind == kind) {
+        Some(r) if !r.group.is_empty() => format!("{kind}.{}", r.group),
+        _ => kind.to_string(),
+    }
+}
+
 /// `apps/v1` -> (`apps`, `v1`); `v1` -> (``, `v1`).
 pub fn split_api_version(api_version: &str) -> (&str, &str) {
     match api_version.split_once('/') {

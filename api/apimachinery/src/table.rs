@@ -1933,7 +1933,7 @@ mod tests {
     /// The printer of `kind`'s strategy; a kind no row serves gets [`DEFAULT`] (a custom
     /// resource's).
     fn printer(kind: &str) -> &'static Printer {
-        crate::kinds::by_kind(kind).map_or(&DEFAULT, |s| s.printer())
+        crate::resources::strategy_by_kind(kind).map_or(&DEFAULT, |s| s.printer())
     }
 
     fn table(

@@ -138,23 +138,13 @@ pub(crate) fn with_detail(head: &str, detail: &str) -> String {
     }
 }
 
-/// The `Kind.group` Kubernetes prints in messages (`Deployment.apps`, `Pod`): a kind that
-/// already contains a `.` is used as is, otherwise its group is looked up in the registry.
-pub fn qualified_kind(kind: &str) -> String {
-    if kind.contains('.') {
-        return kind.to_string();
-    }
-    match crate::resources::RESOURCES.iter().find(|r| r.kind == kind) {
-        Some(r) if !r.group.is_empty() => format!("{kind}.{}", r.group),
-        _ => kind.to_string(),
-    }
-}
-
 /// The message of a 422 Invalid Status, exactly as Kubernetes builds it:
 /// `Deployment.apps "web" is invalid: spec.selector: Required value`, or with several
 /// (de-duplicated) errors `... is invalid: [a: ..., b: ...]`.
+/// `kind` is as Kubernetes prints it, qualified by its group
+/// ([`crate::resources::qualified_kind`]).
 pub fn format_invalid_message(kind: &str, name: &str, errs: &[FieldError]) -> String {
-    let head = format!("{} {} is invalid", qualified_kind(kind), go_quote(name));
+    let head = format!("{kind} {} is invalid", go_quote(name));
     let mut seen: Vec<String> = Vec::new();
     for e in errs {
         let s = e.to_string();
@@ -3149,13 +3139,6 @@ pub(crate) fn validate_rbac_binding(obj: &Value, errs: &mut Vec<FieldError>) {
 // Entry points
 // =============================================================================================
 
-pub(crate) fn is_namespaced(kind: &str) -> bool {
-    crate::resources::RESOURCES
-        .iter()
-        .find(|r| r.kind == kind)
-        .is_none_or(|r| r.namespaced)
-}
-
 /// `ValidatePodDisruptionBudgetSpec`: each bound is a non-negative integer or a percent up
 /// to 100%, and at most one of them is set.
 pub(crate) fn validate_pdb(obj: &Value, errs: &mut Vec<FieldError>) {
@@ -3208,8 +3191,8 @@ pub(crate) fn validate_namespace_status(old: &Value, new: &Value, errs: &mut Vec
 
 /// `metadata` checks on create for an object of `kind` (`ValidateObjectMeta`), the first
 /// part of every strategy's `validate`.
-pub(crate) fn validate_meta(kind: &str, obj: &Value) -> Vec<FieldError> {
-    validate_object_meta(kind, is_namespaced(kind), or_null(get(obj, "metadata")))
+pub(crate) fn validate_meta(kind: &str, namespaced: bool, obj: &Value) -> Vec<FieldError> {
+    validate_object_meta(kind, namespaced, or_null(get(obj, "metadata")))
 }
 
 /// `metadata` checks on update (`ValidateObjectMetaUpdate`), the first part of every
@@ -3470,12 +3453,17 @@ mod tests {
     use serde_json::json;
 
     fn strategy(kind: &str) -> &'static dyn crate::strategy::Strategy {
-        crate::kinds::by_kind(kind).expect("served kind")
+        crate::resources::strategy_by_kind(kind).expect("served kind")
     }
 
     /// Create validation of `kind`, through its strategy.
     fn validate(kind: &str, obj: &Value) -> Vec<FieldError> {
         strategy(kind).validate(obj)
+    }
+
+    /// The 422 message with `kind` qualified by its group, as the registry sends it.
+    fn format_invalid_message(kind: &str, name: &str, errs: &[FieldError]) -> String {
+        super::format_invalid_message(&crate::resources::qualified_kind(kind), name, errs)
     }
 
     /// Update validation of `kind`, through its strategy.

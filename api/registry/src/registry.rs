@@ -1838,7 +1838,7 @@ mod tests {
 
     /// Whether a PUT of a missing `kind` creates it, through its strategy.
     fn creates_on_update(kind: &str) -> bool {
-        kumo_apimachinery::kinds::by_kind(kind)
+        kumo_apimachinery::resources::strategy_by_kind(kind)
             .expect("served kind")
             .allow_create_on_update()
     }

@@ -26,7 +26,7 @@ impl Strategy for ClusterRoleStrategy {
     fn complete_create(&self, _obj: &mut Value) {}
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        v::validate_meta("ClusterRole", obj)
+        v::validate_meta("ClusterRole", false, obj)
     }
 
     fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {

@@ -41,7 +41,7 @@ impl Strategy for ClusterRoleBindingStrategy {
     fn complete_create(&self, _obj: &mut Value) {}
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("ClusterRoleBinding", obj);
+        let mut errs = v::validate_meta("ClusterRoleBinding", false, obj);
         spec(obj, &mut errs);
         errs
     }

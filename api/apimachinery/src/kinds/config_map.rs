@@ -45,7 +45,7 @@ impl Strategy for ConfigMapStrategy {
     fn complete_create(&self, _obj: &mut Value) {}
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("ConfigMap", obj);
+        let mut errs = v::validate_meta("ConfigMap", true, obj);
         spec(obj, &mut errs);
         errs
     }

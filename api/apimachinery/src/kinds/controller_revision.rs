@@ -31,7 +31,7 @@ impl Strategy for ControllerRevisionStrategy {
     fn complete_create(&self, _obj: &mut Value) {}
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        v::validate_meta("ControllerRevision", obj)
+        v::validate_meta("ControllerRevision", true, obj)
     }
 
     fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {

@@ -83,7 +83,7 @@ impl Strategy for CronJobStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("CronJob", obj);
+        let mut errs = v::validate_meta("CronJob", true, obj);
         spec(obj, &mut errs);
         errs
     }

@@ -75,7 +75,7 @@ impl Strategy for DaemonSetStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("DaemonSet", obj);
+        let mut errs = v::validate_meta("DaemonSet", true, obj);
         spec(obj, &mut errs);
         errs
     }

@@ -75,7 +75,7 @@ impl Strategy for DeploymentStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("Deployment", obj);
+        let mut errs = v::validate_meta("Deployment", true, obj);
         spec(obj, &mut errs);
         errs
     }

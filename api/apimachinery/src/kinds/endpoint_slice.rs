@@ -41,7 +41,7 @@ impl Strategy for EndpointSliceStrategy {
     fn complete_create(&self, _obj: &mut Value) {}
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        v::validate_meta("EndpointSlice", obj)
+        v::validate_meta("EndpointSlice", true, obj)
     }
 
     fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {

@@ -47,7 +47,7 @@ impl Strategy for EndpointsStrategy {
     fn complete_create(&self, _obj: &mut Value) {}
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        v::validate_meta("Endpoints", obj)
+        v::validate_meta("Endpoints", true, obj)
     }
 
     fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {

@@ -52,7 +52,7 @@ impl Strategy for HorizontalPodAutoscalerStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("HorizontalPodAutoscaler", obj);
+        let mut errs = v::validate_meta("HorizontalPodAutoscaler", true, obj);
         spec(obj, &mut errs);
         errs
     }

@@ -46,7 +46,7 @@ impl Strategy for IngressStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("Ingress", obj);
+        let mut errs = v::validate_meta("Ingress", true, obj);
         spec(obj, &mut errs);
         errs
     }

@@ -31,7 +31,7 @@ impl Strategy for IngressClassStrategy {
     fn complete_create(&self, _obj: &mut Value) {}
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        v::validate_meta("IngressClass", obj)
+        v::validate_meta("IngressClass", false, obj)
     }
 
     fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {

@@ -105,7 +105,7 @@ impl Strategy for JobStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("Job", obj);
+        let mut errs = v::validate_meta("Job", true, obj);
         spec(obj, &mut errs);
         errs
     }

@@ -1,5 +1,5 @@
-//! One file per served kind, each holding that kind's [`Strategy`]: its defaults (moved
-//! from the old `match kind` in `defaults`), its validation entry points (the shared checks —
+//! One file per served kind, each holding that kind's [`crate::strategy::Strategy`]: its
+//! defaults (moved from the old `match kind` in `defaults`), its validation entry points (the shared checks —
 //! pod specs for Pods and every pod template, object metadata, quantities — stay in
 //! [`crate::validation`]), its table printer (the cell functions stay in [`crate::table`]),
 //! whether it tracks generation or creates on PUT, and a sample object.
@@ -8,8 +8,6 @@
 //! without one; `tests::every_served_kind_has_its_strategy` checks each names its row's kind.
 
 use serde_json::{Map, Value, json};
-
-use crate::strategy::Strategy;
 
 /// What every kind file imports.
 mod prelude {
@@ -82,20 +80,10 @@ pub(crate) fn zeros(fields: &[&str]) -> Value {
     )
 }
 
-/// The strategy of a served kind, by kind name (both HorizontalPodAutoscaler versions share
-/// one). For tests and tools that hold a kind name; the registry takes the strategy from the
-/// resource row it serves.
-pub fn by_kind(kind: &str) -> Option<&'static dyn Strategy> {
-    crate::resources::RESOURCES
-        .iter()
-        .find(|r| r.kind == kind)
-        .map(|r| r.strategy)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::resources::RESOURCES;
+    use crate::resources::{RESOURCES, strategy_by_kind};
+    use crate::strategy::Strategy;
 
     /// Totality: every served resource names a strategy for its own kind (the `res!` macro
     /// already refuses a row without one).
@@ -104,7 +92,7 @@ mod tests {
         for r in RESOURCES {
             assert_eq!(r.strategy.kind(), r.kind, "{}/{}", r.group, r.plural);
             assert!(std::ptr::eq(
-                by_kind(r.kind).unwrap() as *const dyn Strategy as *const u8,
+                strategy_by_kind(r.kind).unwrap() as *const dyn Strategy as *const u8,
                 r.strategy as *const dyn Strategy as *const u8
             ));
         }

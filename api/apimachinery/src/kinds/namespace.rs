@@ -95,7 +95,7 @@ impl Strategy for NamespaceStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("Namespace", obj);
+        let mut errs = v::validate_meta("Namespace", false, obj);
         spec(obj, &mut errs);
         errs
     }

@@ -45,7 +45,7 @@ impl Strategy for NetworkPolicyStrategy {
     fn complete_create(&self, _obj: &mut Value) {}
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        v::validate_meta("NetworkPolicy", obj)
+        v::validate_meta("NetworkPolicy", true, obj)
     }
 
     fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {

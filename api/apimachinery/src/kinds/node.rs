@@ -33,7 +33,7 @@ impl Strategy for NodeStrategy {
     fn complete_create(&self, _obj: &mut Value) {}
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        v::validate_meta("Node", obj)
+        v::validate_meta("Node", false, obj)
     }
 
     fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {

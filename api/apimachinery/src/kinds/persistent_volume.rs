@@ -47,7 +47,7 @@ impl Strategy for PersistentVolumeStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("PersistentVolume", obj);
+        let mut errs = v::validate_meta("PersistentVolume", false, obj);
         spec(obj, &mut errs);
         errs
     }

@@ -47,7 +47,7 @@ impl Strategy for PersistentVolumeClaimStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("PersistentVolumeClaim", obj);
+        let mut errs = v::validate_meta("PersistentVolumeClaim", true, obj);
         spec(obj, &mut errs);
         errs
     }

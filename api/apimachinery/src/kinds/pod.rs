@@ -68,7 +68,7 @@ impl Strategy for PodStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("Pod", obj);
+        let mut errs = v::validate_meta("Pod", true, obj);
         spec(obj, &mut errs);
         errs
     }

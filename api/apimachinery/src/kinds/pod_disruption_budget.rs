@@ -51,7 +51,7 @@ impl Strategy for PodDisruptionBudgetStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("PodDisruptionBudget", obj);
+        let mut errs = v::validate_meta("PodDisruptionBudget", true, obj);
         spec(obj, &mut errs);
         errs
     }

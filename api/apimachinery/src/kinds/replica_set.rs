@@ -57,7 +57,7 @@ impl Strategy for ReplicaSetStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("ReplicaSet", obj);
+        let mut errs = v::validate_meta("ReplicaSet", true, obj);
         spec(obj, &mut errs);
         errs
     }

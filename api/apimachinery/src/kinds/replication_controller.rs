@@ -83,7 +83,7 @@ impl Strategy for ReplicationControllerStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("ReplicationController", obj);
+        let mut errs = v::validate_meta("ReplicationController", true, obj);
         spec(obj, &mut errs);
         errs
     }

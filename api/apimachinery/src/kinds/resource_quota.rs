@@ -41,7 +41,7 @@ impl Strategy for ResourceQuotaStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        v::validate_meta("ResourceQuota", obj)
+        v::validate_meta("ResourceQuota", true, obj)
     }
 
     fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {

@@ -41,7 +41,7 @@ impl Strategy for RoleBindingStrategy {
     fn complete_create(&self, _obj: &mut Value) {}
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("RoleBinding", obj);
+        let mut errs = v::validate_meta("RoleBinding", true, obj);
         spec(obj, &mut errs);
         errs
     }

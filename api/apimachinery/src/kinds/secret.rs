@@ -51,7 +51,7 @@ impl Strategy for SecretStrategy {
     fn complete_create(&self, _obj: &mut Value) {}
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("Secret", obj);
+        let mut errs = v::validate_meta("Secret", true, obj);
         spec(obj, &mut errs);
         errs
     }

@@ -63,7 +63,7 @@ impl Strategy for ServiceStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("Service", obj);
+        let mut errs = v::validate_meta("Service", true, obj);
         spec(obj, &mut errs);
         errs
     }

@@ -78,7 +78,7 @@ impl Strategy for StatefulSetStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = v::validate_meta("StatefulSet", obj);
+        let mut errs = v::validate_meta("StatefulSet", true, obj);
         spec(obj, &mut errs);
         errs
     }
