@@ -3,13 +3,13 @@
 //! frees claims no Service holds (left by older code, written here by hand) and keeps the
 //! ones a live Service holds.
 
-use std::time::Duration;
+use crate::common::{self, rv};
 
 use bytes::Bytes;
 use kumo_apimachinery::resources::{self, ResourceInfo};
-use kumo_raft_store::{Command, KeyValue, Outcome, Precondition, StoreConfig, StoreNode};
+use kumo_raft_store::{Command, KeyValue, Outcome, Precondition};
 use kumo_registry::alloc::{CLUSTER_IP_CLAIMS, NODE_PORT_CLAIMS};
-use kumo_registry::{Api, DeleteOpts, Limits, Repaired, WriteOpts, key};
+use kumo_registry::{Api, DeleteOpts, Repaired, WriteOpts, key};
 use serde_json::{Value, json};
 
 struct Harness {
@@ -23,14 +23,7 @@ fn services() -> &'static ResourceInfo {
 
 async fn start() -> Harness {
     let dir = tempfile::tempdir().expect("tmp");
-    let (store, _) = StoreNode::open(dir.path(), StoreConfig::single("127.0.0.1:0"))
-        .await
-        .expect("open");
-    store
-        .wait_leader(Duration::from_secs(5))
-        .await
-        .expect("leader");
-    let api = Api::new(store, Limits::default());
+    let api = common::open_api(dir.path()).await;
     let ns = resources::lookup("", "v1", "namespaces").expect("namespaces");
     api.create(
         ns,
@@ -87,13 +80,6 @@ fn node_port(svc: &Value) -> i64 {
     svc.pointer("/spec/ports/0/nodePort")
         .and_then(Value::as_i64)
         .expect("nodePort")
-}
-
-fn rv(svc: &Value) -> u64 {
-    svc.pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse().ok())
-        .expect("resourceVersion")
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,37 +3,23 @@
 //! create-on-PUT, delete and watch on an in-process store, and each step answers as the
 //! generic store promises (identity, resourceVersion, generation, events in order).
 
+use crate::common::{self, rv};
 use std::sync::Arc;
 use std::time::Duration;
 
 use kumo_apimachinery::patch::PatchType;
 use kumo_apimachinery::resources::{self, ResourceInfo};
 use kumo_apimachinery::strategy::Lifecycle;
-use kumo_raft_store::{StoreConfig, StoreNode};
 use kumo_registry::watch::{self, WatchQuery};
-use kumo_registry::{Api, DeleteOpts, Limits, ListQuery, SharedApi, WriteOpts};
+use kumo_registry::{DeleteOpts, ListQuery, SharedApi, WriteOpts};
 use serde_json::{Value, json};
 
 async fn open_api(dir: &std::path::Path) -> SharedApi {
-    let (store, _) = StoreNode::open(dir, StoreConfig::single("conformance"))
-        .await
-        .expect("open store");
-    store
-        .wait_leader(Duration::from_secs(10))
-        .await
-        .expect("a one-node store leads");
-    Arc::new(Api::new(store, Limits::default()))
+    Arc::new(common::open_api(dir).await)
 }
 
 fn ns_of(res: &ResourceInfo) -> Option<&'static str> {
     res.namespaced.then_some("default")
-}
-
-fn rv(obj: &Value) -> u64 {
-    obj.pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .and_then(|s| s.parse().ok())
-        .expect("resourceVersion")
 }
 
 fn opts() -> WriteOpts {
