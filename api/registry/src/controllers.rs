@@ -17,7 +17,7 @@ use kumo_apimachinery::patch::PatchType;
 use kumo_apimachinery::resources::{self, ResourceInfo};
 use serde_json::Value;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Reason};
 use crate::registry::{self, DeleteOpts, ListQuery, SharedApi, WriteOpts};
 use crate::runtime::{
     Action, Change, Context, Controller, Index, ObjectRef, Runtime, RuntimeHandle, RuntimeMetrics,
@@ -64,7 +64,7 @@ fn rv_of(obj: &Value) -> Value {
 }
 
 fn not_found(e: &ApiError) -> bool {
-    e.code == 404
+    e.reason == Reason::NotFound
 }
 
 /// Reads an object, `None` when it does not exist.
@@ -818,14 +818,14 @@ impl Controller for SystemObjects {
                 let svc = resources::lookup("", "v1", "services").expect("registered");
                 match api.create(svc, Some("default"), obj, &system_opts()).await {
                     // Someone created it first: in place.
-                    Err(e) if e.code == 409 => Ok(()),
+                    Err(e) if e.reason == Reason::AlreadyExists => Ok(()),
                     r => r.map(|_| ()),
                 }
             }
         };
         match result {
             // The namespace started terminating (403): nothing to keep there.
-            Err(e) if e.code == 403 => Ok(()),
+            Err(e) if e.reason == Reason::Forbidden => Ok(()),
             r => r,
         }
     }

@@ -3,11 +3,71 @@
 use kumo_apimachinery::resources::ResourceInfo;
 use serde_json::{Value, json};
 
+/// Why an API call failed: Kubernetes' `StatusReason`, which clients branch on (kubectl
+/// retries a `Conflict`, `IsAlreadyExists` reads `AlreadyExists` …). Compare these, not
+/// codes or strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    NotAcceptable,
+    AlreadyExists,
+    Conflict,
+    /// 410: the resourceVersion asked for is compacted away.
+    Expired,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+    Invalid,
+    TooManyRequests,
+    InternalError,
+    NotImplemented,
+    ServiceUnavailable,
+    /// 408 (the body did not arrive) or 504 (the outcome is unknown).
+    Timeout,
+    /// 507: the node's disk is full.
+    InsufficientStorage,
+}
+
+impl Reason {
+    /// The reason as it appears in a `Status` body.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::BadRequest => "BadRequest",
+            Reason::Unauthorized => "Unauthorized",
+            Reason::Forbidden => "Forbidden",
+            Reason::NotFound => "NotFound",
+            Reason::MethodNotAllowed => "MethodNotAllowed",
+            Reason::NotAcceptable => "NotAcceptable",
+            Reason::AlreadyExists => "AlreadyExists",
+            Reason::Conflict => "Conflict",
+            Reason::Expired => "Expired",
+            Reason::RequestEntityTooLarge => "RequestEntityTooLarge",
+            Reason::UnsupportedMediaType => "UnsupportedMediaType",
+            Reason::Invalid => "Invalid",
+            Reason::TooManyRequests => "TooManyRequests",
+            Reason::InternalError => "InternalError",
+            Reason::NotImplemented => "NotImplemented",
+            Reason::ServiceUnavailable => "ServiceUnavailable",
+            Reason::Timeout => "Timeout",
+            Reason::InsufficientStorage => "InsufficientStorage",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A failed API call, rendered as a `Status` body.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: u16,
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
     pub details: Option<Value>,
 }
@@ -32,7 +92,7 @@ fn details(res: &ResourceInfo, name: &str) -> Value {
 }
 
 impl ApiError {
-    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: u16, reason: Reason, message: impl Into<String>) -> Self {
         Self {
             code,
             reason,
@@ -47,17 +107,17 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(400, "BadRequest", message)
+        Self::new(400, Reason::BadRequest, message)
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(401, "Unauthorized", "Unauthorized")
+        Self::new(401, Reason::Unauthorized, "Unauthorized")
     }
 
     pub fn forbidden(res: &ResourceInfo, name: &str, why: &str) -> Self {
         Self::new(
             403,
-            "Forbidden",
+            Reason::Forbidden,
             format!("{} \"{name}\" is forbidden: {why}", qualified(res)),
         )
         .with_details(details(res, name))
@@ -66,15 +126,19 @@ impl ApiError {
     pub fn not_found(res: &ResourceInfo, name: &str) -> Self {
         Self::new(
             404,
-            "NotFound",
+            Reason::NotFound,
             format!("{} \"{name}\" not found", qualified(res)),
         )
         .with_details(details(res, name))
     }
 
     pub fn namespace_not_found(ns: &str) -> Self {
-        Self::new(404, "NotFound", format!("namespaces \"{ns}\" not found"))
-            .with_details(json!({"name": ns, "kind": "namespaces"}))
+        Self::new(
+            404,
+            Reason::NotFound,
+            format!("namespaces \"{ns}\" not found"),
+        )
+        .with_details(json!({"name": ns, "kind": "namespaces"}))
     }
 
     /// Kubernetes sends `"details":{}` here, and clients rely on it being present
@@ -82,7 +146,7 @@ impl ApiError {
     pub fn path_not_found() -> Self {
         Self::new(
             404,
-            "NotFound",
+            Reason::NotFound,
             "the server could not find the requested resource",
         )
         .with_details(json!({}))
@@ -91,7 +155,7 @@ impl ApiError {
     pub fn method_not_allowed(what: &str) -> Self {
         Self::new(
             405,
-            "MethodNotAllowed",
+            Reason::MethodNotAllowed,
             format!("the server does not allow this method on the requested resource ({what})"),
         )
     }
@@ -99,7 +163,7 @@ impl ApiError {
     pub fn already_exists(res: &ResourceInfo, name: &str) -> Self {
         Self::new(
             409,
-            "AlreadyExists",
+            Reason::AlreadyExists,
             format!("{} \"{name}\" already exists", qualified(res)),
         )
         .with_details(details(res, name))
@@ -117,7 +181,7 @@ impl ApiError {
     pub fn conflict_msg(res: &ResourceInfo, name: &str, why: &str) -> Self {
         Self::new(
             409,
-            "Conflict",
+            Reason::Conflict,
             format!(
                 "Operation cannot be fulfilled on {} \"{name}\": {why}",
                 qualified(res)
@@ -127,17 +191,17 @@ impl ApiError {
     }
 
     pub fn gone(message: impl Into<String>) -> Self {
-        Self::new(410, "Expired", message)
+        Self::new(410, Reason::Expired, message)
     }
 
     pub fn too_large(message: impl Into<String>) -> Self {
-        Self::new(413, "RequestEntityTooLarge", message)
+        Self::new(413, Reason::RequestEntityTooLarge, message)
     }
 
     pub fn unsupported_media(ct: &str) -> Self {
         Self::new(
             415,
-            "UnsupportedMediaType",
+            Reason::UnsupportedMediaType,
             format!(
                 "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {ct})"
             ),
@@ -175,32 +239,35 @@ impl ApiError {
             .iter()
             .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
             .collect();
-        Self::new(422, "Invalid", message).with_details(d)
+        Self::new(422, Reason::Invalid, message).with_details(d)
     }
 
     pub fn too_many_requests(message: impl Into<String>) -> Self {
-        Self::new(429, "TooManyRequests", message).with_details(json!({"retryAfterSeconds": 1}))
+        Self::new(429, Reason::TooManyRequests, message)
+            .with_details(json!({"retryAfterSeconds": 1}))
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(
             500,
-            "InternalError",
+            Reason::InternalError,
             format!("Internal error occurred: {}", message.into()),
         )
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(503, "ServiceUnavailable", message).with_details(json!({"retryAfterSeconds": 1}))
+        Self::new(503, Reason::ServiceUnavailable, message)
+            .with_details(json!({"retryAfterSeconds": 1}))
     }
 
     /// 507: the node's disk is full (the message says so; no paths or addresses).
     pub fn insufficient_storage(message: impl Into<String>) -> Self {
-        Self::new(507, "InsufficientStorage", message).with_details(json!({"retryAfterSeconds": 1}))
+        Self::new(507, Reason::InsufficientStorage, message)
+            .with_details(json!({"retryAfterSeconds": 1}))
     }
 
     pub fn timeout(message: impl Into<String>) -> Self {
-        Self::new(504, "Timeout", message)
+        Self::new(504, Reason::Timeout, message)
     }
 
     /// The `Status` object, its fields in the order Kubernetes' encoder writes them
@@ -212,7 +279,7 @@ impl ApiError {
         s.insert("metadata".into(), json!({}));
         s.insert("status".into(), json!("Failure"));
         s.insert("message".into(), json!(self.message));
-        s.insert("reason".into(), json!(self.reason));
+        s.insert("reason".into(), json!(self.reason.as_str()));
         if let Some(d) = &self.details {
             s.insert("details".into(), d.clone());
         }
@@ -270,7 +337,7 @@ mod tests {
     #[test]
     fn a_full_disk_is_507_with_a_message_that_says_so() {
         let e = ApiError::from(kumo_raft_store::Error::DiskFull);
-        assert_eq!((e.code, e.reason), (507, "InsufficientStorage"));
+        assert_eq!((e.code, e.reason), (507, Reason::InsufficientStorage));
         assert_eq!(
             e.message,
             "the node's disk is full: writes are refused until space is freed"

@@ -15,7 +15,7 @@ use kumo_raft_store::{
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
-use super::error::{ApiError, ApiResult, qualified};
+use super::error::{ApiError, ApiResult, Reason, qualified};
 use crate::alloc::{
     self, AllocError, CLUSTER_IP_CLAIMS, Held, NODE_PORT_CLAIMS, claims_of, needs_node_ports,
     node_ports,
@@ -804,7 +804,7 @@ impl Api {
         };
         match self.create(sa, Some(ns), obj, &opts).await {
             Ok(_) => {}
-            Err(e) if e.code == 409 => {}
+            Err(e) if e.reason == Reason::AlreadyExists => {}
             Err(e) => {
                 tracing::warn!(namespace = ns, error = %e.message, "could not create the default service account")
             }
@@ -850,7 +850,8 @@ impl Api {
                 if sub.is_none() && expected.is_none() && res.strategy.allow_create_on_update() {
                     match self.create(res, ns, obj.clone(), opts).await {
                         Err(e)
-                            if e.reason == "AlreadyExists" && attempt < self.limits.max_retries =>
+                            if e.reason == Reason::AlreadyExists
+                                && attempt < self.limits.max_retries =>
                         {
                             continue;
                         }
@@ -1243,7 +1244,7 @@ impl Api {
                 if !res.group.is_empty() {
                     details["group"] = json!(res.group);
                 }
-                ApiError::new(409, "Conflict", apply::conflict_message(&conflicts))
+                ApiError::new(409, Reason::Conflict, apply::conflict_message(&conflicts))
                     .with_details(details)
             }
             other => ApiError::bad_request(other.to_string()),
@@ -1702,8 +1703,7 @@ async fn backoff() {
 }
 
 fn is_race(e: &ApiError) -> bool {
-    e.code == 409
-        && e.reason == "Conflict"
+    e.reason == Reason::Conflict
         && e.message
             .ends_with("please apply your changes to the latest version and try again")
 }
@@ -1733,7 +1733,7 @@ fn patch_error(res: &ResourceInfo, name: &str, e: patch::PatchError) -> ApiError
     let _ = (res, name);
     match e.status_code() {
         409 => ApiError::conflict_msg(res, name, &e.to_string()),
-        422 => ApiError::new(422, "Invalid", e.to_string()),
+        422 => ApiError::new(422, Reason::Invalid, e.to_string()),
         _ => ApiError::bad_request(e.to_string()),
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use kumo_apimachinery::resources;
 use kumo_raft_store::cluster::{ClusterService, TransportNetwork, TransportPeers};
 use kumo_raft_store::{RecoveryReport, StoreConfig, StoreNode};
+use kumo_registry::error::Reason;
 use kumo_registry::runtime::{RuntimeHandle, RuntimeMetrics};
 use kumo_registry::{Api, WriteOpts};
 use kumo_server::metrics::Metrics;
@@ -226,7 +227,7 @@ async fn bootstrap(api: &Api) {
         let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
         match api.create(ns_res, None, obj, &opts).await {
             Ok(_) => tracing::debug!(namespace = ns, "created"),
-            Err(e) if e.code == 409 => {}
+            Err(e) if e.reason == Reason::AlreadyExists => {}
             Err(e) => tracing::warn!(namespace = ns, error = %e.message, "bootstrap"),
         }
     }

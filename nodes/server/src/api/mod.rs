@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::metrics::Metrics;
-use error::{ApiError, ApiResult, StatusResponse};
+use error::{ApiError, ApiResult, Reason, StatusResponse};
 use registry::{Api, DeleteOpts, FieldValidation, ListQuery, SharedApi, WriteOpts};
 use url::query_map;
 
@@ -250,9 +250,7 @@ fn parse_path(path: &str, accept: &str, external_address: &str) -> ApiResult<Rou
 fn not_served_yet(res: &ResourceInfo, sub: &str) -> Option<ApiError> {
     let known = res.strategy.unserved_subresources().contains(&sub);
     known.then(|| {
-        ApiError::new(
-            501,
-            "NotImplemented",
+        ApiError::new(501, Reason::NotImplemented,
             format!(
                 "{}/{sub} is not available yet: Kumo does not run pods on sandboxes yet, so it cannot serve this",
                 res.plural
@@ -414,7 +412,7 @@ async fn read_body(body: Body, server: &Server) -> ApiResult<Bytes> {
         }
         Err(_) => Err(ApiError::new(
             408,
-            "Timeout",
+            Reason::Timeout,
             format!(
                 "the request body was not received within {}s",
                 deadline.as_secs()
@@ -588,7 +586,7 @@ async fn handle(server: Shared, req: Request) -> (Response, &'static str, String
                 return (
                     ApiError::new(
                         406,
-                        "NotAcceptable",
+                        Reason::NotAcceptable,
                         "only application/json is served for /openapi/v2",
                     )
                     .into_response(),
@@ -985,7 +983,7 @@ async fn serve_resource(
                 let ns_of = registry::meta_str(&obj, "namespace").map(str::to_string);
                 match api.delete(res, ns_of.as_deref(), &name, &opts).await {
                     Ok(d) => items.push(d.obj),
-                    Err(e) if e.code == 404 => {}
+                    Err(e) if e.reason == Reason::NotFound => {}
                     Err(e) => return Err(e),
                 }
             }
