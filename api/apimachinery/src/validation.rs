@@ -3060,6 +3060,23 @@ pub(crate) fn validate_pv_update(old: &Value, new: &Value, errs: &mut Vec<FieldE
     ));
 }
 
+/// A binding's `roleRef` cannot change (RoleBinding and ClusterRoleBinding alike).
+pub(crate) fn validate_role_ref_unchanged(old: &Value, new: &Value, errs: &mut Vec<FieldError>) {
+    if get(old, "roleRef") != get(new, "roleRef") {
+        let rr = or_null(get(new, "roleRef"));
+        errs.push(FieldError::invalid(
+            "roleRef",
+            &format!(
+                "rbac.RoleRef{{APIGroup:{}, Kind:{}, Name:{}}}",
+                go_quote(gs(rr, "apiGroup")),
+                go_quote(gs(rr, "kind")),
+                go_quote(gs(rr, "name"))
+            ),
+            "cannot change roleRef",
+        ));
+    }
+}
+
 pub(crate) fn validate_rbac_binding(obj: &Value, errs: &mut Vec<FieldError>) {
     let rr = or_null(get(obj, "roleRef"));
     if gs(rr, "apiGroup") != "rbac.authorization.k8s.io" {
@@ -4045,6 +4062,33 @@ mod tests {
             validate("Namespace", &json!({"metadata": {"name": "team"}})),
             vec![]
         );
+    }
+
+    #[test]
+    fn a_bindings_role_ref_cannot_change() {
+        for (kind, ns) in [
+            ("RoleBinding", Some("default")),
+            ("ClusterRoleBinding", None),
+        ] {
+            let b = |role: &str| {
+                let mut o = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+                    "metadata": {"name": "b", "resourceVersion": "1"},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                    "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": "default"}]});
+                if let Some(ns) = ns {
+                    o["metadata"]["namespace"] = json!(ns);
+                }
+                o
+            };
+            assert!(validate_update(kind, &b("a"), &b("a")).is_empty(), "{kind}");
+            let errs = validate_update(kind, &b("a"), &b("z"));
+            assert_eq!(errs.len(), 1, "{kind}: {errs:?}");
+            assert_eq!(errs[0].field, "roleRef", "{kind}");
+            assert_eq!(
+                errs[0].message,
+                r#"Invalid value: rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", Kind:"ClusterRole", Name:"z"}: cannot change roleRef"#
+            );
+        }
     }
 
     #[test]

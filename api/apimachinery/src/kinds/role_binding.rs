@@ -49,19 +49,7 @@ impl Strategy for RoleBindingStrategy {
     fn validate_update(&self, old: &Value, new: &Value) -> Vec<FieldError> {
         let mut errs = v::validate_meta_update(old, new);
         spec(new, &mut errs);
-        if v::get(old, "roleRef") != v::get(new, "roleRef") {
-            let rr = v::or_null(v::get(new, "roleRef"));
-            errs.push(FieldError::invalid(
-                "roleRef",
-                &format!(
-                    "rbac.RoleRef{{APIGroup:{}, Kind:{}, Name:{}}}",
-                    v::go_quote(v::gs(rr, "apiGroup")),
-                    v::go_quote(v::gs(rr, "kind")),
-                    v::go_quote(v::gs(rr, "name"))
-                ),
-                "cannot change roleRef",
-            ));
-        }
+        v::validate_role_ref_unchanged(old, new, &mut errs);
         errs
     }
 
